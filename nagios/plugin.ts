@@ -1,0 +1,291 @@
+/**
+ * The standard plugin runner shared by every check: option parsing with the Nagios
+ * standard options, `-t` timeout, `--input-file`, error handling, rendering.
+ *
+ * `runPlugin` never exits the process and never throws: it returns the exit code and the
+ * text, so the agent can run checks in-process and the bin shim can print and exit.
+ */
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { CommandError, runCommand, type CommandRunner } from './exec.ts';
+import { parseRange, RangeError, type Thresholds } from './range.ts';
+import { render, renderMessage, type CheckResult, type Rendered } from './result.ts';
+import { parseStateName, State, type StateCode } from './states.ts';
+import { VERSION } from './version.ts';
+
+export interface PluginOption {
+  readonly name: string;
+  readonly short?: string;
+  readonly type: 'string' | 'boolean';
+  readonly multiple?: boolean;
+  readonly default?: string;
+  /** Placeholder shown in help: `--role ROLE`. */
+  readonly valueName?: string;
+  readonly help: string;
+}
+
+export interface PluginThresholds {
+  /** What -w/-c judge, for help text: "out-of-sync data in MiB". */
+  readonly subject: string;
+  readonly warning?: string;
+  readonly critical?: string;
+}
+
+export type OptionValues = Record<string, string | boolean | string[] | boolean[] | undefined>;
+
+export interface PluginContext {
+  readonly options: OptionValues;
+  readonly thresholds: Thresholds;
+  readonly verbose: number;
+  readonly timeoutMs: number;
+  /** Aborted when `-t` expires; pass it to every command and connection. */
+  readonly signal: AbortSignal;
+  readonly runCommand: CommandRunner;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Contents of `--input-file` (`-` for stdin), or undefined when not given. */
+  readInput(): Promise<string | undefined>;
+  /** Time left before `-t` expires, minus a margin, for sub-timeouts. */
+  remainingMs(): number;
+  string(name: string): string | undefined;
+  strings(name: string): string[];
+  flag(name: string): boolean;
+}
+
+export interface PluginDescriptor {
+  /** Executable name: `check_ha_drbd`. */
+  readonly name: string;
+  /** Status line prefix: `DRBD`. */
+  readonly prefix: string;
+  /** One paragraph for `--help`. */
+  readonly description: string;
+  readonly options: readonly PluginOption[];
+  readonly thresholds?: PluginThresholds;
+  /** Whether `--input-file` is offered (every check that reads command or file output). */
+  readonly inputFile?: boolean;
+  /** Extra help text: examples, privileges. */
+  readonly notes?: string;
+  run(ctx: PluginContext): Promise<CheckResult>;
+}
+
+/** An expected failure with a message for the user. */
+export class PluginError extends Error {
+  override name = 'PluginError';
+  readonly state: StateCode;
+  constructor(message: string, state: StateCode = State.UNKNOWN) {
+    super(message);
+    this.state = state;
+  }
+}
+
+export interface RunDeps {
+  readonly runCommand?: CommandRunner;
+  readonly readStdin?: () => Promise<string>;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+export const DEFAULT_TIMEOUT_S = 10;
+/** Sub-timeouts end this long before `-t` so the plugin can still report what happened. */
+const MARGIN_MS = 250;
+
+const STANDARD_OPTIONS: readonly PluginOption[] = [
+  { name: 'help', short: 'h', type: 'boolean', help: 'Print this help and exit.' },
+  { name: 'version', short: 'V', type: 'boolean', help: 'Print the version and exit.' },
+  { name: 'verbose', short: 'v', type: 'boolean', multiple: true, help: 'More detail (repeatable; -vvv prints internal errors with their stack to stderr).' },
+  { name: 'timeout', short: 't', type: 'string', valueName: 'SECONDS[:STATE]', help: `Give up after SECONDS (default ${DEFAULT_TIMEOUT_S}) and exit UNKNOWN, or STATE (OK, WARNING, CRITICAL, UNKNOWN).` },
+];
+
+function allOptions(d: PluginDescriptor): PluginOption[] {
+  const list = [...STANDARD_OPTIONS];
+  if (d.thresholds) {
+    list.push(
+      { name: 'warning', short: 'w', type: 'string', valueName: 'RANGE', help: `Warning range for ${d.thresholds.subject}${d.thresholds.warning ? ` (default ${d.thresholds.warning})` : ''}.` },
+      { name: 'critical', short: 'c', type: 'string', valueName: 'RANGE', help: `Critical range for ${d.thresholds.subject}${d.thresholds.critical ? ` (default ${d.thresholds.critical})` : ''}.` },
+    );
+  }
+  if (d.inputFile) {
+    list.push({ name: 'input-file', type: 'string', valueName: 'PATH', help: "Read the data from PATH ('-' for stdin) instead of running the collector; the format is detected from the content." });
+  }
+  list.push(...d.options);
+  return list;
+}
+
+export function helpText(d: PluginDescriptor): string {
+  const opts = allOptions(d);
+  const rows = opts.map((o) => {
+    const flags = [o.short ? `-${o.short}` : undefined, `--${o.name}`].filter(Boolean).join(', ');
+    const value = o.type === 'string' ? ` ${o.valueName ?? 'VALUE'}` : '';
+    const def = o.default !== undefined ? ` (default: ${o.default})` : '';
+    return { left: `  ${flags}${value}`, right: `${o.help}${def}` };
+  });
+  const width = Math.min(36, Math.max(...rows.map((r) => r.left.length)) + 2);
+  const lines = [
+    `${d.name} ${VERSION} (hawatch)`,
+    '',
+    d.description,
+    '',
+    `Usage: ${d.name} [options]`,
+    '',
+    'Options:',
+    ...rows.map((r) => (r.left.length + 1 > width ? `${r.left}\n${' '.repeat(width)}${r.right}` : r.left.padEnd(width) + r.right)),
+  ];
+  if (d.thresholds) {
+    lines.push('', 'Ranges follow the Nagios grammar: 10 (alert outside 0..10), 10: (alert below 10), ~:10 (alert above 10),', '10:20 (alert outside 10..20), @10:20 (alert inside 10..20).');
+  }
+  if (d.notes) lines.push('', d.notes.trimEnd());
+  lines.push('', 'Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also for --help and --version, as monitoring-plugins do).');
+  return lines.join('\n') + '\n';
+}
+
+function parseTimeout(text: string | undefined): { ms: number; state: StateCode } {
+  if (text === undefined) return { ms: DEFAULT_TIMEOUT_S * 1000, state: State.UNKNOWN };
+  const [secs = '', stateText] = text.split(':', 2);
+  const n = Number(secs);
+  if (!/^\d+(\.\d+)?$/.test(secs.trim()) || !(n > 0) || n > 86400) {
+    throw new PluginError(`invalid timeout '${text}': expected seconds (1-86400), optionally followed by :STATE`);
+  }
+  let state: StateCode = State.UNKNOWN;
+  if (stateText !== undefined) {
+    const s = parseStateName(stateText);
+    if (s === undefined) throw new PluginError(`invalid timeout state '${stateText}': expected OK, WARNING, CRITICAL or UNKNOWN`);
+    state = s;
+  }
+  return { ms: n * 1000, state };
+}
+
+function firstLine(s: string): string {
+  return (s.split('\n')[0] ?? '').trim();
+}
+
+function describeError(e: unknown, prefix: string, verbose: number): Rendered {
+  if (verbose >= 3 && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
+  if (e instanceof PluginError) return renderMessage(prefix, e.state, e.message);
+  if (e instanceof RangeError) return renderMessage(prefix, State.UNKNOWN, e.message);
+  if (e instanceof CommandError) return renderMessage(prefix, State.UNKNOWN, e.message);
+  const msg = e instanceof Error ? firstLine(e.message) : String(e);
+  return renderMessage(prefix, State.UNKNOWN, `internal error: ${msg} (please report it; run with -vvv for details)`);
+}
+
+function readStdinDefault(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    process.stdin.on('data', (c: Buffer) => chunks.push(c));
+    process.stdin.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    process.stdin.on('error', reject);
+  });
+}
+
+type ParseArgsOptions = Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
+
+/** Runs a plugin with the given arguments. Never throws, never exits. */
+export async function runPlugin(d: PluginDescriptor, argv: readonly string[], deps: RunDeps = {}): Promise<Rendered> {
+  const opts = allOptions(d);
+  const spec: ParseArgsOptions = {};
+  for (const o of opts) spec[o.name] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) };
+  let values: OptionValues;
+  try {
+    const parsed = parseArgs({ args: [...argv], options: spec, strict: true, allowPositionals: false });
+    values = parsed.values as OptionValues;
+  } catch (e) {
+    const err = e as { code?: string; message?: string };
+    const m = /'([^']+)'/.exec(err.message ?? '');
+    const what = m?.[1] ?? firstLine(err.message ?? String(e));
+    let msg: string;
+    switch (err.code) {
+      case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': msg = `unknown option '${what}'`; break;
+      case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL': msg = `unexpected argument '${what}'`; break;
+      case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': msg = `option '${what.split(',')[0]}' needs a value`; break;
+      default: msg = firstLine(err.message ?? String(e));
+    }
+    return renderMessage(d.prefix, State.UNKNOWN, `${msg}; see '${d.name} --help'`);
+  }
+  if (values.help) return { exitCode: State.UNKNOWN, text: helpText(d) };
+  if (values.version) return { exitCode: State.UNKNOWN, text: `${d.name} ${VERSION} (hawatch)\n` };
+  for (const o of opts) {
+    if (o.default !== undefined && values[o.name] === undefined) values[o.name] = o.multiple ? [o.default] : o.default;
+  }
+  const verbose = Array.isArray(values.verbose) ? values.verbose.length : 0;
+
+  let timeout: { ms: number; state: StateCode };
+  let thresholds: Thresholds;
+  try {
+    timeout = parseTimeout(values.timeout as string | undefined);
+    const w = (values.warning as string | undefined) ?? d.thresholds?.warning;
+    const c = (values.critical as string | undefined) ?? d.thresholds?.critical;
+    thresholds = { warning: w === undefined ? undefined : parseRange(w), critical: c === undefined ? undefined : parseRange(c) };
+  } catch (e) {
+    return describeError(e, d.prefix, verbose);
+  }
+
+  const controller = new AbortController();
+  const started = Date.now();
+  const env = deps.env ?? process.env;
+  const inputPath = values['input-file'] as string | undefined;
+  const ctx: PluginContext = {
+    options: values,
+    thresholds,
+    verbose,
+    timeoutMs: timeout.ms,
+    signal: controller.signal,
+    runCommand: deps.runCommand ?? runCommand,
+    env,
+    async readInput() {
+      if (inputPath === undefined) return undefined;
+      try {
+        if (inputPath === '-') return await (deps.readStdin ?? readStdinDefault)();
+        return await readFile(inputPath, 'utf8');
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : firstLine((e as Error).message);
+        throw new PluginError(`cannot read input file '${inputPath}': ${why}`);
+      }
+    },
+    remainingMs() {
+      return Math.max(1, timeout.ms - (Date.now() - started) - MARGIN_MS);
+    },
+    string(name) {
+      const v = values[name];
+      return typeof v === 'string' ? v : Array.isArray(v) && typeof v[v.length - 1] === 'string' ? (v[v.length - 1] as string) : undefined;
+    },
+    strings(name) {
+      const v = values[name];
+      if (v === undefined) return [];
+      const list = Array.isArray(v) ? v : [v];
+      return list.filter((x): x is string => typeof x === 'string').flatMap((x) => x.split(',')).map((x) => x.trim()).filter((x) => x !== '');
+    },
+    flag(name) {
+      return values[name] === true;
+    },
+  };
+
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<Rendered>((resolve) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      resolve(renderMessage(d.prefix, timeout.state, `plugin timed out after ${timeout.ms / 1000} s; raise -t or check why the data source is slow`));
+    }, timeout.ms);
+  });
+  const work = (async (): Promise<Rendered> => {
+    try {
+      const result = await d.run(ctx);
+      return render(result, { prefix: d.prefix });
+    } catch (e) {
+      if (controller.signal.aborted) return renderMessage(d.prefix, timeout.state, `plugin timed out after ${timeout.ms / 1000} s`);
+      return describeError(e, d.prefix, verbose);
+    }
+  })();
+  try {
+    return await Promise.race([work, timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Turns a CommandError from the collector into an actionable message. */
+export function commandFailure(e: unknown, hints: { notFound?: string; permission?: string } = {}): never {
+  if (e instanceof CommandError) {
+    if (e.kind === 'not-found' && hints.notFound) throw new PluginError(`${e.message}: ${hints.notFound}`);
+    if (e.kind === 'permission' && hints.permission) throw new PluginError(`${e.message}: ${hints.permission}`);
+    throw new PluginError(e.message);
+  }
+  throw e;
+}
