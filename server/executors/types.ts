@@ -111,5 +111,10 @@ export interface Executor {
   close(): Promise<void>;
 }
 
-/** server/executors/index.ts exports `createExecutor` with this shape. */
-export type ExecutorFactory = (kind: TransportKind) => Executor;
+/**
+ * server/executors/index.ts exports `createExecutor` with this shape. The scheduler
+ * creates one executor per host (so an SSH executor may keep its connection open) and
+ * passes the same transport again in every request; an implementation may look only at
+ * `transport.kind` here.
+ */
+export type ExecutorFactory = (transport: Transport) => Executor;
