@@ -37,10 +37,11 @@ class Subject {
   downtimes: Downtime[] = [];
   sent: NotificationIntent[] = [];
   host: HostContext = { problem: false, inDowntime: false };
-  constructor(
-    readonly clock: FakeClock,
-    readonly pol: CheckPolicy = policy(),
-  ) {
+  readonly clock: FakeClock;
+  readonly pol: CheckPolicy;
+  constructor(clock: FakeClock, pol: CheckPolicy = policy()) {
+    this.clock = clock;
+    this.pol = pol;
     this.status = initialStatus('web1/http', 'service', 'web1', 'http', clock.now());
   }
   check(state: number, output = `state ${state}`): NotificationIntent[] {

@@ -1,0 +1,824 @@
+/**
+ * Loads and validates the inventory YAML. Every problem names the file, line and column of
+ * the offending node and says what is expected, so `hawatch-server check` can list them all
+ * at once instead of failing on the first.
+ */
+import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import cron from 'node-cron';
+import { isIP } from 'node:net';
+import { parseStateName, type StateCode } from '../../nagios/states.ts';
+import type { NrpeTransport, SshTransport, Transport } from '../executors/types.ts';
+import type { CheckPolicy, NotificationOption } from '../state/types.ts';
+import { CommandLineError, macrosIn, tokenize } from './command-line.ts';
+import {
+  serviceKey,
+  type ClusterRuleConfig,
+  type CommandSpec,
+  type ContactConfig,
+  type HostConfig,
+  type HttpSmsConfig,
+  type Inventory,
+  type MemberMatch,
+  type NotifierConfig,
+  type RecurringDowntime,
+  type ServerSettings,
+  type ServiceConfig,
+  type SmsRoute,
+  type SmtpConfig,
+} from './types.ts';
+
+export type Path = readonly (string | number)[];
+
+export class InventoryError extends Error {
+  override name = 'InventoryError';
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`inventory has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n${problems.join('\n')}`);
+    this.problems = problems;
+  }
+}
+
+type Json = unknown;
+
+class Checker {
+  readonly problems: string[] = [];
+  readonly warnings: string[] = [];
+  readonly doc: Document;
+  readonly lc: LineCounter;
+  readonly file: string;
+  constructor(doc: Document, lc: LineCounter, file: string) {
+    this.doc = doc;
+    this.lc = lc;
+    this.file = file;
+  }
+
+  where(path: Path, onKey = false): string {
+    let node: unknown = this.doc.contents;
+    let best: { range?: [number, number, number] | null } | null = node as YamlNode;
+    for (let i = 0; i < path.length; i++) {
+      const k = path[i];
+      if (isMap(node)) {
+        const pair = node.items.find((p) => (p.key as { value?: unknown } | null)?.value === k);
+        if (!pair) break;
+        if (onKey && i === path.length - 1) {
+          best = pair.key as YamlNode;
+          break;
+        }
+        node = pair.value;
+      } else if (isSeq(node) && typeof k === 'number') {
+        node = node.items[k];
+      } else break;
+      if (node && typeof node === 'object' && 'range' in node) best = node as YamlNode;
+    }
+    const offset = best?.range?.[0] ?? 0;
+    const pos = this.lc.linePos(offset);
+    return `${this.file}:${pos.line}:${pos.col}`;
+  }
+
+  fail(path: Path, message: string, onKey = false): void {
+    this.problems.push(`${this.where(path, onKey)}: ${pathText(path)}: ${message}`);
+  }
+
+  warn(path: Path, message: string): void {
+    this.warnings.push(`${this.where(path)}: ${pathText(path)}: ${message}`);
+  }
+}
+
+function pathText(path: Path): string {
+  if (path.length === 0) return '(top level)';
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+type Obj = Record<string, Json>;
+const isObj = (v: Json): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Reads typed values out of one mapping, reporting problems against its path. */
+class Section {
+  readonly c: Checker;
+  readonly path: Path;
+  readonly value: Obj;
+  constructor(c: Checker, path: Path, value: Obj) {
+    this.c = c;
+    this.path = path;
+    this.value = value;
+  }
+
+  static of(c: Checker, path: Path, v: Json, required = false): Section | null {
+    if (v === undefined || v === null) {
+      if (required) c.fail(path, 'is required (a mapping)');
+      return null;
+    }
+    if (!isObj(v)) {
+      c.fail(path, `must be a mapping (key: value lines), not ${describe(v)}`);
+      return null;
+    }
+    return new Section(c, path, v);
+  }
+
+  keys(allowed: readonly string[]): void {
+    for (const k of Object.keys(this.value)) {
+      if (!allowed.includes(k)) this.c.fail([...this.path, k], `unknown key; expected one of: ${allowed.join(', ')}`, true);
+    }
+  }
+  has(k: string): boolean {
+    return this.value[k] !== undefined && this.value[k] !== null;
+  }
+  raw(k: string): Json {
+    return this.value[k];
+  }
+  sub(k: string, required = false): Section | null {
+    return Section.of(this.c, [...this.path, k], this.value[k], required);
+  }
+  str(k: string, required: true): string;
+  str(k: string, required?: false): string | null;
+  str(k: string, required = false): string | null {
+    const v = this.value[k];
+    if (v === undefined || v === null) {
+      if (required) this.c.fail([...this.path, k], 'is required');
+      return required ? '' : null;
+    }
+    if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+    if (typeof v !== 'string' || v.trim() === '') {
+      this.c.fail([...this.path, k], `must be a non-empty string, not ${describe(v)}`);
+      return required ? '' : null;
+    }
+    return v;
+  }
+  int(k: string, def: number, min: number, max: number): number {
+    const v = this.value[k];
+    if (v === undefined || v === null) return def;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      this.c.fail([...this.path, k], `must be an integer from ${min} to ${max}, not ${describe(v)}`);
+      return def;
+    }
+    return v;
+  }
+  num(k: string, def: number, min: number, max: number): number {
+    const v = this.value[k];
+    if (v === undefined || v === null) return def;
+    if (typeof v !== 'number' || v < min || v > max) {
+      this.c.fail([...this.path, k], `must be a number from ${min} to ${max}, not ${describe(v)}`);
+      return def;
+    }
+    return v;
+  }
+  bool(k: string, def: boolean): boolean {
+    const v = this.value[k];
+    if (v === undefined || v === null) return def;
+    if (typeof v !== 'boolean') {
+      this.c.fail([...this.path, k], `must be true or false, not ${describe(v)}`);
+      return def;
+    }
+    return v;
+  }
+  duration(k: string, def: number, minMs = 0): number {
+    const v = this.value[k];
+    if (v === undefined || v === null) return def;
+    const ms = parseDuration(v);
+    if (ms === null || ms < minMs) {
+      this.c.fail([...this.path, k], `must be a duration like 30s, 5m, 1h, 1d or a number of seconds${minMs ? ` (at least ${minMs / 1000} s)` : ''}, not ${describe(v)}`);
+      return def;
+    }
+    return ms;
+  }
+  state(k: string, def: StateCode): StateCode {
+    const v = this.value[k];
+    if (v === undefined || v === null) return def;
+    const s = typeof v === 'string' || typeof v === 'number' ? parseStateName(String(v)) : undefined;
+    if (s === undefined) {
+      this.c.fail([...this.path, k], `must be ok, warning, critical or unknown, not ${describe(v)}`);
+      return def;
+    }
+    return s;
+  }
+  strList(k: string): string[] {
+    const v = this.value[k];
+    if (v === undefined || v === null) return [];
+    if (typeof v === 'string') return [v];
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string' || typeof x === 'number')) {
+      this.c.fail([...this.path, k], `must be a list of names, not ${describe(v)}`);
+      return [];
+    }
+    return v.map(String);
+  }
+}
+
+function describe(v: Json): string {
+  if (v === null || v === undefined) return 'nothing';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+export function parseDuration(v: Json): number | null {
+  if (typeof v === 'number') return v >= 0 && Number.isFinite(v) ? Math.round(v * 1000) : null;
+  if (typeof v !== 'string') return null;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(v);
+  if (!m) return null;
+  const n = Number(m[1]);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] ?? 's'] ?? 1000;
+  return Math.round(n * unit);
+}
+
+const HOST_OPTIONS: readonly NotificationOption[] = ['d', 'u', 'r', 'f', 's'];
+const SERVICE_OPTIONS: readonly NotificationOption[] = ['w', 'u', 'c', 'r', 'f', 's'];
+const POLICY_KEYS = [
+  'check_interval', 'retry_interval', 'max_check_attempts', 'notification_interval', 'first_notification_delay',
+  'notifications_enabled', 'flap_detection', 'freshness', 'timeout',
+] as const;
+
+interface PolicyDefaults {
+  readonly policy: CheckPolicy;
+  readonly timeoutMs: number;
+}
+
+function readOptions(sec: Section, key: string, allowed: readonly NotificationOption[], def: readonly NotificationOption[]): NotificationOption[] {
+  if (!sec.has(key)) return [...def];
+  const raw = sec.raw(key);
+  const list = typeof raw === 'string' ? raw.split(/[\s,]+/).filter(Boolean) : sec.strList(key);
+  if (list.length === 1 && list[0] === 'n') return [];
+  const out: NotificationOption[] = [];
+  for (const o of list) {
+    if ((allowed as readonly string[]).includes(o)) out.push(o as NotificationOption);
+    else sec.c.fail([...sec.path, key], `unknown option '${o}'; use ${allowed.join(', ')} (or n for none)`);
+  }
+  return out;
+}
+
+function readPolicy(sec: Section | null, base: PolicyDefaults, kind: 'host' | 'service'): PolicyDefaults {
+  if (!sec) return base;
+  const b = base.policy;
+  let flap = b.flap;
+  if (sec.has('flap_detection')) {
+    const raw = sec.raw('flap_detection');
+    if (raw === false) flap = { ...flap, enabled: false };
+    else if (raw === true) flap = { ...flap, enabled: true };
+    else {
+      const f = sec.sub('flap_detection');
+      if (f) {
+        f.keys(['enabled', 'low', 'high']);
+        const low = f.num('low', flap.lowPercent, 0, 100);
+        const high = f.num('high', flap.highPercent, 0, 100);
+        if (low >= high) f.c.fail([...f.path], `low (${low}) must be below high (${high})`);
+        flap = { enabled: f.bool('enabled', true), lowPercent: low, highPercent: high };
+      }
+    }
+  }
+  let freshness = b.freshness;
+  if (sec.has('freshness')) {
+    const raw = sec.raw('freshness');
+    if (raw === false) freshness = { ...freshness, enabled: false };
+    else if (raw === true) freshness = { ...freshness, enabled: true };
+    else {
+      const f = sec.sub('freshness');
+      if (f) {
+        f.keys(['enabled', 'threshold', 'state']);
+        freshness = {
+          enabled: f.bool('enabled', true),
+          thresholdMs: f.has('threshold') ? f.duration('threshold', 0, 1000) : undefined,
+          staleState: f.state('state', 3),
+        };
+      }
+    }
+  }
+  const policy: CheckPolicy = {
+    maxCheckAttempts: sec.int('max_check_attempts', b.maxCheckAttempts, 1, 100),
+    checkIntervalMs: sec.duration('check_interval', b.checkIntervalMs, 1000),
+    retryIntervalMs: sec.duration('retry_interval', b.retryIntervalMs, 1000),
+    notificationIntervalMs: sec.duration('notification_interval', b.notificationIntervalMs),
+    firstNotificationDelayMs: sec.duration('first_notification_delay', b.firstNotificationDelayMs),
+    notificationOptions: readOptions(sec, 'notification_options', kind === 'host' ? HOST_OPTIONS : SERVICE_OPTIONS, kind === 'host' ? HOST_OPTIONS : SERVICE_OPTIONS),
+    notificationsEnabled: sec.bool('notifications_enabled', b.notificationsEnabled),
+    flap,
+    freshness,
+  };
+  return { policy, timeoutMs: sec.duration('timeout', base.timeoutMs, 100) };
+}
+
+function readCommand(c: Checker, path: Path, line: Json, args: Json, macros: ReadonlySet<string>): CommandSpec | null {
+  if (typeof line !== 'string' || line.trim() === '') {
+    c.fail(path, `must be a command line string, not ${describe(line)}`);
+    return null;
+  }
+  let argv: string[];
+  try {
+    argv = tokenize(line);
+  } catch (e) {
+    c.fail(path, (e as CommandLineError).message);
+    return null;
+  }
+  if (argv.length === 0) {
+    c.fail(path, 'is empty');
+    return null;
+  }
+  let argList: string[] = [];
+  if (args !== undefined && args !== null) {
+    if (Array.isArray(args) && args.every((a) => typeof a === 'string' || typeof a === 'number' || typeof a === 'boolean')) argList = args.map(String);
+    else c.fail([...path.slice(0, -1), 'args'], 'must be a list of strings ($ARG1$, $ARG2$, ...)');
+  }
+  for (const tok of argv) {
+    for (const m of macrosIn(tok)) {
+      if (m === '') continue;
+      const arg = /^ARG(\d+)$/.exec(m);
+      if (arg) {
+        const n = Number(arg[1]);
+        if (n < 1 || n > argList.length) c.fail(path, `uses $${m}$ but only ${argList.length} args are given`);
+      } else if (!macros.has(m)) {
+        c.fail(path, `unknown macro $${m}$; known: $HOSTNAME$, $HOSTADDRESS$, $SERVICEDESC$, $ARGn$, $$ and server.macros (${[...macros].filter((x) => !['HOSTNAME', 'HOSTADDRESS', 'SERVICEDESC'].includes(x)).map((x) => `$${x}$`).join(', ') || 'none defined'})`);
+      }
+    }
+  }
+  return { line, argv: argv as [string, ...string[]], args: argList };
+}
+
+function readTransport(c: Checker, host: Section, name: string): Transport {
+  const kinds = ['nrpe', 'ssh', 'local'].filter((k) => host.has(k));
+  if (kinds.length > 1) c.fail([...host.path, kinds[1] as string], `a host is reached one way: choose one of ${kinds.join(', ')}`, true);
+  if (host.has('nrpe')) {
+    const raw = host.raw('nrpe');
+    const n = raw === true ? new Section(c, [...host.path, 'nrpe'], {}) : host.sub('nrpe');
+    if (!n) return { kind: 'local' };
+    n.keys(['port', 'tls', 'packet_version', 'unreachable_state']);
+    let tls: NrpeTransport['tls'] = { enabled: true, verify: false };
+    const tlsRaw = n.raw('tls');
+    if (tlsRaw === false) tls = { enabled: false, verify: false };
+    else if (tlsRaw !== undefined && tlsRaw !== true) {
+      const t = n.sub('tls');
+      if (t) {
+        t.keys(['enabled', 'verify', 'ca_file', 'cert_file', 'key_file', 'server_name', 'ciphers']);
+        const caFile = t.str('ca_file');
+        const verify = t.bool('verify', caFile !== null);
+        if (verify && !caFile) t.c.fail([...t.path, 'verify'], 'verify: true needs ca_file (the CA that signed the agent certificate)');
+        const certFile = t.str('cert_file');
+        const keyFile = t.str('key_file');
+        if ((certFile === null) !== (keyFile === null)) t.c.fail(t.path, 'cert_file and key_file go together (client certificate for ssl_client_certs)');
+        tls = { enabled: t.bool('enabled', true), verify, caFile: caFile ?? undefined, certFile: certFile ?? undefined, keyFile: keyFile ?? undefined, serverName: t.str('server_name') ?? undefined, ciphers: t.str('ciphers') ?? undefined };
+      }
+    }
+    if (tls.enabled && !tls.verify) c.warn([...host.path, 'nrpe'], `host ${name}: NRPE TLS without certificate verification (anonymous DH, like stock check_nrpe): set nrpe.tls.ca_file to authenticate the agent`);
+    if (!tls.enabled) c.warn([...host.path, 'nrpe'], `host ${name}: NRPE in plain TCP: results can be read and forged on the way`);
+    const pv = n.int('packet_version', 4, 2, 4) as 2 | 3 | 4;
+    return { kind: 'nrpe', port: n.int('port', 5666, 1, 65535), tls, packetVersion: pv, unreachableState: n.state('unreachable_state', 2) };
+  }
+  if (host.has('ssh')) {
+    const s = host.sub('ssh');
+    if (!s) return { kind: 'local' };
+    s.keys(['port', 'user', 'private_key_file', 'passphrase_file', 'host_key', 'unreachable_state']);
+    const hostKey = s.str('host_key', true);
+    if (hostKey && !/^SHA256:[A-Za-z0-9+/]{43}=?$/.test(hostKey) && !/^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-\S+)\s+[A-Za-z0-9+/=]+/.test(hostKey)) {
+      s.c.fail([...s.path, 'host_key'], 'must be the pinned host key: "ssh-ed25519 AAAA..." (a known_hosts line without the name) or its fingerprint "SHA256:..." (ssh-keygen -lf)');
+    }
+    const t: SshTransport = {
+      kind: 'ssh',
+      port: s.int('port', 22, 1, 65535),
+      user: s.str('user', true),
+      privateKeyFile: s.str('private_key_file', true),
+      passphraseFile: s.str('passphrase_file') ?? undefined,
+      hostKey,
+      unreachableState: s.state('unreachable_state', 2),
+    };
+    return t;
+  }
+  if (host.has('local') && host.raw('local') !== true) c.fail([...host.path, 'local'], 'must be true (checks run on the admin node itself)');
+  return { kind: 'local' };
+}
+
+const BUILTIN_MACROS = ['HOSTNAME', 'HOSTADDRESS', 'SERVICEDESC'];
+
+export function loadInventory(text: string, file = 'inventory.yaml'): Inventory {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const c = new Checker(doc, lc, file);
+  if (doc.errors.length) {
+    throw new InventoryError(doc.errors.map((e) => {
+      const p = e.linePos?.[0];
+      return `${file}:${p?.line ?? 1}:${p?.col ?? 1}: YAML syntax: ${e.message.split('\n')[0]}`;
+    }));
+  }
+  const top = Section.of(c, [], doc.toJS({ maxAliasCount: 100 }) ?? {}, true) ?? new Section(c, [], {});
+  top.keys(['server', 'defaults', 'notifications', 'contacts', 'contact_groups', 'hosts', 'services', 'cluster_rules', 'downtimes']);
+
+  // server
+  const srv = top.sub('server') ?? new Section(c, ['server'], {});
+  srv.keys(['listen', 'database', 'api_token_env', 'api_token_file', 'max_concurrent_checks', 'timeout_state', 'macros', 'title']);
+  let listenHost = '127.0.0.1';
+  let listenPort = 8080;
+  const listen = srv.str('listen');
+  if (listen !== null) {
+    const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(listen) ?? (/^\d+$/.test(listen) ? [listen, undefined, '127.0.0.1', listen] : null);
+    const port = m ? Number(m[3]) : NaN;
+    if (!m || !(port >= 0 && port <= 65535)) c.fail(['server', 'listen'], `must be host:port, e.g. 127.0.0.1:8080 or [::1]:8080, not ${JSON.stringify(listen)}`);
+    else {
+      listenHost = (m[1] ?? m[2]) as string;
+      listenPort = port;
+    }
+  }
+  const macros: Record<string, string> = {};
+  const mac = srv.sub('macros');
+  if (mac) {
+    for (const [k, v] of Object.entries(mac.value)) {
+      if (!/^[A-Z][A-Z0-9_]*$/.test(k) || BUILTIN_MACROS.includes(k) || /^ARG\d+$/.test(k)) c.fail(['server', 'macros', k], 'macro names are UPPER_CASE and not HOSTNAME, HOSTADDRESS, SERVICEDESC or ARGn', true);
+      else if (typeof v !== 'string' && typeof v !== 'number') c.fail(['server', 'macros', k], 'must be a string');
+      else macros[k] = String(v);
+    }
+  }
+  const server: ServerSettings = {
+    listenHost,
+    listenPort,
+    database: srv.str('database') ?? 'hawatch.db',
+    apiTokenEnv: srv.str('api_token_env') ?? 'HAWATCH_API_TOKEN',
+    apiTokenFile: srv.str('api_token_file'),
+    maxConcurrentChecks: srv.int('max_concurrent_checks', 16, 1, 10_000),
+    timeoutState: srv.state('timeout_state', 2),
+    macros,
+    title: srv.str('title') ?? 'hawatch',
+  };
+  const macroNames = new Set([...BUILTIN_MACROS, ...Object.keys(macros)]);
+
+  // defaults
+  const defSec = top.sub('defaults');
+  defSec?.keys([...POLICY_KEYS, 'notification_options']);
+  const nagiosDefaults: PolicyDefaults = {
+    policy: {
+      maxCheckAttempts: 3,
+      checkIntervalMs: 5 * 60_000,
+      retryIntervalMs: 60_000,
+      notificationIntervalMs: 30 * 60_000,
+      firstNotificationDelayMs: 0,
+      notificationOptions: SERVICE_OPTIONS,
+      notificationsEnabled: true,
+      flap: { enabled: true, lowPercent: 20, highPercent: 30 },
+      freshness: { enabled: true, staleState: 3 },
+    },
+    timeoutMs: 30_000,
+  };
+  const baseService = readPolicy(defSec, nagiosDefaults, 'service');
+  const baseHost = readPolicy(defSec, { ...nagiosDefaults, policy: { ...nagiosDefaults.policy, notificationOptions: HOST_OPTIONS } }, 'host');
+
+  // contacts and groups
+  const notifSec = top.sub('notifications') ?? new Section(c, ['notifications'], {});
+  const notifier = readNotifier(c, notifSec);
+  const contacts = new Map<string, ContactConfig>();
+  const contactsSec = top.sub('contacts');
+  for (const [name, v] of Object.entries(contactsSec?.value ?? {})) {
+    const s = Section.of(c, ['contacts', name], v, true);
+    if (!s) continue;
+    s.keys(['email', 'sms', 'sms_via', 'host_notification_options', 'service_notification_options']);
+    const email = s.str('email');
+    if (email !== null && !/^[^\s@]+@[^\s@]+$/.test(email)) c.fail(['contacts', name, 'email'], `is not an email address: ${JSON.stringify(email)}`);
+    const sms = s.str('sms');
+    if (sms !== null && !/^\+?[0-9]{4,20}$/.test(sms.replace(/[\s-]/g, ''))) c.fail(['contacts', name, 'sms'], `must be a phone number like +4915112345678, not ${JSON.stringify(sms)}`);
+    let smsVia = (s.str('sms_via') as SmsRoute | null) ?? null;
+    if (smsVia !== null && !['gateway', 'http', 'smstools'].includes(smsVia)) {
+      c.fail(['contacts', name, 'sms_via'], 'must be gateway, http or smstools');
+      smsVia = null;
+    }
+    if (sms !== null && smsVia === null) smsVia = notifier.smsHttp ? 'http' : notifier.smstoolsSpool ? 'smstools' : notifier.smsGateway ? 'gateway' : null;
+    if (sms !== null && smsVia === null) c.fail(['contacts', name, 'sms'], 'an SMS number needs an SMS route: configure notifications.sms (gateway, http or smstools)');
+    if (smsVia === 'http' && !notifier.smsHttp) c.fail(['contacts', name, 'sms_via'], 'sms_via http needs notifications.sms.http');
+    if (smsVia === 'smstools' && !notifier.smstoolsSpool) c.fail(['contacts', name, 'sms_via'], 'sms_via smstools needs notifications.sms.smstools.spool_dir');
+    if (smsVia === 'gateway' && !notifier.smsGateway) c.fail(['contacts', name, 'sms_via'], 'sms_via gateway needs notifications.sms.gateway');
+    if (smsVia === 'gateway' && !notifier.email) c.fail(['contacts', name, 'sms_via'], 'an email-to-SMS gateway needs notifications.email (SMTP)');
+    if (email !== null && !notifier.email) c.fail(['contacts', name, 'email'], 'email contacts need notifications.email (the SMTP server)');
+    if (email === null && sms === null) c.fail(['contacts', name], 'needs email or sms (or both)');
+    contacts.set(name, {
+      name,
+      email,
+      sms: sms?.replace(/[\s-]/g, '') ?? null,
+      smsVia: sms !== null ? smsVia : null,
+      hostOptions: readOptions(s, 'host_notification_options', HOST_OPTIONS, HOST_OPTIONS),
+      serviceOptions: readOptions(s, 'service_notification_options', SERVICE_OPTIONS, SERVICE_OPTIONS),
+    });
+  }
+  const contactGroups = new Map<string, string[]>();
+  const groupsSec = top.sub('contact_groups');
+  for (const [name, v] of Object.entries(groupsSec?.value ?? {})) {
+    const members = Array.isArray(v) || typeof v === 'string' ? groupsSec!.strList(name) : (Section.of(c, ['contact_groups', name], v, true)?.strList('members') ?? []);
+    members.forEach((m, i) => {
+      if (!contacts.has(m)) c.fail(['contact_groups', name, ...(Array.isArray(v) ? [i] : ['members', i])], `unknown contact '${m}'`);
+    });
+    contactGroups.set(name, members);
+  }
+  const resolveContacts = (s: Section): string[] => {
+    const out = new Set<string>();
+    for (const [i, n] of s.strList('contacts').entries()) {
+      if (contacts.has(n)) out.add(n);
+      else c.fail([...s.path, 'contacts', i], `unknown contact '${n}'`);
+    }
+    for (const [i, g] of s.strList('contact_groups').entries()) {
+      const members = contactGroups.get(g);
+      if (members) members.forEach((m) => out.add(m));
+      else c.fail([...s.path, 'contact_groups', i], `unknown contact group '${g}'`);
+    }
+    return [...out];
+  };
+
+  // hosts
+  const hosts = new Map<string, HostConfig>();
+  const hostsSec = top.sub('hosts', true);
+  for (const [name, v] of Object.entries(hostsSec?.value ?? {})) {
+    const path = ['hosts', name];
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) c.fail(path, 'host names are letters, digits, _ . - (they appear in URLs and macros)', true);
+    const s = Section.of(c, path, v ?? {}, true);
+    if (!s) continue;
+    s.keys(['address', 'nrpe', 'ssh', 'local', 'check', 'args', 'contacts', 'contact_groups', 'notification_options', ...POLICY_KEYS]);
+    const address = s.str('address') ?? name;
+    if (isIP(address) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(address)) c.fail([...path, 'address'], `is neither an IP address nor a DNS name: ${JSON.stringify(address)}`);
+    const pol = readPolicy(s, baseHost, 'host');
+    hosts.set(name, {
+      name,
+      address,
+      transport: readTransport(c, s, name),
+      check: s.has('check') ? readCommand(c, [...path, 'check'], s.raw('check'), s.raw('args'), macroNames) : null,
+      policy: pol.policy,
+      timeoutMs: pol.timeoutMs,
+      contacts: resolveContacts(s),
+      virtual: false,
+    });
+  }
+
+  // services
+  const services = new Map<string, ServiceConfig>();
+  const svcRaw = top.raw('services');
+  if (svcRaw !== undefined && svcRaw !== null && !Array.isArray(svcRaw)) c.fail(['services'], 'must be a list of services (- name: ...)');
+  const svcList = Array.isArray(svcRaw) ? svcRaw : [];
+  svcList.forEach((v, i) => {
+    const path = ['services', i];
+    const s = Section.of(c, path, v, true);
+    if (!s) return;
+    s.keys(['name', 'host', 'hosts', 'command', 'args', 'contacts', 'contact_groups', 'notification_options', ...POLICY_KEYS]);
+    const name = s.str('name', true);
+    if (name && !/^[A-Za-z0-9][A-Za-z0-9 _.:-]*$/.test(name)) c.fail([...path, 'name'], 'service names are letters, digits, space, _ . : -');
+    const hostNames = [...s.strList('host'), ...s.strList('hosts')];
+    const targets = hostNames.includes('*') ? [...hosts.keys()] : hostNames;
+    if (targets.length === 0) c.fail(path, 'needs host: NAME or hosts: [NAMES] (or hosts: "*")');
+    const command = readCommand(c, [...path, 'command'], s.raw('command'), s.raw('args'), macroNames);
+    const pol = readPolicy(s, baseService, 'service');
+    const svcContacts = resolveContacts(s);
+    targets.forEach((h, j) => {
+      const hc = hosts.get(h);
+      if (!hc) {
+        c.fail([...path, s.has('hosts') ? 'hosts' : 'host', ...(Array.isArray(s.raw('hosts')) ? [j] : [])], `unknown host '${h}'`);
+        return;
+      }
+      const key = serviceKey(h, name);
+      if (services.has(key)) c.fail([...path, 'name'], `service '${name}' is defined twice on host ${h}`);
+      if (command && hc.transport.kind === 'nrpe' && command.argv.length - 1 > 16) c.fail([...path, 'command'], 'NRPE passes at most 16 arguments');
+      services.set(key, { key, hostName: h, name, command: command ?? { line: '', argv: [''], args: [] }, policy: pol.policy, timeoutMs: pol.timeoutMs, contacts: svcContacts.length ? svcContacts : hc.contacts });
+    });
+  });
+
+  // cluster rules
+  const clusterRules = new Map<string, ClusterRuleConfig>();
+  const rulesRaw = top.raw('cluster_rules');
+  if (rulesRaw !== undefined && rulesRaw !== null && !Array.isArray(rulesRaw)) c.fail(['cluster_rules'], 'must be a list of rules (- name: ...)');
+  (Array.isArray(rulesRaw) ? rulesRaw : []).forEach((v, i) => {
+    const path = ['cluster_rules', i];
+    const s = Section.of(c, path, v, true);
+    if (!s) return;
+    s.keys(['name', 'host', 'description', 'service', 'hosts', 'members', 'match', 'expect', 'state', 'contacts', 'contact_groups', 'notification_options', ...POLICY_KEYS]);
+    const name = s.str('name', true);
+    const hostName = s.str('host') ?? 'cluster';
+    const members: { hostName: string; serviceName: string; key: string }[] = [];
+    if (s.has('members')) {
+      s.strList('members').forEach((m, j) => {
+        const slash = m.indexOf('/');
+        const key = m;
+        if (slash < 1 || !services.has(key)) c.fail([...path, 'members', j], `'${m}' is not a known service; write host/service, e.g. db1/pgsql-role`);
+        else members.push({ hostName: m.slice(0, slash), serviceName: m.slice(slash + 1), key });
+      });
+    } else {
+      const svc = s.str('service', true);
+      const hs = s.strList('hosts');
+      if (hs.length === 0) c.fail(path, 'needs members: [host/service, ...] or service: NAME with hosts: [NAMES]');
+      hs.forEach((h, j) => {
+        const key = serviceKey(h, svc);
+        if (!services.has(key)) c.fail([...path, 'hosts', j], `host ${h} has no service '${svc}'`);
+        else members.push({ hostName: h, serviceName: svc, key });
+      });
+    }
+    const match = readMatch(c, s);
+    const { min, max } = readExpect(c, s, members.length);
+    if (hosts.has(hostName) && !hosts.get(hostName)?.virtual) c.fail([...path, 'host'], `'${hostName}' is a real host; cluster rules live on a virtual host of their own (default: cluster)`);
+    if (!hosts.has(hostName)) {
+      hosts.set(hostName, { name: hostName, address: hostName, transport: { kind: 'local' }, check: null, policy: baseHost.policy, timeoutMs: baseHost.timeoutMs, contacts: [], virtual: true });
+    }
+    const key = serviceKey(hostName, name);
+    if (clusterRules.has(key) || services.has(key)) c.fail([...path, 'name'], `'${key}' is defined twice`);
+    const pol = readPolicy(s, { ...baseService, policy: { ...baseService.policy, maxCheckAttempts: 1 } }, 'service');
+    const ruleContacts = resolveContacts(s);
+    clusterRules.set(key, {
+      key,
+      name,
+      hostName,
+      description: s.str('description') ?? '',
+      members,
+      match,
+      min,
+      max,
+      violationState: s.state('state', 2),
+      policy: pol.policy,
+      contacts: ruleContacts,
+    });
+  });
+
+  // recurring downtimes
+  const downtimes: RecurringDowntime[] = [];
+  const dtRaw = top.raw('downtimes');
+  (Array.isArray(dtRaw) ? dtRaw : []).forEach((v, i) => {
+    const path = ['downtimes', i];
+    const s = Section.of(c, path, v, true);
+    if (!s) return;
+    s.keys(['name', 'cron', 'duration', 'hosts', 'services', 'comment']);
+    const expr = s.str('cron', true);
+    if (expr) {
+      const check = cron.validateDetailed(expr);
+      if (!check.valid) c.fail([...path, 'cron'], `is not a cron expression (${check.errors.map((e) => e.message).join('; ')}); e.g. "0 3 * * 0" = Sundays 03:00`);
+    }
+    const keys = new Set<string>();
+    s.strList('hosts').forEach((h, j) => {
+      if (!hosts.has(h)) c.fail([...path, 'hosts', j], `unknown host '${h}'`);
+      keys.add(h);
+      for (const svc of services.values()) if (svc.hostName === h) keys.add(svc.key);
+    });
+    s.strList('services').forEach((k, j) => {
+      if (!services.has(k)) c.fail([...path, 'services', j], `unknown service '${k}' (write host/service)`);
+      keys.add(k);
+    });
+    if (keys.size === 0) c.fail(path, 'covers nothing: give hosts and/or services');
+    downtimes.push({ name: s.str('name') ?? `downtime ${i + 1}`, cron: expr, durationMs: s.duration('duration', 3_600_000, 60_000), keys: [...keys], comment: s.str('comment') ?? 'recurring downtime' });
+  });
+  if (notifier.dailySummary) {
+    for (const n of notifier.dailySummary.contacts) if (!contacts.has(n) && !contactGroups.has(n)) c.fail(['notifications', 'daily_summary', 'contacts'], `unknown contact or group '${n}'`);
+  }
+  const dailySummary = notifier.dailySummary
+    ? { ...notifier.dailySummary, contacts: [...new Set(notifier.dailySummary.contacts.flatMap((n) => contactGroups.get(n) ?? [n]))] }
+    : null;
+
+  if (c.problems.length) throw new InventoryError(c.problems);
+  return {
+    source: file,
+    server,
+    notifier: { ...notifier, dailySummary },
+    hosts,
+    services,
+    contacts,
+    contactGroups,
+    clusterRules,
+    downtimes,
+    warnings: c.warnings,
+  };
+}
+
+function readMatch(c: Checker, rule: Section): MemberMatch {
+  const m = rule.sub('match');
+  if (!m) return { kind: 'state', states: [0] };
+  m.keys(['state', 'perfdata', 'equals', 'min', 'max', 'output']);
+  if (m.has('perfdata')) {
+    const label = m.str('perfdata', true);
+    const equals = m.has('equals') ? m.num('equals', 0, -Infinity, Infinity) : undefined;
+    const min = m.has('min') ? m.num('min', 0, -Infinity, Infinity) : undefined;
+    const max = m.has('max') ? m.num('max', 0, -Infinity, Infinity) : undefined;
+    if (equals === undefined && min === undefined && max === undefined) c.fail(m.path, 'a perfdata match needs equals, min or max');
+    return { kind: 'perfdata', label, equals, min, max };
+  }
+  if (m.has('output')) {
+    const pattern = m.str('output', true);
+    try {
+      new RegExp(pattern);
+    } catch (e) {
+      c.fail([...m.path, 'output'], `is not a regular expression: ${(e as Error).message}`);
+    }
+    return { kind: 'output', pattern };
+  }
+  const states = m.strList('state').map((x, i) => {
+    const st = parseStateName(x);
+    if (st === undefined) c.fail([...m.path, 'state', i], `'${x}' is not ok, warning, critical or unknown`);
+    return st ?? 0;
+  });
+  return { kind: 'state', states: states.length ? states : [0] };
+}
+
+function readExpect(c: Checker, rule: Section, n: number): { min: number; max: number } {
+  const e = rule.sub('expect', true);
+  if (!e) return { min: 0, max: n };
+  e.keys(['exactly', 'at_least', 'at_most']);
+  if (e.has('exactly')) {
+    if (e.has('at_least') || e.has('at_most')) c.fail(e.path, 'exactly excludes at_least and at_most');
+    const x = e.int('exactly', 1, 0, 10_000);
+    if (x > n) c.fail([...e.path, 'exactly'], `expects ${x} but the rule has only ${n} members`);
+    return { min: x, max: x };
+  }
+  if (!e.has('at_least') && !e.has('at_most')) c.fail(e.path, 'needs exactly: N, at_least: N and/or at_most: N');
+  const min = e.int('at_least', 0, 0, 10_000);
+  const max = e.int('at_most', n, 0, 10_000);
+  if (min > n) c.fail([...e.path, 'at_least'], `expects ${min} but the rule has only ${n} members`);
+  if (min > max) c.fail(e.path, `at_least ${min} is more than at_most ${max}`);
+  return { min, max };
+}
+
+function readNotifier(c: Checker, n: Section): NotifierConfig & { dailySummary: { cron: string; contacts: string[] } | null } {
+  n.keys(['email', 'sms', 'group_window', 'group_threshold', 'retry', 'daily_summary']);
+  let email: SmtpConfig | null = null;
+  const e = n.sub('email');
+  if (e) {
+    e.keys(['smtp', 'from']);
+    const s = e.sub('smtp', true);
+    if (s) {
+      s.keys(['host', 'port', 'security', 'user', 'password_env', 'password_file', 'ca_file', 'timeout']);
+      const security = (s.str('security') ?? 'starttls') as SmtpConfig['security'];
+      if (!['tls', 'starttls', 'none'].includes(security)) c.fail([...s.path, 'security'], 'must be tls (port 465), starttls (587/25) or none (a local relay)');
+      const host = s.str('host', true);
+      if (security === 'none' && host && !['127.0.0.1', '::1', 'localhost'].includes(host)) c.warn([...s.path, 'security'], `SMTP without TLS to ${host}: mail and password travel in clear`);
+      if (s.has('password_env') && s.has('password_file')) c.fail(s.path, 'give password_env or password_file, not both');
+      email = {
+        host,
+        port: s.int('port', security === 'tls' ? 465 : 587, 1, 65535),
+        security,
+        user: s.str('user'),
+        passwordEnv: s.str('password_env'),
+        passwordFile: s.str('password_file'),
+        caFile: s.str('ca_file'),
+        from: e.str('from') ?? 'hawatch@localhost',
+        timeoutMs: s.duration('timeout', 15_000, 1000),
+      };
+    }
+  }
+  let smsGateway: string | null = null;
+  let smsHttp: HttpSmsConfig | null = null;
+  let smstoolsSpool: string | null = null;
+  let smsMaxLength = 160;
+  const sms = n.sub('sms');
+  if (sms) {
+    sms.keys(['gateway', 'http', 'smstools', 'max_length']);
+    smsMaxLength = sms.int('max_length', 160, 40, 10_000);
+    smsGateway = sms.str('gateway');
+    if (smsGateway !== null && !/\{number\}@[^\s@]+$/.test(smsGateway)) c.fail([...sms.path, 'gateway'], 'must be an address pattern with {number}, e.g. "{number}@sms.example.net"');
+    const h = sms.sub('http');
+    if (h) {
+      h.keys(['preset', 'url', 'method', 'auth_header_env', 'auth_header_file', 'body', 'content_type', 'from', 'timeout']);
+      const preset = h.str('preset');
+      if (preset !== null && preset !== 'twilio' && preset !== 'generic') c.fail([...h.path, 'preset'], 'must be twilio or generic');
+      const url = h.str('url', true);
+      try {
+        const u = new URL(url);
+        if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error('not http(s)');
+        if (u.protocol === 'http:' && !['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)) c.warn([...h.path, 'url'], 'SMS provider over plain http: the auth header travels in clear');
+        if (u.username || u.password) c.fail([...h.path, 'url'], 'no credentials in the URL: use auth_header_env or auth_header_file');
+      } catch {
+        if (url) c.fail([...h.path, 'url'], `is not an http(s) URL: ${JSON.stringify(url)}`);
+      }
+      if (h.has('auth_header_env') && h.has('auth_header_file')) c.fail(h.path, 'give auth_header_env or auth_header_file, not both');
+      const twilio = preset === 'twilio';
+      const body = h.str('body') ?? (twilio ? 'To={{number}}&From={{from}}&Body={{message}}' : '{"to": {{number}}, "text": {{message}}}');
+      const contentType = h.str('content_type') ?? (twilio ? 'application/x-www-form-urlencoded' : 'application/json');
+      if (contentType === 'application/json') {
+        try {
+          JSON.parse(body.replace(/\{\{(number|message|from)\}\}/g, '"x"'));
+        } catch {
+          c.fail([...h.path, 'body'], 'the JSON body template must be valid JSON once {{number}}, {{message}} and {{from}} are filled in (they are inserted as JSON strings, so write them without quotes)');
+        }
+      }
+      if (twilio && !h.has('from')) c.fail(h.path, 'the twilio preset needs from: (your Twilio number)');
+      const method = (h.str('method') ?? 'POST').toUpperCase();
+      if (method !== 'POST' && method !== 'PUT') c.fail([...h.path, 'method'], 'must be POST or PUT');
+      smsHttp = {
+        url,
+        method: method as 'POST' | 'PUT',
+        authHeaderEnv: h.str('auth_header_env'),
+        authHeaderFile: h.str('auth_header_file'),
+        bodyTemplate: body,
+        contentType,
+        from: h.str('from'),
+        timeoutMs: h.duration('timeout', 10_000, 500),
+      };
+    }
+    const t = sms.sub('smstools');
+    if (t) {
+      t.keys(['spool_dir']);
+      smstoolsSpool = t.str('spool_dir', true);
+    }
+  }
+  const retry = n.sub('retry');
+  retry?.keys(['initial', 'max']);
+  const ds = n.sub('daily_summary');
+  let dailySummary: { cron: string; contacts: string[] } | null = null;
+  if (ds) {
+    ds.keys(['cron', 'contacts']);
+    const expr = ds.str('cron') ?? '0 8 * * *';
+    if (!cron.validate(expr)) c.fail([...ds.path, 'cron'], `is not a cron expression: ${JSON.stringify(expr)}`);
+    dailySummary = { cron: expr, contacts: ds.strList('contacts') };
+  }
+  return {
+    email,
+    smsGateway,
+    smsHttp,
+    smstoolsSpool,
+    smsMaxLength,
+    groupWindowMs: n.duration('group_window', 10_000),
+    groupThreshold: n.int('group_threshold', 3, 1, 10_000),
+    retryInitialMs: retry?.duration('initial', 15_000, 100) ?? 15_000,
+    retryMaxMs: retry?.duration('max', 15 * 60_000, 100) ?? 15 * 60_000,
+    dailySummary,
+  };
+}

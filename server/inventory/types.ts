@@ -1,0 +1,149 @@
+/** The inventory after validation: every default resolved, every reference checked. */
+import type { StateCode } from '../../nagios/states.ts';
+import type { Transport } from '../executors/types.ts';
+import type { CheckPolicy, NotificationOption } from '../state/types.ts';
+
+export interface CommandSpec {
+  /** The command line as written (for display). */
+  readonly line: string;
+  /** Tokens of the line, macros not yet expanded (expansion is per token, no shell). */
+  readonly argv: readonly [string, ...string[]];
+  /** Values of $ARG1$..$ARGn$. */
+  readonly args: readonly string[];
+}
+
+export interface HostConfig {
+  readonly name: string;
+  readonly address: string;
+  readonly transport: Transport;
+  /** Host check; null = the host is assumed UP (Nagios without check_command). */
+  readonly check: CommandSpec | null;
+  readonly policy: CheckPolicy;
+  readonly contacts: readonly string[];
+  /** Cluster-rule hosts: no transport, never checked, always UP. */
+  readonly virtual: boolean;
+  readonly timeoutMs: number;
+}
+
+export interface ServiceConfig {
+  readonly key: string;
+  readonly hostName: string;
+  readonly name: string;
+  readonly command: CommandSpec;
+  readonly policy: CheckPolicy;
+  readonly contacts: readonly string[];
+  readonly timeoutMs: number;
+}
+
+export type SmsRoute = 'gateway' | 'http' | 'smstools';
+
+export interface ContactConfig {
+  readonly name: string;
+  readonly email: string | null;
+  /** Phone number in international form, for SMS. */
+  readonly sms: string | null;
+  readonly smsVia: SmsRoute | null;
+  readonly hostOptions: readonly NotificationOption[];
+  readonly serviceOptions: readonly NotificationOption[];
+}
+
+export type MemberMatch =
+  | { readonly kind: 'state'; readonly states: readonly StateCode[] }
+  | { readonly kind: 'perfdata'; readonly label: string; readonly equals?: number | undefined; readonly min?: number | undefined; readonly max?: number | undefined }
+  | { readonly kind: 'output'; readonly pattern: string };
+
+export interface ClusterRuleConfig {
+  readonly key: string;
+  readonly name: string;
+  readonly hostName: string;
+  readonly description: string;
+  readonly members: readonly { readonly hostName: string; readonly serviceName: string; readonly key: string }[];
+  readonly match: MemberMatch;
+  /** How many members must match, inclusive. */
+  readonly min: number;
+  readonly max: number;
+  readonly violationState: StateCode;
+  readonly policy: CheckPolicy;
+  readonly contacts: readonly string[];
+}
+
+export interface RecurringDowntime {
+  readonly name: string;
+  readonly cron: string;
+  readonly durationMs: number;
+  readonly keys: readonly string[];
+  readonly comment: string;
+}
+
+export interface SmtpConfig {
+  readonly host: string;
+  readonly port: number;
+  /** 'tls' = implicit TLS (465); 'starttls' = require STARTTLS; 'none' = plain (loopback relays only). */
+  readonly security: 'tls' | 'starttls' | 'none';
+  readonly user: string | null;
+  /** Secret source: env variable name or file path, never the secret itself. */
+  readonly passwordEnv: string | null;
+  readonly passwordFile: string | null;
+  readonly caFile: string | null;
+  readonly from: string;
+  readonly timeoutMs: number;
+}
+
+export interface HttpSmsConfig {
+  readonly url: string;
+  readonly method: 'POST' | 'PUT';
+  readonly authHeaderEnv: string | null;
+  readonly authHeaderFile: string | null;
+  /** JSON or form body with {{number}}, {{message}}, {{from}} placeholders (values JSON/form-escaped). */
+  readonly bodyTemplate: string;
+  readonly contentType: string;
+  readonly timeoutMs: number;
+  readonly from: string | null;
+}
+
+export interface NotifierConfig {
+  readonly email: SmtpConfig | null;
+  /** Email-to-SMS gateway address pattern, e.g. "{number}@sms.example.net". */
+  readonly smsGateway: string | null;
+  readonly smsHttp: HttpSmsConfig | null;
+  readonly smstoolsSpool: string | null;
+  readonly smsMaxLength: number;
+  /** Notifications to one contact within this window are held and may be grouped. */
+  readonly groupWindowMs: number;
+  /** More than this many held for one contact and channel become one digest message. */
+  readonly groupThreshold: number;
+  readonly retryInitialMs: number;
+  readonly retryMaxMs: number;
+  readonly dailySummary: { readonly cron: string; readonly contacts: readonly string[] } | null;
+}
+
+export interface ServerSettings {
+  readonly listenHost: string;
+  readonly listenPort: number;
+  /** better-sqlite3 file; ':memory:' keeps nothing across restarts. */
+  readonly database: string;
+  readonly apiTokenEnv: string;
+  readonly apiTokenFile: string | null;
+  readonly maxConcurrentChecks: number;
+  readonly timeoutState: StateCode;
+  readonly macros: Readonly<Record<string, string>>;
+  readonly title: string;
+}
+
+export interface Inventory {
+  readonly source: string;
+  readonly server: ServerSettings;
+  readonly notifier: NotifierConfig;
+  readonly hosts: ReadonlyMap<string, HostConfig>;
+  readonly services: ReadonlyMap<string, ServiceConfig>;
+  readonly contacts: ReadonlyMap<string, ContactConfig>;
+  readonly contactGroups: ReadonlyMap<string, readonly string[]>;
+  readonly clusterRules: ReadonlyMap<string, ClusterRuleConfig>;
+  readonly downtimes: readonly RecurringDowntime[];
+  /** Things that work but deserve a look (unverified TLS, plain SMTP off loopback). */
+  readonly warnings: readonly string[];
+}
+
+export function serviceKey(hostName: string, serviceName: string): string {
+  return `${hostName}/${serviceName}`;
+}
