@@ -1,0 +1,398 @@
+/**
+ * The monitor: owns the live state of every host and service, applies check results and
+ * operator commands through the pure state machine, and writes each change with its
+ * notifications in ONE store transaction (the transactional outbox). Everything else
+ * (scheduler, notifier, HTTP API) talks to it through these methods.
+ */
+import { randomUUID } from 'node:crypto';
+import type { CheckOutcome } from '../executors/types.ts';
+import type { ClusterRuleConfig, ContactConfig, HostConfig, Inventory, ServiceConfig } from '../inventory/types.ts';
+import type { Clock } from '../state/clock.ts';
+import { evaluateClusterRule } from '../state/cluster.ts';
+import {
+  acknowledge as ackStatus,
+  advanceDowntimes,
+  applyResult,
+  cancelDowntime as cancelDt,
+  initialStatus,
+  removeAcknowledgement,
+  staleness,
+  staleResult,
+  type HostContext,
+} from '../state/machine.ts';
+import {
+  hostStateFromPlugin,
+  optionForState,
+  type CheckPolicy,
+  type CheckStatus,
+  type Downtime,
+  type HistoryEvent,
+  type NotificationIntent,
+  type ResultInput,
+  type Transition,
+} from '../state/types.ts';
+import type { OutboxInsert, Store } from '../store/types.ts';
+
+export type ObjectConfig =
+  | { readonly kind: 'host'; readonly key: string; readonly host: HostConfig }
+  | { readonly kind: 'service'; readonly key: string; readonly service: ServiceConfig }
+  | { readonly kind: 'cluster'; readonly key: string; readonly rule: ClusterRuleConfig };
+
+export type MonitorEvent =
+  | { readonly type: 'status'; readonly keys: readonly string[] }
+  | { readonly type: 'notifications'; readonly count: number }
+  | { readonly type: 'reload' };
+
+export class NotFoundError extends Error {
+  override name = 'NotFoundError';
+}
+export class ConflictError extends Error {
+  override name = 'ConflictError';
+}
+
+export interface DowntimeRequest {
+  readonly key: string;
+  /** For a host: also every service of it. */
+  readonly includeServices: boolean;
+  readonly fixed: boolean;
+  readonly start: number;
+  readonly end: number;
+  readonly durationMs: number;
+  readonly author: string;
+  readonly comment: string;
+}
+
+interface Pending {
+  statuses: Map<string, CheckStatus>;
+  downtimes: Map<string, Downtime[]>;
+  history: HistoryEvent[];
+  notifications: NotificationIntent[];
+}
+
+export class Monitor {
+  private inv: Inventory;
+  private readonly store: Store;
+  private readonly clock: Clock;
+  private readonly statuses = new Map<string, CheckStatus>();
+  private downtimesByKey = new Map<string, Downtime[]>();
+  private objectsByKey = new Map<string, ObjectConfig>();
+  private rulesByMember = new Map<string, ClusterRuleConfig[]>();
+  private readonly listeners = new Set<(e: MonitorEvent) => void>();
+  notificationsQueued = 0;
+
+  constructor(inventory: Inventory, store: Store, clock: Clock) {
+    this.inv = inventory;
+    this.store = store;
+    this.clock = clock;
+    for (const s of store.loadStatuses()) this.statuses.set(s.key, s);
+    for (const d of store.loadDowntimes()) this.downtimesByKey.set(d.key, [...(this.downtimesByKey.get(d.key) ?? []), d]);
+    this.index(inventory);
+  }
+
+  get inventory(): Inventory {
+    return this.inv;
+  }
+
+  private index(inv: Inventory): void {
+    const objects = new Map<string, ObjectConfig>();
+    for (const h of inv.hosts.values()) objects.set(h.name, { kind: 'host', key: h.name, host: h });
+    for (const s of inv.services.values()) objects.set(s.key, { kind: 'service', key: s.key, service: s });
+    for (const r of inv.clusterRules.values()) objects.set(r.key, { kind: 'cluster', key: r.key, rule: r });
+    const rulesByMember = new Map<string, ClusterRuleConfig[]>();
+    for (const r of inv.clusterRules.values()) for (const m of r.members) rulesByMember.set(m.key, [...(rulesByMember.get(m.key) ?? []), r]);
+    const now = this.clock.now();
+    const fresh: CheckStatus[] = [];
+    for (const o of objects.values()) {
+      if (!this.statuses.has(o.key)) {
+        const st = o.kind === 'host'
+          ? initialStatus(o.key, 'host', o.key, null, now)
+          : initialStatus(o.key, 'service', o.kind === 'service' ? o.service.hostName : o.rule.hostName, o.kind === 'service' ? o.service.name : o.rule.name, now);
+        // Hosts without a check (and virtual cluster hosts) are UP, as in Nagios.
+        const ready = o.kind === 'host' && o.host.check === null ? { ...st, checked: true, output: o.host.virtual ? 'Virtual host for cluster rules' : 'No host check: assumed UP' } : st;
+        this.statuses.set(o.key, ready);
+        fresh.push(ready);
+      }
+    }
+    const gone = [...this.statuses.keys()].filter((k) => !objects.has(k));
+    for (const k of gone) {
+      this.statuses.delete(k);
+      this.downtimesByKey.delete(k);
+    }
+    if (gone.length) this.store.forget(gone);
+    if (fresh.length) this.store.commit({ statuses: fresh, history: [], outbox: [] });
+    this.objectsByKey = objects;
+    this.rulesByMember = rulesByMember;
+  }
+
+  reload(inv: Inventory): void {
+    this.inv = inv;
+    this.index(inv);
+    this.emit({ type: 'reload' });
+  }
+
+  on(listener: (e: MonitorEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(e: MonitorEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch {
+        /* a listener's failure is its own */
+      }
+    }
+  }
+
+  object(key: string): ObjectConfig | undefined {
+    return this.objectsByKey.get(key);
+  }
+  objects(): ObjectConfig[] {
+    return [...this.objectsByKey.values()];
+  }
+  status(key: string): CheckStatus | undefined {
+    return this.statuses.get(key);
+  }
+  allStatuses(): CheckStatus[] {
+    return [...this.statuses.values()];
+  }
+  downtimes(key?: string): Downtime[] {
+    if (key !== undefined) return [...(this.downtimesByKey.get(key) ?? [])];
+    return [...this.downtimesByKey.values()].flat();
+  }
+
+  policyOf(key: string): CheckPolicy {
+    const o = this.objectsByKey.get(key);
+    if (!o) throw new NotFoundError(`no host or service '${key}' in the inventory`);
+    return o.kind === 'host' ? o.host.policy : o.kind === 'service' ? o.service.policy : o.rule.policy;
+  }
+
+  private hostContext(hostName: string, pending?: Pending): HostContext {
+    const h = pending?.statuses.get(hostName) ?? this.statuses.get(hostName);
+    return { problem: !!h && h.checked && h.state !== 0, inDowntime: !!h && h.downtimeDepth > 0 };
+  }
+
+  private begin(): Pending {
+    return { statuses: new Map(), downtimes: new Map(), history: [], notifications: [] };
+  }
+
+  private take(p: Pending, t: Transition, dtKey?: string): void {
+    p.statuses.set(t.status.key, t.status);
+    if (dtKey !== undefined) p.downtimes.set(dtKey, [...t.downtimes]);
+    p.history.push(...t.history);
+    p.notifications.push(...t.notifications);
+  }
+
+  private current(p: Pending, key: string): CheckStatus {
+    const s = p.statuses.get(key) ?? this.statuses.get(key);
+    if (!s) throw new NotFoundError(`no host or service '${key}' in the inventory`);
+    return s;
+  }
+  private currentDowntimes(p: Pending, key: string): Downtime[] {
+    return p.downtimes.get(key) ?? this.downtimesByKey.get(key) ?? [];
+  }
+
+  /** Writes the pending change in one transaction, then makes it visible. */
+  private finish(p: Pending): void {
+    const outbox = this.recipients(p.notifications);
+    this.store.commit({ statuses: [...p.statuses.values()], downtimes: p.downtimes, history: p.history, outbox });
+    for (const [k, s] of p.statuses) this.statuses.set(k, s);
+    for (const [k, d] of p.downtimes) {
+      if (d.length) this.downtimesByKey.set(k, d);
+      else this.downtimesByKey.delete(k);
+    }
+    if (p.statuses.size) this.emit({ type: 'status', keys: [...p.statuses.keys()] });
+    if (outbox.length) {
+      this.notificationsQueued += outbox.length;
+      this.emit({ type: 'notifications', count: outbox.length });
+    }
+  }
+
+  contactsOf(key: string): string[] {
+    const o = this.objectsByKey.get(key);
+    if (!o) return [];
+    return [...(o.kind === 'host' ? o.host.contacts : o.kind === 'service' ? o.service.contacts : o.rule.contacts)];
+  }
+
+  private wants(contact: ContactConfig, n: NotificationIntent): boolean {
+    const opts = n.kind === 'host' ? contact.hostOptions : contact.serviceOptions;
+    switch (n.type) {
+      case 'PROBLEM': {
+        const o = optionForState(n.kind, n.state);
+        return o !== null && opts.includes(o);
+      }
+      case 'RECOVERY':
+        return opts.includes('r');
+      case 'FLAPPINGSTART':
+      case 'FLAPPINGSTOP':
+        return opts.includes('f');
+      case 'DOWNTIMESTART':
+      case 'DOWNTIMEEND':
+      case 'DOWNTIMECANCELLED':
+        return opts.includes('s');
+      default:
+        return true;
+    }
+  }
+
+  private recipients(notes: readonly NotificationIntent[], to?: readonly string[]): OutboxInsert[] {
+    const out: OutboxInsert[] = [];
+    const notBefore = this.clock.now() + this.inv.notifier.groupWindowMs;
+    for (const n of notes) {
+      for (const name of to ?? this.contactsOf(n.key)) {
+        const c = this.inv.contacts.get(name);
+        if (!c || (to === undefined && !this.wants(c, n))) continue;
+        if (c.email) out.push({ contact: name, channel: 'email', notification: n, notBefore });
+        if (c.sms) out.push({ contact: name, channel: 'sms', notification: n, notBefore });
+      }
+    }
+    return out;
+  }
+
+  /** A check result for a host or service (not for cluster rules: they follow their members). */
+  submitResult(key: string, outcome: Pick<CheckOutcome, 'state' | 'output' | 'longOutput' | 'perfdataText' | 'executedAt' | 'durationMs'> & { latencyMs?: number }): CheckStatus {
+    const o = this.objectsByKey.get(key);
+    if (!o) throw new NotFoundError(`no host or service '${key}' in the inventory`);
+    if (o.kind === 'cluster') throw new ConflictError(`${key} is a cluster rule: it is computed from its members`);
+    const result: ResultInput = {
+      state: o.kind === 'host' ? hostStateFromPlugin(outcome.state) : outcome.state,
+      output: outcome.output,
+      longOutput: outcome.longOutput,
+      perfdata: outcome.perfdataText,
+      executedAt: outcome.executedAt,
+      durationMs: outcome.durationMs,
+      latencyMs: outcome.latencyMs,
+    };
+    return this.apply(key, result);
+  }
+
+  private apply(key: string, result: ResultInput): CheckStatus {
+    const p = this.begin();
+    this.applyInto(p, key, result);
+    this.finish(p);
+    return this.current(p, key);
+  }
+
+  private applyInto(p: Pending, key: string, result: ResultInput): void {
+    const now = this.clock.now();
+    const status = this.current(p, key);
+    const t = applyResult({
+      status,
+      downtimes: this.currentDowntimes(p, key),
+      policy: this.policyOf(key),
+      result,
+      now,
+      host: status.kind === 'service' ? this.hostContext(status.hostName, p) : undefined,
+    });
+    this.take(p, t, key);
+    for (const rule of this.rulesByMember.get(key) ?? []) {
+      const r = evaluateClusterRule(rule, (k) => this.current(p, k), now);
+      const prev = this.current(p, rule.key);
+      if (prev.checked && prev.state === r.state && prev.output === r.output && prev.perfdata === r.perfdata) continue;
+      this.applyInto(p, rule.key, r);
+    }
+  }
+
+  /** Re-evaluates every cluster rule (after a reload or at start). */
+  evaluateClusterRules(): void {
+    const p = this.begin();
+    const now = this.clock.now();
+    for (const rule of this.inv.clusterRules.values()) {
+      const r = evaluateClusterRule(rule, (k) => this.current(p, k), now);
+      const prev = this.current(p, rule.key);
+      if (prev.checked && prev.state === r.state && prev.output === r.output) continue;
+      this.applyInto(p, rule.key, r);
+    }
+    if (p.statuses.size) this.finish(p);
+  }
+
+  acknowledge(key: string, a: { sticky: boolean; notify: boolean; author: string; comment: string }): CheckStatus {
+    const p = this.begin();
+    const t = ackStatus(this.current(p, key), { ...a, at: this.clock.now() }, this.policyOf(key));
+    this.take(p, t);
+    this.finish(p);
+    return t.status;
+  }
+
+  removeAcknowledgement(key: string): CheckStatus {
+    const p = this.begin();
+    const t = removeAcknowledgement(this.current(p, key), this.clock.now());
+    this.take(p, t);
+    this.finish(p);
+    return t.status;
+  }
+
+  scheduleDowntime(req: DowntimeRequest): Downtime[] {
+    const o = this.objectsByKey.get(req.key);
+    if (!o) throw new NotFoundError(`no host or service '${req.key}' in the inventory`);
+    if (req.end <= req.start) throw new ConflictError('the downtime ends before it starts');
+    if (!req.fixed && req.durationMs <= 0) throw new ConflictError('a flexible downtime needs a duration');
+    const keys = [req.key];
+    if (o.kind === 'host' && req.includeServices) {
+      for (const s of this.objectsByKey.values()) if (s.kind !== 'host' && this.current(this.begin(), s.key).hostName === req.key) keys.push(s.key);
+    }
+    const p = this.begin();
+    const created: Downtime[] = [];
+    for (const key of keys) {
+      const d: Downtime = { id: randomUUID(), key, fixed: req.fixed, start: req.start, end: req.end, durationMs: req.fixed ? req.end - req.start : req.durationMs, author: req.author, comment: req.comment, startedAt: null };
+      created.push(d);
+      const t = advanceDowntimes(this.current(p, key), [...this.currentDowntimes(p, key), d], this.policyOf(key), this.clock.now());
+      this.take(p, t, key);
+    }
+    this.finish(p);
+    return created.map((d) => this.downtimes(d.key).find((x) => x.id === d.id) ?? d);
+  }
+
+  cancelDowntime(id: string): void {
+    const d = this.downtimes().find((x) => x.id === id);
+    if (!d) throw new NotFoundError(`no downtime ${id}`);
+    const p = this.begin();
+    this.take(p, cancelDt(this.current(p, d.key), this.currentDowntimes(p, d.key), id, this.policyOf(d.key), this.clock.now()), d.key);
+    this.finish(p);
+  }
+
+  /** Starts/ends due downtimes and applies stale results; returns the keys found stale. */
+  tick(): string[] {
+    const now = this.clock.now();
+    const p = this.begin();
+    for (const [key, list] of this.downtimesByKey) {
+      if (!this.objectsByKey.has(key)) continue;
+      const t = advanceDowntimes(this.current(p, key), list, this.policyOf(key), now);
+      if (t.downtimes.length !== list.length || t.status !== this.current(p, key) || t.downtimes.some((d, i) => d !== list[i])) this.take(p, t, key);
+    }
+    const stale: string[] = [];
+    for (const o of this.objectsByKey.values()) {
+      if (o.kind === 'cluster' || (o.kind === 'host' && o.host.check === null)) continue;
+      const s = this.current(p, o.key);
+      const policy = this.policyOf(o.key);
+      if (!s.stale && staleness(s, policy, now).stale) {
+        stale.push(o.key);
+        this.applyInto(p, o.key, staleResult(s, policy, now));
+      }
+    }
+    if (p.statuses.size || p.downtimes.size) this.finish(p);
+    return stale;
+  }
+
+  /** Sends a free-form notification (daily summary) to contacts. */
+  notifyContacts(contacts: readonly string[], subject: string, text: string): void {
+    const n: NotificationIntent = { type: 'CUSTOM', key: '', kind: 'service', hostName: 'hawatch', serviceName: subject, state: 0, stateName: 'OK', output: text, at: this.clock.now(), number: 0 };
+    const outbox = this.recipients([n], contacts);
+    this.store.commit({ statuses: [], history: [], outbox });
+    if (outbox.length) this.emit({ type: 'notifications', count: outbox.length });
+  }
+
+  summary(): { hosts: Record<string, number>; services: Record<string, number>; problems: CheckStatus[] } {
+    const hosts: Record<string, number> = { UP: 0, DOWN: 0, UNREACHABLE: 0, PENDING: 0 };
+    const services: Record<string, number> = { OK: 0, WARNING: 0, CRITICAL: 0, UNKNOWN: 0, PENDING: 0 };
+    const problems: CheckStatus[] = [];
+    for (const s of this.statuses.values()) {
+      const bucket = s.kind === 'host' ? hosts : services;
+      const name = !s.checked ? 'PENDING' : s.kind === 'host' ? (['UP', 'DOWN', 'UNREACHABLE'][s.state] ?? 'DOWN') : (['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'][s.state] ?? 'UNKNOWN');
+      bucket[name] = (bucket[name] ?? 0) + 1;
+      if (s.checked && s.state !== 0) problems.push(s);
+    }
+    return { hosts, services, problems };
+  }
+}

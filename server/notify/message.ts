@@ -1,0 +1,74 @@
+/** Notification texts, pure: Nagios-style email and short SMS, single and grouped. */
+import type { NotificationIntent } from '../state/types.ts';
+
+export interface RenderedMessage {
+  readonly subject: string;
+  readonly text: string;
+}
+
+export function objectName(n: NotificationIntent): string {
+  return n.serviceName === null ? n.hostName : `${n.hostName}/${n.serviceName}`;
+}
+
+function when(at: number): string {
+  return new Date(at).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+}
+
+export function emailMessage(n: NotificationIntent, address: string | undefined): RenderedMessage {
+  if (n.type === 'CUSTOM') return { subject: `hawatch: ${n.serviceName ?? 'message'}`, text: `${n.output}\n` };
+  const isHost = n.kind === 'host';
+  const subject = isHost
+    ? `** ${n.type} Host Alert: ${n.hostName} is ${n.stateName} **`
+    : `** ${n.type} Service Alert: ${n.hostName}/${n.serviceName} is ${n.stateName} **`;
+  const lines = ['***** hawatch *****', '', `Notification Type: ${n.type}`, ''];
+  if (!isHost) lines.push(`Service: ${n.serviceName}`);
+  lines.push(`Host: ${n.hostName}`);
+  if (address) lines.push(`Address: ${address}`);
+  lines.push(`State: ${n.stateName}`, '', `Date/Time: ${when(n.at)}`);
+  if (n.number > 0) lines.push(`Notification number: ${n.number}`);
+  if (n.author) lines.push('', `Author: ${n.author}`, `Comment: ${n.comment ?? ''}`);
+  else if (n.comment) lines.push('', `Comment: ${n.comment}`);
+  lines.push('', 'Additional Info:', '', n.output, '');
+  return { subject, text: lines.join('\n') };
+}
+
+export function smsText(n: NotificationIntent, maxLength: number): string {
+  const text = n.type === 'CUSTOM' ? `hawatch ${n.serviceName}: ${n.output}` : `${n.type} ${objectName(n)} ${n.stateName}: ${n.output}${n.author ? ` (${n.author}: ${n.comment ?? ''})` : ''}`;
+  return truncate(text.replace(/\s+/g, ' '), maxLength);
+}
+
+function truncate(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+}
+
+function countByType(notes: readonly NotificationIntent[]): string {
+  const counts = new Map<string, number>();
+  for (const n of notes) counts.set(n.type, (counts.get(n.type) ?? 0) + 1);
+  return [...counts].map(([t, c]) => `${c} ${t}`).join(', ');
+}
+
+/** One message for many notifications at once (a dead switch must not send 200 SMS). */
+export function digestEmail(notes: readonly NotificationIntent[]): RenderedMessage {
+  const subject = `** hawatch: ${notes.length} notifications (${countByType(notes)}) **`;
+  const lines = ['***** hawatch *****', '', `${notes.length} notifications were grouped into this message:`, ''];
+  for (const n of notes) lines.push(`${when(n.at)}  ${n.type.padEnd(15)} ${objectName(n)} is ${n.stateName}: ${n.output}`);
+  lines.push('');
+  return { subject, text: lines.join('\n') };
+}
+
+export function digestSms(notes: readonly NotificationIntent[], maxLength: number): string {
+  const head = `hawatch ${countByType(notes)}: `;
+  const parts = notes.map((n) => `${objectName(n)} ${n.stateName}`);
+  let text = head;
+  let shown = 0;
+  for (const p of parts) {
+    const rest = notes.length - shown - 1;
+    const tail = rest > 0 ? ` (+${rest} more)` : '';
+    const candidate = `${text}${shown ? ', ' : ''}${p}`;
+    if (candidate.length + tail.length > maxLength) break;
+    text = candidate;
+    shown++;
+  }
+  if (shown < notes.length) text += `${shown ? ' ' : ''}(+${notes.length - shown} more)`;
+  return truncate(text, maxLength);
+}

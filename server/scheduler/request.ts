@@ -1,0 +1,27 @@
+/** Builds an executor request from the inventory: macros expanded per token, no shell. */
+import type { CheckRequest } from '../executors/types.ts';
+import { expandMacros } from '../inventory/command-line.ts';
+import type { CommandSpec, HostConfig, Inventory } from '../inventory/types.ts';
+
+export function buildRequest(inv: Inventory, host: HostConfig, serviceName: string | null, command: CommandSpec, timeoutMs: number, runtimeMacros: Readonly<Record<string, string>>, signal?: AbortSignal): CheckRequest {
+  const values: Record<string, string> = {
+    ...runtimeMacros,
+    ...inv.server.macros,
+    HOSTNAME: host.name,
+    HOSTADDRESS: host.address,
+    SERVICEDESC: serviceName ?? '',
+  };
+  command.args.forEach((a, i) => {
+    values[`ARG${i + 1}`] = expandMacros(a, values);
+  });
+  const argv = command.argv.map((t) => expandMacros(t, values)) as [string, ...string[]];
+  return {
+    hostName: host.name,
+    address: host.address,
+    transport: host.transport,
+    command: host.transport.kind === 'nrpe' ? { kind: 'nrpe', command: argv[0], args: argv.slice(1) } : { kind: 'argv', argv },
+    timeoutMs,
+    timeoutState: inv.server.timeoutState,
+    signal,
+  };
+}
