@@ -324,7 +324,7 @@ function readCommand(c: Checker, path: Path, line: Json, args: Json, macros: Rea
         const n = Number(arg[1]);
         if (n < 1 || n > argList.length) c.fail(path, `uses $${m}$ but only ${argList.length} args are given`);
       } else if (!macros.has(m)) {
-        c.fail(path, `unknown macro $${m}$; known: $HOSTNAME$, $HOSTADDRESS$, $SERVICEDESC$, $ARGn$, $$ and server.macros (${[...macros].filter((x) => !['HOSTNAME', 'HOSTADDRESS', 'SERVICEDESC'].includes(x)).map((x) => `$${x}$`).join(', ') || 'none defined'})`);
+        c.fail(path, `unknown macro $${m}$; known: $HOSTNAME$, $HOSTADDRESS$, $SERVICEDESC$, $ARGn$, $NODE$, $HAWATCH_SERVER$, $HAWATCH_BIN$, $$ and server.macros (${[...macros].filter((x) => !BUILTIN_MACROS.includes(x)).map((x) => `$${x}$`).join(', ') || 'none defined'})`);
       }
     }
   }
@@ -383,7 +383,8 @@ function readTransport(c: Checker, host: Section, name: string): Transport {
   return { kind: 'local' };
 }
 
-const BUILTIN_MACROS = ['HOSTNAME', 'HOSTADDRESS', 'SERVICEDESC'];
+/** Per-object macros, and the run-time ones main.ts provides: the node binary, the server script and its folder (dist/bin). */
+const BUILTIN_MACROS = ['HOSTNAME', 'HOSTADDRESS', 'SERVICEDESC', 'NODE', 'HAWATCH_SERVER', 'HAWATCH_BIN'];
 
 export function loadInventory(text: string, file = 'inventory.yaml'): Inventory {
   const lc = new LineCounter();
@@ -417,7 +418,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
   const mac = srv.sub('macros');
   if (mac) {
     for (const [k, v] of Object.entries(mac.value)) {
-      if (!/^[A-Z][A-Z0-9_]*$/.test(k) || BUILTIN_MACROS.includes(k) || /^ARG\d+$/.test(k)) c.fail(['server', 'macros', k], 'macro names are UPPER_CASE and not HOSTNAME, HOSTADDRESS, SERVICEDESC or ARGn', true);
+      if (!/^[A-Z][A-Z0-9_]*$/.test(k) || BUILTIN_MACROS.includes(k) || /^ARG\d+$/.test(k)) c.fail(['server', 'macros', k], `macro names are UPPER_CASE and not ${BUILTIN_MACROS.join(', ')} or ARGn`, true);
       else if (typeof v !== 'string' && typeof v !== 'number') c.fail(['server', 'macros', k], 'must be a string');
       else macros[k] = String(v);
     }

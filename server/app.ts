@@ -1,0 +1,56 @@
+/**
+ * Builds the Fastify app from ready domain services. Never listens: main.ts does, tests
+ * call app.inject() (fastify/demo style).
+ */
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import domain, { type HawatchServices } from './plugins/domain.ts';
+import { registerErrorHandler } from './http/errors.ts';
+import { registerMetrics } from './http/metrics.ts';
+import { PAGE_CSS, PAGE_HTML, PAGE_JS } from './http/page.ts';
+import { apiRoutes } from './http/routes.ts';
+
+export interface BuildAppOptions {
+  readonly services: HawatchServices;
+  readonly logger?: FastifyServerOptions['logger'];
+}
+
+export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    // Reject unknown body fields instead of silently dropping them (typos in commands).
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+    bodyLimit: 64 * 1024,
+  });
+  registerErrorHandler(app);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'hawatch server API', version: opts.services.version, description: 'Current state, history and commands of the hawatch admin-node server. Commands need Authorization: Bearer <token>.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  await app.register(domain, { services: opts.services });
+  await app.register(apiRoutes, { prefix: '/api/v1' });
+  registerMetrics(app);
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/healthz', { schema: { summary: 'Liveness', tags: ['metrics'] } }, async () => ({ ok: true }));
+  const page = (type: string, body: string) => async (_req: unknown, reply: { header: (k: string, v: string) => unknown }) => {
+    reply.header('content-type', type);
+    reply.header('cache-control', 'no-cache');
+    return body;
+  };
+  const security = {
+    'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'",
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+  };
+  app.addHook('onSend', async (_req, reply) => {
+    for (const [k, v] of Object.entries(security)) void reply.header(k, v);
+  });
+  app.get('/', { schema: { hide: true } }, page('text/html; charset=utf-8', PAGE_HTML));
+  app.get('/status.js', { schema: { hide: true } }, page('text/javascript; charset=utf-8', PAGE_JS));
+  app.get('/status.css', { schema: { hide: true } }, page('text/css; charset=utf-8', PAGE_CSS));
+  return app;
+}

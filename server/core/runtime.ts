@@ -1,0 +1,117 @@
+/**
+ * The composition root: from a validated inventory to running services (store, monitor,
+ * scheduler, notifier, cron, HTTP app). main.ts adds listening and signals; tests use this
+ * with a fake clock, fake executors or a real SMTP server.
+ */
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import { buildApp } from '../app.ts';
+import type { ExecutorFactory } from '../executors/types.ts';
+import type { Inventory } from '../inventory/types.ts';
+import { createSmtpSender, type MailSender } from '../notify/channels.ts';
+import { channelsFor, Dispatcher, type Channels } from '../notify/dispatcher.ts';
+import { Scheduler } from '../scheduler/scheduler.ts';
+import { systemClock, type Clock } from '../state/clock.ts';
+import { openSqliteStore } from '../store/sqlite.ts';
+import type { Store } from '../store/types.ts';
+import { startCron } from './cron.ts';
+import { Monitor } from './monitor.ts';
+
+export interface RuntimeOptions {
+  readonly inventory: Inventory;
+  readonly executorFactory: ExecutorFactory;
+  /** Overrides inventory.server.database (tests, --data). */
+  readonly database?: string;
+  readonly clock?: Clock;
+  readonly apiToken?: () => string | null;
+  /** Re-reads the inventory source; null for the embedded default. */
+  readonly loadInventory?: (() => Promise<Inventory>) | null;
+  readonly runtimeMacros?: Readonly<Record<string, string>>;
+  readonly logger?: FastifyServerOptions['logger'];
+  /** Replaces the SMTP sender (tests). */
+  readonly mailSender?: MailSender | null;
+  readonly version?: string;
+  /** Start the scheduler, dispatcher and cron (default true). */
+  readonly autoStart?: boolean;
+  readonly tickMs?: number;
+  readonly dispatchPollMs?: number;
+}
+
+export interface Runtime {
+  readonly app: FastifyInstance;
+  readonly monitor: Monitor;
+  readonly scheduler: Scheduler;
+  readonly dispatcher: Dispatcher;
+  readonly store: Store;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
+  const clock = o.clock ?? systemClock();
+  const store = openSqliteStore(o.database ?? o.inventory.server.database, () => clock.now());
+  const monitor = new Monitor(o.inventory, store, clock);
+  const log = (level: 'info' | 'warn', msg: string) => app.log[level](msg);
+  let mail: MailSender | null = o.mailSender !== undefined ? o.mailSender : o.inventory.notifier.email ? await createSmtpSender(o.inventory.notifier.email) : null;
+  let channels: Channels = channelsFor(o.inventory, mail);
+  const scheduler = new Scheduler({
+    monitor,
+    clock,
+    executorFactory: o.executorFactory,
+    runtimeMacros: o.runtimeMacros,
+    tickMs: o.tickMs,
+    onError: (m) => log('warn', m),
+  });
+  const dispatcher = new Dispatcher({ store, clock, inventory: () => monitor.inventory, channels: () => channels, pollMs: o.dispatchPollMs, log });
+  monitor.on((e) => {
+    if (e.type === 'notifications') dispatcher.poke();
+  });
+  let stopCron: (() => Promise<void>) | null = null;
+  const loader = o.loadInventory ?? null;
+  const reload = loader
+    ? async () => {
+        const inv = await loader(); // throws InventoryError: nothing changes
+        const nextMail = o.mailSender !== undefined ? o.mailSender : inv.notifier.email ? await createSmtpSender(inv.notifier.email) : null;
+        if (mail && mail !== nextMail) mail.close();
+        mail = nextMail;
+        channels = channelsFor(inv, mail);
+        monitor.reload(inv);
+        scheduler.plan();
+        monitor.evaluateClusterRules();
+        if (stopCron) {
+          await stopCron();
+          stopCron = startCron(monitor, inv, (m) => log('info', m));
+        }
+        log('info', `inventory reloaded: ${inv.hosts.size} hosts, ${inv.services.size} services`);
+        return inv;
+      }
+    : null;
+  const app = await buildApp({
+    logger: o.logger,
+    services: { monitor, store, clock, scheduler, dispatcher, apiToken: o.apiToken ?? (() => null), reload, version: o.version ?? '0.0.0' },
+  });
+  let started = false;
+  const rt: Runtime = {
+    app,
+    monitor,
+    scheduler,
+    dispatcher,
+    store,
+    start() {
+      if (started) return;
+      started = true;
+      scheduler.start();
+      dispatcher.start();
+      stopCron = startCron(monitor, monitor.inventory, (m) => log('info', m));
+    },
+    async stop() {
+      await scheduler.stop();
+      if (stopCron) await stopCron();
+      await dispatcher.stop();
+      await app.close();
+      mail?.close();
+      store.close();
+    },
+  };
+  if (o.autoStart ?? true) rt.start();
+  return rt;
+}

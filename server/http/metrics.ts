@@ -1,0 +1,49 @@
+/** Prometheus metrics, collected from the domain services at scrape time (own registry). */
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { FastifyInstance } from 'fastify';
+import { stateLabel } from '../state/types.ts';
+
+export function registerMetrics(app: FastifyInstance): void {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'hawatch_process_' });
+  const h = () => app.hawatch;
+  new Gauge({
+    name: 'hawatch_objects',
+    help: 'Hosts and services by kind, state and state type',
+    labelNames: ['kind', 'state', 'state_type'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of h().monitor.allStatuses()) {
+        this.inc({ kind: s.kind, state: s.checked ? stateLabel(s.kind, s.state) : 'PENDING', state_type: s.stateType });
+      }
+    },
+  });
+  new Gauge({
+    name: 'hawatch_problems_unhandled',
+    help: 'Hard problems neither acknowledged nor in downtime',
+    registers: [registry],
+    collect() {
+      this.set(h().monitor.allStatuses().filter((s) => s.checked && s.state !== 0 && s.stateType === 'HARD' && !s.ack && s.downtimeDepth === 0).length);
+    },
+  });
+  const sched = (name: string, help: string, read: () => number) =>
+    new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
+  sched('hawatch_checks_executed_total', 'Checks executed since start (counter semantics)', () => h().scheduler?.stats.executed ?? 0);
+  sched('hawatch_checks_running', 'Checks in flight', () => h().scheduler?.stats.running ?? 0);
+  sched('hawatch_checks_queued', 'Checks due but waiting for a free slot', () => h().scheduler?.stats.queued ?? 0);
+  sched('hawatch_check_latency_seconds_avg', 'Average delay between due time and start of a check', () => {
+    const s = h().scheduler?.stats;
+    return s && s.executed ? s.latencyMsTotal / s.executed / 1000 : 0;
+  });
+  sched('hawatch_check_latency_seconds_max', 'Largest delay between due time and start of a check', () => (h().scheduler?.stats.maxLatencyMs ?? 0) / 1000);
+  sched('hawatch_notifications_sent_total', 'Notifications delivered since start', () => h().dispatcher?.stats.sent ?? 0);
+  sched('hawatch_notification_failures_total', 'Failed delivery attempts since start (each is retried)', () => h().dispatcher?.stats.failed ?? 0);
+  sched('hawatch_notification_digests_total', 'Grouped messages sent since start', () => h().dispatcher?.stats.digests ?? 0);
+  sched('hawatch_outbox_pending', 'Notifications waiting for delivery', () => h().store.outboxCounts().pending);
+
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics (text exposition format)', tags: ['metrics'] } }, async (_req, reply) => {
+    void reply.header('content-type', registry.contentType);
+    return registry.metrics();
+  });
+}

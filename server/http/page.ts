@@ -1,0 +1,269 @@
+/**
+ * The status page: one HTML file, a stylesheet and a small script, no build step and no
+ * framework. Data comes from /api/v1/status; /api/v1/events (SSE) says when to refresh,
+ * with polling as the fallback. Everything from the server is put in the DOM as text.
+ */
+export const PAGE_HTML = String.raw`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>hawatch</title>
+<link rel="stylesheet" href="/status.css">
+</head>
+<body>
+<header>
+  <h1 id="title">hawatch</h1>
+  <div id="summary" aria-live="polite"></div>
+  <div class="right">
+    <span id="live" class="live off" title="live updates">offline</span>
+    <label>API token <input id="token" type="password" autocomplete="off" placeholder="needed to change state"></label>
+  </div>
+</header>
+<main>
+  <div class="filters">
+    <label><input id="onlyProblems" type="checkbox"> problems only</label>
+    <input id="search" type="search" placeholder="filter host or service">
+    <span id="updated"></span>
+  </div>
+  <table id="objects">
+    <thead><tr><th>Host</th><th>Service</th><th>State</th><th>Duration</th><th>Last check</th><th>Attempt</th><th>Status information</th><th>Perfdata</th><th></th></tr></thead>
+    <tbody></tbody>
+  </table>
+  <p id="message" role="status"></p>
+</main>
+<dialog id="ackDialog">
+  <form method="dialog">
+    <h2>Acknowledge <span class="target"></span></h2>
+    <label>Author <input name="author" required value="operator"></label>
+    <label>Comment <input name="comment" required placeholder="working on it"></label>
+    <label><input name="sticky" type="checkbox"> sticky (until OK)</label>
+    <label><input name="notify" type="checkbox" checked> notify contacts</label>
+    <menu><button value="cancel" formnovalidate>Cancel</button><button value="ok" class="primary">Acknowledge</button></menu>
+  </form>
+</dialog>
+<dialog id="downtimeDialog">
+  <form method="dialog">
+    <h2>Schedule downtime <span class="target"></span></h2>
+    <label>Author <input name="author" required value="operator"></label>
+    <label>Comment <input name="comment" required placeholder="maintenance"></label>
+    <label>Minutes <input name="minutes" type="number" min="1" value="60" required></label>
+    <label><input name="flexible" type="checkbox"> flexible (starts with the first problem in the next <i>minutes</i>)</label>
+    <label class="hostonly"><input name="services" type="checkbox" checked> include the host's services</label>
+    <menu><button value="cancel" formnovalidate>Cancel</button><button value="ok" class="primary">Schedule</button></menu>
+  </form>
+</dialog>
+<script src="/status.js"></script>
+</body>
+</html>
+`;
+
+export const PAGE_CSS = String.raw`
+:root { --ok: #2e7d32; --warn: #b58900; --crit: #c62828; --unk: #6a1b9a; --pend: #607d8b; --bg: #f6f7f9; --fg: #1d232a; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; background: var(--bg); color: var(--fg); }
+header { display: flex; align-items: center; gap: 1.5em; padding: .6em 1em; background: #1d232a; color: #fff; flex-wrap: wrap; }
+header h1 { font-size: 1.2em; margin: 0; }
+header .right { margin-left: auto; display: flex; gap: 1em; align-items: center; }
+header input { font: inherit; padding: .2em .4em; }
+#summary { display: flex; gap: .4em; flex-wrap: wrap; }
+.badge { display: inline-block; padding: .1em .5em; border-radius: .8em; font-size: .85em; font-weight: 600; color: #fff; background: var(--pend); white-space: nowrap; }
+.badge.zero { opacity: .35; }
+.live { font-size: .85em; padding: .1em .5em; border-radius: .8em; }
+.live.on { background: var(--ok); } .live.off { background: var(--crit); } .live.poll { background: var(--warn); }
+main { padding: 1em; }
+.filters { display: flex; gap: 1em; align-items: center; margin-bottom: .6em; }
+.filters input[type=search] { font: inherit; padding: .25em .5em; min-width: 16em; }
+#updated { color: #666; font-size: .85em; margin-left: auto; }
+table { width: 100%; border-collapse: collapse; background: #fff; box-shadow: 0 1px 2px rgba(0,0,0,.08); }
+th, td { text-align: left; padding: .35em .6em; border-bottom: 1px solid #e3e6ea; vertical-align: top; }
+th { background: #eef0f3; font-weight: 600; position: sticky; top: 0; }
+td.state span { display: inline-block; min-width: 6.5em; text-align: center; padding: .05em .4em; border-radius: .3em; color: #fff; font-weight: 700; font-size: .85em; }
+.s-OK span, .s-UP span { background: var(--ok); }
+.s-WARNING span { background: var(--warn); }
+.s-CRITICAL span, .s-DOWN span, .s-UNREACHABLE span { background: var(--crit); }
+.s-UNKNOWN span { background: var(--unk); }
+.s-PENDING span { background: var(--pend); }
+tr.problem td { background: #fff6f6; }
+tr.problem.handled td { background: #f7f7fa; }
+tr.hostrow td:first-child { font-weight: 700; }
+td.output { max-width: 40em; word-break: break-word; }
+td.output details summary { cursor: pointer; color: #444; font-size: .85em; }
+td.output pre { white-space: pre-wrap; margin: .3em 0 0; font-size: .85em; }
+td.perf { font-family: ui-monospace, monospace; font-size: .8em; color: #444; max-width: 22em; word-break: break-all; }
+.flag { display: inline-block; margin-left: .3em; padding: 0 .35em; border-radius: .3em; font-size: .75em; font-weight: 700; border: 1px solid currentColor; }
+.flag.ack { color: #1565c0; } .flag.dt { color: #6d4c41; } .flag.flap { color: #ef6c00; } .flag.stale { color: var(--unk); } .flag.soft { color: #777; }
+td.actions { white-space: nowrap; }
+td.actions button { font: inherit; font-size: .8em; padding: .1em .5em; margin-right: .2em; cursor: pointer; }
+dialog { border: none; border-radius: .5em; box-shadow: 0 6px 24px rgba(0,0,0,.3); min-width: 24em; }
+dialog h2 { font-size: 1.05em; margin-top: 0; }
+dialog label { display: block; margin: .5em 0; }
+dialog input:not([type=checkbox]) { width: 100%; font: inherit; padding: .25em .4em; }
+dialog menu { display: flex; justify-content: flex-end; gap: .5em; padding: 0; }
+button.primary { background: #1565c0; color: #fff; border: none; border-radius: .3em; padding: .3em .9em; }
+#message { min-height: 1.4em; color: #1565c0; }
+#message.error { color: var(--crit); }
+`;
+
+export const PAGE_JS = String.raw`
+'use strict';
+(function () {
+  var tokenInput = document.getElementById('token');
+  tokenInput.value = sessionStorage.getItem('hawatch-token') || '';
+  tokenInput.addEventListener('change', function () { sessionStorage.setItem('hawatch-token', tokenInput.value.trim()); });
+  var tbody = document.querySelector('#objects tbody');
+  var onlyProblems = document.getElementById('onlyProblems');
+  var search = document.getElementById('search');
+  var live = document.getElementById('live');
+  var message = document.getElementById('message');
+  var last = null;
+
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    return e;
+  }
+  function duration(ms) {
+    var s = Math.floor(ms / 1000);
+    var d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
+    if (d) return d + 'd ' + h + 'h ' + m + 'm';
+    if (h) return h + 'h ' + m + 'm ' + (s % 60) + 's';
+    if (m) return m + 'm ' + (s % 60) + 's';
+    return (s % 60) + 's';
+  }
+  function ago(t, now) { return t === null ? 'never' : duration(Math.max(0, now - t)) + ' ago'; }
+  function say(text, isError) { message.textContent = text; message.className = isError ? 'error' : ''; }
+
+  function renderSummary(data) {
+    var box = document.getElementById('summary');
+    box.textContent = '';
+    var order = [['hosts', 'UP'], ['hosts', 'DOWN'], ['services', 'OK'], ['services', 'WARNING'], ['services', 'CRITICAL'], ['services', 'UNKNOWN'], ['services', 'PENDING']];
+    order.forEach(function (o) {
+      var n = (data.summary[o[0]] || {})[o[1]] || 0;
+      var b = el('span', 'badge s-' + o[1] + (n ? '' : ' zero'), (o[0] === 'hosts' ? 'hosts ' : '') + o[1] + ' ' + n);
+      b.style.background = getComputedStyle(document.documentElement).getPropertyValue({ UP: '--ok', OK: '--ok', DOWN: '--crit', WARNING: '--warn', CRITICAL: '--crit', UNKNOWN: '--unk', PENDING: '--pend' }[o[1]]);
+      box.appendChild(b);
+    });
+    document.getElementById('title').textContent = data.title;
+    document.title = data.title + ' - ' + ((data.summary.services.CRITICAL || 0) + (data.summary.hosts.DOWN || 0)) + ' critical';
+  }
+
+  function render(data) {
+    last = data;
+    renderSummary(data);
+    var q = search.value.trim().toLowerCase();
+    tbody.textContent = '';
+    data.objects.forEach(function (o) {
+      var problem = o.checked && o.state !== 0;
+      if (onlyProblems.checked && !problem) return;
+      if (q && o.key.toLowerCase().indexOf(q) === -1) return;
+      var tr = el('tr', (problem ? 'problem' : '') + (o.acknowledged || o.downtimeDepth ? ' handled' : '') + (o.kind === 'host' ? ' hostrow' : ''));
+      tr.dataset.key = o.key;
+      tr.appendChild(el('td', 'host', o.hostName));
+      tr.appendChild(el('td', 'service', o.kind === 'host' ? '' : o.serviceName + (o.cluster ? ' (cluster rule)' : '')));
+      var st = el('td', 'state s-' + o.stateName);
+      st.appendChild(el('span', null, o.stateName));
+      if (o.stateType === 'SOFT' && problem) st.appendChild(el('span', 'flag soft', 'SOFT'));
+      if (o.acknowledged) st.appendChild(el('span', 'flag ack', o.ack && o.ack.sticky ? 'ACK (sticky)' : 'ACK'));
+      if (o.downtimeDepth) st.appendChild(el('span', 'flag dt', 'DOWNTIME'));
+      if (o.flapping) st.appendChild(el('span', 'flag flap', 'FLAPPING ' + o.percentStateChange + '%'));
+      if (o.stale) st.appendChild(el('span', 'flag stale', 'STALE'));
+      tr.appendChild(st);
+      tr.appendChild(el('td', 'duration', o.checked ? duration(o.durationMs) : ''));
+      tr.appendChild(el('td', 'lastcheck', ago(o.lastCheck, data.generatedAt)));
+      tr.appendChild(el('td', 'attempt', o.attempt + '/' + o.maxAttempts));
+      var out = el('td', 'output');
+      out.appendChild(el('div', null, o.output));
+      if (o.longOutput) {
+        var det = el('details');
+        det.appendChild(el('summary', null, 'more'));
+        det.appendChild(el('pre', null, o.longOutput));
+        out.appendChild(det);
+      }
+      tr.appendChild(out);
+      tr.appendChild(el('td', 'perf', o.perfdata));
+      var act = el('td', 'actions');
+      if (problem && !o.acknowledged) act.appendChild(button('Ack', function () { openAck(o); }));
+      if (o.acknowledged) act.appendChild(button('Unack', function () { api('DELETE', '/api/v1/acknowledge?key=' + encodeURIComponent(o.key)); }));
+      act.appendChild(button('Downtime', function () { openDowntime(o); }));
+      if (!o.cluster) act.appendChild(button('Recheck', function () { say('re-checking ' + o.key + ' ...'); api('POST', '/api/v1/recheck', { key: o.key }); }));
+      tr.appendChild(act);
+      tbody.appendChild(tr);
+    });
+    document.getElementById('updated').textContent = 'updated ' + new Date(data.generatedAt).toLocaleTimeString();
+  }
+
+  function button(label, fn) { var b = el('button', null, label); b.type = 'button'; b.addEventListener('click', fn); return b; }
+
+  function api(method, path, body) {
+    var headers = { authorization: 'Bearer ' + (sessionStorage.getItem('hawatch-token') || tokenInput.value.trim()) };
+    if (body) headers['content-type'] = 'application/json';
+    return fetch(path, { method: method, headers: headers, body: body ? JSON.stringify(body) : undefined })
+      .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, body: j }; }); })
+      .then(function (r) {
+        if (!r.ok) { say(r.body.message || 'request failed', true); return null; }
+        say('done: ' + method + ' ' + path.split('?')[0].replace('/api/v1/', ''));
+        refresh();
+        return r.body;
+      })
+      .catch(function (e) { say(String(e), true); return null; });
+  }
+
+  function openAck(o) {
+    var d = document.getElementById('ackDialog');
+    d.querySelector('.target').textContent = o.key;
+    d.returnValue = '';
+    d.onclose = function () {
+      if (d.returnValue !== 'ok') return;
+      var f = d.querySelector('form');
+      api('POST', '/api/v1/acknowledge', { key: o.key, author: f.author.value, comment: f.comment.value, sticky: f.sticky.checked, notify: f.notify.checked });
+    };
+    d.showModal();
+  }
+
+  function openDowntime(o) {
+    var d = document.getElementById('downtimeDialog');
+    d.querySelector('.target').textContent = o.key;
+    d.querySelector('.hostonly').style.display = o.kind === 'host' ? '' : 'none';
+    d.returnValue = '';
+    d.onclose = function () {
+      if (d.returnValue !== 'ok') return;
+      var f = d.querySelector('form');
+      var minutes = Number(f.minutes.value);
+      var now = Date.now();
+      var body = { key: o.key, author: f.author.value, comment: f.comment.value, fixed: !f.flexible.checked, includeServices: o.kind === 'host' && f.services.checked, start: now, duration: minutes * 60 };
+      if (f.flexible.checked) body.end = now + minutes * 60000;
+      api('POST', '/api/v1/downtimes', body);
+    };
+    d.showModal();
+  }
+
+  var pending = null;
+  function refresh() {
+    if (pending) return pending;
+    pending = fetch('/api/v1/status', { cache: 'no-store' })
+      .then(function (r) { return r.json(); })
+      .then(render)
+      .catch(function (e) { say('cannot load status: ' + e, true); })
+      .then(function () { pending = null; });
+    return pending;
+  }
+
+  var pollTimer = null;
+  function startPolling() { if (!pollTimer) { pollTimer = setInterval(refresh, 10000); live.textContent = 'polling'; live.className = 'live poll'; } }
+  function stopPolling() { if (pollTimer) { clearInterval(pollTimer); pollTimer = null; } }
+  var debounce = null;
+  if (window.EventSource) {
+    var es = new EventSource('/api/v1/events');
+    es.addEventListener('open', function () { stopPolling(); live.textContent = 'live'; live.className = 'live on'; refresh(); });
+    es.addEventListener('status', function () { if (!debounce) debounce = setTimeout(function () { debounce = null; refresh(); }, 250); });
+    es.addEventListener('reload', refresh);
+    es.addEventListener('error', startPolling);
+  } else startPolling();
+  onlyProblems.addEventListener('change', function () { if (last) render(last); });
+  search.addEventListener('input', function () { if (last) render(last); });
+  setInterval(function () { if (last) { last.generatedAt = Date.now(); } }, 1000);
+  refresh();
+})();
+`;

@@ -1,0 +1,242 @@
+/** The JSON API (v1). Reads are open; everything that changes state needs the bearer token. */
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { requireToken } from './auth.ts';
+import { ApiError } from './errors.ts';
+import {
+  AckBody,
+  DowntimeBody,
+  DowntimeView,
+  ErrorBody,
+  HistoryEventView,
+  HostView,
+  KeyBody,
+  OutboxView,
+  StatusView,
+  Summary,
+} from './schemas.ts';
+import { downtimeView, historyView, outboxView, sortProblemsFirst, statusView } from './views.ts';
+
+const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody, 503: ErrorBody };
+const security = [{ bearer: [] }];
+
+export async function apiRoutes(app0: FastifyInstance): Promise<void> {
+  const app = app0.withTypeProvider<TypeBoxTypeProvider>();
+  const h = app.hawatch;
+  const now = () => h.clock.now();
+  const auth = requireToken(h.apiToken);
+  const status = (key: string) => {
+    const s = h.monitor.status(key);
+    if (!s) throw new ApiError('NOT_FOUND', `no host or service '${key}' in the inventory`);
+    return statusView(h.monitor, s, now());
+  };
+
+  app.get('/hosts', {
+    schema: { summary: 'All hosts with their current state', tags: ['state'], response: { 200: Type.Object({ hosts: Type.Array(HostView) }) } },
+  }, async () => {
+    const inv = h.monitor.inventory;
+    const counts = new Map<string, number>();
+    for (const o of h.monitor.objects()) if (o.kind !== 'host') {
+      const hn = o.kind === 'service' ? o.service.hostName : o.rule.hostName;
+      counts.set(hn, (counts.get(hn) ?? 0) + 1);
+    }
+    return {
+      hosts: [...inv.hosts.values()].map((x) => ({ name: x.name, address: x.address, transport: x.virtual ? 'virtual' : x.transport.kind, virtual: x.virtual, services: counts.get(x.name) ?? 0, status: status(x.name) })),
+    };
+  });
+
+  app.get('/hosts/:host', {
+    schema: {
+      summary: 'One host, its state and its services',
+      tags: ['state'],
+      params: Type.Object({ host: Type.String() }),
+      response: { 200: Type.Object({ host: HostView, services: Type.Array(StatusView) }), ...errors },
+    },
+  }, async (req) => {
+    const x = h.monitor.inventory.hosts.get(req.params.host);
+    if (!x) throw new ApiError('NOT_FOUND', `no host '${req.params.host}' in the inventory`);
+    const services = h.monitor.allStatuses().filter((s) => s.kind === 'service' && s.hostName === x.name);
+    return {
+      host: { name: x.name, address: x.address, transport: x.virtual ? 'virtual' : x.transport.kind, virtual: x.virtual, services: services.length, status: status(x.name) },
+      services: sortProblemsFirst(services).map((s) => statusView(h.monitor, s, now())),
+    };
+  });
+
+  app.get('/services', {
+    schema: {
+      summary: 'Services (and cluster rules) with their current state, problems first',
+      tags: ['state'],
+      querystring: Type.Object({ problems: Type.Optional(Type.Boolean()), host: Type.Optional(Type.String()) }),
+      response: { 200: Type.Object({ services: Type.Array(StatusView) }) },
+    },
+  }, async (req) => {
+    let list = h.monitor.allStatuses().filter((s) => s.kind === 'service');
+    if (req.query.host !== undefined) list = list.filter((s) => s.hostName === req.query.host);
+    if (req.query.problems) list = list.filter((s) => s.checked && s.state !== 0);
+    return { services: sortProblemsFirst(list).map((s) => statusView(h.monitor, s, now())) };
+  });
+
+  app.get('/status', {
+    schema: {
+      summary: 'Everything the status page shows: counts and every object, problems first',
+      tags: ['state'],
+      response: { 200: Type.Object({ generatedAt: Type.Number(), title: Type.String(), version: Type.String(), summary: Summary, objects: Type.Array(StatusView) }) },
+    },
+  }, async () => {
+    const sum = h.monitor.summary();
+    return {
+      generatedAt: now(),
+      title: h.monitor.inventory.server.title,
+      version: h.version,
+      summary: { hosts: sum.hosts, services: sum.services },
+      objects: sortProblemsFirst(h.monitor.allStatuses()).map((s) => statusView(h.monitor, s, now())),
+    };
+  });
+
+  app.get('/objects/*', {
+    schema: {
+      summary: 'One host or service by key (host or host/service)',
+      tags: ['state'],
+      params: Type.Object({ '*': Type.String() }),
+      response: { 200: Type.Object({ status: StatusView, downtimes: Type.Array(DowntimeView) }), ...errors },
+    },
+  }, async (req) => {
+    const key = req.params['*'];
+    return { status: status(key), downtimes: h.monitor.downtimes(key).map((d) => downtimeView(d, now())) };
+  });
+
+  app.get('/history', {
+    schema: {
+      summary: 'State changes, notifications suppressed, acknowledgements, downtimes: newest first',
+      tags: ['state'],
+      querystring: Type.Object({
+        key: Type.Optional(Type.String({ description: 'one object' })),
+        host: Type.Optional(Type.String({ description: 'a host and its services' })),
+        limit: Type.Integer({ minimum: 1, maximum: 5000, default: 100 }),
+        before: Type.Optional(Type.Number({ description: 'epoch ms, for paging' })),
+      }),
+      response: { 200: Type.Object({ events: Type.Array(HistoryEventView) }) },
+    },
+  }, async (req) => ({
+    events: h.store.history({ key: req.query.key, prefix: req.query.host, limit: req.query.limit, before: req.query.before }).map(historyView),
+  }));
+
+  app.get('/downtimes', {
+    schema: { summary: 'Scheduled downtimes (pending and active)', tags: ['downtime'], response: { 200: Type.Object({ downtimes: Type.Array(DowntimeView) }) } },
+  }, async () => ({ downtimes: h.monitor.downtimes().map((d) => downtimeView(d, now())) }));
+
+  app.get('/notifications', {
+    schema: {
+      summary: 'The notification outbox, newest first',
+      tags: ['notifications'],
+      querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }) }),
+      response: { 200: Type.Object({ pending: Type.Integer(), sent: Type.Integer(), outbox: Type.Array(OutboxView) }) },
+    },
+  }, async (req) => ({ ...h.store.outboxCounts(), outbox: h.store.recentOutbox(req.query.limit).map(outboxView) }));
+
+  app.post('/acknowledge', {
+    preHandler: auth,
+    schema: { summary: 'Acknowledge a problem (normal or sticky)', tags: ['commands'], security, body: AckBody, response: { 200: Type.Object({ status: StatusView }), ...errors } },
+  }, async (req) => {
+    const { key, ...ack } = req.body;
+    status(key);
+    return { status: statusView(h.monitor, h.monitor.acknowledge(key, ack), now()) };
+  });
+
+  app.delete('/acknowledge', {
+    preHandler: auth,
+    schema: { summary: 'Remove an acknowledgement', tags: ['commands'], security, querystring: KeyBody, response: { 200: Type.Object({ status: StatusView }), ...errors } },
+  }, async (req) => {
+    status(req.query.key);
+    return { status: statusView(h.monitor, h.monitor.removeAcknowledgement(req.query.key), now()) };
+  });
+
+  app.post('/downtimes', {
+    preHandler: auth,
+    schema: { summary: 'Schedule downtime (fixed or flexible)', tags: ['downtime', 'commands'], security, body: DowntimeBody, response: { 200: Type.Object({ downtimes: Type.Array(DowntimeView) }), ...errors } },
+  }, async (req) => {
+    const b = req.body;
+    status(b.key);
+    const start = b.start ?? now();
+    const durationMs = b.duration !== undefined ? b.duration * 1000 : 0;
+    const fixed = b.fixed ?? true;
+    const end = b.end ?? (fixed && durationMs > 0 ? start + durationMs : undefined);
+    if (end === undefined) throw new ApiError('BAD_REQUEST', fixed ? 'a fixed downtime needs end or duration' : 'a flexible downtime needs end (the window) and duration');
+    if (!fixed && durationMs <= 0) throw new ApiError('BAD_REQUEST', 'a flexible downtime needs duration (seconds it lasts once triggered)');
+    const created = h.monitor.scheduleDowntime({ key: b.key, includeServices: b.includeServices ?? false, fixed, start, end, durationMs, author: b.author, comment: b.comment });
+    return { downtimes: created.map((d) => downtimeView(d, now())) };
+  });
+
+  app.delete('/downtimes/:id', {
+    preHandler: auth,
+    schema: { summary: 'Cancel a downtime', tags: ['downtime', 'commands'], security, params: Type.Object({ id: Type.String() }), response: { 200: Type.Object({ cancelled: Type.String() }), ...errors } },
+  }, async (req) => {
+    h.monitor.cancelDowntime(req.params.id);
+    return { cancelled: req.params.id };
+  });
+
+  app.post('/recheck', {
+    preHandler: auth,
+    schema: { summary: 'Run a check now and wait for its result', tags: ['commands'], security, body: KeyBody, response: { 200: Type.Object({ status: StatusView }), ...errors } },
+  }, async (req) => {
+    const o = h.monitor.object(req.body.key);
+    if (!o) throw new ApiError('NOT_FOUND', `no host or service '${req.body.key}' in the inventory`);
+    if (o.kind === 'cluster') throw new ApiError('CONFLICT', `${req.body.key} is a cluster rule: re-check its members`);
+    if (o.kind === 'host' && o.host.check === null) throw new ApiError('CONFLICT', `host ${o.key} has no check command`);
+    if (!h.scheduler) throw new ApiError('UNAVAILABLE', 'the scheduler is not running');
+    await h.scheduler.recheck(req.body.key);
+    return { status: status(req.body.key) };
+  });
+
+  app.post('/reload', {
+    preHandler: auth,
+    schema: {
+      summary: 'Re-read and apply the inventory file (nothing changes if it has problems)',
+      tags: ['commands'],
+      security,
+      response: { 200: Type.Object({ hosts: Type.Integer(), services: Type.Integer(), clusterRules: Type.Integer(), warnings: Type.Array(Type.String()) }), ...errors },
+    },
+  }, async () => {
+    if (!h.reload) throw new ApiError('UNAVAILABLE', 'this server runs on the embedded default inventory: start it with --config FILE to reload');
+    const inv = await h.reload();
+    return { hosts: inv.hosts.size, services: inv.services.size, clusterRules: inv.clusterRules.size, warnings: [...inv.warnings] };
+  });
+
+  const streams = new Set<() => void>();
+  app.addHook('onClose', async () => {
+    for (const close of [...streams]) close();
+  });
+
+  app.get('/events', {
+    schema: { summary: 'Server-sent events: "status" with changed keys, "reload"', tags: ['state'] },
+  }, (req, reply) => {
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.write(`retry: 2000\n\n`);
+    let pendingKeys = new Set<string>();
+    let flushTimer: NodeJS.Timeout | null = null;
+    const flush = () => {
+      flushTimer = null;
+      if (pendingKeys.size) res.write(`event: status\ndata: ${JSON.stringify({ keys: [...pendingKeys] })}\n\n`);
+      pendingKeys = new Set();
+    };
+    const off = h.monitor.on((e) => {
+      if (e.type === 'status') {
+        for (const k of e.keys) pendingKeys.add(k);
+        flushTimer ??= setTimeout(flush, 200);
+      } else if (e.type === 'reload') res.write(`event: reload\ndata: {}\n\n`);
+    });
+    const ping = setInterval(() => res.write(`: ping\n\n`), 15_000);
+    const close = () => {
+      if (!streams.delete(close)) return;
+      off();
+      clearInterval(ping);
+      if (flushTimer) clearTimeout(flushTimer);
+      res.end();
+    };
+    streams.add(close);
+    req.raw.on('close', close);
+  });
+}

@@ -1,0 +1,128 @@
+/** TypeBox schemas of the API: they validate requests, type the handlers and feed OpenAPI. */
+import { Type, type Static } from 'typebox';
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+
+export const ErrorBody = Type.Object({
+  error: Type.String({ description: 'Code from the error table (BAD_REQUEST, UNAUTHORIZED, NOT_FOUND, CONFLICT, INVENTORY_INVALID, UNAVAILABLE, INTERNAL)' }),
+  message: Type.String(),
+  details: Type.Optional(Type.Array(Type.String())),
+});
+
+export const Ack = Type.Object({
+  sticky: Type.Boolean(),
+  notify: Type.Boolean(),
+  author: Type.String(),
+  comment: Type.String(),
+  at: Type.Number(),
+  state: Type.Integer(),
+});
+
+export const StatusView = Type.Object({
+  key: Type.String({ description: 'host or host/service' }),
+  kind: Type.Union([Type.Literal('host'), Type.Literal('service')]),
+  cluster: Type.Boolean({ description: 'a cluster rule (virtual service)' }),
+  hostName: Type.String(),
+  serviceName: Nullable(Type.String()),
+  checked: Type.Boolean(),
+  state: Type.Integer(),
+  stateName: Type.String({ description: 'OK/WARNING/CRITICAL/UNKNOWN, UP/DOWN/UNREACHABLE, or PENDING' }),
+  stateType: Type.Union([Type.Literal('SOFT'), Type.Literal('HARD')]),
+  attempt: Type.Integer(),
+  maxAttempts: Type.Integer(),
+  lastCheck: Nullable(Type.Number()),
+  lastStateChange: Type.Number(),
+  durationMs: Type.Number({ description: 'time in the current state' }),
+  nextCheck: Nullable(Type.Number()),
+  output: Type.String(),
+  longOutput: Type.String(),
+  perfdata: Type.String(),
+  acknowledged: Type.Boolean(),
+  ack: Nullable(Ack),
+  downtimeDepth: Type.Integer(),
+  flapping: Type.Boolean(),
+  percentStateChange: Type.Number(),
+  stale: Type.Boolean(),
+  notificationNumber: Type.Integer(),
+});
+export type StatusViewT = Static<typeof StatusView>;
+
+export const HostView = Type.Object({
+  name: Type.String(),
+  address: Type.String(),
+  transport: Type.String(),
+  virtual: Type.Boolean(),
+  services: Type.Integer(),
+  status: StatusView,
+});
+
+export const Summary = Type.Object({
+  hosts: Type.Record(Type.String(), Type.Integer()),
+  services: Type.Record(Type.String(), Type.Integer()),
+});
+
+export const HistoryEventView = Type.Object({
+  key: Type.String(),
+  at: Type.Number(),
+  type: Type.String(),
+  state: Type.Integer(),
+  stateType: Type.String(),
+  attempt: Type.Integer(),
+  output: Type.String(),
+  detail: Type.Optional(Type.String()),
+});
+
+export const DowntimeView = Type.Object({
+  id: Type.String(),
+  key: Type.String(),
+  fixed: Type.Boolean(),
+  start: Type.Number(),
+  end: Type.Number(),
+  durationMs: Type.Number(),
+  author: Type.String(),
+  comment: Type.String(),
+  startedAt: Nullable(Type.Number()),
+  active: Type.Boolean(),
+});
+
+export const OutboxView = Type.Object({
+  id: Type.Integer(),
+  createdAt: Type.Number(),
+  contact: Type.String(),
+  channel: Type.String(),
+  type: Type.String(),
+  object: Type.String(),
+  state: Type.String(),
+  status: Type.String(),
+  attempts: Type.Integer(),
+  nextAttemptAt: Type.Number(),
+  sentAt: Nullable(Type.Number()),
+  lastError: Nullable(Type.String()),
+});
+
+export const KeyBody = Type.Object({ key: Type.String({ minLength: 1, description: 'host or host/service' }) }, { additionalProperties: false });
+
+export const AckBody = Type.Object(
+  {
+    key: Type.String({ minLength: 1 }),
+    sticky: Type.Boolean({ default: false, description: 'sticky: stays until OK; normal: ends with the next state change' }),
+    notify: Type.Boolean({ default: true, description: 'send an ACKNOWLEDGEMENT notification' }),
+    author: Type.String({ minLength: 1, maxLength: 100 }),
+    comment: Type.String({ minLength: 1, maxLength: 1000 }),
+  },
+  { additionalProperties: false },
+);
+
+export const DowntimeBody = Type.Object(
+  {
+    key: Type.String({ minLength: 1 }),
+    includeServices: Type.Boolean({ default: false, description: 'for a host: also every service on it' }),
+    fixed: Type.Boolean({ default: true, description: 'fixed: exactly start..end; flexible: starts with the first problem in start..end and lasts duration' }),
+    start: Type.Optional(Type.Number({ description: 'epoch ms; default now' })),
+    end: Type.Optional(Type.Number({ description: 'epoch ms; fixed: default start + duration' })),
+    duration: Type.Optional(Type.Number({ minimum: 1, description: 'seconds' })),
+    author: Type.String({ minLength: 1, maxLength: 100 }),
+    comment: Type.String({ minLength: 1, maxLength: 1000 }),
+  },
+  { additionalProperties: false },
+);

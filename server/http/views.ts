@@ -1,0 +1,76 @@
+import type { Monitor } from '../core/monitor.ts';
+import type { CheckStatus, Downtime, HistoryEvent } from '../state/types.ts';
+import { stateLabel } from '../state/types.ts';
+import type { OutboxRow } from '../store/types.ts';
+import { downtimeEnd } from '../state/machine.ts';
+
+export function statusView(m: Monitor, s: CheckStatus, now: number) {
+  const o = m.object(s.key);
+  const policy = o ? m.policyOf(s.key) : null;
+  return {
+    key: s.key,
+    kind: s.kind,
+    cluster: o?.kind === 'cluster',
+    hostName: s.hostName,
+    serviceName: s.serviceName,
+    checked: s.checked,
+    state: s.state,
+    stateName: s.checked ? stateLabel(s.kind, s.state) : 'PENDING',
+    stateType: s.stateType,
+    attempt: s.attempt,
+    maxAttempts: policy?.maxCheckAttempts ?? 1,
+    lastCheck: s.lastCheck,
+    lastStateChange: s.lastStateChange,
+    durationMs: Math.max(0, now - s.lastStateChange),
+    nextCheck: s.nextCheck,
+    output: s.output,
+    longOutput: s.longOutput,
+    perfdata: s.perfdata,
+    acknowledged: s.ack !== null,
+    ack: s.ack,
+    downtimeDepth: s.downtimeDepth,
+    flapping: s.flap.flapping,
+    percentStateChange: Math.round(s.flap.percent * 10) / 10,
+    stale: s.stale,
+    notificationNumber: s.notification.number,
+  };
+}
+
+/** Problems first: hosts down, then CRITICAL, UNKNOWN, WARNING; then pending, then OK. */
+export function problemRank(s: CheckStatus): number {
+  if (!s.checked) return 6;
+  if (s.state === 0) return 7;
+  const handled = s.ack !== null || s.downtimeDepth > 0 ? 10 : 0;
+  if (s.kind === 'host') return 0 + handled;
+  return (({ 2: 1, 3: 2, 1: 3 } as Record<number, number>)[s.state] ?? 4) + handled;
+}
+
+export function sortProblemsFirst(list: CheckStatus[]): CheckStatus[] {
+  return list.sort((a, b) => problemRank(a) - problemRank(b) || (a.checked && a.state !== 0 ? a.lastStateChange - b.lastStateChange : 0) || a.key.localeCompare(b.key));
+}
+
+export function downtimeView(d: Downtime, now: number) {
+  return { ...d, active: d.startedAt !== null && now < downtimeEnd(d) };
+}
+
+export function historyView(h: HistoryEvent) {
+  return h.detail === undefined ? { ...h, detail: undefined } : h;
+}
+
+export function outboxView(r: OutboxRow) {
+  const n = r.notification;
+  return {
+    id: r.id,
+    createdAt: r.createdAt,
+    contact: r.contact,
+    channel: r.channel,
+    type: n.type,
+    object: n.serviceName === null ? n.hostName : `${n.hostName}/${n.serviceName}`,
+    state: n.stateName,
+    status: r.status,
+    attempts: r.attempts,
+    nextAttemptAt: r.nextAttemptAt,
+    sentAt: r.sentAt,
+    lastError: r.lastError,
+  };
+}

@@ -1,0 +1,38 @@
+/**
+ * Wires the domain services (plain modules) into Fastify as one decorator, typed here next
+ * to the plugin (fastify/demo style). Routes reach them as `app.hawatch.monitor` etc.
+ */
+import fp from 'fastify-plugin';
+import type { Monitor } from '../core/monitor.ts';
+import type { Inventory } from '../inventory/types.ts';
+import type { Dispatcher } from '../notify/dispatcher.ts';
+import type { Scheduler } from '../scheduler/scheduler.ts';
+import type { Clock } from '../state/clock.ts';
+import type { Store } from '../store/types.ts';
+
+export interface HawatchServices {
+  readonly monitor: Monitor;
+  readonly store: Store;
+  readonly clock: Clock;
+  /** Absent in tests that drive results by hand. */
+  readonly scheduler: Scheduler | null;
+  readonly dispatcher: Dispatcher | null;
+  /** Current API token (from env or file); null = state changes disabled. */
+  readonly apiToken: () => string | null;
+  /** Re-reads and validates the inventory, then applies it; throws InventoryError. */
+  readonly reload: (() => Promise<Inventory>) | null;
+  readonly version: string;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    hawatch: HawatchServices;
+  }
+}
+
+export default fp<{ services: HawatchServices }>(
+  async (app, opts) => {
+    app.decorate('hawatch', opts.services);
+  },
+  { name: 'hawatch-domain' },
+);
