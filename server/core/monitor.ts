@@ -289,7 +289,7 @@ export class Monitor {
     for (const rule of this.rulesByMember.get(key) ?? []) {
       const r = evaluateClusterRule(rule, (k) => this.current(p, k), now);
       const prev = this.current(p, rule.key);
-      if (prev.checked && prev.state === r.state && prev.output === r.output && prev.perfdata === r.perfdata) continue;
+      if (!r || (prev.checked && prev.state === r.state && prev.output === r.output && prev.perfdata === r.perfdata)) continue;
       this.applyInto(p, rule.key, r);
     }
   }
@@ -301,7 +301,7 @@ export class Monitor {
     for (const rule of this.inv.clusterRules.values()) {
       const r = evaluateClusterRule(rule, (k) => this.current(p, k), now);
       const prev = this.current(p, rule.key);
-      if (prev.checked && prev.state === r.state && prev.output === r.output) continue;
+      if (!r || (prev.checked && prev.state === r.state && prev.output === r.output)) continue;
       this.applyInto(p, rule.key, r);
     }
     if (p.statuses.size) this.finish(p);

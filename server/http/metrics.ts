@@ -5,7 +5,7 @@ import { stateLabel } from '../state/types.ts';
 
 export function registerMetrics(app: FastifyInstance): void {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'hawatch_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'hawatch_' });
   const h = () => app.hawatch;
   new Gauge({
     name: 'hawatch_objects',

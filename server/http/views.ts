@@ -36,13 +36,16 @@ export function statusView(m: Monitor, s: CheckStatus, now: number) {
   };
 }
 
-/** Problems first: hosts down, then CRITICAL, UNKNOWN, WARNING; then pending, then OK. */
+/**
+ * Problems first: hosts down, then CRITICAL, UNKNOWN, WARNING; the same again for problems
+ * already handled (acknowledged or in downtime); then pending; then OK.
+ */
 export function problemRank(s: CheckStatus): number {
-  if (!s.checked) return 6;
-  if (s.state === 0) return 7;
-  const handled = s.ack !== null || s.downtimeDepth > 0 ? 10 : 0;
-  if (s.kind === 'host') return 0 + handled;
-  return (({ 2: 1, 3: 2, 1: 3 } as Record<number, number>)[s.state] ?? 4) + handled;
+  if (!s.checked) return 8;
+  if (s.state === 0) return 9;
+  const handled = s.ack !== null || s.downtimeDepth > 0 ? 4 : 0;
+  if (s.kind === 'host') return handled;
+  return (({ 2: 1, 3: 2, 1: 3 } as Record<number, number>)[s.state] ?? 3) + handled;
 }
 
 export function sortProblemsFirst(list: CheckStatus[]): CheckStatus[] {

@@ -40,7 +40,12 @@ export function expectText(rule: Pick<ClusterRuleConfig, 'min' | 'max' | 'member
   return `${rule.min} to ${rule.max}`;
 }
 
-export function evaluateClusterRule(rule: ClusterRuleConfig, lookup: (key: string) => CheckStatus | undefined, now: number): ResultInput {
+/**
+ * The rule's result, or null while some member has never been checked (right after a
+ * start): judging then would raise an UNKNOWN alert for nothing.
+ */
+export function evaluateClusterRule(rule: ClusterRuleConfig, lookup: (key: string) => CheckStatus | undefined, now: number): ResultInput | null {
+  if (rule.members.some((m) => !lookup(m.key)?.checked)) return null;
   const matching: string[] = [];
   const undetermined: string[] = [];
   for (const m of rule.members) {
