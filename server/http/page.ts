@@ -10,6 +10,7 @@ export const PAGE_HTML = String.raw`<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>hawatch</title>
 <link rel="stylesheet" href="/status.css">
+<link rel="icon" href="data:,">
 </head>
 <body>
 <header>
@@ -78,12 +79,12 @@ main { padding: 1em; }
 table { width: 100%; border-collapse: collapse; background: #fff; box-shadow: 0 1px 2px rgba(0,0,0,.08); }
 th, td { text-align: left; padding: .35em .6em; border-bottom: 1px solid #e3e6ea; vertical-align: top; }
 th { background: #eef0f3; font-weight: 600; position: sticky; top: 0; }
-td.state span { display: inline-block; min-width: 6.5em; text-align: center; padding: .05em .4em; border-radius: .3em; color: #fff; font-weight: 700; font-size: .85em; }
-.s-OK span, .s-UP span { background: var(--ok); }
-.s-WARNING span { background: var(--warn); }
-.s-CRITICAL span, .s-DOWN span, .s-UNREACHABLE span { background: var(--crit); }
-.s-UNKNOWN span { background: var(--unk); }
-.s-PENDING span { background: var(--pend); }
+td.state .pill { display: inline-block; min-width: 6.5em; text-align: center; padding: .05em .4em; border-radius: .3em; color: #fff; font-weight: 700; font-size: .85em; }
+.s-OK .pill, .s-UP .pill { background: var(--ok); }
+.s-WARNING .pill { background: var(--warn); }
+.s-CRITICAL .pill, .s-DOWN .pill, .s-UNREACHABLE .pill { background: var(--crit); }
+.s-UNKNOWN .pill { background: var(--unk); }
+.s-PENDING .pill { background: var(--pend); }
 tr.problem td { background: #fff6f6; }
 tr.problem.handled td { background: #f7f7fa; }
 tr.hostrow td:first-child { font-weight: 700; }
@@ -91,7 +92,7 @@ td.output { max-width: 40em; word-break: break-word; }
 td.output details summary { cursor: pointer; color: #444; font-size: .85em; }
 td.output pre { white-space: pre-wrap; margin: .3em 0 0; font-size: .85em; }
 td.perf { font-family: ui-monospace, monospace; font-size: .8em; color: #444; max-width: 22em; word-break: break-all; }
-.flag { display: inline-block; margin-left: .3em; padding: 0 .35em; border-radius: .3em; font-size: .75em; font-weight: 700; border: 1px solid currentColor; }
+.flag { display: inline-block; margin: .15em 0 0 .3em; background: #fff; padding: 0 .35em; border-radius: .3em; font-size: .75em; font-weight: 700; border: 1px solid currentColor; }
 .flag.ack { color: #1565c0; } .flag.dt { color: #6d4c41; } .flag.flap { color: #ef6c00; } .flag.stale { color: var(--unk); } .flag.soft { color: #777; }
 td.actions { white-space: nowrap; }
 td.actions button { font: inherit; font-size: .8em; padding: .1em .5em; margin-right: .2em; cursor: pointer; }
@@ -163,7 +164,7 @@ export const PAGE_JS = String.raw`
       tr.appendChild(el('td', 'host', o.hostName));
       tr.appendChild(el('td', 'service', o.kind === 'host' ? '' : o.serviceName + (o.cluster ? ' (cluster rule)' : '')));
       var st = el('td', 'state s-' + o.stateName);
-      st.appendChild(el('span', null, o.stateName));
+      st.appendChild(el('span', 'pill', o.stateName));
       if (o.stateType === 'SOFT' && problem) st.appendChild(el('span', 'flag soft', 'SOFT'));
       if (o.acknowledged) st.appendChild(el('span', 'flag ack', o.ack && o.ack.sticky ? 'ACK (sticky)' : 'ACK'));
       if (o.downtimeDepth) st.appendChild(el('span', 'flag dt', 'DOWNTIME'));
@@ -171,7 +172,7 @@ export const PAGE_JS = String.raw`
       if (o.stale) st.appendChild(el('span', 'flag stale', 'STALE'));
       tr.appendChild(st);
       tr.appendChild(el('td', 'duration', o.checked ? duration(o.durationMs) : ''));
-      tr.appendChild(el('td', 'lastcheck', ago(o.lastCheck, data.generatedAt)));
+      tr.appendChild(el('td', 'lastcheck', o.active || o.cluster ? ago(o.lastCheck, data.generatedAt) : '-'));
       tr.appendChild(el('td', 'attempt', o.attempt + '/' + o.maxAttempts));
       var out = el('td', 'output');
       out.appendChild(el('div', null, o.output));
@@ -187,7 +188,7 @@ export const PAGE_JS = String.raw`
       if (problem && !o.acknowledged) act.appendChild(button('Ack', function () { openAck(o); }));
       if (o.acknowledged) act.appendChild(button('Unack', function () { api('DELETE', '/api/v1/acknowledge?key=' + encodeURIComponent(o.key)); }));
       act.appendChild(button('Downtime', function () { openDowntime(o); }));
-      if (!o.cluster) act.appendChild(button('Recheck', function () { say('re-checking ' + o.key + ' ...'); api('POST', '/api/v1/recheck', { key: o.key }); }));
+      if (o.active) act.appendChild(button('Recheck', function () { say('re-checking ' + o.key + ' ...'); api('POST', '/api/v1/recheck', { key: o.key }); }));
       tr.appendChild(act);
       tbody.appendChild(tr);
     });

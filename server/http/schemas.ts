@@ -22,6 +22,7 @@ export const StatusView = Type.Object({
   key: Type.String({ description: 'host or host/service' }),
   kind: Type.Union([Type.Literal('host'), Type.Literal('service')]),
   cluster: Type.Boolean({ description: 'a cluster rule (virtual service)' }),
+  active: Type.Boolean({ description: 'actively checked (can be re-checked); false for cluster rules and hosts without a check' }),
   hostName: Type.String(),
   serviceName: Nullable(Type.String()),
   checked: Type.Boolean(),

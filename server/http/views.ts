@@ -11,6 +11,7 @@ export function statusView(m: Monitor, s: CheckStatus, now: number) {
     key: s.key,
     kind: s.kind,
     cluster: o?.kind === 'cluster',
+    active: o?.kind === 'service' || (o?.kind === 'host' && o.host.check !== null),
     hostName: s.hostName,
     serviceName: s.serviceName,
     checked: s.checked,

@@ -1,0 +1,194 @@
+/**
+ * The hawatch-server command line, as a function of argv that returns an exit code
+ * (process.exit only happens in main.ts).
+ *
+ *   hawatch-server [--config FILE] [--listen HOST:PORT] [--data FILE] [--log-level LEVEL]
+ *   hawatch-server check [--config FILE]
+ *   hawatch-server demo-check load|disk|memory|dummy ...
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { VERSION } from '../../nagios/version.ts';
+import { createRuntime, type Runtime } from '../core/runtime.ts';
+import type { ExecutorFactory } from '../executors/types.ts';
+import { loadApiToken } from '../http/auth.ts';
+import { DEFAULT_INVENTORY } from '../inventory/default.ts';
+import { InventoryError, loadInventory } from '../inventory/load.ts';
+import type { Inventory } from '../inventory/types.ts';
+import { demoCheck } from './demo-checks.ts';
+
+export const HELP = `hawatch-server ${VERSION}: the hawatch admin-node server (scheduler, notifier, API, status page)
+
+Usage:
+  hawatch-server [--config FILE] [options]   run the server
+  hawatch-server check [--config FILE]       validate the inventory; exit 1 with the problems
+  hawatch-server demo-check NAME [args]      the small plugins of the embedded demo
+
+Options:
+  -c, --config FILE      inventory YAML (default: the embedded local demo inventory)
+  -l, --listen HOST:PORT listen address (default: server.listen, 127.0.0.1:8080)
+  -d, --data FILE        SQLite database (default: server.database, relative to the config file)
+      --log-level LEVEL  fatal, error, warn, info, debug (default info)
+  -h, --help             this help
+  -V, --version          the version
+
+The API token for commands comes from $HAWATCH_API_TOKEN (or server.api_token_env /
+server.api_token_file). SIGHUP re-reads the inventory; SIGINT/SIGTERM stop gracefully.
+`;
+
+export interface CliIo {
+  readonly out: (s: string) => void;
+  readonly err: (s: string) => void;
+  readonly executorFactory: () => Promise<ExecutorFactory>;
+  /** Path of the running server script, for $HAWATCH_SERVER$ / $HAWATCH_BIN$. */
+  readonly script: string;
+  /** Called once the server listens; resolves when it should stop. */
+  readonly serve?: (rt: Runtime, url: string, reload: () => Promise<void>) => Promise<void>;
+}
+
+async function readInventory(config: string | undefined): Promise<Inventory> {
+  if (config === undefined) return loadInventory(DEFAULT_INVENTORY, '(embedded default inventory)');
+  let text: string;
+  try {
+    text = await readFile(config, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read the inventory ${config}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return loadInventory(text, config);
+}
+
+class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+function parse(args: string[]) {
+  return parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      listen: { type: 'string', short: 'l' },
+      data: { type: 'string', short: 'd' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'V' },
+    },
+  });
+}
+
+export async function cli(argv: string[], io: CliIo): Promise<number> {
+  if (argv[0] === 'demo-check') {
+    const r = await demoCheck(argv.slice(1)).catch((e: Error) => ({ exitCode: 3 as const, text: `DEMO UNKNOWN - ${e.message}\n` }));
+    io.out(r.text);
+    return r.exitCode;
+  }
+  let opts: ReturnType<typeof parse>;
+  try {
+    opts = parse(argv);
+  } catch (e) {
+    io.err(`hawatch-server: ${(e as Error).message}; see --help\n`);
+    return 2;
+  }
+  const { values, positionals } = opts;
+  if (values.help) {
+    io.out(HELP);
+    return 0;
+  }
+  if (values.version) {
+    io.out(`hawatch-server ${VERSION}\n`);
+    return 0;
+  }
+  const command = positionals[0] ?? 'run';
+  if (command !== 'run' && command !== 'check') {
+    io.err(`hawatch-server: unknown command '${command}'; use check, demo-check or no command (see --help)\n`);
+    return 2;
+  }
+  let inventory: Inventory;
+  try {
+    inventory = await readInventory(values.config);
+  } catch (e) {
+    if (e instanceof InventoryError) {
+      io.err(`${e.problems.join('\n')}\nhawatch-server: ${e.problems.length} problem${e.problems.length === 1 ? '' : 's'} in ${values.config ?? 'the embedded inventory'}; nothing was started\n`);
+      return 1;
+    }
+    io.err(`hawatch-server: ${(e as Error).message}\n`);
+    return 2;
+  }
+  for (const w of inventory.warnings) io.err(`warning: ${w}\n`);
+  if (command === 'check') {
+    io.out(`${inventory.source}: OK - ${[...inventory.hosts.values()].filter((h) => !h.virtual).length} hosts, ${inventory.services.size} services, ${inventory.clusterRules.size} cluster rules, ${inventory.contacts.size} contacts, ${inventory.downtimes.length} recurring downtimes\n`);
+    return 0;
+  }
+
+  let listenHost = inventory.server.listenHost;
+  let listenPort = inventory.server.listenPort;
+  if (values.listen !== undefined) {
+    const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(values.listen);
+    if (!m || Number(m[3]) > 65535) {
+      io.err(`hawatch-server: --listen must be HOST:PORT (e.g. 127.0.0.1:8080), not '${values.listen}'\n`);
+      return 2;
+    }
+    listenHost = (m[1] ?? m[2]) as string;
+    listenPort = Number(m[3]);
+  }
+  let database = values.data ?? inventory.server.database;
+  if (database !== ':memory:' && !isAbsolute(database) && values.data === undefined && values.config !== undefined) database = resolve(dirname(values.config), database);
+  let token: () => string | null;
+  try {
+    const initial = loadApiToken(inventory.server.apiTokenEnv, inventory.server.apiTokenFile);
+    let current = initial;
+    token = () => current;
+    process.on('SIGHUP', () => {
+      try {
+        current = loadApiToken(inventory.server.apiTokenEnv, inventory.server.apiTokenFile);
+      } catch {
+        /* keep the old token */
+      }
+    });
+  } catch (e) {
+    io.err(`hawatch-server: ${(e as Error).message}\n`);
+    return 2;
+  }
+  if (token() === null) io.err(`warning: no API token (set ${inventory.server.apiTokenEnv} or server.api_token_file): acknowledgements, downtimes, re-checks and reloads are refused\n`);
+  const level = values['log-level'] ?? 'info';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) {
+    io.err(`hawatch-server: --log-level must be fatal, error, warn, info or debug\n`);
+    return 2;
+  }
+  const config = values.config;
+  let rt: Runtime;
+  try {
+    rt = await createRuntime({
+      inventory,
+      executorFactory: await io.executorFactory(),
+      database,
+      apiToken: token,
+      loadInventory: config === undefined ? null : () => readInventory(config),
+      runtimeMacros: { NODE: process.execPath, HAWATCH_SERVER: io.script, HAWATCH_BIN: dirname(io.script) },
+      logger: { level },
+      version: VERSION,
+    });
+  } catch (e) {
+    io.err(`hawatch-server: cannot start: ${(e as Error).message}\n`);
+    return 1;
+  }
+  let address: string;
+  try {
+    address = await rt.app.listen({ host: listenHost, port: listenPort });
+  } catch (e) {
+    io.err(`hawatch-server: cannot listen on ${listenHost}:${listenPort}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; pick another with --listen HOST:PORT\n`);
+    await rt.stop();
+    return 1;
+  }
+  const url = `${address.replace('0.0.0.0', '127.0.0.1')}/`;
+  rt.app.log.info(`hawatch-server ${VERSION} listening on ${url} with ${inventory.hosts.size} hosts, ${inventory.services.size} services (${config ?? 'embedded default inventory'})`);
+  io.out(`hawatch-server: status page at ${url}\n`);
+  const reload = async () => {
+    const r = await rt.app.inject({ method: 'POST', url: '/api/v1/reload', headers: { authorization: `Bearer ${token() ?? ''}` } });
+    if (r.statusCode !== 200) rt.app.log.warn(`reload refused: ${r.body}`);
+  };
+  if (io.serve) await io.serve(rt, url, reload);
+  await rt.stop();
+  return 0;
+}
