@@ -11,8 +11,8 @@ server:
   max_concurrent_checks: 4
 
 defaults:
-  check_interval: 30s
-  retry_interval: 10s
+  check_interval: 15s
+  retry_interval: 5s
   max_check_attempts: 2
   timeout: 10s
 
