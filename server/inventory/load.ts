@@ -76,11 +76,14 @@ class Checker {
   }
 
   fail(path: Path, message: string, onKey = false): void {
-    this.problems.push(`${this.where(path, onKey)}: ${pathText(path)}: ${message}`);
+    // defaults are read twice (host and service policies): report each problem once
+    const line = `${this.where(path, onKey)}: ${pathText(path)}: ${message}`;
+    if (!this.problems.includes(line)) this.problems.push(line);
   }
 
   warn(path: Path, message: string): void {
-    this.warnings.push(`${this.where(path)}: ${pathText(path)}: ${message}`);
+    const line = `${this.where(path)}: ${pathText(path)}: ${message}`;
+    if (!this.warnings.includes(line)) this.warnings.push(line);
   }
 }
 

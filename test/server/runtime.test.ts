@@ -247,3 +247,36 @@ describe('HTTP API', () => {
     await rt.stop();
   });
 });
+
+describe('inventory reload', () => {
+  it('applies a valid inventory (new objects scheduled, removed ones forgotten) and refuses a broken one unchanged', async () => {
+    const clock = new FakeClock();
+    const fx = new FakeExecutors();
+    let text = INVENTORY();
+    const rt = await createRuntime({
+      inventory: loadInventory(text),
+      executorFactory: fx.factory,
+      database: ':memory:',
+      clock,
+      mailSender: new Mailbox(),
+      apiToken: () => 't',
+      loadInventory: async () => loadInventory(text, 'inv.yaml'),
+    });
+    const auth = { authorization: 'Bearer t' };
+    await run(clock, 61_000);
+    text = INVENTORY().replace('  - { name: load, hosts: [web1, web2], command: check_load }', '  - { name: ntp, hosts: [web2], command: check_ntp }');
+    const ok = await rt.app.inject({ method: 'POST', url: '/api/v1/reload', headers: auth });
+    expect(ok.json()).toMatchObject({ hosts: 3, services: 5, clusterRules: 1 });
+    expect(rt.monitor.status('web1/load')).toBeUndefined();
+    await run(clock, 61_000);
+    expect(rt.monitor.status('web2/ntp')).toMatchObject({ checked: true, state: 0 });
+    expect(fx.requests.some((r) => r.command.kind === 'argv' && r.command.argv[0] === 'check_ntp')).toBe(true);
+
+    text = text.replace('check_interval: 60s', 'check_interval: often');
+    const bad = await rt.app.inject({ method: 'POST', url: '/api/v1/reload', headers: auth });
+    expect(bad.statusCode).toBe(422);
+    expect(bad.json()).toMatchObject({ error: 'INVENTORY_INVALID', details: [expect.stringMatching(/^inv\.yaml:3:29: defaults\.check_interval: must be a duration/)] });
+    expect(rt.monitor.status('web2/ntp')).toBeDefined();
+    await rt.stop();
+  });
+});
