@@ -264,7 +264,14 @@ export const PAGE_JS = String.raw`
   } else startPolling();
   onlyProblems.addEventListener('change', function () { if (last) render(last); });
   search.addEventListener('input', function () { if (last) render(last); });
-  setInterval(function () { if (last) { last.generatedAt = Date.now(); } }, 1000);
+  // Durations and "ago" keep counting between refreshes.
+  setInterval(function () {
+    if (!last || document.querySelector('dialog[open]')) return;
+    var step = 5000;
+    last.generatedAt += step;
+    last.objects.forEach(function (o) { o.durationMs += step; });
+    render(last);
+  }, 5000);
   refresh();
 })();
 `;
