@@ -78,12 +78,15 @@ export class Monitor {
   private objectsByKey = new Map<string, ObjectConfig>();
   private rulesByMember = new Map<string, ClusterRuleConfig[]>();
   private readonly listeners = new Set<(e: MonitorEvent) => void>();
+  /** Freshness does not count the time the server was not running. */
+  private readonly startedAt: number;
   notificationsQueued = 0;
 
   constructor(inventory: Inventory, store: Store, clock: Clock) {
     this.inv = inventory;
     this.store = store;
     this.clock = clock;
+    this.startedAt = clock.now();
     for (const s of store.loadStatuses()) this.statuses.set(s.key, s);
     for (const d of store.loadDowntimes()) this.downtimesByKey.set(d.key, [...(this.downtimesByKey.get(d.key) ?? []), d]);
     this.index(inventory);
@@ -366,7 +369,8 @@ export class Monitor {
       if (o.kind === 'cluster' || (o.kind === 'host' && o.host.check === null)) continue;
       const s = this.current(p, o.key);
       const policy = this.policyOf(o.key);
-      if (!s.stale && staleness(s, policy, now).stale) {
+      const seen = s.lastCheck === null ? null : Math.max(s.lastCheck, this.startedAt);
+      if (!s.stale && staleness({ ...s, lastCheck: seen }, policy, now).stale) {
         stale.push(o.key);
         this.applyInto(p, o.key, staleResult(s, policy, now));
       }

@@ -280,3 +280,27 @@ describe('inventory reload', () => {
     await rt.stop();
   });
 });
+
+describe('freshness in the running server', () => {
+  it('marks results stale when checks cannot keep up, but not for time the server was stopped', async () => {
+    const db = join(tmp(), 'fresh.db');
+    const clock = new FakeClock();
+    const fx = new FakeExecutors();
+    const first = await boot({ db, clock, fx });
+    await run(clock, 61_000);
+    await first.rt.stop();
+    clock.advance(600_000); // the server is down for 10 minutes
+    const second = await boot({ db, clock, fx });
+    await run(clock, 3_000);
+    expect(second.rt.monitor.allStatuses().filter((s) => s.stale)).toEqual([]);
+    // Every executor hangs: 2 slots, 7 checks, each freed only by the 35 s guard -> a check
+    // comes round every ~2 minutes, past the 75 s freshness threshold.
+    fx.delay = () => new Promise<void>(() => {});
+    await run(clock, 240_000, 5000);
+    const stale = second.rt.monitor.allStatuses().filter((s) => s.stale || s.output.startsWith('Result is stale'));
+    expect(stale.length).toBeGreaterThan(0);
+    expect(stale[0]?.output).toMatch(/^Result is stale: last result \d+ s ago, freshness threshold \d+ s \(executor or scheduler not keeping up\)$/);
+    expect(second.rt.store.history({ limit: 500 }).some((h) => h.type === 'STALE')).toBe(true);
+    await second.rt.stop();
+  });
+});
