@@ -250,8 +250,10 @@ export class Scheduler {
     for (const e of this.entries.values()) if (e.timer) this.o.clock.clearTimeout(e.timer);
     this.queue.length = 0;
     for (const a of this.aborts) a.abort();
-    await Promise.allSettled([...this.inflight]);
-    await Promise.allSettled([...this.executors.values()].map((x) => x.close()));
+    // An executor that ignores the abort must not hold the shutdown forever.
+    const grace = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+    await Promise.race([Promise.allSettled([...this.inflight]), grace(5000)]);
+    await Promise.race([Promise.allSettled([...this.executors.values()].map((x) => x.close())), grace(5000)]);
     this.executors.clear();
   }
 

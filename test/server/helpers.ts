@@ -19,7 +19,12 @@ export class FakeExecutors {
         this.running++;
         this.maxRunning = Math.max(this.maxRunning, this.running);
         try {
-          if (this.delay) await this.delay(req);
+          if (this.delay) {
+            await Promise.race([
+              this.delay(req),
+              new Promise<void>((resolve) => req.signal?.addEventListener('abort', () => resolve(), { once: true })),
+            ]);
+          }
           const first = req.command.kind === 'argv' ? req.command.argv.join(' ') : req.command.command;
           const a = this.answers.get(`${req.hostName} ${first}`) ?? this.answers.get(req.hostName) ?? { code: 0, stdout: 'OK - default' };
           const run = interpretPluginRun(a.code, a.stdout);
