@@ -110,9 +110,11 @@ export function describeRange(range: Range): string {
  */
 export function scaleRange(range: Range, factor: number): Range {
   if (!(factor > 0) || !Number.isFinite(factor)) throw new RangeError(`cannot scale a threshold range by ${factor}`);
-  const start = range.start * factor;
-  const end = range.end * factor;
-  const num = (n: number): string => (Number.isInteger(n) ? n.toFixed(0) : String(Number(n.toPrecision(15))));
+  // Rounded to 15 digits so that 0.1 x 3 is 0.3, in the bounds as in the text.
+  const round = (n: number): number => (Number.isFinite(n) ? Number(n.toPrecision(15)) : n);
+  const start = round(range.start * factor);
+  const end = round(range.end * factor);
+  const num = (n: number): string => (Number.isInteger(n) ? n.toFixed(0) : String(n));
   const s = start === -Infinity ? '~' : num(start);
   let text: string;
   if (end === Infinity) text = `${s}:`;
