@@ -220,13 +220,25 @@ export async function runPlugin(d: PluginDescriptor, argv: readonly string[], de
   const started = Date.now();
   const env = deps.env ?? process.env;
   const inputPath = values['input-file'] as string | undefined;
+  const baseRunner = deps.runCommand ?? runCommand;
+  // A command given all the time left (remainingMs()) that runs out of it is the check timing
+  // out: it must end in the -t state (-t 10:CRITICAL), not in a plain UNKNOWN.
+  let budgetSpent = false;
   const ctx: PluginContext = {
     options: values,
     thresholds,
     verbose,
     timeoutMs: timeout.ms,
     signal: controller.signal,
-    runCommand: deps.runCommand ?? runCommand,
+    async runCommand(file, args, opts) {
+      const budget = ctx.remainingMs();
+      try {
+        return await baseRunner(file, args, opts);
+      } catch (e) {
+        if (e instanceof CommandError && e.kind === 'timeout' && opts.timeoutMs >= budget) budgetSpent = true;
+        throw e;
+      }
+    },
     env,
     async readInput() {
       if (inputPath === undefined) return undefined;
@@ -270,6 +282,10 @@ export async function runPlugin(d: PluginDescriptor, argv: readonly string[], de
       return render(result, { prefix: d.prefix });
     } catch (e) {
       if (controller.signal.aborted) return renderMessage(d.prefix, timeout.state, `plugin timed out after ${timeout.ms / 1000} s`);
+      if (budgetSpent) {
+        const why = e instanceof Error ? firstLine(e.message) : String(e);
+        return renderMessage(d.prefix, timeout.state, `plugin timed out after ${timeout.ms / 1000} s: ${why}`);
+      }
       return describeError(e, d.prefix, verbose);
     }
   })();
