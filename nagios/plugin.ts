@@ -5,7 +5,7 @@
  * `runPlugin` never exits the process and never throws: it returns the exit code and the
  * text, so the agent can run checks in-process and the bin shim can print and exit.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CommandError, runCommand, type CommandRunner } from './exec.ts';
 import { parseRange, RangeError, type Thresholds } from './range.ts';
@@ -244,7 +244,8 @@ export async function runPlugin(d: PluginDescriptor, argv: readonly string[], de
       if (inputPath === undefined) return undefined;
       try {
         if (inputPath === '-') return await (deps.readStdin ?? readStdinDefault)();
-        return await readFile(inputPath, 'utf8');
+        // node:fs, not node:fs/promises: fs is loaded with Node itself, fs/promises costs start-up time.
+        return await new Promise<string>((resolve, reject) => readFile(inputPath, 'utf8', (err, text) => (err ? reject(err) : resolve(text))));
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : firstLine((e as Error).message);

@@ -5,7 +5,7 @@
  * read first; if it lists minors (DRBD 8.x) they are used; if it only holds the version and
  * that is 9.x, `drbdsetup status --json` is run. --source forces one.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs';
 import { commandFailure, PluginError, type PluginContext } from '../../nagios/plugin.ts';
 import { detectFormat, DrbdParseError, type DrbdFormat } from './parse.ts';
 
@@ -31,7 +31,7 @@ const SUDO_HINT = "drbdsetup needs root: add the sudoers rule from the plugin's 
 
 async function readProc(path: string): Promise<string> {
   try {
-    return await readFile(path, 'utf8');
+    return await new Promise<string>((resolve, reject) => readFile(path, 'utf8', (err, text) => (err ? reject(err) : resolve(text))));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
