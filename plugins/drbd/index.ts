@@ -23,7 +23,7 @@ const descriptor: PluginDescriptor = {
     '/proc/drbd on DRBD 8.x and `drbdsetup status --json` on DRBD 9 (or `drbdsetup events2 --now --statistics`).',
   inputFile: true,
   thresholds: {
-    subject: 'out-of-sync data per volume and peer, in --unit (default MiB)',
+    subject: 'out-of-sync data per volume and peer, in --unit',
     warning: '0',
   },
   options: [
