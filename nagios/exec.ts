@@ -3,7 +3,8 @@
  * timeout, with bounded output. Failures become a CommandError whose message says what
  * failed; the caller adds what to do (which package or sudoers rule).
  */
-import { spawn } from 'node:child_process';
+import type * as ChildProcess from 'node:child_process';
+import { createRequire } from 'node:module';
 
 export interface CommandResult {
   readonly stdout: string;
@@ -49,8 +50,16 @@ function mergedEnv(extra: RunOptions['env']): NodeJS.ProcessEnv {
   return env;
 }
 
-export const runCommand: CommandRunner = (file, args, opts) =>
-  new Promise((resolve, reject) => {
+// node:child_process costs 2-9 ms to load, which every check would pay at start-up even when it
+// reads --input-file and runs nothing; it is loaded on the first command instead. require(), not
+// import(): in the CJS bundles import() would start the ESM loader, which costs more again.
+let childProcess: typeof ChildProcess | undefined;
+const loadChildProcess = (): typeof ChildProcess =>
+  (childProcess ??= createRequire(process.execPath)('node:child_process') as typeof ChildProcess);
+
+export const runCommand: CommandRunner = (file, args, opts) => {
+  const { spawn } = loadChildProcess();
+  return new Promise((resolve, reject) => {
     const maxBytes = opts.maxBytes ?? 16 * 1024 * 1024;
     let settled = false;
     const out: Buffer[] = [];
@@ -119,3 +128,4 @@ export const runCommand: CommandRunner = (file, args, opts) =>
       child.stdin.end(opts.input);
     }
   });
+};
