@@ -186,6 +186,8 @@ class Evaluator {
     if (this.status.options.maintenanceMode) reasons.push('maintenance mode');
     const banned = ids.flatMap((id) => this.bannedOn.get(baseId(id)) ?? []);
     if (banned.length > 0) reasons.push(`fail-count reached migration-threshold on ${list(banned)}`);
+    const bans = this.status.bans.filter((b) => !b.promotedOnly && ids.includes(b.resource));
+    if (bans.length > 0) reasons.push(`banned from ${list(bans.map((b) => b.node).sort())} by ${list(bans.map((b) => b.id).sort())}`);
     const unavailable = this.status.nodes.flatMap((n) => {
       if (n.unclean) return [`${n.name} unclean`];
       if (!n.online) return [`${n.name} offline`];
@@ -377,7 +379,7 @@ class Evaluator {
     else if (opts.promotable) {
       const other = running.filter((i) => i.role !== ROLE.PROMOTED && i.role !== ROLE.UNPROMOTED);
       where = [
-        `promoted on ${list(promoted.flatMap((i) => i.nodes))}`,
+        promoted.length ? `promoted on ${list(promoted.flatMap((i) => i.nodes))}` : '',
         unpromoted.length ? `unpromoted on ${list(unpromoted.flatMap((i) => i.nodes))}` : '',
         other.length ? `started on ${list(other.flatMap((i) => i.nodes))}` : '',
       ].filter(Boolean).join(', ');
@@ -479,6 +481,8 @@ class Evaluator {
     const fencing = this.allPrimitives().filter((p) => p.agent.startsWith('stonith:'));
     if (s.options.stonithEnabled === false) {
       kids.push(leaf('STONITH', this.opts.requireStonith ? State.WARNING : State.OK, 'disabled (stonith-enabled=false): a node that hangs cannot be fenced, so its resources cannot be recovered safely'));
+    } else if (s.options.stonithEnabled === undefined && fencing.length === 0) {
+      kids.push(leaf('STONITH', this.opts.requireStonith ? State.WARNING : State.OK, 'not reported by this crm_mon, and no fencing device is configured'));
     } else if (fencing.length === 0) {
       kids.push(leaf('STONITH', State.WARNING, 'stonith-enabled=true but no fencing device is configured: Pacemaker will not start resources'));
     } else if (this.opts.requireStonith && !fencing.some((p) => p.active)) {
@@ -497,7 +501,7 @@ class Evaluator {
     const kids = shown.map((f) => leaf('failed action', this.opts.failedActionState, describeFailure(f)));
     const perfdata: Perfdata[] = [{ label: 'failed_actions', value: shown.length, min: 0 }];
     const hidden = this.status.failures.length - shown.length;
-    const summary = `failed actions: ${shown.length === 0 ? 'none' : `${shown.length} recorded (clear with crm_resource --cleanup once understood)`}${hidden ? `, ${hidden} of ignored resources` : ''}`;
+    const summary = `failed actions: ${shown.length === 0 ? 'none' : `${shown.length} recorded (clear with crm_resource --cleanup once understood)`}${hidden ? `, ${hidden} left out (ignored resources)` : ''}`;
     return group('', summary, kids, perfdata);
   }
 
@@ -523,6 +527,13 @@ class Evaluator {
         `banned from ${f.node}: fail-count ${failCountText(f.failCount)} reached migration-threshold ${threshold} (crm_resource --cleanup --resource ${id} --node ${f.node} once fixed)`));
     }
     return { name: 'fail-count', state, summary, perfdata, children: kids };
+  }
+
+  /** Listed, not judged: a ban can be intended; a forgotten `crm_resource --move/--ban` shows up here. */
+  bans(): CheckResult {
+    const kids = this.status.bans.map((b) => leaf(`ban ${b.id}`, State.OK,
+      `${b.resource}${b.promotedOnly ? ' (promoted role)' : ''} kept off ${b.node} (score ${b.weight <= -PCMK_INFINITY ? '-INFINITY' : b.weight})${b.id.startsWith('cli-') ? '; left by crm_resource --ban/--move, remove with crm_resource --clear' : ''}`));
+    return group('', `location bans: ${this.status.bans.length}`, kids);
   }
 
   // ---- expectations --------------------------------------------------------------------
@@ -609,6 +620,7 @@ class Evaluator {
       children.push(group('', `expected resources: ${this.opts.expectations.length}`, this.opts.expectations.map((e) => this.expectation(e))));
     }
     children.push(this.failedActions(), this.failCounts());
+    if (this.status.bans.length > 0) children.push(this.bans());
     const judgedNodes = this.status.nodes.filter((n) => !this.ignoredNode(n.name));
     const online = judgedNodes.filter((n) => n.online && !n.unclean).length;
     const c = this.counts;

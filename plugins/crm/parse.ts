@@ -123,6 +123,15 @@ export interface FailedAction {
   readonly lastRcChange?: string | undefined;
 }
 
+/** A negative location constraint (`crm_resource --ban` creates `cli-ban-*` ones). */
+export interface Ban {
+  readonly id: string;
+  readonly resource: string;
+  readonly node: string;
+  readonly weight: number;
+  readonly promotedOnly: boolean;
+}
+
 export interface ClusterStatus {
   readonly schema: Schema;
   /** crm_mon's version (legacy) or the API version (modern). */
@@ -142,6 +151,7 @@ export interface ClusterStatus {
   readonly resources: readonly Resource[];
   readonly failCounts: readonly FailCount[];
   readonly failures: readonly FailedAction[];
+  readonly bans: readonly Ban[];
 }
 
 /** The input is not usable crm_mon XML (empty, truncated, garbage, another document). */
@@ -306,7 +316,8 @@ function parseFailure(el: El): FailedAction {
     task,
     intervalMs,
     exitStatus: el.attrs.exitstatus ?? '',
-    exitReason: nonEmpty(el.attrs.exitreason),
+    // 1.1.x writes exitreason="none" when the agent gave no reason.
+    exitReason: el.attrs.exitreason === 'none' ? undefined : nonEmpty(el.attrs.exitreason),
     exitCode: int(el.attrs.exitcode),
     status: nonEmpty(el.attrs.status),
     lastRcChange: nonEmpty(el.attrs['last-rc-change']),
@@ -440,6 +451,13 @@ export function parseCrmMon(text: string): ClusterStatus {
     resources,
     failCounts,
     failures: children(child(root, 'failures'), 'failure').map(parseFailure),
+    bans: children(child(root, 'bans'), 'ban').map((b) => ({
+      id: b.attrs.id ?? '',
+      resource: b.attrs.resource ?? '',
+      node: b.attrs.node ?? '',
+      weight: int(b.attrs.weight) ?? -PCMK_INFINITY,
+      promotedOnly: bool(b.attrs['promoted-only'] ?? b.attrs.master_only),
+    })),
   };
 }
 
