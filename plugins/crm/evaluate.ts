@@ -188,14 +188,15 @@ class Evaluator {
     if (banned.length > 0) reasons.push(`fail-count reached migration-threshold on ${list(banned)}`);
     const bans = this.status.bans.filter((b) => !b.promotedOnly && ids.includes(b.resource));
     if (bans.length > 0) reasons.push(`banned from ${list(bans.map((b) => b.node).sort())} by ${list(bans.map((b) => b.id).sort())}`);
-    const unavailable = this.status.nodes.flatMap((n) => {
+    const hosts = this.status.nodes.filter((n) => n.guestOf === undefined);
+    const unavailable = hosts.flatMap((n) => {
       if (n.unclean) return [`${n.name} unclean`];
       if (!n.online) return [`${n.name} offline`];
       if (n.standby) return [`${n.name} standby`];
       if (n.maintenance) return [`${n.name} maintenance`];
       return [];
     });
-    if (unavailable.length > 0) reasons.push(unavailable.length === this.status.nodes.length ? 'no node can host resources' : unavailable.join(', '));
+    if (unavailable.length > 0) reasons.push(unavailable.length === hosts.length ? 'no node can host resources' : unavailable.join(', '));
     return reasons.length > 0 ? ` (${reasons.join('; ')})` : '';
   }
 
@@ -217,7 +218,8 @@ class Evaluator {
   node(n: CrmNode): CheckResult {
     const facts: string[] = [];
     if (n.isDc) facts.push('DC');
-    if (n.type !== 'member') facts.push(`${n.type} node`);
+    if (n.guestOf !== undefined) facts.push(`guest node in ${n.guestOf}`);
+    else if (n.type !== 'member') facts.push(`${n.type} node`);
     facts.push(`${n.resourcesRunning} resource${n.resourcesRunning === 1 ? '' : 's'} running`);
     const issues: Issue[] = [];
     if (n.unclean) issues.push({ state: State.CRITICAL, text: `UNCLEAN${n.online ? '' : ' (offline)'}: the node must be fenced before its resources can be recovered` });
@@ -229,6 +231,10 @@ class Evaluator {
     if (n.health === 'red') issues.push({ state: State.CRITICAL, text: 'node health red' });
     else if (n.health === 'yellow') issues.push({ state: State.WARNING, text: 'node health yellow' });
     const name = `node ${n.name}`;
+    if (n.guestOf !== undefined && !n.online && !n.unclean) {
+      // A guest node is up exactly when its container/VM resource runs: judged there.
+      return leaf(name, State.OK, `guest node offline (judged through resource ${n.guestOf})`);
+    }
     if (this.ignoredNode(n.name)) {
       const what = issues.map((i) => i.text.split(':')[0]).join(', ');
       return leaf(name, State.OK, `ignored${what ? ` (${what})` : ''}`);
@@ -238,7 +244,7 @@ class Evaluator {
   }
 
   nodes(): CheckResult {
-    const judged = this.status.nodes.filter((n) => !this.ignoredNode(n.name));
+    const judged = this.status.nodes.filter((n) => !this.ignoredNode(n.name) && !(n.guestOf !== undefined && !n.online && !n.unclean));
     const online = judged.filter((n) => n.online && !n.unclean).length;
     const offline = judged.filter((n) => !n.online || n.unclean).length;
     const standby = judged.filter((n) => n.standby).length;
@@ -334,7 +340,7 @@ class Evaluator {
     return {
       active: insts.length > 0 && insts.every((i) => i.active || (i.orphaned && !i.active)) && insts.some((i) => i.active),
       role: promoted ? ROLE.PROMOTED : unpromoted ? ROLE.UNPROMOTED : insts.some((i) => i.active) ? ROLE.STARTED : 'stopped',
-      nodes: [...new Set(insts.flatMap((i) => i.nodes))],
+      nodes: this.hostNodes(insts.flatMap((i) => i.nodes)),
       failed: insts.some((i) => i.failed && !i.failureIgnored),
       failureIgnored: insts.some((i) => i.failed && i.failureIgnored),
       blocked: insts.some((i) => i.blocked),
@@ -344,12 +350,40 @@ class Evaluator {
     };
   }
 
+  /** Cluster nodes among `names`, without the guest nodes that run inside them (bundle replicas). */
+  hostNodes(names: readonly string[]): string[] {
+    const guests = new Set(this.status.nodes.filter((n) => n.guestOf !== undefined).map((n) => n.name));
+    const unique = [...new Set(names)];
+    const hosts = unique.filter((n) => !guests.has(n));
+    return hosts.length > 0 ? hosts : unique;
+  }
+
+  /**
+   * How many stopped clone instances are really missing. crm_mon lists clone-max instances,
+   * and clone-max defaults to the number of nodes, guest nodes included, so a clone banned
+   * from a node or kept off bundle guest nodes shows stopped instances that can never run.
+   * An instance is missing only when an eligible node (not a guest, not banned for this
+   * clone) runs none; in an opt-in cluster (symmetric-cluster=false) eligibility is unknown.
+   */
+  missingInstances(kind: 'clone' | 'bundle', ids: readonly string[], running: readonly Instance[], stopped: number): number {
+    if (kind === 'bundle') return stopped;
+    if (stopped === 0 || this.status.options.symmetricCluster === false) return 0;
+    const hosting = new Set(running.flatMap((i) => i.nodes));
+    const banned = new Set(this.status.bans.filter((b) => !b.promotedOnly && ids.includes(b.resource)).map((b) => b.node));
+    const eligible = this.status.nodes.filter((n) => n.guestOf === undefined && n.type !== 'ping' && !banned.has(n.name) && !hosting.has(n.name));
+    return Math.min(stopped, eligible.length);
+  }
+
   /** Clones and bundles: several copies, judged together. */
   multi(kind: 'clone' | 'bundle', id: string, agentText: string, insts: readonly Instance[], opts: { promotable: boolean; disabled: boolean; unpromotedOnly: boolean; memberIds: readonly string[] }): CheckResult | undefined {
-    for (const i of insts) this.count(i);
     const wanted = insts.filter((i) => !i.orphaned);
     const running = insts.filter((i) => i.active);
-    const stopped = wanted.filter((i) => !i.active && !i.disabled);
+    const stoppedAll = wanted.filter((i) => !i.active && !i.disabled);
+    const missing = this.missingInstances(kind, [id, ...opts.memberIds], running, stoppedAll.length);
+    // Stopped instances that could never run (see missingInstances) are not counted as stopped.
+    for (const i of insts) if (i.active || i.disabled || i.orphaned) this.count(i);
+    this.counts.stopped += missing;
+    this.counts.failed += insts.filter((i) => !i.active && !i.disabled && !i.orphaned && i.failed).length;
     const promoted = running.filter((i) => i.role === ROLE.PROMOTED);
     const unpromoted = running.filter((i) => i.role === ROLE.UNPROMOTED);
     const issues: Issue[] = [];
@@ -359,8 +393,9 @@ class Evaluator {
     if (ignoredFailures.length > 0) issues.push({ state: State.WARNING, text: `failed on ${list(ignoredFailures.flatMap((i) => i.nodes))} (failure ignored)` });
     if (running.length === 0 && !opts.disabled) {
       issues.push({ state: State.CRITICAL, text: `no instance running${this.stoppedReason([id, ...opts.memberIds])}` });
-    } else if (running.length > 0 && stopped.length > 0) {
-      issues.push({ state: State.WARNING, text: `${running.length} of ${running.length + stopped.length} instances running${this.stoppedReason([id, ...opts.memberIds])}` });
+    } else if (running.length > 0 && missing > 0) {
+      const what = kind === 'bundle' ? 'replicas' : 'instances';
+      issues.push({ state: State.WARNING, text: `${running.length} of ${running.length + missing} ${what} running${this.stoppedReason([id, ...opts.memberIds])}` });
     }
     if (opts.promotable && running.length > 0 && promoted.length === 0 && !opts.unpromotedOnly && !opts.disabled) {
       issues.push({ state: State.CRITICAL, text: 'no promoted instance' });
@@ -384,7 +419,7 @@ class Evaluator {
         other.length ? `started on ${list(other.flatMap((i) => i.nodes))}` : '',
       ].filter(Boolean).join(', ');
     } else where = `started on ${list(running.flatMap((i) => i.nodes))}`;
-    const stoppedNote = stopped.length > 0 ? `, ${stopped.length} stopped` : '';
+    const stoppedNote = missing > 0 ? `, ${missing} stopped` : '';
     const what = kind === 'clone' ? (opts.promotable ? 'promotable clone' : 'clone') : 'bundle';
     const summary = `${where}${stoppedNote} (${what} of ${agentText})${this.unmanagedNote(unmanaged.length === 0, unmanaged.flatMap((i) => i.nodes))}`;
     const name = `${kind} ${id}`;
@@ -402,7 +437,7 @@ class Evaluator {
     const insts = c.instances.map((i) => (i.kind === 'group' ? this.compoundInstance(i.members, disabled || i.disabled === true) : this.primitiveInstance(i, disabled)));
     const unpromotedOnly = [c.targetRole, ...c.instances.flatMap((i) => (i.kind === 'group' ? i.members.map((m) => m.targetRole) : [i.targetRole]))]
       .some((r) => r !== undefined && normaliseRole(r) === ROLE.UNPROMOTED);
-    const agents = [...new Set(c.instances.flatMap((i) => (i.kind === 'group' ? [`group ${i.id}`] : [i.agent])))];
+    const agents = [...new Set(c.instances.flatMap((i) => (i.kind === 'group' ? [`group ${baseId(i.id)}`] : [i.agent])))];
     return this.multi('clone', c.id, agents.join(', ') || 'nothing', insts, {
       promotable: c.promotable,
       disabled: disabled || (insts.length > 0 && insts.every((i) => i.disabled)),

@@ -39,6 +39,8 @@ export interface CrmNode {
   readonly type: string;
   /** green, yellow, red (Pacemaker >= 2.1); undefined before. */
   readonly health?: string | undefined;
+  /** For a guest node (a bundle replica or a VM resource): the resource that is the node. */
+  readonly guestOf?: string | undefined;
 }
 
 export interface Primitive {
@@ -145,6 +147,8 @@ export interface ClusterStatus {
     readonly stonithEnabled?: boolean | undefined;
     readonly noQuorumPolicy?: string | undefined;
     readonly maintenanceMode: boolean;
+    /** false for an opt-in cluster, where resources run only where constraints allow. */
+    readonly symmetricCluster?: boolean | undefined;
     readonly stopAllResources: boolean;
   };
   readonly nodes: readonly CrmNode[];
@@ -403,6 +407,8 @@ export function parseCrmMon(text: string): ClusterStatus {
     resourcesRunning: int(n.attrs.resources_running) ?? 0,
     type: n.attrs.type ?? 'member',
     health: nonEmpty(n.attrs.health),
+    // crm_mon 1.1.13 wrote container_id, later versions id_as_resource.
+    guestOf: nonEmpty(n.attrs.id_as_resource ?? n.attrs.container_id),
   }));
 
   const resources: Resource[] = [];
@@ -445,6 +451,7 @@ export function parseCrmMon(text: string): ClusterStatus {
       stonithEnabled: optBool(opts?.attrs['stonith-enabled']),
       noQuorumPolicy: nonEmpty(opts?.attrs['no-quorum-policy']),
       maintenanceMode: bool(opts?.attrs['maintenance-mode']),
+      symmetricCluster: optBool(opts?.attrs['symmetric-cluster']),
       stopAllResources: bool(opts?.attrs['stop-all-resources']),
     },
     nodes,

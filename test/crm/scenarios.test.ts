@@ -122,6 +122,31 @@ beforeAll(async () => {
     }, []),
     from('blocked', none, ['--op-inject', 'vip_monitor_10000@node1=1', '--op-fail', 'vip_stop_0@node1=1']),
     (async () => cib.set('no-promoted', await buildHealthyCluster(lab, { promoteConstraint: false, name: 'no-promoted' })))(),
+    (async () => {
+      // A bundle (2 podman replicas with guest nodes) and a cloned group; a second transition
+      // starts the resource inside each replica once its guest node is up.
+      const c = await lab.copy(healthy, 'bundle-in.xml');
+      await lab.create(c, 'resources',
+        '<bundle id="httpd-bundle"><podman image="localhost/httpd:latest" replicas="2"/>'
+        + '<network ip-range-start="192.0.2.100" control-port="3121"><port-mapping id="httpd-port" port="80"/></network>'
+        + '<primitive id="httpd" class="ocf" provider="heartbeat" type="apache"><operations><op id="httpd-mon" name="monitor" interval="30s"/></operations></primitive></bundle>');
+      await lab.create(c, 'resources',
+        '<clone id="grp-clone"><group id="cg"><primitive id="cg-a" class="ocf" provider="pacemaker" type="Dummy"/><primitive id="cg-b" class="ocf" provider="pacemaker" type="Dummy"/></group></clone>');
+      const bundle = await lab.simulate(await lab.simulate(c, 'bundle-step1.xml'), 'bundle.xml');
+      cib.set('bundle', bundle);
+      const d = await lab.copy(bundle, 'bundle-degraded-in.xml');
+      await lab.tool(d, 'crm_resource', ['--ban', '--resource', 'httpd-bundle', '--node', 'node2']);
+      cib.set('bundle-degraded', await lab.simulate(d, 'bundle-degraded.xml'));
+    })(),
+    (async () => {
+      // Three nodes, a clone kept off node3 by a location constraint: crm_mon lists a third,
+      // stopped instance that can never run.
+      const c = await lab.copy(healthy, 'clone-constrained-in.xml');
+      await lab.create(c, 'nodes', '<node id="3" uname="node3"/>');
+      await lab.create(c, 'resources', '<clone id="ping-clone"><primitive id="ping" class="ocf" provider="pacemaker" type="Dummy"/></clone>');
+      await lab.create(c, 'constraints', '<rsc_location id="ping-not-on-node3" rsc="ping-clone" node="node3" score="-INFINITY"/>');
+      cib.set('clone-constrained', await lab.simulate(c, 'clone-constrained.xml', ['--node-up', 'node3']));
+    })(),
   ]);
 
   if (process.env.UPDATE_CRM_FIXTURES === '1') {
@@ -140,6 +165,8 @@ beforeAll(async () => {
     await write('disabled.xml', 'disabled');
     await write('no-promoted.xml', 'no-promoted');
     await write('legacy-as-xml-2.1.xml', 'resource-failed', ['--as-xml', '--inactive']);
+    await write('bundle-degraded.xml', 'bundle-degraded');
+    await write('clone-constrained.xml', 'clone-constrained');
     const notConnected = await lab.crmMon('does-not-exist.xml');
     await writeFile(join(FIXTURES, 'cib-unreadable.xml'), notConnected.stdout);
   }
@@ -274,6 +301,28 @@ describe('check_ha_crm on real Pacemaker states (crm_simulate + crm_mon)', () =>
     const r = await check('blocked');
     expect(r.code).toBe(2);
     expect(r.text).toMatch(/^CRM CRITICAL - resource vip: FAILED on node1, blocked on node1/);
+  });
+
+  it('bundles and cloned groups: replicas and instances counted, guest nodes judged through their container', async () => {
+    const ok = await check('bundle');
+    expect(ok.code).toBe(0);
+    expect(ok.text).toContain('[OK] bundle httpd-bundle: started on node1, node2 (bundle of localhost/httpd:latest)');
+    expect(ok.text).toContain('[OK] clone grp-clone: started on node1, node2 (clone of group cg)');
+    expect(ok.text).toContain('[OK] node httpd-bundle-0: online, guest node in httpd-bundle-podman-0');
+    // clone-max defaults to the node count, guest nodes included: the two extra group
+    // instances crm_mon lists as stopped can never run and are not reported.
+    expect(perf(ok.text)).toMatchObject({ resources_stopped: '0' });
+    const degraded = await check('bundle-degraded');
+    expect(degraded.code).toBe(1);
+    expect(degraded.text).toMatch(/^CRM WARNING - bundle httpd-bundle: 1 of 2 replicas running \(banned from node2 by cli-ban-httpd-bundle-on-node2\); started on node1/);
+    expect(degraded.text).toContain('[OK] node httpd-bundle-1: guest node offline (judged through resource httpd-bundle-podman-1)');
+    expect(await check('bundle-degraded', ['--expect-resource', 'httpd@node1'])).toMatchObject({ code: 1 });
+  });
+
+  it('a clone kept off a node by a constraint is not reported as degraded', async () => {
+    const r = await check('clone-constrained');
+    expect(r.code).toBe(0);
+    expect(r.text).toContain('[OK] clone ping-clone: started on node1, node2 (clone of ocf:pacemaker:Dummy)');
   });
 
   it('bans are listed; --expect-resource sees a resource that moved', async () => {
