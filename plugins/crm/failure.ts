@@ -57,7 +57,7 @@ export function isOldCrmMonUsageError(code: number | null, text: string): boolea
 
 export function describeCrmMonFailure(f: CrmMonFailure): FailureVerdict {
   const text = f.messages.join('\n');
-  const detail = mainMessage(f.messages) || (f.code === null ? 'killed by a signal' : `exit status ${f.code}`);
+  const detail = mainMessage(f.messages) || 'no error message';
   const denied = f.code === CRM_EXIT.INSUFFICIENT_PRIV || f.code === CRM_EXIT.NOPERM || DENIED.test(text);
   if (denied) {
     return {
