@@ -445,6 +445,37 @@ describe('check_ha_crm on real Pacemaker states (crm_simulate + crm_mon)', () =>
     expect(both.text).toBe('CRM UNKNOWN - --sudo and --cib-file cannot be combined: sudo drops the CIB_file variable\n');
   });
 
+  it('--sudo runs exactly the command line the documented sudoers rule allows', async () => {
+    // A stand-in for sudo (not installed here): records its argv, then runs the rest like sudo -n would.
+    const dir = lab.path('');
+    const log = lab.path('sudo.log');
+    await writeFile(lab.path('sudo'), `#!/bin/sh\nprintf '%s\\n' "$*" >> ${log}\n[ "$1" = -n ] || exit 9\nshift\nexec "$@"\n`);
+    await chmod(lab.path('sudo'), 0o755);
+    const r = await check('healthy', ['--sudo'], { PATH: `${dir}:/usr/bin:/bin` });
+    expect(r.code).toBe(0);
+    const calls = (await readFile(log, 'utf8')).trim().split('\n');
+    expect(new Set(calls)).toEqual(new Set(['-n /usr/sbin/crm_mon --output-as=xml --inactive']));
+    await writeFile(lab.path('sudo'), '#!/bin/sh\necho "sudo: a password is required" >&2\nexit 1\n');
+    const refused = await check('healthy', ['--sudo'], { PATH: `${dir}:/usr/bin:/bin` });
+    expect(refused.code).toBe(3);
+    expect(refused.text).toBe('CRM UNKNOWN - sudo refused to run crm_mon (sudo: a password is required): add the sudoers rule from the README\n');
+  });
+
+  it('a hanging crm_mon is killed before -t expires: UNKNOWN, never a hang', async () => {
+    const hang = lab.path('crm_mon_hang');
+    await writeFile(hang, '#!/bin/sh\nexec sleep 30\n');
+    await chmod(hang, 0o755);
+    const started = Date.now();
+    const env = envFor(cib.get('healthy'));
+    // Not check(): the sub-timeout printed depends on the start-up time of each run.
+    const [inProc, bin] = await Promise.all([runPlugin(crm, ['--crm-mon', hang, '-t', '1'], { env }), runBin(['--crm-mon', hang, '-t', '1'], env)]);
+    expect(Date.now() - started).toBeLessThan(5000);
+    for (const r of [{ code: inProc.exitCode, text: inProc.text }, bin]) {
+      expect(r.code).toBe(3);
+      expect(r.text).toMatch(/^CRM UNKNOWN - '.*crm_mon_hang' did not finish within 0\.\d+ s\n$/);
+    }
+  });
+
   it('--input-file - reads crm_mon XML from stdin (executable)', async () => {
     const xml = (await lab.crmMon(cib.get('node-offline')!)).stdout;
     const r = await runBin(['--input-file', '-'], envFor(undefined), xml);
