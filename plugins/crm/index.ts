@@ -2,6 +2,7 @@
  * check_ha_crm: the health of a Pacemaker cluster as crm_mon sees it from this node.
  */
 import { PluginError, type PluginContext, type PluginDescriptor } from '../../nagios/plugin.ts';
+import { leaf } from '../../nagios/result.ts';
 import { parseStateName, State } from '../../nagios/states.ts';
 import { collect } from './collect.ts';
 import { evaluate, parseExpectation, type EvalOptions } from './evaluate.ts';
@@ -75,7 +76,10 @@ const descriptor: PluginDescriptor = {
       if (e instanceof CrmParseError) throw new PluginError(`${e.message} (from ${got.source})`, State.UNKNOWN);
       throw e;
     }
-    return evaluate(status, opts);
+    const result = evaluate(status, opts);
+    if (ctx.verbose === 0) return result;
+    const source = `${got.source}${got.cibFile ? ` (CIB_file=${got.cibFile})` : ''}`;
+    return { ...result, children: [...(result.children ?? []), leaf('source', State.OK, source)] };
   },
 };
 

@@ -368,9 +368,10 @@ describe('check_ha_crm on real Pacemaker states (crm_simulate + crm_mon)', () =>
     expect(r.text).not.toMatch(/^CRM CRITICAL - node node2/);
   });
 
-  it('--cib-file reads a saved CIB without the CIB_file variable', async () => {
-    const r = await check(undefined, ['--cib-file', lab.path(cib.get('healthy')!)]);
+  it('--cib-file reads a saved CIB without the CIB_file variable; -v names the source', async () => {
+    const r = await check(undefined, ['--cib-file', lab.path(cib.get('healthy')!), '-v']);
     expect(r.code).toBe(0);
+    expect(r.text).toContain(`[OK] source: /usr/sbin/crm_mon --output-as=xml --inactive (CIB_file=${lab.path(cib.get('healthy')!)})`);
   });
 
   it('Pacemaker 1.1 crm_mon (no --output-as): falls back to --as-xml and reads the legacy schema', async () => {
