@@ -57,6 +57,11 @@ let childProcess: typeof ChildProcess | undefined;
 const loadChildProcess = (): typeof ChildProcess =>
   (childProcess ??= createRequire(process.execPath)('node:child_process') as typeof ChildProcess);
 
+/** 749 -> '0.7', 5000 -> '5': readable in a status line. */
+export function formatSeconds(ms: number): string {
+  return String(Math.round(ms / 100) / 10);
+}
+
 export const runCommand: CommandRunner = (file, args, opts) => {
   const { spawn } = loadChildProcess();
   return new Promise((resolve, reject) => {
@@ -87,7 +92,7 @@ export const runCommand: CommandRunner = (file, args, opts) => {
     };
     const timer = setTimeout(() => {
       kill();
-      finish(() => reject(new CommandError('timeout', file, `'${file}' did not finish within ${opts.timeoutMs / 1000} s`)));
+      finish(() => reject(new CommandError('timeout', file, `'${file}' did not finish within ${formatSeconds(opts.timeoutMs)} s`)));
     }, opts.timeoutMs);
     const onAbort = (): void => {
       kill();
