@@ -4,9 +4,11 @@
  * import this file, so a standalone check loads only its own code.
  */
 import type { PluginDescriptor } from '../nagios/plugin.ts';
+import pgsql from './pgsql/index.ts';
 
 export const plugins: readonly PluginDescriptor[] = [
   // one import per plugin, e.g. drbd (from './drbd/index.ts'), kept in name order
+  pgsql,
 ];
 
 export function findPlugin(name: string): PluginDescriptor | undefined {
