@@ -56,6 +56,12 @@ function asPostgres(bin: string, args: readonly string[], env: Record<string, st
   return r.stdout;
 }
 
+/** Servers still running when the test process exits (a crash, a kill) are stopped then. */
+const live = new Set<PgServer>();
+process.once('exit', () => {
+  for (const s of live) s.cleanup();
+});
+
 export class PgServer {
   readonly name: string;
   readonly dir: string;
@@ -75,6 +81,7 @@ export class PgServer {
   }
 
   start(): void {
+    live.add(this);
     asPostgres('pg_ctl', ['-D', this.dataDir, '-l', join(this.dir, 'server.log'), '-w', '-t', '60', 'start']);
   }
 
@@ -126,6 +133,7 @@ export class PgServer {
 
   cleanup(): void {
     this.stop('immediate');
+    live.delete(this);
   }
 }
 
