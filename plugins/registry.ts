@@ -4,10 +4,12 @@
  * import this file, so a standalone check loads only its own code.
  */
 import type { PluginDescriptor } from '../nagios/plugin.ts';
+import haproxy from './haproxy/index.ts';
 import pgsql from './pgsql/index.ts';
 
 export const plugins: readonly PluginDescriptor[] = [
   // one import per plugin, e.g. drbd (from './drbd/index.ts'), kept in name order
+  haproxy,
   pgsql,
 ];
 
