@@ -80,10 +80,11 @@ function evaluateBackend(b: BackendView, p: HaproxyPolicy): CheckResult | undefi
     warning: p.serverThresholds.warning ?? parseRange(p.percent ? '100:' : `${total}:`),
     critical: p.serverThresholds.critical ?? parseRange(p.percent ? '@~:0' : '1:'),
   };
-  let state = total === 0 ? State.OK : checkThresholds(value, t);
+  // All in MAINT/DRAIN with --ignore-maint: planned or not, nothing serves (0 usable).
+  let state = checkThresholds(value, t);
   const usableBackups = backups.filter((s) => s.usable);
   const parts = [`${usable}/${total} ${activeWord} servers usable${p.percent ? ` (${value}%)` : ''}${judgeNote(state, t, p.percent ? ' %' : '')}`];
-  if (total === 0) parts[0] = `all ${active.length} ${activeWord} servers in MAINT/DRAIN (--ignore-maint)`;
+  if (total === 0) parts[0] = `no usable ${activeWord} server: all ${active.length} in MAINT/DRAIN${judgeNote(state, t, p.percent ? ' %' : '')}`;
   if (state === State.CRITICAL && usable === 0 && usableBackups.length > 0) {
     // HAProxy falls back to the backup servers: the service still answers.
     state = State.WARNING;
@@ -152,9 +153,11 @@ function evaluateProcess(pr: ProcessView, p: HaproxyPolicy): CheckResult {
 
 export function evaluate(stats: HaproxyStats, p: HaproxyPolicy): CheckResult {
   const backendFilter = p.backends.length > 0 || p.excludeBackends.length > 0;
-  const backends = stats.backends.filter((b) => selected(b.name, p.backends, p.excludeBackends));
-  // Naming backends narrows the check to them; frontends then only when named too.
+  // Naming backends (or frontends) narrows the check to them; the other kind is then
+  // checked only when named too.
+  const checkBackends = p.backends.length > 0 || p.frontends.length === 0;
   const checkFrontends = p.frontends.length > 0 || p.backends.length === 0;
+  const backends = checkBackends ? stats.backends.filter((b) => selected(b.name, p.backends, p.excludeBackends)) : [];
   const frontends = checkFrontends ? stats.frontends.filter((f) => selected(f.name, p.frontends, p.excludeFrontends)) : [];
   if (backendFilter && p.backends.length > 0 && backends.length === 0) {
     return leaf('', State.UNKNOWN, `no backend matches --backend ${p.backends.join(', ')} (have: ${stats.backends.map((b) => b.name).join(', ') || 'none'})`);

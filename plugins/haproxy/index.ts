@@ -64,7 +64,7 @@ const descriptor: PluginDescriptor = {
     { name: 'ca-file', type: 'string', valueName: 'PATH', help: 'CA certificate(s) to verify an https stats page (default: the system CAs).' },
     { name: 'backend', short: 'b', type: 'string', multiple: true, valueName: 'GLOB', help: 'Check only these backends (repeatable, * and ? wildcards); frontends are then left out unless --frontend names some.' },
     { name: 'exclude-backend', type: 'string', multiple: true, valueName: 'GLOB', help: 'Leave these backends out (repeatable).' },
-    { name: 'frontend', type: 'string', multiple: true, valueName: 'GLOB', help: 'Check only these frontends (repeatable).' },
+    { name: 'frontend', type: 'string', multiple: true, valueName: 'GLOB', help: 'Check only these frontends (repeatable); backends are then left out unless --backend names some.' },
     { name: 'exclude-frontend', type: 'string', multiple: true, valueName: 'GLOB', help: 'Leave these frontends out (repeatable).' },
     { name: 'percent', type: 'boolean', help: '-w/-c are percentages of each backend\'s servers (defaults then 100: and @~:0).' },
     { name: 'ignore-maint', type: 'boolean', help: 'Servers put in MAINT or DRAIN by an admin are left out of the count instead of counting as unusable.' },

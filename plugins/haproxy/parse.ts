@@ -44,7 +44,11 @@ export interface RawStats {
 /** Reads `show info` lines (optional) followed by the stats CSV. */
 export function parseStatsText(text: string): RawStats {
   const lines = text.replace(/\r\n/g, '\n').split('\n');
-  const headerAt = lines.findIndex((l) => /^#\s*pxname,svname/.test(l));
+  const headerAt = lines.findIndex((l) => {
+    if (!l.startsWith('#')) return false;
+    const names = l.replace(/^#\s*/, '').split(',');
+    return names.includes('pxname') && names.includes('svname');
+  });
   if (headerAt === -1) {
     const first = lines.find((l) => l.trim() !== '')?.trim() ?? '';
     if (/^<!DOCTYPE|^<html/i.test(first)) throw new PluginError('got an HTML page instead of the stats CSV: check --url (the stats uri; ;csv is appended)');
