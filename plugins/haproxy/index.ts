@@ -53,8 +53,7 @@ const descriptor: PluginDescriptor = {
     'servers (UP, UP n/m going down, no check; not DOWN, DOWN n/m, MAINT, DRAIN, NOLB), backup servers apart, ' +
     'queued requests; frontends OPEN and their sessions against the limit.',
   thresholds: {
-    subject:
-      'usable active servers per backend (count, or percent with --percent). Default: warning unless all are usable (N: for N servers), critical when none is (1:)',
+    subject: 'usable active servers per backend (count, or % with --percent; default per backend: warning N: for N servers, critical 1:)',
   },
   inputFile: true,
   options: [

@@ -82,7 +82,7 @@ const descriptor: PluginDescriptor = {
     'keeps up (a replay delay of 0 when everything received is applied, so an idle primary shows no lag). ' +
     'With several -H: exactly one primary (two = split brain, none = no writer), both CRITICAL.',
   thresholds: {
-    subject: `replication lag, in the --lag-unit (bytes: default warning ${DEFAULT_LAG_THRESHOLDS.bytes.warning}, critical ${DEFAULT_LAG_THRESHOLDS.bytes.critical}; seconds: ${DEFAULT_LAG_THRESHOLDS.seconds.warning} and ${DEFAULT_LAG_THRESHOLDS.seconds.critical})`,
+    subject: `replication lag in the --lag-unit (defaults: bytes ${DEFAULT_LAG_THRESHOLDS.bytes.warning} / ${DEFAULT_LAG_THRESHOLDS.bytes.critical}, seconds ${DEFAULT_LAG_THRESHOLDS.seconds.warning} / ${DEFAULT_LAG_THRESHOLDS.seconds.critical})`,
   },
   inputFile: true,
   options: [

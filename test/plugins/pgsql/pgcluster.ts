@@ -5,13 +5,19 @@
  * PID we see is the program's own).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 
-export const PG_BIN = '/usr/lib/postgresql/15/bin';
+/** PostgreSQL 15 (Debian bookworm) when present, else the newest installed major version. */
+export const PG_BIN = ((): string => {
+  const base = '/usr/lib/postgresql';
+  if (existsSync(join(base, '15', 'bin', 'postgres'))) return join(base, '15', 'bin');
+  const majors = existsSync(base) ? readdirSync(base).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(b) - Number(a)) : [];
+  return join(base, majors[0] ?? '15', 'bin');
+})();
 export const SUPERUSER_PASSWORD = 'super-secret';
 export const MONITOR_USER = 'hawatch_mon';
 export const MONITOR_PASSWORD = 'mon-pw-1';
@@ -20,8 +26,9 @@ const REPL_PASSWORD = 'repl-pw-1';
 /** Fails (never skips) with the Debian package to install. */
 export function requirePostgres(): void {
   for (const bin of ['initdb', 'pg_ctl', 'postgres', 'pg_basebackup']) {
-    if (!existsSync(join(PG_BIN, bin))) throw new Error(`${join(PG_BIN, bin)} is missing: install the Debian package postgresql-15 (apt-get install postgresql)`);
+    if (!existsSync(join(PG_BIN, bin))) throw new Error(`${join(PG_BIN, bin)} is missing: install the Debian package postgresql (apt-get install postgresql)`);
   }
+  if (process.getuid?.() !== 0) throw new Error('the PostgreSQL tests start servers as the postgres user through setpriv: run them as root (CI does)');
   if (!existsSync('/usr/bin/setpriv')) throw new Error('/usr/bin/setpriv is missing: install the Debian package util-linux');
   const id = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
   if (id.status !== 0) throw new Error("the 'postgres' system user is missing: install the Debian package postgresql-common");
