@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import type { ConnectionOptions } from 'node:tls';
-import type { Client, ClientConfig } from 'pg';
+import type { Client, ClientConfig, QueryConfig } from 'pg';
 import { PluginError } from '../../nagios/plugin.ts';
 import type { HostCapture, HostErrorKind, Row } from './parse.ts';
 
@@ -201,7 +201,10 @@ export async function collectHost(t: Target, s: ConnectSettings, budgetMs: () =>
     client.on('error', () => undefined);
     try {
       await client.connect();
-      const results = (await client.query({ text: STATUS_SQL, query_timeout: Math.max(200, budgetMs()) } as never)) as unknown as { rows: Row[] }[];
+      // query_timeout per query is supported by pg but missing from its types. A
+      // multi-statement simple query resolves to one result per statement.
+      const query = { text: STATUS_SQL, query_timeout: Math.max(200, budgetMs()) } as QueryConfig;
+      const results = (await client.query(query)) as unknown as { rows: Row[] }[];
       const [status, replication, walReceiver] = results;
       return { host: t.label, server: status?.rows[0], replication: replication?.rows ?? [], walReceiver: walReceiver?.rows ?? [] };
     } catch (e) {

@@ -196,7 +196,7 @@ describe('check_ha_haproxy against a real HAProxy', () => {
     try {
       const [s, u] = await Promise.all([viaSocket('-t', '2'), viaUrl('-t', '2')]);
       for (const r of [s, u]) {
-        expect(r.ms).toBeLessThan(2500);
+        expect(r.ms).toBeLessThan(3000); // -t 2 plus process start-up on a loaded CI machine
         expect(r.code).toBe(2);
         expect(r.status).toMatch(/no answer from .* within 1\.\d s \(HAProxy hung or overloaded\?\)/);
       }

@@ -142,7 +142,7 @@ describe('check_ha_pgsql against real PostgreSQL 15', () => {
     primary.hang();
     try {
       const r = await check(['-H', primary.hostArg, '-H', standby.hostArg, '-t', '3']);
-      expect(r.ms).toBeLessThan(3500);
+      expect(r.ms).toBeLessThan(4000); // -t 3 plus process start-up on a loaded CI machine
       expect(r.code).toBe(2);
       expect(r.stdout).toMatch(/127\.0\.0\.1:\d+: no answer within 2\.\d s \(server hung or overloaded\?\)/);
       expect(r.stdout).toMatch(/no primary among the 1 reachable hosts/);
