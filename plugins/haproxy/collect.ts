@@ -5,8 +5,7 @@
  * credentials, privileges, a wrong URL = UNKNOWN (our configuration).
  */
 import { readFile } from 'node:fs/promises';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { PluginError } from '../../nagios/plugin.ts';
 import { State } from '../../nagios/states.ts';
@@ -124,8 +123,9 @@ export async function fetchStatsPage(url: URL, creds: Credentials | undefined, c
   const headers: Record<string, string> = { 'user-agent': 'check_ha_haproxy', accept: 'text/plain' };
   if (creds) headers.authorization = `Basic ${Buffer.from(`${creds.user}:${creds.password}`).toString('base64')}`;
   const shown = `${url.origin}${url.pathname}${url.search}`;
+  // Loaded only on this path: socket checks do not pay for the HTTP/TLS modules.
+  const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
   return new Promise((resolve, reject) => {
-    const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
     let done = false;
     const finish = (fn: () => void) => {
       if (done) return;
