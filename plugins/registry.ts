@@ -6,10 +6,14 @@
 import type { PluginDescriptor } from '../nagios/plugin.ts';
 import crm from './crm/index.ts';
 import drbd from './drbd/index.ts';
+import haproxy from './haproxy/index.ts';
+import pgsql from './pgsql/index.ts';
 
 export const plugins: readonly PluginDescriptor[] = [
   crm,
   drbd,
+  haproxy,
+  pgsql,
 ];
 
 export function findPlugin(name: string): PluginDescriptor | undefined {
