@@ -43,8 +43,15 @@ function samePos(a: LogPosition | undefined, b: LogPosition | undefined): boolea
   return a !== undefined && b !== undefined && a.file === b.file && a.pos === b.pos;
 }
 
-function quote(s: string, max = 300): string {
-  const t = s.replace(/\s+/g, ' ').trim();
+/** MySQL 8 wraps the worker's error in a coordinator message; keep the part that says what failed. */
+export function essentialError(s: string): string {
+  return s
+    .replace(/^Coordinator stopped because there were error\(s\) in the worker\(s\)\. The most recent failure being: /, '')
+    .replace(/\.? See error log and\/or performance_schema\.replication_applier_status_by_worker table for more details about this failure or others, if any\.$/, '');
+}
+
+function quote(s: string, max = 400): string {
+  const t = essentialError(s).replace(/\s+/g, ' ').trim();
   return `'${t.length > max ? `${t.slice(0, max)}...` : t}'`;
 }
 
@@ -95,6 +102,9 @@ function lagOf(replica: ServerUp, ch: Channel, source: ServerObservation | undef
           // This run's heartbeat has not arrived: the lag is at least its age.
           value = Math.max(0, ref - written, ch.secondsBehind ?? 0);
           how = 'heartbeat written this run, not applied yet';
+        }
+        if (value > 60 && ch.secondsBehind === 0 && ch.ioRunning && ch.sqlRunning && how === 'heartbeat') {
+          notes.push(`Seconds_Behind_Master is 0: is the heartbeat writer (pt-heartbeat --update) running on ${source?.label ?? `server_id ${id}`}?`);
         }
         return { value, how, notes };
       }

@@ -2,6 +2,8 @@
  * check_ha_mysql against two real MariaDB servers in master-master replication on loopback,
  * started once for the file. Each test breaks one thing and repairs it afterwards.
  */
+import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { freePort, removeDir, runBin, startServer, waitFor, writeOptionFile, type Server } from './mariadb-harness.ts';
@@ -38,6 +40,17 @@ function hosts(): string[] {
 
 function check(...args: string[]) {
   return runBin('check_ha_mysql', [...hosts(), ...args]);
+}
+
+/** Runs live with --save-input, then replays the capture: same output. HAWATCH_UPDATE_FIXTURES=1 keeps it as a fixture. */
+async function checkAndReplay(fixture: string, ...args: string[]) {
+  const saved = join(a.dir, `${fixture}.json`);
+  const live = await check(...args, '--save-input', saved);
+  const replay = await runBin('check_ha_mysql', ['--input-file', saved, ...args.filter((x, i) => !['--heartbeat-table', '--defaults-file'].includes(args[i - 1] ?? '') && !['--heartbeat-table', '--defaults-file'].includes(x))]);
+  expect(replay.stdout).toBe(live.stdout);
+  expect(replay.code).toBe(live.code);
+  if (process.env.HAWATCH_UPDATE_FIXTURES) copyFileSync(saved, join(import.meta.dirname, '..', '..', '..', 'plugins', 'mysql', 'fixtures', `${fixture}.json`));
+  return live;
 }
 
 async function startHeartbeats(): Promise<void> {
@@ -110,7 +123,7 @@ afterAll(async () => {
 
 describe('check_ha_mysql against a real MariaDB master-master pair', () => {
   it('healthy pair: OK, both directions, heartbeat lag perfdata', async () => {
-    const r = await check('--heartbeat-table', 'hb.heartbeat', '-w', '5', '-c', '10');
+    const r = await checkAndReplay('mariadb-10.11-healthy', '--heartbeat-table', 'hb.heartbeat', '-w', '5', '-c', '10');
     expect(r.stdout).toMatch(/^MYSQL REPLICATION OK - 2\/2 servers reachable, 2 replication directions/);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/\[OK\] a -> b: replicating, lag [\d.]+ s \(heartbeat\)/);
@@ -159,7 +172,7 @@ describe('check_ha_mysql against a real MariaDB master-master pair', () => {
     await a.query("INSERT INTO app.t VALUES (100, 'from a')");
     await waitFor('SQL error on b', async () => Number((await slaveStatus(b)).Last_SQL_Errno) === 1062);
     try {
-      const r = await check('--heartbeat-table', 'hb.heartbeat');
+      const r = await checkAndReplay('mariadb-10.11-duplicate-key', '--heartbeat-table', 'hb.heartbeat');
       expect(r.code).toBe(2);
       expect(r.stdout).toMatch(/^MYSQL REPLICATION CRITICAL - a -> b: SQL thread not running: Last_SQL_Error 1062 '[^']*Duplicate entry '100' for key 'PRIMARY'/);
     } finally {
@@ -245,7 +258,7 @@ describe('check_ha_mysql against a real MariaDB master-master pair', () => {
     try {
       await a.query("INSERT INTO app.t VALUES (7, 'blocked on b')");
       await waitFor('b SQL thread waiting', async () => /lock/i.test(String((await slaveStatus(b)).Slave_SQL_Running_State)), 10_000);
-      const r = await check('--progress-interval', '1');
+      const r = await checkAndReplay('mariadb-10.11-sql-thread-blocked', '--progress-interval', '1');
       expect(r.code).toBe(1);
       expect(r.stdout).toMatch(/a -> b: SQL thread not advancing: executed position stuck at mysql-bin\.\d+:\d+ for [\d.]+ s while the IO thread has read up to mysql-bin\.\d+:\d+/);
     } finally {
