@@ -5,7 +5,7 @@ import { collect } from './collect.ts';
 import { loadCredentials } from './connection.ts';
 import { evaluate, MODES, type Mode } from './evaluate.ts';
 import { parseCapture, parseCaptureText } from './parse.ts';
-import { parseTarget, type Target } from './target.ts';
+import { parseTargets } from './target.ts';
 
 function seconds(text: string | undefined, name: string, dflt: number): number {
   if (text === undefined) return dflt;
@@ -21,18 +21,6 @@ export function quoteTable(text: string): string {
     throw new PluginError(`invalid --heartbeat-table '${text}': expected DATABASE.TABLE with letters, digits, '_' or '$' (e.g. percona.heartbeat)`);
   }
   return parts.map((p) => `\`${p}\``).join('.');
-}
-
-function targetsFrom(list: readonly string[], port: number): Target[] {
-  return list.map((item) => {
-    const eq = item.indexOf('=');
-    if (eq > 0 && !item.startsWith('/')) {
-      const name = item.slice(0, eq).trim();
-      const t = parseTarget(item.slice(eq + 1), port);
-      return { ...t, label: name };
-    }
-    return parseTarget(item, port);
-  });
 }
 
 const descriptor: PluginDescriptor = {
@@ -83,12 +71,7 @@ const descriptor: PluginDescriptor = {
       const credentials = loadCredentials({ defaultsFile: ctx.string('defaults-file'), user: ctx.string('user'), groups: ['check_ha_mysql'], env: ctx.env });
       let hosts = ctx.strings('hostname');
       if (hosts.length === 0) hosts = [credentials.defaultTarget ?? 'localhost'];
-      const targets = targetsFrom(hosts, credentials.defaultPort !== undefined && ctx.options.port === '3306' ? credentials.defaultPort : port);
-      const labels = new Set<string>();
-      for (const t of targets) {
-        if (labels.has(t.label)) throw new PluginError(`server '${t.label}' is given twice`);
-        labels.add(t.label);
-      }
+      const targets = parseTargets(hosts, credentials.defaultPort !== undefined && ctx.options.port === '3306' ? credentials.defaultPort : port);
       capture = await collect(ctx, {
         targets,
         credentials,

@@ -34,3 +34,22 @@ export function parseTarget(text: string, defaultPort: number): Target {
   if (!/^[A-Za-z0-9._-]+$/.test(t)) throw new PluginError(`invalid server address '${t}': expected HOST, HOST:PORT, [IPV6]:PORT or /path/to/socket`);
   return { label: t, host: t, port: defaultPort };
 }
+
+/** `-H` values: `[NAME=]HOST[:PORT]` or `[NAME=]/socket`; NAME labels the server in output. */
+export function parseTargets(list: readonly string[], defaultPort: number): Target[] {
+  const targets = list.map((item) => {
+    const eq = item.indexOf('=');
+    if (eq > 0 && !item.startsWith('/')) {
+      const name = item.slice(0, eq).trim();
+      if (!/^[A-Za-z0-9._:-]+$/.test(name)) throw new PluginError(`invalid server name '${name}' in '${item}': use letters, digits, '.', '_', ':' or '-'`);
+      return { ...parseTarget(item.slice(eq + 1), defaultPort), label: name };
+    }
+    return parseTarget(item, defaultPort);
+  });
+  const seen = new Set<string>();
+  for (const t of targets) {
+    if (seen.has(t.label)) throw new PluginError(`server '${t.label}' is given twice`);
+    seen.add(t.label);
+  }
+  return targets;
+}

@@ -3,10 +3,10 @@
  * captures from the integration test), MySQL 8.4 and 5.7 (real-format captures), the pure
  * parsers and the hazard rules.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runPlugin } from '../../../nagios/plugin.ts';
 import mysql from '../../../plugins/mysql/index.ts';
 import { autoIncrementCollides, evaluate } from '../../../plugins/mysql/evaluate.ts';
@@ -19,6 +19,8 @@ import { effectiveState } from '../../../nagios/result.ts';
 
 const fixture = (name: string): string => join(import.meta.dirname, '..', '..', '..', 'plugins', 'mysql', 'fixtures', name);
 const run = (...args: string[]) => runPlugin(mysql, args, { env: {} });
+const scratch = mkdtempSync(join(tmpdir(), 'hawatch-mysql-input-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe('check_ha_mysql --input-file', () => {
   it('MySQL 8.4 SHOW REPLICA STATUS naming, active-passive healthy', async () => {
@@ -63,8 +65,7 @@ describe('check_ha_mysql --input-file', () => {
   });
 
   it('bad input gets one clear line and UNKNOWN', async () => {
-    const dir = tmpdir();
-    const bad = join(dir, `hawatch-mysql-bad-${process.pid}.json`);
+    const bad = join(scratch, 'bad.json');
     writeFileSync(bad, '{"servers": 3}');
     expect((await run('--input-file', bad)).text).toBe('MYSQL REPLICATION UNKNOWN - input file has no "servers" array: expected a capture in format hawatch-mysql/1 (see plugins/mysql/README.md)\n');
     writeFileSync(bad, 'Slave_IO_Running: Yes');
@@ -108,8 +109,7 @@ describe('option files, targets and version naming', () => {
   });
 
   it('credentials: option file beats MYSQL_PWD; MYSQL_PWD when the file has none; never from argv', () => {
-    const dir = tmpdir();
-    const f = join(dir, `hawatch-cnf-${process.pid}.cnf`);
+    const f = join(scratch, 'my.cnf');
     writeFileSync(f, '[client]\nuser=mon\npassword=filepw\n');
     const c = loadCredentials({ defaultsFile: f, groups: ['check_ha_mysql'], env: { MYSQL_PWD: 'envpw' } });
     expect(c.user).toBe('mon');
