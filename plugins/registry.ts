@@ -4,9 +4,13 @@
  * import this file, so a standalone check loads only its own code.
  */
 import type { PluginDescriptor } from '../nagios/plugin.ts';
+import galera from './galera/index.ts';
+import mysql from './mysql/index.ts';
 
 export const plugins: readonly PluginDescriptor[] = [
   // one import per plugin, e.g. drbd (from './drbd/index.ts'), kept in name order
+  galera,
+  mysql,
 ];
 
 export function findPlugin(name: string): PluginDescriptor | undefined {

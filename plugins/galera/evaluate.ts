@@ -74,7 +74,7 @@ export function evaluate(nodes: readonly NodeObservation[], s: GaleraSettings): 
   const children: CheckResult[] = [];
   for (const n of nodes) {
     if (!n.ok) {
-      const state = n.kind === 'auth' || n.kind === 'privilege' ? State.UNKNOWN : State.CRITICAL;
+      const state = n.kind === 'auth' || n.kind === 'privilege' || n.kind === 'tls' ? State.UNKNOWN : State.CRITICAL;
       const hint = n.kind === 'auth' ? ' (check the user and password in the option file)' : '';
       children.push(leaf(`node ${n.label}`, state, `${n.kind === 'timeout' ? '' : 'cannot check: '}${n.message}${hint}`));
       continue;

@@ -6,6 +6,7 @@
  * The driver (mysql2) is loaded lazily so `--help` and `--input-file` runs never pay for it.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { connect as netConnect, isIP } from 'node:net';
 import { userInfo } from 'node:os';
 import type { Connection } from 'mysql2';
 import { PluginError } from '../../nagios/plugin.ts';
@@ -13,10 +14,11 @@ import { optionsFor, parseOptionFile, type OptionGroups } from './option-file.ts
 import type { Target } from './target.ts';
 
 export interface TlsSettings {
-  readonly ca?: string;
-  readonly cert?: string;
-  readonly key?: string;
-  readonly verifyIdentity: boolean;
+  readonly ca?: string | undefined;
+  readonly cert?: string | undefined;
+  readonly key?: string | undefined;
+  /** none: encrypted only (ssl-mode=REQUIRED); ca: chain checked; identity: chain and host name. */
+  readonly verify: 'none' | 'ca' | 'identity';
 }
 
 export interface Credentials {
@@ -93,17 +95,24 @@ export function loadCredentials(o: CredentialOptions): Credentials {
   const ca = opts.get('ssl-ca');
   const cert = opts.get('ssl-cert');
   const key = opts.get('ssl-key');
-  const sslMode = (opts.get('ssl-mode') ?? '').toUpperCase();
-  const wantTls = ca !== undefined || cert !== undefined || opts.get('ssl') === 'true' || opts.get('ssl') === '1' || sslMode === 'REQUIRED' || sslMode === 'VERIFY_CA' || sslMode === 'VERIFY_IDENTITY';
+  // ssl-mode as in the MySQL client; MariaDB's ssl / ssl-verify-server-cert map onto it.
+  let mode = (opts.get('ssl-mode') ?? '').toUpperCase();
+  if (mode === '') {
+    if (opts.get('ssl-verify-server-cert') === 'true' || opts.get('ssl-verify-server-cert') === '1' || ca !== undefined) mode = 'VERIFY_IDENTITY';
+    else if (opts.get('ssl') === 'true' || opts.get('ssl') === '1' || cert !== undefined) mode = 'REQUIRED';
+  }
+  if (mode !== '' && !['DISABLED', 'PREFERRED', 'REQUIRED', 'VERIFY_CA', 'VERIFY_IDENTITY'].includes(mode)) {
+    throw new PluginError(`invalid ssl-mode '${mode}' in ${fileLabel}: expected DISABLED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY`);
+  }
   let tls: TlsSettings | undefined;
-  if (wantTls) {
+  if (mode === 'REQUIRED' || mode === 'VERIFY_CA' || mode === 'VERIFY_IDENTITY') {
     const read = (p: string | undefined, what: string): string | undefined => {
       if (p === undefined) return undefined;
       const t = fsReader.readFile(p);
       if (t === undefined) throw new PluginError(`cannot read ${what} '${p}' named in ${fileLabel}`);
       return t;
     };
-    tls = { ca: read(ca, 'ssl-ca'), cert: read(cert, 'ssl-cert'), key: read(key, 'ssl-key'), verifyIdentity: sslMode !== 'VERIFY_CA' };
+    tls = { ca: read(ca, 'ssl-ca'), cert: read(cert, 'ssl-cert'), key: read(key, 'ssl-key'), verify: mode === 'REQUIRED' ? 'none' : mode === 'VERIFY_CA' ? 'ca' : 'identity' };
   }
   const portText = opts.get('port') ?? o.env.MYSQL_TCP_PORT;
   const defaultPort = portText !== undefined && /^\d+$/.test(portText) ? Number(portText) : undefined;
@@ -199,9 +208,22 @@ export async function openSession(target: Target, creds: Credentials, timeoutMs:
   const destroy = (): void => {
     try { conn?.destroy(); } catch { /* already closed */ }
   };
+  // mysql2 gives TLS no server name for an IP address, and Node then checks the certificate
+  // against 'localhost'. A socket that carries the IP as its host name (what Node records
+  // itself for host names) makes the identity check use the address we dialled.
+  const ipIdentity = creds.tls?.verify === 'identity' && target.host !== undefined && isIP(target.host) !== 0;
   const connected = new Promise<void>((resolve, reject) => {
     conn = mysql.createConnection({
       ...(target.socketPath ? { socketPath: target.socketPath } : { host: target.host, port: target.port }),
+      ...(ipIdentity
+        ? {
+            stream: () => {
+              const sock = netConnect({ host: target.host!, port: target.port! });
+              (sock as unknown as { _host: string })._host = target.host!;
+              return sock;
+            },
+          }
+        : {}),
       user: creds.user,
       password: creds.password ?? '',
       // Our own deadline (below) fires first and says how long we waited.
@@ -210,7 +232,9 @@ export async function openSession(target: Target, creds: Credentials, timeoutMs:
       bigNumberStrings: true,
       dateStrings: true,
       multipleStatements: false,
-      ...(creds.tls ? { ssl: { ca: creds.tls.ca, cert: creds.tls.cert, key: creds.tls.key, rejectUnauthorized: true, ...(creds.tls.verifyIdentity ? {} : { checkServerIdentity: () => undefined }) } } : {}),
+      ...(creds.tls
+        ? { ssl: { ca: creds.tls.ca, cert: creds.tls.cert, key: creds.tls.key, rejectUnauthorized: creds.tls.verify !== 'none', verifyIdentity: creds.tls.verify === 'identity' } }
+        : {}),
     });
     // Errors after the handshake (server gone) must not become unhandled 'error' events.
     conn.on('error', () => undefined);

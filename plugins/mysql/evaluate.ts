@@ -207,7 +207,7 @@ export function evaluate(obs: Observations, s: EvaluateSettings): CheckResult {
     if (!srv.ok) {
       // Down or hung is an outage (CRITICAL); a refused login or missing privilege is the
       // check's own configuration (UNKNOWN).
-      const state = srv.kind === 'auth' || srv.kind === 'privilege' ? State.UNKNOWN : State.CRITICAL;
+      const state = srv.kind === 'auth' || srv.kind === 'privilege' || srv.kind === 'tls' ? State.UNKNOWN : State.CRITICAL;
       const hint = srv.kind === 'auth' ? ' (check the user and password in the option file)' : srv.kind === 'privilege' ? ' (see the GRANT in the README)' : '';
       children.push(leaf(`server ${srv.label}`, state, `${srv.kind === 'timeout' ? '' : 'cannot check: '}${srv.message}${hint}`));
       continue;

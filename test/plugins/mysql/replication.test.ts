@@ -2,7 +2,9 @@
  * check_ha_mysql against two real MariaDB servers in master-master replication on loopback,
  * started once for the file. Each test breaks one thing and repairs it afterwards.
  */
-import { copyFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chownSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
@@ -16,6 +18,27 @@ let b: Server;
 let optionFile: string;
 let hbTimer: NodeJS.Timeout | undefined;
 let hbConns: Connection[] = [];
+let pki: string;
+
+/** A CA and a server certificate for IP 127.0.0.1, plus an unrelated CA, made with openssl. */
+function makePki(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'hawatch-mysql-tls-'));
+  const ossl = (...args: string[]): void => {
+    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+    if (r.error) throw new Error('openssl not found: install the Debian package openssl');
+    if (r.status !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr}`);
+  };
+  for (const ca of ['ca', 'other-ca']) {
+    ossl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${ca}.key`, '-out', `${ca}.pem`, '-days', '2', '-subj', `/CN=hawatch test ${ca}`);
+  }
+  ossl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=db-a');
+  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  ossl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'san.ext');
+  const mysqlUid = Number(spawnSync('id', ['-u', 'mysql'], { encoding: 'utf8' }).stdout);
+  chownSync(dir, mysqlUid, -1);
+  for (const f of ['ca.pem', 'server.pem', 'server.key']) chownSync(join(dir, f), mysqlUid, -1);
+  return dir;
+}
 
 function mmArgs(id: number): string[] {
   return [
@@ -83,7 +106,9 @@ async function synced(): Promise<void> {
 }
 
 beforeAll(async () => {
-  [a, b] = await Promise.all([startServer({ serverId: 1, name: 'a', args: mmArgs(1) }), startServer({ serverId: 2, name: 'b', args: mmArgs(2) })]);
+  pki = makePki();
+  const tls = [`--ssl-ca=${join(pki, 'ca.pem')}`, `--ssl-cert=${join(pki, 'server.pem')}`, `--ssl-key=${join(pki, 'server.key')}`];
+  [a, b] = await Promise.all([startServer({ serverId: 1, name: 'a', args: [...mmArgs(1), ...tls] }), startServer({ serverId: 2, name: 'b', args: mmArgs(2) })]);
   // Local-only set-up on both (not binlogged, so replication does not replay it).
   for (const s of [a, b]) {
     await s.query(`SET SESSION sql_log_bin = 0; CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY '${REPL_PW}'; GRANT REPLICATION SLAVE ON *.* TO 'repl'@'127.0.0.1'`.split('; ').join(';')).catch(async () => {
@@ -109,6 +134,8 @@ beforeAll(async () => {
   await a.query("GRANT SLAVE MONITOR, BINLOG MONITOR ON *.* TO 'hawatch'@'127.0.0.1'");
   await a.query("GRANT SELECT, INSERT, UPDATE ON hb.heartbeat TO 'hawatch'@'127.0.0.1'");
   await a.query("CREATE USER 'nopriv'@'127.0.0.1' IDENTIFIED BY 'x'");
+  await a.query("CREATE USER 'tlsmon'@'127.0.0.1' IDENTIFIED BY 'tls-pw' REQUIRE SSL");
+  await a.query("GRANT SLAVE MONITOR, BINLOG MONITOR ON *.* TO 'tlsmon'@'127.0.0.1'");
   await synced();
   optionFile = writeOptionFile(a.dir, 'hawatch', MON_PW.replace(/"/g, '\\"'));
   await startHeartbeats();
@@ -119,6 +146,7 @@ afterAll(async () => {
   await stopHeartbeats();
   await Promise.all([a?.stop(), b?.stop()]);
   for (const s of [a, b]) if (s) await removeDir(s.dir);
+  if (pki) rmSync(pki, { recursive: true, force: true });
 });
 
 describe('check_ha_mysql against a real MariaDB master-master pair', () => {
@@ -305,6 +333,25 @@ describe('check_ha_mysql against a real MariaDB master-master pair', () => {
     // MYSQL_PWD works when the option file has no password.
     const env = await runBin('check_ha_mysql', ['-H', `a=127.0.0.1:${a.port}`, '--user', 'hawatch'], { MYSQL_PWD: MON_PW });
     expect(env.code).toBe(0);
+  });
+
+  it('TLS from the option file: verified against the CA and the IP; a wrong CA is refused', async () => {
+    const cnf = (extra: string): string => {
+      const f = join(pki, `client-${extra.length}.cnf`);
+      writeFileSync(f, `[client]\nuser=tlsmon\npassword=tls-pw\n${extra}\n`, { mode: 0o600 });
+      return f;
+    };
+    const ok = await runBin('check_ha_mysql', ['-H', `a=127.0.0.1:${a.port}`, '--defaults-file', cnf(`ssl-ca=${join(pki, 'ca.pem')}\nssl-mode=VERIFY_IDENTITY`)]);
+    expect(ok.stdout).toMatch(/^MYSQL REPLICATION OK/); // the account has REQUIRE SSL: only a TLS login gets in
+    expect(ok.code).toBe(0);
+    const wrongName = await runBin('check_ha_mysql', ['-H', `a=localhost:${a.port}`, '--defaults-file', cnf(`ssl-ca=${join(pki, 'ca.pem')}\nssl-mode=VERIFY_IDENTITY\n#`)]);
+    expect(wrongName.stdout).toMatch(/^MYSQL REPLICATION UNKNOWN - server a: cannot check: TLS failed: Hostname\/IP does not match certificate's altnames/);
+    const wrongCa = await runBin('check_ha_mysql', ['-H', `a=127.0.0.1:${a.port}`, '--defaults-file', cnf(`ssl-ca=${join(pki, 'other-ca.pem')}`)]);
+    expect(wrongCa.code).toBe(3);
+    expect(wrongCa.stdout).toMatch(/^MYSQL REPLICATION UNKNOWN - server a: cannot check: TLS failed: .*(certificate|self.signed)/i);
+    const plain = await runBin('check_ha_mysql', ['-H', `a=127.0.0.1:${a.port}`, '--defaults-file', cnf('')]);
+    expect(plain.code).toBe(3);
+    expect(plain.stdout).toContain("Access denied for user 'tlsmon'");
   });
 
   it('a hung server (SIGSTOP) with -t 3: answers within the timeout, CRITICAL for it', async () => {
