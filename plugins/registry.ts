@@ -6,13 +6,17 @@
 import type { PluginDescriptor } from '../nagios/plugin.ts';
 import crm from './crm/index.ts';
 import drbd from './drbd/index.ts';
+import galera from './galera/index.ts';
 import haproxy from './haproxy/index.ts';
+import mysql from './mysql/index.ts';
 import pgsql from './pgsql/index.ts';
 
 export const plugins: readonly PluginDescriptor[] = [
   crm,
   drbd,
+  galera,
   haproxy,
+  mysql,
   pgsql,
 ];
 
