@@ -87,8 +87,10 @@ export class Lab {
   private readonly namespaces: string[] = [];
   private readonly children: ChildProcess[] = [];
   private readonly onExit = (): void => this.cleanupSync();
+  readonly tag: string;
 
-  constructor(readonly tag: string) {
+  constructor(tag: string) {
+    this.tag = tag;
     this.dir = mkdtempSync(join(tmpdir(), `hawatch-${tag}-`));
     chmodSync(this.dir, 0o755);
     process.once('exit', this.onExit);
