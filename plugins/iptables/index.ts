@@ -6,7 +6,6 @@ import { evaluateFirewall, type BaseChainInfo, type DriftInfo } from './evaluate
 import type { Layer } from './model.ts';
 import { filterLayer, normalizeSave, parseSave, SaveParseError, type SavedTable } from './parse-iptables.ts';
 import { IPTABLES_TABLES, nftLayers, NftParseError, parseNftJson, renderNftRuleset, type NftRuleset } from './parse-nft.ts';
-import { parsePolicy, PolicyError } from './policy.ts';
 
 function saveChains(tables: Map<string, SavedTable> | undefined, family: Family, label: string): BaseChainInfo[] {
   const t = tables?.get('filter');
@@ -85,6 +84,8 @@ const descriptor: PluginDescriptor = {
 
     let policy;
     if (policyPath) {
+      // yaml is only loaded when there is a policy to read.
+      const { parsePolicy, PolicyError } = await import('./policy.ts');
       try {
         policy = parsePolicy(await readPolicyFile(policyPath), policyPath);
       } catch (e) {

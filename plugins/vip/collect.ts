@@ -55,16 +55,17 @@ export function arpingSudoersRule(arping: string): string {
   return `nagios ALL=(root) NOPASSWD: ${path}`;
 }
 
-let flavorCache: ArpingFlavor | undefined;
+const flavorCache = new Map<string, ArpingFlavor>();
 
 async function arpingFlavor(ctx: PluginContext, req: DadRequest): Promise<ArpingFlavor> {
   if (req.flavor !== 'auto') return req.flavor;
-  if (flavorCache) return flavorCache;
+  const cached = flavorCache.get(req.arping);
+  if (cached) return cached;
   // `arping -V` needs no privileges: iputils prints its version, Habets' arping its usage.
   const res = await runPrivileged(ctx, { file: req.arping, args: ['-V'], debianPackage: 'arping (or iputils-arping)', sudoersRule: arpingSudoersRule(req.arping), sudo: false, timeoutMs: 3000 });
   const flavor = detectArpingFlavor(res.stdout + res.stderr);
   if (!flavor) throw new PluginError(`cannot tell which arping '${req.arping}' is (neither iputils nor Habets' arping); give --arping-flavor iputils|habets`);
-  flavorCache = flavor;
+  flavorCache.set(req.arping, flavor);
   return flavor;
 }
 

@@ -148,7 +148,7 @@ export function parseVipOption(text: string): { family: Family; address: string 
 /**
  * Where Pacemaker runs a resource, from `crm_mon --output-as=xml` parsed with
  * fast-xml-parser (attributes prefixed '@_', every element an array). Looks through
- * groups and clones; returns undefined when no resource has that id.
+ * groups and clones; `found` is false when no resource has that id.
  */
 export function pacemakerResourceNodes(doc: unknown, resourceId: string): { found: boolean; nodes: string[]; role?: string } {
   const nodes: string[] = [];
