@@ -91,9 +91,12 @@ export function decodePacket(packet: Buffer): NrpePacket {
   return { version, type: type as PacketTypeCode, resultCode, text: buffer.subarray(0, nul).toString('utf8') };
 }
 
-/** Cuts UTF-8 text to at most `maxBytes` bytes without splitting a character. */
-export function truncateUtf8(text: string, maxBytes: number): Buffer {
-  const buf = Buffer.from(text, 'utf8');
+/**
+ * Cuts UTF-8 text to at most `maxBytes` bytes without splitting a character. Bytes (a
+ * command's raw output) are cut the same way and otherwise passed through untouched.
+ */
+export function truncateUtf8(text: string | Uint8Array, maxBytes: number): Buffer {
+  const buf = typeof text === 'string' ? Buffer.from(text, 'utf8') : Buffer.from(text.buffer, text.byteOffset, text.byteLength);
   if (buf.length <= maxBytes) return buf;
   let end = maxBytes;
   // Step back over continuation bytes (10xxxxxx) so a multi-byte character is not cut.
@@ -105,7 +108,8 @@ export interface EncodeOptions {
   readonly version: NrpeVersion;
   readonly type: PacketTypeCode;
   readonly resultCode?: number;
-  readonly text: string;
+  /** The buffer text; bytes are sent as they are (up to the first NUL), a string as UTF-8. */
+  readonly text: string | Uint8Array;
   /** Pad the packet to at least 1036 bytes, as check_nrpe does for queries. Default: queries. */
   readonly padToV2Size?: boolean;
 }
