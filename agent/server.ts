@@ -159,7 +159,9 @@ export function createAgent(opts: AgentOptions): Agent {
     const hosts = c.serverAddress ? [c.serverAddress] : ['::', '0.0.0.0'];
     let lastError: Error | undefined;
     for (const host of hosts) {
-      const server = createServer({ noDelay: true });
+      // allowHalfOpen: a client that shuts down its sending side after the query still gets
+      // the answer (the C daemon answers it too).
+      const server = createServer({ noDelay: true, allowHalfOpen: true });
       server.maxConnections = c.maxConnections;
       server.on('connection', onConnection);
       server.on('drop', (d?: { remoteAddress?: string }) => log.warn('connection refused: too many open connections', { remote: d?.remoteAddress, max: c.maxConnections }));
