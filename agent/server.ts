@@ -124,7 +124,8 @@ export function createAgent(opts: AgentOptions): Agent {
       });
       tls.server.on('tlsClientError', (e: Error, t: TLSSocket) => {
         handshaking.delete(socketKey(t));
-        log.info('TLS handshake failed; closed', { remote: normalizeAddress(t.remoteAddress ?? ''), error: e.message });
+        const reason = (e as Error & { reason?: string }).reason ?? e.message.trim();
+        log.info('TLS handshake failed; closed', { remote: normalizeAddress(t.remoteAddress ?? ''), error: reason, code: (e as NodeJS.ErrnoException).code });
       });
     }
     generationCounter++;
