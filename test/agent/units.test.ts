@@ -147,3 +147,20 @@ describe('allowed_hosts', () => {
     expect(a.allows('127.0.0.1')).toBe(true);
   });
 });
+
+describe('shipped samples', () => {
+  it('agent.cfg.sample loads without warnings or problems', async () => {
+    const cfg = await loadConfig(new URL('../../agent/agent.cfg.sample', import.meta.url).pathname);
+    expect(cfg.warnings).toEqual([]);
+    expect(configProblems(cfg, true)).toEqual([]);
+    expect(cfg.commands.get('check_drbd')).toBe('/usr/local/bin/check_ha_drbd -w 5 -c 30');
+  });
+  it('sudoers.sample passes visudo', async () => {
+    const visudo = '/usr/sbin/visudo';
+    if (!existsSync(visudo)) throw new Error(`${visudo} is missing: install the Debian package sudo`);
+    const { run } = await import('./helpers.ts');
+    const r = await run(visudo, ['-c', '-f', new URL('../../agent/sudoers.sample', import.meta.url).pathname]);
+    expect(r.stdout + r.stderr).toMatch(/parsed OK/);
+    expect(r.code).toBe(0);
+  });
+});
