@@ -27,6 +27,8 @@ export interface SslConfig {
   readonly logging: number;
   /** hawatch_dh_params: `2048` (default, as NRPE), `auto` (OpenSSL picks by cipher strength: 3072 for AES-256) or a PEM file. */
   readonly dhParams: string;
+  /** hawatch_anon_ecdh: without a certificate, prefer anonymous ECDH (X25519) over 2048-bit DH when offered (default 1). */
+  readonly anonEcdh: boolean;
 }
 
 export interface AgentConfig {
@@ -94,6 +96,7 @@ interface Mutable {
     clientCerts: 0 | 1 | 2;
     logging: number;
     dhParams: string;
+    anonEcdh: boolean;
   };
   files: string[];
   warnings: string[];
@@ -113,7 +116,7 @@ function defaults(): Mutable {
     keepEnvVars: [],
     debug: false,
     maxConnections: 1024,
-    ssl: { version: 'TLSv1+', useAdh: 1, cipherList: DEFAULT_CIPHER_LIST, clientCerts: 0, logging: 0, dhParams: '2048' },
+    ssl: { version: 'TLSv1+', useAdh: 1, cipherList: DEFAULT_CIPHER_LIST, clientCerts: 0, logging: 0, dhParams: '2048', anonEcdh: true },
     files: [],
     warnings: [],
   };
@@ -257,6 +260,9 @@ async function parseInto(cfg: Mutable, text: string, path: string, depth: number
       case 'hawatch_dh_params':
         if (value !== 'auto' && value !== '2048' && value !== '') cfg.ssl.dhParams = abs(value);
         else if (value !== '') cfg.ssl.dhParams = value;
+        break;
+      case 'hawatch_anon_ecdh':
+        cfg.ssl.anonEcdh = bool01(where, key, value);
         break;
       case 'ssl_version': {
         if ((SslVersions as readonly string[]).includes(value)) cfg.ssl.version = value as SslVersion;

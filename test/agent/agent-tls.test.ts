@@ -39,6 +39,21 @@ async function makePki(dir: string): Promise<Record<string, string>> {
   return Object.fromEntries(['ca', 'rogue-ca', 'server', 'client', 'rogue'].flatMap((n) => [[`${n}.crt`, p(`${n}.crt`)], [`${n}.key`, p(`${n}.key`)]]));
 }
 
+describe('anonymous mode (no certificate), what a default check_nrpe speaks', () => {
+  it('prefers anonymous ECDH (X25519), keeps ADH for clients that force it, and NRPE’s choice on request', async () => {
+    const fast = await startAgent({ config: 'allowed_hosts=127.0.0.1\ncommand[hello]=/bin/echo anon\nssl_logging=0x0c' });
+    expect(await checkNrpe(fast.port, ['-c', 'hello'])).toMatchObject({ code: 0, stdout: 'anon\n' });
+    // check_nrpe -d 2 offers anonymous finite-field DH only
+    expect(await checkNrpe(fast.port, ['-d', '2', '-c', 'hello'])).toMatchObject({ code: 0, stdout: 'anon\n' });
+    const ciphers = fast.records().filter((r) => r.msg === 'tls').map((r) => `${r.protocol} ${r.cipher}`);
+    expect(ciphers).toEqual(['TLSv1.2 AECDH-AES256-SHA', 'TLSv1.2 ADH-AES256-GCM-SHA384']);
+
+    const likeNrpe = await startAgent({ config: 'allowed_hosts=127.0.0.1\ncommand[hello]=/bin/echo anon\nssl_logging=0x0c\nhawatch_anon_ecdh=0' });
+    expect(await checkNrpe(likeNrpe.port, ['-c', 'hello'])).toMatchObject({ code: 0, stdout: 'anon\n' });
+    expect(likeNrpe.records().filter((r) => r.msg === 'tls').map((r) => r.cipher)).toEqual(['ADH-AES256-GCM-SHA384']);
+  });
+});
+
 describe('certificate mode with client-certificate verification (ssl_client_certs=2)', () => {
   let pki: Record<string, string>;
   let agent: Daemon;
@@ -67,7 +82,6 @@ describe('certificate mode with client-certificate verification (ssl_client_cert
 
   it('refuses a client without a certificate, and one signed by another CA', async () => {
     const none = await checkNrpe(agent.port, ['-c', 'hello']);
-    console.log("NONE", none, "\n", agent.output().slice(-1500));
     expect(none.code).not.toBe(0);
     expect(none.stdout).not.toMatch(/hello/);
     const rogue = await checkNrpe(agent.port, ['-C', pki['rogue.crt']!, '-K', pki['rogue.key']!, '-A', pki['ca.crt']!, '-c', 'hello']);
