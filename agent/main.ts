@@ -143,15 +143,19 @@ async function main(): Promise<void> {
   let reloading = Promise.resolve();
   process.on('SIGHUP', () => {
     reloading = reloading.then(async () => {
-      log.info('SIGHUP: reloading');
-      if (await agent.reload()) {
+      const reopen = async (cfg: AgentConfig): Promise<void> => {
         try {
-          await applyLogging(agent.config!);
+          await applyLogging(cfg);
         } catch (e) {
-          log.error('cannot reopen log_file; logging to stderr', { error: (e as Error).message });
           await log.setFile(undefined);
+          log.error('cannot open log_file; logging to stderr', { file: cfg.logFile, error: (e as Error).message });
         }
-      }
+      };
+      // Reopen first, so after logrotate moved the file the reload is logged in the new one.
+      const before = agent.config!;
+      await reopen(before);
+      log.info('SIGHUP: reloading');
+      if ((await agent.reload()) && (agent.config!.logFile !== before.logFile || agent.config!.debug !== before.debug)) await reopen(agent.config!);
     });
   });
   let stopping = false;

@@ -3,7 +3,7 @@
  * and check_nrpe. Everything started here is stopped by `cleanup()`.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -97,6 +97,8 @@ export interface AgentStart {
   readonly plain?: boolean;
   readonly extraArgs?: readonly string[];
   readonly address?: string;
+  /** The config's log_file: output() and records() read it too. */
+  readonly logFile?: string;
 }
 
 function waitForOutput(getOut: () => string, proc: ChildProcess, pred: (out: string) => boolean, timeoutMs: number): Promise<void> {
@@ -137,18 +139,19 @@ export async function startAgent(o: AgentStart): Promise<Daemon> {
   let out = '';
   proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  const all = (): string => out + (o.logFile && existsSync(o.logFile) ? readFileSync(o.logFile, 'utf8') : '');
   const d: Daemon = {
     port,
     proc,
     dir,
     cfgPath,
-    output: () => out,
+    output: all,
     records: () =>
-      out
+      all()
         .split('\n')
         .filter((l) => l.startsWith('{'))
         .map((l) => JSON.parse(l) as Record<string, unknown>),
-    waitFor: (pred, timeoutMs = 10_000) => waitForOutput(() => out, proc, pred, timeoutMs),
+    waitFor: (pred, timeoutMs = 10_000) => waitForOutput(all, proc, pred, timeoutMs),
     stop: () => stopProc(proc),
   };
   onCleanup(d.stop);
