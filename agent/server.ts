@@ -273,7 +273,11 @@ export function createAgent(opts: AgentOptions): Agent {
         clearTimeout(timer);
         stream.off('data', onData);
         const packet = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
-        void answer(packet, stream, raw, g, remote, started);
+        answer(packet, stream, raw, g, remote, started).catch((e: unknown) => {
+          // answer() handles every expected failure; this is the last line against a bug.
+          log.error('internal error while answering; connection closed', { remote, error: (e as Error).message });
+          raw.destroy();
+        });
       }
     };
     stream.on('data', onData);
