@@ -269,17 +269,20 @@ async function main() {
     clearInterval(sampler);
     samples.push([served, rssKiB(agent.pid)]);
     const secs = (performance.now() - t0) / 1000;
-    const q = Math.max(1, Math.floor(samples.length / 4));
-    const firstQ = median(samples.slice(0, q).map((s) => s[1]));
-    const lastQ = median(samples.slice(-q).map((s) => s[1]));
-    const secondHalf = samples.slice(Math.floor(samples.length / 2));
-    const perThousand = slope(secondHalf) * 1000;
+    // Warm-up (first 10% of the requests) aside, fit a line through all samples, and compare
+    // the high-water marks of the two halves: V8's collector makes RSS a saw-tooth, a leak
+    // makes both the line and the peaks climb.
+    const steady = samples.filter(([n]) => n >= served * 0.1);
+    const perThousand = slope(steady) * 1000;
+    const mid = served * 0.55;
+    const peakFirst = Math.max(...steady.filter(([n]) => n < mid).map((x) => x[1]));
+    const peakSecond = Math.max(...steady.filter(([n]) => n >= mid).map((x) => x[1]));
     const points = [];
     for (let i = 0; i <= 10; i++) points.push(samples[Math.min(samples.length - 1, Math.round((i * (samples.length - 1)) / 10))]);
     console.log(`  ${served} requests in ${secs.toFixed(1)} s (${(served / secs).toFixed(1)}/s), ${failed} failed, ${samples.length} RSS samples`);
     console.log(`  RSS (MiB) at requests: ${points.map(([n, k]) => `${n}:${(k / 1024).toFixed(1)}`).join('  ')}`);
-    console.log(`  median RSS first quarter ${(firstQ / 1024).toFixed(1)} MiB, last quarter ${(lastQ / 1024).toFixed(1)} MiB; slope over the second half ${(perThousand / 1024).toFixed(3)} MiB per 1000 requests`);
-    rssSummary = { firstQ, lastQ, perThousand };
+    console.log(`  after warm-up: slope ${(perThousand / 1024).toFixed(3)} MiB per 1000 requests; peak ${(peakFirst / 1024).toFixed(1)} MiB in the first half, ${(peakSecond / 1024).toFixed(1)} MiB in the second`);
+    rssSummary = { perThousand, peakFirst, peakSecond };
   }
 
   const inName = contenders[contenders.length - 1].name;
@@ -289,9 +292,9 @@ async function main() {
   console.log(`  round-trip median ratio ${rtRatio.toFixed(2)}x (target <= 0.30x) ${rtRatio <= 0.3 ? 'met' : 'NOT met'}`);
   console.log(`  throughput ratio, 4 clients ${tpRatio.toFixed(2)}x (target >= 2.2x) ${tpRatio >= 2.2 ? 'met' : 'NOT met'}`);
   if (rssSummary) {
-    const growth = rssSummary.lastQ - rssSummary.firstQ;
-    const stable = rssSummary.perThousand < 256 && growth < 10 * 1024;
-    console.log(`  RSS ${stable ? 'stable' : 'GROWING'}: ${(growth / 1024).toFixed(1)} MiB between first and last quarter, ${(rssSummary.perThousand / 1024).toFixed(3)} MiB/1000 requests late slope`);
+    const growth = rssSummary.peakSecond - rssSummary.peakFirst;
+    const stable = rssSummary.perThousand < 512 && growth < 10 * 1024;
+    console.log(`  RSS ${stable ? 'stable' : 'GROWING'}: slope ${(rssSummary.perThousand / 1024).toFixed(3)} MiB/1000 requests, peaks ${growth >= 0 ? '+' : ''}${(growth / 1024).toFixed(1)} MiB from the first half to the second`);
   }
   if (!haveInproc) console.log('  (check_ha_drbd not built: the last contender is the agent running the Perl check as a child)');
 }
