@@ -202,13 +202,23 @@ async function main() {
   await chmod(agentLog, 0o666);
   const agent = spawn(process.execPath, [AGENT, '-c', agentCfg], { stdio: ['ignore', 'ignore', 'inherit'] });
   children.push(agent);
-  await Promise.all([waitPort(nrpePort, nrpe), waitPort(agentPort, agent)]);
+  // A second agent negotiating exactly like nrpe (ADH-AES256-GCM-SHA384, 2048-bit DH), to show
+  // what the daemon gains without the faster anonymous key exchange.
+  const adhPort = await freePort();
+  const adhCfg = join(dir, 'agent-adh.cfg');
+  await writeFile(adhCfg, readFileSync(agentCfg, 'utf8').replace(`server_port=${agentPort}`, `server_port=${adhPort}`) + 'hawatch_anon_ecdh=0\n');
+  const adhAgent = spawn(process.execPath, [AGENT, '-c', adhCfg], { stdio: ['ignore', 'ignore', 'inherit'] });
+  children.push(adhAgent);
+  await Promise.all([waitPort(nrpePort, nrpe), waitPort(agentPort, agent), waitPort(adhPort, adhAgent)]);
 
   const contenders = [
     { name: 'stock nrpe + Perl check_drbd', port: nrpePort, command: 'check_drbd' },
     { name: 'hawatch-agent + Perl check_drbd (child)', port: agentPort, command: 'check_drbd_perl' },
   ];
-  if (haveInproc) contenders.push({ name: 'hawatch-agent + check_ha_drbd (in-process)', port: agentPort, command: 'check_drbd' });
+  if (haveInproc) {
+    contenders.push({ name: 'hawatch-agent, ADH like nrpe + check_ha_drbd', port: adhPort, command: 'check_drbd' });
+    contenders.push({ name: 'hawatch-agent + check_ha_drbd (in-process)', port: agentPort, command: 'check_drbd' });
+  }
 
   console.log(`bench/nrpe: ${new Date().toISOString()}, node ${process.version}, ${(await import('node:os')).cpus().length} CPUs, load ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   for (const c of contenders) {
@@ -224,7 +234,7 @@ async function main() {
   const base = median(rt[contenders[0].name]);
   for (const c of contenders) {
     const xs = rt[c.name];
-    console.log(`  ${c.name.padEnd(44)} median ${median(xs).toFixed(1).padStart(6)} ms  p90 ${pct(xs, 90).toFixed(1).padStart(6)} ms  ratio ${(median(xs) / base).toFixed(2)}x`);
+    console.log(`  ${c.name.padEnd(46)} median ${median(xs).toFixed(1).padStart(6)} ms  p90 ${pct(xs, 90).toFixed(1).padStart(6)} ms  ratio ${(median(xs) / base).toFixed(2)}x`);
   }
 
   console.log(`\nthroughput, ${TP_SECONDS} s per run, two rounds interleaved:`);
@@ -241,7 +251,7 @@ async function main() {
       const runs = tp[`${c.name}|${clients}`];
       const avg = runs.reduce((a, r) => a + r.perSec, 0) / runs.length;
       const failed = runs.reduce((a, r) => a + r.failed, 0);
-      console.log(`  ${clients} client${clients > 1 ? 's' : ' '} ${c.name.padEnd(44)} ${avg.toFixed(1).padStart(7)} checks/s  ratio ${(avg / baseTp).toFixed(2)}x${failed ? `  (${failed} failed)` : ''}`);
+      console.log(`  ${clients} client${clients > 1 ? 's' : ' '} ${c.name.padEnd(46)} ${avg.toFixed(1).padStart(7)} checks/s  ratio ${(avg / baseTp).toFixed(2)}x${failed ? `  (${failed} failed)` : ''}`);
     }
   }
 
