@@ -7,7 +7,7 @@ import { unlink, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { VERSION } from '../nagios/version.ts';
 import { plugins } from '../plugins/registry.ts';
-import { ConfigError, loadConfig, type AgentConfig } from './config.ts';
+import { ConfigError, configProblems, loadConfig, type AgentConfig } from './config.ts';
 import { createLogger } from './log.ts';
 import { createAgent, HELLO_TEXT } from './server.ts';
 
@@ -91,7 +91,6 @@ async function main(): Promise<void> {
     fail(e instanceof ConfigError ? e.message : `cannot load the configuration: ${(e as Error).message}`);
   }
   if (values['check-config']) {
-    const { configProblems } = await import('./config.ts');
     for (const w of first.warnings) process.stderr.write(`warning: ${w}\n`);
     const problems = configProblems(first, !values['no-ssl']);
     for (const p of problems) process.stderr.write(`error: ${p}\n`);

@@ -425,5 +425,3 @@ export function createAgent(opts: AgentOptions): Agent {
   };
   return agent;
 }
-
-export type { CommandPlan };
