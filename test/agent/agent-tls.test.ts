@@ -58,7 +58,7 @@ describe('certificate mode with client-certificate verification (ssl_client_cert
   let pki: Record<string, string>;
   let agent: Daemon;
   beforeAll(async () => {
-    pki = await makePki(await tempDir('hawatch-pki-'));
+    pki = await makePki(await tempDir('hawatch-agent-pki-'));
     agent = await startAgent({
       config: [
         'allowed_hosts=127.0.0.1',
@@ -100,7 +100,7 @@ describe('certificate mode with client-certificate verification (ssl_client_cert
 
 describe('certificate mode asking for (not requiring) client certificates (ssl_client_certs=1)', () => {
   it('serves clients without a certificate but refuses a bad one', async () => {
-    const pki = await makePki(await tempDir('hawatch-pki-'));
+    const pki = await makePki(await tempDir('hawatch-agent-pki-'));
     const agent = await startAgent({
       config: ['allowed_hosts=127.0.0.1', 'command[hello]=/bin/echo hi', `ssl_cert_file=${pki['server.crt']}`, `ssl_privatekey_file=${pki['server.key']}`, `ssl_cacert_file=${pki['ca.crt']}`, 'ssl_client_certs=1'].join('\n'),
     });
