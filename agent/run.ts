@@ -61,11 +61,16 @@ export async function runPlan(req: RunRequest): Promise<RunOutcome> {
 async function runInProcess(req: RunRequest, plan: Extract<CommandPlan, { kind: 'inproc' }>): Promise<RunOutcome> {
   const argv = substituteArgs(plan.argTemplates, req.args);
   let timer: NodeJS.Timeout | undefined;
+  const abort = new AbortController();
   const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), req.timeoutS * 1000);
+    timer = setTimeout(() => {
+      // Stop the check's commands and connections too, not only the answer to the client.
+      abort.abort();
+      resolve('timeout');
+    }, req.timeoutS * 1000);
   });
   try {
-    const r = await Promise.race([runPlugin(plan.plugin, argv, { env: req.env, readStdin: async () => '' }), timeout]);
+    const r = await Promise.race([runPlugin(plan.plugin, argv, { env: req.env, readStdin: async () => '', signal: abort.signal }), timeout]);
     if (r === 'timeout') return { code: UNKNOWN, output: Buffer.from(timeoutMessage(req.timeoutS)), timedOut: true };
     const out = Buffer.from(r.text, 'utf8');
     return { ...finishOutput(out.length > req.maxOutputBytes ? out.subarray(0, req.maxOutputBytes) : out, r.exitCode), timedOut: false };
