@@ -1,7 +1,8 @@
 /**
  * The embedded default inventory: what `hawatch-server` runs with no --config. A local demo
  * on the admin node itself: the server's own demo checks run as real processes through the
- * local executor, one of them a deliberate WARNING to acknowledge, and a cluster rule.
+ * local executor, the built check_ha_drbd and check_ha_crm on their fixtures (a DRBD resync
+ * is a WARNING to acknowledge), and a cluster rule.
  */
 export const DEFAULT_INVENTORY = `# hawatch embedded default inventory (a local demo). Run with --config FILE for real use.
 server:
@@ -20,6 +21,9 @@ hosts:
   localhost:
     address: 127.0.0.1
     local: true
+  demo-node:
+    address: 127.0.0.1
+    local: true
 
 services:
   - name: load
@@ -31,9 +35,15 @@ services:
   - name: memory
     host: localhost
     command: $NODE$ $HAWATCH_SERVER$ demo-check memory -w 90 -c 97
-  - name: demo warning
-    host: localhost
-    command: '$NODE$ $HAWATCH_SERVER$ demo-check dummy 1 "a deliberate WARNING - acknowledge it or schedule downtime from the page"'
+
+  # The built check_ha_* plugins on their captured fixtures (from a source checkout:
+  # dist/bin/../../plugins/*/fixtures): a DRBD resync (WARNING) and a healthy Pacemaker.
+  - name: drbd r0 (fixture)
+    host: demo-node
+    command: $NODE$ $HAWATCH_BIN$/check_ha_drbd.cjs --input-file $HAWATCH_BIN$/../../plugins/drbd/fixtures/events2-9-resync-7GiB.txt
+  - name: pacemaker (fixture)
+    host: demo-node
+    command: $NODE$ $HAWATCH_BIN$/check_ha_crm.cjs --input-file $HAWATCH_BIN$/../../plugins/crm/fixtures/healthy.xml
 
 cluster_rules:
   - name: admin node health

@@ -552,7 +552,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     if (!s) return;
     s.keys(['name', 'host', 'hosts', 'command', 'args', 'contacts', 'contact_groups', 'notification_options', ...POLICY_KEYS]);
     const name = s.str('name', true);
-    if (name && !/^[A-Za-z0-9][A-Za-z0-9 _.:-]*$/.test(name)) c.fail([...path, 'name'], 'service names are letters, digits, space, _ . : -');
+    if (name && !/^[A-Za-z0-9][A-Za-z0-9 _.:()-]*$/.test(name)) c.fail([...path, 'name'], 'service names are letters, digits, space and _ . : ( ) - (no /: it separates host and service)');
     const hostNames = [...s.strList('host'), ...s.strList('hosts')];
     const targets = hostNames.includes('*') ? [...hosts.keys()] : hostNames;
     if (targets.length === 0) c.fail(path, 'needs host: NAME or hosts: [NAMES] (or hosts: "*")');

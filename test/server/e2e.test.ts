@@ -216,7 +216,8 @@ services:
     const byKey = new Map(s.objects.map((o: { key: string }) => [o.key, o]));
     expect(byKey.get('localhost/load')).toMatchObject({ output: expect.stringMatching(/^LOAD (OK|WARNING|CRITICAL) - load average/) });
     expect(byKey.get('localhost/memory')).toMatchObject({ perfdata: expect.stringMatching(/^memory_used=[\d.]+%;90;97;0;100$/) });
-    expect(byKey.get('localhost/demo warning')).toMatchObject({ stateName: 'WARNING', output: expect.stringContaining('a deliberate WARNING') });
+    expect(byKey.get('demo-node/drbd r0 (fixture)')).toMatchObject({ stateName: 'WARNING', output: expect.stringMatching(/^DRBD WARNING - r0 volume 0 peer nodeb: resync in progress/) });
+    expect(byKey.get('demo-node/pacemaker (fixture)')).toMatchObject({ stateName: 'OK', output: expect.stringMatching(/^CRM OK - 2 of 2 nodes online/) });
     expect(byKey.get('cluster/admin node health')).toMatchObject({ checked: true });
     const page = await fetch(`${srv.base}/`);
     expect(await page.text()).toContain('<script src="/status.js"></script>');
@@ -228,7 +229,7 @@ services:
   it('check validates an inventory: exit 0, or exit 1 with the problems by line', () => {
     const good = spawnSync(process.execPath, [BIN, 'check'], { encoding: 'utf8' });
     expect(good.status).toBe(0);
-    expect(good.stdout).toMatch(/^\(embedded default inventory\): OK - 1 hosts, 4 services, 1 cluster rules/);
+    expect(good.stdout).toMatch(/^\(embedded default inventory\): OK - 2 hosts, 5 services, 1 cluster rules/);
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'hosts:\n  web1:\n    address: 192.0.2.1\n    nrpe: { port: http }\nservices:\n  - { name: x, host: web2, command: c }\n');
     const r = spawnSync(process.execPath, [BIN, 'check', '--config', bad], { encoding: 'utf8' });
