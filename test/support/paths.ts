@@ -4,9 +4,13 @@ import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 
-/** A captured sample of a plugin's data source: plugins/<plugin>/fixtures/<name>. */
+/** plugins/<plugin>/fixtures: captured samples of the plugin's data sources. */
+export function fixturesDir(plugin: string): string {
+  return join(ROOT, 'plugins', plugin, 'fixtures');
+}
+
 export function fixturePath(plugin: string, name: string): string {
-  return join(ROOT, 'plugins', plugin, 'fixtures', name);
+  return join(fixturesDir(plugin), name);
 }
 
 export function readFixture(plugin: string, name: string): string {
