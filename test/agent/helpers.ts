@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { chmod, writeFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
-import { runProgram, type RunResult } from '../support/bin.ts';
+import { binPath, runProgram, type RunResult } from '../support/bin.ts';
 import { ROOT } from '../support/paths.ts';
 import { freePort, isListening } from '../support/ports.ts';
 import { stopChild } from '../support/process.ts';
@@ -22,7 +22,7 @@ export const CHECK_DUMMY = '/usr/lib/nagios/plugins/check_dummy';
 
 export function requireTools(): void {
   requireFile(CHECK_NRPE, 'nagios-nrpe-plugin');
-  if (!existsSync(AGENT_BIN)) throw new Error(`${AGENT_BIN} is missing: run 'npm run build' first (npm test does)`);
+  binPath('hawatch-agent');
 }
 
 const cleanups: (() => Promise<void> | void)[] = [];

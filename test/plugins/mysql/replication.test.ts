@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { fixturePath } from '../../support/paths.ts';
 import { freePort } from '../../support/ports.ts';
-import { requireUser } from '../../support/require.ts';
+import { requireProgram, requireUser } from '../../support/require.ts';
 import { removeDir, tempDir } from '../../support/tmp.ts';
 import { waitFor } from '../../support/wait.ts';
 import { runCheck, startServer, writeOptionFile, type Server } from './mariadb-harness.ts';
@@ -26,10 +26,11 @@ let pki: string;
 
 /** A CA and a server certificate for IP 127.0.0.1, plus an unrelated CA, made with openssl. */
 function makePki(): string {
+  const openssl = requireProgram('openssl', 'openssl');
   const dir = tempDir('hawatch-mysql-tls-');
   const ossl = (...args: string[]): void => {
-    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
-    if (r.error) throw new Error('openssl not found: install the Debian package openssl');
+    const r = spawnSync(openssl, args, { cwd: dir, encoding: 'utf8' });
+    if (r.error) throw r.error;
     if (r.status !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr}`);
   };
   for (const ca of ['ca', 'other-ca']) {
