@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { PluginError, type PluginContext, type PluginDescriptor } from '../../nagios/plugin.ts';
-import { describeFailure, runPrivileged } from '../netlib/privileged.ts';
+import { describeFailure, runPrivileged } from '../lib/privileged.ts';
 import { evaluateCorosync } from './evaluate.ts';
 import { CorosyncParseError, parseLinksStatus, parseQuorumStatus } from './parse.ts';
 

@@ -7,7 +7,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CommandError } from '../../nagios/exec.ts';
 import { PluginError, type PluginContext } from '../../nagios/plugin.ts';
-import { describeFailure, runPrivileged } from '../netlib/privileged.ts';
+import { describeFailure, runPrivileged } from '../lib/privileged.ts';
 
 export const SUDOERS_RULE = 'nagios ALL=(root) NOPASSWD: /usr/sbin/iptables-save, /usr/sbin/ip6tables-save, /usr/sbin/nft -j list ruleset';
 

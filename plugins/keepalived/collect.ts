@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PluginError, type PluginContext } from '../../nagios/plugin.ts';
-import { describeFailure, runPrivileged } from '../netlib/privileged.ts';
+import { describeFailure, runPrivileged } from '../lib/privileged.ts';
 import type { VrrpInstance } from './parse.ts';
 
 export const DEFAULT_STATE_FILE = '/var/lib/hawatch/keepalived/state';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { PluginError, type PluginContext, type PluginDescriptor } from '../../nagios/plugin.ts';
-import { canonicalAddr, familyOf } from '../netlib/addr.ts';
+import { canonicalAddr, familyOf } from '../lib/addr.ts';
 import { interfaceFor, ownMacs, probeDuplicate, readIpAddr } from '../vip/collect.ts';
 import { ArpingFlavor } from '../vip/parse.ts';
 import {

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { PluginError, type PluginContext, type PluginDescriptor } from '../../nagios/plugin.ts';
-import { describeFailure, runPrivileged } from '../netlib/privileged.ts';
+import { describeFailure, runPrivileged } from '../lib/privileged.ts';
 import { evaluateLvs } from './evaluate.ts';
 import { LvsParseError, parseIpvsCounters, parseIpvsList } from './parse.ts';
 

@@ -7,8 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { PluginError, type PluginContext } from '../../nagios/plugin.ts';
-import { inSubnet, parseAddr, type Family } from '../netlib/addr.ts';
-import { describeFailure, runPrivileged } from '../netlib/privileged.ts';
+import { inSubnet, parseAddr, type Family } from '../lib/addr.ts';
+import { describeFailure, runPrivileged } from '../lib/privileged.ts';
 import { parseKeepalivedState } from '../keepalived/parse.ts';
 import { ArpingFlavor, detectArpingFlavor, pacemakerResourceNodes, parseArpingOutput, parseIpAddrJson, ParseError, type ArpReply, type NetInterface } from './parse.ts';
 

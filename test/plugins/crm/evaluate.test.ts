@@ -8,9 +8,10 @@ import { describe, expect, it } from 'vitest';
 import { parseThresholds } from '../../../nagios/range.ts';
 import { effectiveState, render } from '../../../nagios/result.ts';
 import { State } from '../../../nagios/states.ts';
-import { describeFailure, evaluate, globToRegExp, parseExpectation, type EvalOptions } from '../../../plugins/crm/evaluate.ts';
+import { describeFailure, evaluate, parseExpectation, type EvalOptions } from '../../../plugins/crm/evaluate.ts';
 import { describeCrmMonFailure, isOldCrmMonUsageError, mainMessage } from '../../../plugins/crm/failure.ts';
 import { parseCrmMon, type ClusterStatus } from '../../../plugins/crm/parse.ts';
+import { globToRegExp } from '../../../plugins/lib/glob.ts';
 import { fixturesDir } from '../../support/paths.ts';
 
 const FIXTURES = fixturesDir('crm');

@@ -5,9 +5,10 @@ import { parseRange } from '../../../nagios/range.ts';
 import { effectiveState, render } from '../../../nagios/result.ts';
 import { State } from '../../../nagios/states.ts';
 import { csvUrl } from '../../../plugins/haproxy/collect.ts';
-import { evaluate, globToRegExp, type HaproxyPolicy } from '../../../plugins/haproxy/evaluate.ts';
+import { evaluate, type HaproxyPolicy } from '../../../plugins/haproxy/evaluate.ts';
 import descriptor from '../../../plugins/haproxy/index.ts';
 import { classifyStatus, parseStats, parseStatsText, splitCsvLine } from '../../../plugins/haproxy/parse.ts';
+import { globToRegExp } from '../../../plugins/lib/glob.ts';
 import { perfValue } from '../../support/bin.ts';
 import { fixturePath, readFixture } from '../../support/paths.ts';
 

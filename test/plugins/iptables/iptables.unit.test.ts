@@ -7,7 +7,7 @@ import { decide, type Layer } from '../../../plugins/iptables/model.ts';
 import { filterLayer, parseSave, ruleFromTokens, tokenize } from '../../../plugins/iptables/parse-iptables.ts';
 import { nftLayers, parseNftJson } from '../../../plugins/iptables/parse-nft.ts';
 import { parsePolicy } from '../../../plugins/iptables/policy.ts';
-import { parseAddr } from '../../../plugins/netlib/addr.ts';
+import { parseAddr } from '../../../plugins/lib/addr.ts';
 import { fixturePath, readFixture } from '../../support/paths.ts';
 
 const ip = (s: string): bigint => parseAddr(s)!.value;

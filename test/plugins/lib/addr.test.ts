@@ -1,6 +1,6 @@
 /** The address helpers shared by the network checks. */
 import { describe, expect, it } from 'vitest';
-import { canonicalAddr, formatRange, parseCidr, rangeToCidrs } from '../../../plugins/netlib/addr.ts';
+import { canonicalAddr, formatRange, parseCidr, rangeToCidrs } from '../../../plugins/lib/addr.ts';
 
 describe('addresses', () => {
   it('canonicalises IPv4 and IPv6 (RFC 5952)', () => {
