@@ -5,9 +5,10 @@
  */
 import { CommandError, type CommandResult } from '../../nagios/exec.ts';
 import { PluginError, type PluginContext } from '../../nagios/plugin.ts';
+import { sudoCommand } from './sudo.ts';
 
 export interface PrivilegedSpec {
-  /** Absolute path or name found in PATH. */
+  /** Absolute path or name found in PATH (with sudo: in /usr/sbin, see sudo.ts). */
   readonly file: string;
   readonly args: readonly string[];
   /** Debian package that ships `file`. */
@@ -42,8 +43,7 @@ export function privilegeHint(spec: Pick<PrivilegedSpec, 'sudo' | 'sudoersRule'>
  * permission error recognised in stderr.
  */
 export async function runPrivileged(ctx: PluginContext, spec: PrivilegedSpec): Promise<CommandResult> {
-  const file = spec.sudo ? 'sudo' : spec.file;
-  const args = spec.sudo ? ['-n', '--', spec.file, ...spec.args] : [...spec.args];
+  const { file, args } = spec.sudo ? sudoCommand(spec.file, spec.args) : { file: spec.file, args: [...spec.args] };
   let res: CommandResult;
   try {
     res = await ctx.runCommand(file, args, { timeoutMs: Math.min(spec.timeoutMs, ctx.remainingMs()), signal: ctx.signal, env: { LC_ALL: 'C' } });

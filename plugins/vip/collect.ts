@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import { PluginError, type PluginContext } from '../../nagios/plugin.ts';
 import { inSubnet, parseAddr, type Family } from '../lib/addr.ts';
 import { describeFailure, runPrivileged } from '../lib/privileged.ts';
+import { sudoProgramPath } from '../lib/sudo.ts';
 import { parseKeepalivedState } from '../keepalived/parse.ts';
 import { ArpingFlavor, detectArpingFlavor, pacemakerResourceNodes, parseArpingOutput, parseIpAddrJson, ParseError, type ArpReply, type NetInterface } from './parse.ts';
 
@@ -51,8 +52,7 @@ export interface DadResult {
 }
 
 export function arpingSudoersRule(arping: string): string {
-  const path = arping.startsWith('/') ? arping : '/usr/sbin/arping';
-  return `nagios ALL=(root) NOPASSWD: ${path}`;
+  return `nagios ALL=(root) NOPASSWD: ${sudoProgramPath(arping)}`;
 }
 
 const flavorCache = new Map<string, ArpingFlavor>();

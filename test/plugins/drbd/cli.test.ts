@@ -195,6 +195,12 @@ describe('choosing the source', () => {
     expect(r.code).toBe(0);
   });
 
+  it('--sudo with drbdsetup by name: sudo -n /usr/sbin/drbdsetup, the path of the sudoers rule', () => {
+    const dir = fakeProgram('sudo', `exit 1`);
+    run(['--source', 'status-json', '--sudo'], { path: dir });
+    expect(argsSeen(dir)).toEqual(['-n', '/usr/sbin/drbdsetup', 'status', '--json']);
+  });
+
   it('a missing drbdsetup is UNKNOWN and names the package', () => {
     const r = run(['--proc-file', fixturePath('proc-9.2-version-only.txt')]);
     expectOneLineUnknown(r, /'drbdsetup' was not found: install the drbd-utils package/);
