@@ -9,6 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { PluginError } from '../../nagios/plugin.ts';
 import { State } from '../../nagios/states.ts';
+import { readTextFile } from '../lib/files.ts';
 
 const MAX_BYTES = 16 * 1024 * 1024;
 
@@ -98,13 +99,7 @@ export interface Credentials {
 }
 
 export async function readAuthFile(path: string): Promise<Credentials> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new PluginError(`cannot read --auth-file '${path}': ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
-  }
+  const text = await readTextFile(path, '--auth-file');
   const line = text.split(/\r?\n/)[0] ?? '';
   const colon = line.indexOf(':');
   if (colon <= 0) throw new PluginError(`--auth-file '${path}': expected 'user:password' on the first line`);

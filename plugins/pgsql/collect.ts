@@ -10,6 +10,7 @@ import { userInfo } from 'node:os';
 import type { ConnectionOptions } from 'node:tls';
 import type { Client, ClientConfig, QueryConfig } from 'pg';
 import { PluginError } from '../../nagios/plugin.ts';
+import { readTextFile } from '../lib/files.ts';
 import type { HostCapture, HostErrorKind, Row } from './parse.ts';
 
 /**
@@ -79,13 +80,7 @@ export function parseTarget(text: string, defaultPort: number): Target {
 }
 
 export async function readPasswordFile(path: string): Promise<string> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new PluginError(`cannot read --password-file '${path}': ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied (the nagios user must be able to read it; keep it mode 0600)' : (e as Error).message}`);
-  }
+  const text = await readTextFile(path, '--password-file', { permissionHint: 'the nagios user must be able to read it; keep it mode 0600' });
   const first = text.split(/\r?\n/)[0] ?? '';
   if (first === '') throw new PluginError(`--password-file '${path}' is empty: put the password on its first line`);
   return first;

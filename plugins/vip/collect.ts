@@ -3,11 +3,11 @@
  * connect to the VIP, and what keepalived or Pacemaker say this node should be.
  * Also used by check_ha_keepalived for its own duplicate probe of MASTER addresses.
  */
-import { readFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { PluginError, type PluginContext } from '../../nagios/plugin.ts';
 import { inSubnet, parseAddr, type Family } from '../lib/addr.ts';
+import { readTextFile } from '../lib/files.ts';
 import { describeFailure, runPrivileged } from '../lib/privileged.ts';
 import { sudoProgramPath } from '../lib/sudo.ts';
 import { parseKeepalivedState } from '../keepalived/parse.ts';
@@ -153,16 +153,6 @@ export interface Expectation {
   readonly because: string;
 }
 
-async function readText(path: string, what: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
-    throw new PluginError(`cannot read ${what} '${path}': ${why}`);
-  }
-}
-
 /** Resolves --expect / --expect-from into owner, standby or any. */
 export async function resolveExpectation(ctx: PluginContext): Promise<Expectation> {
   const from = ctx.string('expect-from');
@@ -176,7 +166,7 @@ export async function resolveExpectation(ctx: PluginContext): Promise<Expectatio
   const [, kind, name] = m as unknown as [string, string, string];
   if (kind === 'keepalived') {
     const path = ctx.string('keepalived-state') ?? DEFAULT_KEEPALIVED_STATE;
-    const parsed = parseKeepalivedState(await readText(path, 'keepalived state'));
+    const parsed = parseKeepalivedState(await readTextFile(path, 'keepalived state'));
     const inst = parsed.instances.find((i) => i.name === name);
     if (!inst) throw new PluginError(`keepalived instance '${name}' is not in '${path}' (known: ${parsed.instances.map((i) => i.name).join(', ') || 'none'})`);
     return { role: inst.state === 'MASTER' ? 'owner' : 'standby', because: `keepalived ${name} is ${inst.state}` };
@@ -184,7 +174,7 @@ export async function resolveExpectation(ctx: PluginContext): Promise<Expectatio
   const xmlPath = ctx.string('crm-mon-xml');
   let xml: string;
   if (xmlPath !== undefined) {
-    xml = await readText(xmlPath, 'crm_mon XML');
+    xml = await readTextFile(xmlPath, 'crm_mon XML');
   } else {
     const res = await runPrivileged(ctx, { file: 'crm_mon', args: ['--output-as=xml', '--inactive'], debianPackage: 'pacemaker-cli-utils', sudoersRule: 'add the nagios user to the haclient group', sudo: false, timeoutMs: 8000 });
     if (res.exitCode !== 0 && !res.stdout.includes('<pacemaker-result')) throw new PluginError(describeFailure('crm_mon', res));
