@@ -10,7 +10,11 @@ import { PluginError, type PluginContext } from '../../nagios/plugin.ts';
 import { readTextFile } from '../lib/files.ts';
 import { describeFailure, runPrivileged } from '../lib/privileged.ts';
 
-export const SUDOERS_RULE = 'nagios ALL=(root) NOPASSWD: /usr/sbin/iptables-save, /usr/sbin/ip6tables-save, /usr/sbin/nft -j list ruleset';
+/**
+ * `""`: the save tools only without arguments. Allowed any arguments, `iptables-save -f FILE`
+ * would let the nagios user overwrite any file as root.
+ */
+export const SUDOERS_RULE = 'nagios ALL=(root) NOPASSWD: /usr/sbin/iptables-save "", /usr/sbin/ip6tables-save "", /usr/sbin/nft -j list ruleset';
 
 export interface RawRulesets {
   /** iptables-save text (IPv4); undefined when not read. */

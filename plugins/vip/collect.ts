@@ -51,8 +51,19 @@ export interface DadResult {
   readonly foreign: readonly ArpReply[];
 }
 
-export function arpingSudoersRule(arping: string): string {
-  return `nagios ALL=(root) NOPASSWD: ${sudoProgramPath(arping)}`;
+/** The argument lists of the probe below, as sudoers regular expressions (sudo >= 1.9.10). */
+const PROBE_ARGS_PATTERN = {
+  [ArpingFlavor.IPUTILS]: '^-D -I [A-Za-z0-9_.-]+ -c [0-9]+ -w [0-9]+ [0-9.]+$',
+  [ArpingFlavor.HABETS]: '^-0 -i [A-Za-z0-9_.-]+ -c [0-9]+ -W [0-9.]+ -w [0-9]+ [0-9.]+$',
+} as const;
+
+/**
+ * The sudoers rule for the probe: arping as root, but only in the duplicate-detection form
+ * (sender 0.0.0.0). A rule without arguments would let the nagios user send any ARP packet
+ * as root, e.g. gratuitous replies that take over the VIP.
+ */
+export function arpingSudoersRule(arping: string, flavor: ArpingFlavor = ArpingFlavor.HABETS): string {
+  return `nagios ALL=(root) NOPASSWD: ${sudoProgramPath(arping)} ${PROBE_ARGS_PATTERN[flavor]}`;
 }
 
 const flavorCache = new Map<string, ArpingFlavor>();
@@ -85,7 +96,7 @@ export async function probeDuplicate(ctx: PluginContext, req: DadRequest): Promi
     file: req.arping,
     args,
     debianPackage: flavor === ArpingFlavor.IPUTILS ? 'iputils-arping' : 'arping',
-    sudoersRule: arpingSudoersRule(req.arping),
+    sudoersRule: arpingSudoersRule(req.arping, flavor),
     sudo: req.sudo,
     timeoutMs: (wait + 2) * 1000,
   });

@@ -165,7 +165,7 @@ describe('privileges, tools and bad input', () => {
   it('as an unprivileged user: UNKNOWN naming the sudoers rule', async () => {
     load(COMPLIANT);
     const r = await runProgram('ip', ['netns', 'exec', ns, 'setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, binPath('check_ha_iptables'), '--policy', policy]);
-    expect(r.stdout).toMatch(/^FIREWALL UNKNOWN - 'iptables-save' needs more privileges \(.*Permission denied.*\): run as root, or pass --sudo and add the sudoers rule 'nagios ALL=\(root\) NOPASSWD: \/usr\/sbin\/iptables-save, \/usr\/sbin\/ip6tables-save, \/usr\/sbin\/nft -j list ruleset'/);
+    expect(r.stdout).toMatch(/^FIREWALL UNKNOWN - 'iptables-save' needs more privileges \(.*Permission denied.*\): run as root, or pass --sudo and add the sudoers rule 'nagios ALL=\(root\) NOPASSWD: \/usr\/sbin\/iptables-save "", \/usr\/sbin\/ip6tables-save "", \/usr\/sbin\/nft -j list ruleset'/);
     expect(r.code).toBe(3);
   });
 
