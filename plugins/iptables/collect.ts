@@ -3,11 +3,11 @@
  * `nft -j list ruleset` (directly as root, or through `sudo -n`), the policy file and
  * the baseline file.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CommandError } from '../../nagios/exec.ts';
 import { PluginError, type PluginContext } from '../../nagios/plugin.ts';
-import { readTextFile } from '../lib/files.ts';
+import { readTextFile, replaceFile } from '../lib/files.ts';
 import { describeFailure, runPrivileged } from '../lib/privileged.ts';
 
 /**
@@ -101,9 +101,7 @@ export async function readBaseline(path: string): Promise<string> {
 export async function writeBaseline(path: string, text: string): Promise<void> {
   try {
     await mkdir(dirname(path), { recursive: true });
-    const tmp = `${path}.${process.pid}.tmp`;
-    await writeFile(tmp, text, { mode: 0o640 });
-    await rename(tmp, path);
+    await replaceFile(path, text, 0o640);
   } catch (e) {
     throw new PluginError(`cannot write baseline '${path}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
