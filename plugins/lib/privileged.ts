@@ -15,6 +15,8 @@ export interface PrivilegedSpec {
   readonly debianPackage: string;
   /** The sudoers line that allows this command for the nagios user. */
   readonly sudoersRule: string;
+  /** What to do about missing privileges, when it is not root or --sudo with sudoersRule. */
+  readonly privilegeHint?: string;
   /** Run through `sudo -n`. */
   readonly sudo: boolean;
   readonly timeoutMs: number;
@@ -31,7 +33,8 @@ function firstLine(s: string): string {
   return (s.trim().split('\n').find((l) => l.trim() !== '') ?? '').trim();
 }
 
-export function privilegeHint(spec: Pick<PrivilegedSpec, 'sudo' | 'sudoersRule'>): string {
+export function privilegeHint(spec: Pick<PrivilegedSpec, 'sudo' | 'sudoersRule' | 'privilegeHint'>): string {
+  if (spec.privilegeHint !== undefined) return spec.privilegeHint;
   return spec.sudo
     ? `add the sudoers rule '${spec.sudoersRule}' (visudo -f /etc/sudoers.d/hawatch)`
     : `run as root, or pass --sudo and add the sudoers rule '${spec.sudoersRule}'`;

@@ -187,7 +187,10 @@ export async function resolveExpectation(ctx: PluginContext): Promise<Expectatio
   if (xmlPath !== undefined) {
     xml = await readTextFile(xmlPath, 'crm_mon XML');
   } else {
-    const res = await runPrivileged(ctx, { file: 'crm_mon', args: ['--output-as=xml', '--inactive'], debianPackage: 'pacemaker-cli-utils', sudoersRule: 'add the nagios user to the haclient group', sudo: false, timeoutMs: 8000 });
+    const res = await runPrivileged(ctx, {
+      file: 'crm_mon', args: ['--output-as=xml', '--inactive'], debianPackage: 'pacemaker-cli-utils', sudoersRule: '(none: crm_mon needs the haclient group)', sudo: false, timeoutMs: 8000,
+      privilegeHint: 'run as root or add the nagios user to the haclient group (usermod -a -G haclient nagios), or give --crm-mon-xml',
+    });
     if (res.exitCode !== 0 && !res.stdout.includes('<pacemaker-result')) throw new PluginError(describeFailure('crm_mon', res));
     xml = res.stdout;
   }
