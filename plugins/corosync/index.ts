@@ -1,19 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import { PluginError, type PluginContext, type PluginDescriptor } from '../../nagios/plugin.ts';
-import { describeFailure, runPrivileged } from '../netlib/privileged.ts';
+import { readTextFile } from '../lib/files.ts';
+import { describeFailure, runPrivileged } from '../lib/privileged.ts';
 import { evaluateCorosync } from './evaluate.ts';
 import { CorosyncParseError, parseLinksStatus, parseQuorumStatus } from './parse.ts';
 
 const SUDOERS = 'nagios ALL=(root) NOPASSWD: /usr/sbin/corosync-quorumtool -s, /usr/sbin/corosync-cfgtool -s';
-
-async function fromFile(path: string, what: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new PluginError(`cannot read ${what} '${path}': ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
-  }
-}
 
 /** Runs a corosync tool; "Cannot initialize ..." means corosync is down, or we may not talk to it. */
 async function tool(ctx: PluginContext, file: string, args: string[], okCodes: number[]): Promise<string> {
@@ -52,8 +43,8 @@ const descriptor: PluginDescriptor = {
     let qText: string | undefined;
     let lText: string | undefined;
     if (offline) {
-      qText = input ?? (qFile ? await fromFile(qFile, 'quorum file') : undefined);
-      lText = lFile ? await fromFile(lFile, 'links file') : undefined;
+      qText = input ?? (qFile ? await readTextFile(qFile, 'quorum file') : undefined);
+      lText = lFile ? await readTextFile(lFile, 'links file') : undefined;
     } else {
       if (!ctx.flag('no-quorum')) qText = await tool(ctx, 'corosync-quorumtool', ['-s'], [0, 2]);
       if (!ctx.flag('no-links')) lText = await tool(ctx, 'corosync-cfgtool', ['-s'], [0, 1]);

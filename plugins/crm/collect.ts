@@ -11,6 +11,7 @@ import { access } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { commandFailure, PluginError, type PluginContext } from '../../nagios/plugin.ts';
 import type { CommandResult } from '../../nagios/exec.ts';
+import { sudoCommand } from '../lib/sudo.ts';
 import { describeCrmMonFailure, isOldCrmMonUsageError } from './failure.ts';
 import { looksLikeCrmMonXml } from './parse.ts';
 
@@ -79,10 +80,9 @@ export async function collect(ctx: PluginContext): Promise<Collected> {
   env.CIB_file = cibFile;
 
   const run = async (args: readonly string[]): Promise<CommandResult> => {
-    const file = sudo ? 'sudo' : crmMon;
-    const argv = sudo ? ['-n', crmMon, ...args] : [...args];
+    const command = sudo ? sudoCommand(crmMon, args) : { file: crmMon, args: [...args] };
     try {
-      return await ctx.runCommand(file, argv, { timeoutMs: ctx.remainingMs(), env, signal: ctx.signal });
+      return await ctx.runCommand(command.file, command.args, { timeoutMs: ctx.remainingMs(), env, signal: ctx.signal });
     } catch (e) {
       return commandFailure(e, { notFound: sudo ? 'install sudo, or drop --sudo' : NOT_FOUND_HINT, permission: 'check the file mode of crm_mon' });
     }

@@ -15,6 +15,7 @@ import type { Perfdata } from '../../nagios/perfdata.ts';
 import { checkThresholds, describeRange, type Thresholds } from '../../nagios/range.ts';
 import { group, leaf, type CheckResult } from '../../nagios/result.ts';
 import { State, worst, type StateCode } from '../../nagios/states.ts';
+import { globToRegExp } from '../lib/glob.ts';
 import { PCMK_INFINITY, type Bundle, type ClusterStatus, type Clone, type CrmNode, type FailCount, type FailedAction, type Group, type Primitive, type Resource } from './parse.ts';
 
 export const ROLE = { STARTED: 'started', PROMOTED: 'promoted', UNPROMOTED: 'unpromoted' } as const;
@@ -65,27 +66,6 @@ export function normaliseRole(role: string): string {
   if (r === 'master' || r === 'promoted') return ROLE.PROMOTED;
   if (r === 'slave' || r === 'unpromoted') return ROLE.UNPROMOTED;
   return r;
-}
-
-/** A shell-style glob (`*`, `?`, `[...]`) as an anchored regular expression. */
-export function globToRegExp(glob: string): RegExp {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === '*') re += '.*';
-    else if (c === '?') re += '.';
-    else if (c === '[') {
-      const end = glob.indexOf(']', i + 2);
-      if (end === -1) re += '\\[';
-      else {
-        let body = glob.slice(i + 1, end).replace(/\\/g, '\\\\');
-        if (body.startsWith('!')) body = `^${body.slice(1)}`;
-        re += `[${body}]`;
-        i = end;
-      }
-    } else re += c.replace(/[.+^${}()|\\\]]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`);
 }
 
 function matcher(globs: readonly string[]): (name: string) => boolean {

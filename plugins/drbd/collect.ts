@@ -7,6 +7,7 @@
  */
 import { readFile } from 'node:fs';
 import { commandFailure, PluginError, type PluginContext } from '../../nagios/plugin.ts';
+import { sudoCommand } from '../lib/sudo.ts';
 import { detectFormat, DrbdParseError, type DrbdFormat } from './parse.ts';
 
 export const SOURCES = ['auto', 'proc', 'status-json', 'events2'] as const;
@@ -53,10 +54,10 @@ async function runDrbdsetup(ctx: PluginContext, format: keyof typeof DRBDSETUP_A
   const args = DRBDSETUP_ARGS[format];
   const origin = `drbdsetup ${args.join(' ')}`;
   const sudo = ctx.flag('sudo');
-  const [file, argv] = sudo ? ['sudo', ['-n', drbdsetup, ...args]] : [drbdsetup, [...args]];
+  const command = sudo ? sudoCommand(drbdsetup, args) : { file: drbdsetup, args: [...args] };
   let result;
   try {
-    result = await ctx.runCommand(file, argv, { timeoutMs: ctx.remainingMs(), signal: ctx.signal });
+    result = await ctx.runCommand(command.file, command.args, { timeoutMs: ctx.remainingMs(), signal: ctx.signal });
   } catch (e) {
     commandFailure(e, {
       notFound: sudo ? 'install sudo, or run the check as root without --sudo' : INSTALL_HINT,

@@ -1,8 +1,6 @@
-import { writeFile } from 'node:fs/promises';
 import { PluginError, type PluginDescriptor } from '../../nagios/plugin.ts';
 import { parseRange } from '../../nagios/range.ts';
-import { loadCredentials } from '../mysql/connection.ts';
-import { parseTargets } from '../mysql/target.ts';
+import { connectionSettings, saveCapture } from '../mysql/cli.ts';
 import { collect } from './collect.ts';
 import { evaluate } from './evaluate.ts';
 import { parseInput, parseNode, type GaleraCapture } from './parse.ts';
@@ -46,21 +44,9 @@ const descriptor: PluginDescriptor = {
     if (input !== undefined) {
       capture = parseInput(input);
     } else {
-      const port = Number(ctx.string('port'));
-      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new PluginError(`invalid --port '${ctx.string('port')}': expected 1-65535`);
-      const credentials = loadCredentials({ defaultsFile: ctx.string('defaults-file'), user: ctx.string('user'), groups: ['check_ha_galera'], env: ctx.env });
-      let hosts = ctx.strings('hostname');
-      if (hosts.length === 0) hosts = [credentials.defaultTarget ?? 'localhost'];
-      const targets = parseTargets(hosts, credentials.defaultPort !== undefined && ctx.options.port === '3306' ? credentials.defaultPort : port);
+      const { credentials, targets } = connectionSettings(ctx, 'check_ha_galera');
       capture = await collect(ctx, targets, credentials);
-      const save = ctx.string('save-input');
-      if (save !== undefined) {
-        try {
-          await writeFile(save, JSON.stringify(capture, null, 2) + '\n', { mode: 0o600 });
-        } catch (e) {
-          throw new PluginError(`cannot write --save-input file '${save}': ${(e as Error).message.split('\n')[0]}`);
-        }
-      }
+      await saveCapture(ctx.string('save-input'), capture);
     }
     return evaluate(capture.nodes.map(parseNode), settings);
   },

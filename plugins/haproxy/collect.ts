@@ -9,15 +9,18 @@ import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { PluginError } from '../../nagios/plugin.ts';
 import { State } from '../../nagios/states.ts';
+import { parsePort, splitAddress } from '../lib/address.ts';
+import { readTextFile } from '../lib/files.ts';
 
 const MAX_BYTES = 16 * 1024 * 1024;
 
 function socketTarget(spec: string): { path: string } | { host: string; port: number } {
-  if (spec.startsWith('/') || spec.startsWith('.')) return { path: spec };
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(spec);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || !(port >= 1 && port <= 65535)) throw new PluginError(`invalid --socket '${spec}': expected a path (/run/haproxy/admin.sock) or HOST:PORT`);
-  return { host: (m[1] ?? m[2])!, port };
+  if (spec.startsWith('.')) return { path: spec };
+  const a = splitAddress(spec);
+  if ('path' in a) return a;
+  const port = a.port === undefined ? undefined : parsePort(a.port);
+  if (a.host === '' || port === undefined) throw new PluginError(`invalid --socket '${spec}': expected a path (/run/haproxy/admin.sock) or HOST:PORT`);
+  return { host: a.host, port };
 }
 
 /** Sends one command on a fresh connection (non-interactive mode) and reads to the end. */
@@ -98,13 +101,7 @@ export interface Credentials {
 }
 
 export async function readAuthFile(path: string): Promise<Credentials> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new PluginError(`cannot read --auth-file '${path}': ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
-  }
+  const text = await readTextFile(path, '--auth-file');
   const line = text.split(/\r?\n/)[0] ?? '';
   const colon = line.indexOf(':');
   if (colon <= 0) throw new PluginError(`--auth-file '${path}': expected 'user:password' on the first line`);

@@ -10,6 +10,7 @@ import type { Perfdata } from '../../nagios/perfdata.ts';
 import { checkThresholds, describeRange, parseRange, type Thresholds } from '../../nagios/range.ts';
 import { group, leaf, type CheckResult } from '../../nagios/result.ts';
 import { State, worst, type StateCode } from '../../nagios/states.ts';
+import { globToRegExp } from '../lib/glob.ts';
 import type { BackendView, FrontendView, HaproxyStats, ProcessView, ServerView } from './parse.ts';
 
 export interface HaproxyPolicy {
@@ -31,12 +32,7 @@ export interface HaproxyPolicy {
 export const DEFAULT_SESSION_WARNING = '80';
 export const DEFAULT_SESSION_CRITICAL = '95';
 
-/** `*` any run of characters, `?` one character; everything else literal. */
-export function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${body}$`);
-}
-
+/** Whether a proxy name passes --backend/--frontend (globs, all when none) and the --exclude-* globs. */
 function selected(name: string, include: readonly string[], exclude: readonly string[]): boolean {
   if (include.length > 0 && !include.some((g) => globToRegExp(g).test(name))) return false;
   return !exclude.some((g) => globToRegExp(g).test(name));

@@ -3,13 +3,18 @@
  * `nft -j list ruleset` (directly as root, or through `sudo -n`), the policy file and
  * the baseline file.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CommandError } from '../../nagios/exec.ts';
 import { PluginError, type PluginContext } from '../../nagios/plugin.ts';
-import { describeFailure, runPrivileged } from '../netlib/privileged.ts';
+import { readTextFile, replaceFile } from '../lib/files.ts';
+import { describeFailure, runPrivileged } from '../lib/privileged.ts';
 
-export const SUDOERS_RULE = 'nagios ALL=(root) NOPASSWD: /usr/sbin/iptables-save, /usr/sbin/ip6tables-save, /usr/sbin/nft -j list ruleset';
+/**
+ * `""`: the save tools only without arguments. Allowed any arguments, `iptables-save -f FILE`
+ * would let the nagios user overwrite any file as root.
+ */
+export const SUDOERS_RULE = 'nagios ALL=(root) NOPASSWD: /usr/sbin/iptables-save "", /usr/sbin/ip6tables-save "", /usr/sbin/nft -j list ruleset';
 
 export interface RawRulesets {
   /** iptables-save text (IPv4); undefined when not read. */
@@ -19,15 +24,6 @@ export interface RawRulesets {
   readonly nft?: string | undefined;
   readonly sources: string[];
   readonly notes: string[];
-}
-
-async function readText(path: string, what: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new PluginError(`cannot read ${what} '${path}': ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
-  }
 }
 
 /** Runs one dump command; a missing program is a note (the other tool may do), anything else fails. */
@@ -49,9 +45,9 @@ export async function collectRulesets(ctx: PluginContext, want: { v6: boolean; s
   const sources: string[] = [];
   const notes: string[] = [];
   if (input !== undefined || files.v4 || files.v6 || files.nft) {
-    let v4 = files.v4 ? await readText(files.v4, 'iptables-save file') : undefined;
-    const v6 = files.v6 ? await readText(files.v6, 'ip6tables-save file') : undefined;
-    let nft = files.nft ? await readText(files.nft, 'nft JSON file') : undefined;
+    let v4 = files.v4 ? await readTextFile(files.v4, 'iptables-save file') : undefined;
+    const v6 = files.v6 ? await readTextFile(files.v6, 'ip6tables-save file') : undefined;
+    let nft = files.nft ? await readTextFile(files.nft, 'nft JSON file') : undefined;
     if (input !== undefined) {
       if (input.trimStart().startsWith('{')) nft = input;
       else v4 = input;
@@ -89,7 +85,7 @@ export async function collectRulesets(ctx: PluginContext, want: { v6: boolean; s
 }
 
 export async function readPolicyFile(path: string): Promise<string> {
-  return readText(path, 'policy file');
+  return readTextFile(path, 'policy file');
 }
 
 export async function readBaseline(path: string): Promise<string> {
@@ -105,9 +101,7 @@ export async function readBaseline(path: string): Promise<string> {
 export async function writeBaseline(path: string, text: string): Promise<void> {
   try {
     await mkdir(dirname(path), { recursive: true });
-    const tmp = `${path}.${process.pid}.tmp`;
-    await writeFile(tmp, text, { mode: 0o640 });
-    await rename(tmp, path);
+    await replaceFile(path, text, 0o640);
   } catch (e) {
     throw new PluginError(`cannot write baseline '${path}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }

@@ -9,7 +9,7 @@
 import type { Perfdata } from '../../nagios/perfdata.ts';
 import { group, leaf, type CheckResult } from '../../nagios/result.ts';
 import { State, type StateCode } from '../../nagios/states.ts';
-import { FAMILY_BITS, formatRange, rangeToCidrs, type AddrRange, type Family } from '../netlib/addr.ts';
+import { FAMILY_BITS, formatRange, rangeToCidrs, type AddrRange, type Family } from '../lib/addr.ts';
 import { cmpBig, collectBoundaries, decide, PROTOS, type Layer, type PortRange, type Proto, type Rule } from './model.ts';
 import type { AllowRule, FirewallPolicy } from './policy.ts';
 

@@ -1,6 +1,6 @@
 import { PluginError, type PluginDescriptor } from '../../nagios/plugin.ts';
 import { parseStateName, State, type StateCode } from '../../nagios/states.ts';
-import type { Family } from '../netlib/addr.ts';
+import type { Family } from '../lib/addr.ts';
 import { collectRulesets, readBaseline, readPolicyFile, SUDOERS_RULE, writeBaseline } from './collect.ts';
 import { evaluateFirewall, type BaseChainInfo, type DriftInfo } from './evaluate.ts';
 import type { Layer } from './model.ts';

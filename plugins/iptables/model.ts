@@ -8,7 +8,7 @@
  * answers "maybe": the walk then assumes it does not match and remembers the rule, so
  * the verdict can be reported as uncertain instead of silently wrong.
  */
-import type { AddrRange, Family } from '../netlib/addr.ts';
+import type { AddrRange, Family } from '../lib/addr.ts';
 
 export type Proto = 'tcp' | 'udp';
 export const PROTOS: readonly Proto[] = ['tcp', 'udp'];

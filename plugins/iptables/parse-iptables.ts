@@ -3,7 +3,7 @@
  * table is modelled (that is where INPUT policy lives); other tables are kept as text for
  * the drift check.
  */
-import { parseCidr, parseAddr, type AddrRange, type Family } from '../netlib/addr.ts';
+import { parseCidr, parseAddr, type AddrRange, type Family } from '../lib/addr.ts';
 import type { Chain, Conditions, Layer, PortRange, Rule, Verdict } from './model.ts';
 
 export interface SavedTable {

@@ -3,7 +3,7 @@
  * input hook (type filter) of an ip, ip6 or inet table is one layer, run in priority
  * order. Expressions we do not understand make the rule "maybe" (reported, never guessed).
  */
-import { parseAddr, parseCidr, type AddrRange, type Family } from '../netlib/addr.ts';
+import { parseAddr, parseCidr, type AddrRange, type Family } from '../lib/addr.ts';
 import type { Chain, Conditions, Layer, PortRange, Rule, Verdict } from './model.ts';
 
 export class NftParseError extends Error {

@@ -18,7 +18,7 @@
  *       required: true              # default true: it must also really be reachable
  */
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
-import { parseCidr, type AddrRange, type Family } from '../netlib/addr.ts';
+import { parseCidr, type AddrRange, type Family } from '../lib/addr.ts';
 import type { PortRange, Proto } from './model.ts';
 
 export interface AllowRule {

@@ -4,10 +4,11 @@
  * remembering states between runs, and probing MASTER addresses on the segment.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PluginError, type PluginContext } from '../../nagios/plugin.ts';
-import { describeFailure, runPrivileged } from '../netlib/privileged.ts';
+import { replaceFile } from '../lib/files.ts';
+import { describeFailure, runPrivileged } from '../lib/privileged.ts';
 import type { VrrpInstance } from './parse.ts';
 
 export const DEFAULT_STATE_FILE = '/var/lib/hawatch/keepalived/state';
@@ -148,9 +149,7 @@ export async function loadMemory(path: string): Promise<Memory | undefined> {
 export async function saveMemory(path: string, dir: string, memory: Memory): Promise<string | undefined> {
   try {
     await mkdir(dir, { recursive: true });
-    const tmp = `${path}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(memory), { mode: 0o644 });
-    await rename(tmp, path);
+    await replaceFile(path, JSON.stringify(memory), 0o644);
     return undefined;
   } catch (e) {
     return `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;

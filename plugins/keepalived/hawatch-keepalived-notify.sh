@@ -52,8 +52,11 @@ trim() {
 if [ $# -eq 1 ] && [ -p "$1" ]; then
     # FIFO mode: keepalived keeps writing lines; runs until keepalived closes the FIFO.
     while IFS= read -r line; do
+        # Split into words, without pathname expansion of the words.
+        set -f
         # shellcheck disable=SC2086
         set -- $line
+        set +f
         [ $# -ge 3 ] || continue
         name=$(printf '%s' "$2" | tr -d '"')
         record "$1" "$name" "$3" "${4:-}"

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { PluginError, type PluginContext, type PluginDescriptor } from '../../nagios/plugin.ts';
-import { canonicalAddr, familyOf } from '../netlib/addr.ts';
-import { interfaceFor, ownMacs, probeDuplicate, readIpAddr } from '../vip/collect.ts';
+import { canonicalAddr, familyOf } from '../lib/addr.ts';
+import { arpingSudoersRule, interfaceFor, ownMacs, probeDuplicate, readIpAddr } from '../vip/collect.ts';
 import { ArpingFlavor } from '../vip/parse.ts';
 import {
   DEFAULT_PID_FILE, DEFAULT_STATE_DIR, DEFAULT_STATE_FILE, fileExists, keepalivedProcess, loadMemory, memoryPath,
@@ -94,7 +94,8 @@ const descriptor: PluginDescriptor = {
     '  check_ha_keepalived --expect VI_1=MASTER                      (notify state file)\n' +
     '  check_ha_keepalived --source json --trigger --sudo --dad -e VI_1=BACKUP\n' +
     'Sudoers for --trigger --sudo: nagios ALL=(root) NOPASSWD: /usr/bin/pkill --signal 36 -F /run/keepalived.pid -x keepalived\n' +
-    '(36 is `keepalived --signum=JSON` on Debian 12; 10 for DATA.)',
+    '(36 is `keepalived --signum=JSON` on Debian 12; 10 for DATA.)\n' +
+    `Sudoers for --dad --sudo (sudo >= 1.9.10): ${arpingSudoersRule('arping')}`,
   async run(ctx) {
     const expectations = new Map<string, VrrpState[]>();
     for (const e of ctx.strings('expect')) {

@@ -7,7 +7,7 @@
  *  - notify lines: our notify script's state log (`<epoch> INSTANCE "VI_1" MASTER 100`)
  *    and vrrp_notify_fifo lines (`INSTANCE "VI_1" MASTER 100`).
  */
-import { canonicalAddr } from '../netlib/addr.ts';
+import { canonicalAddr } from '../lib/addr.ts';
 
 export const VRRP_STATES = ['INIT', 'BACKUP', 'MASTER', 'FAULT', 'STOP', 'DELETED'] as const;
 export type VrrpState = (typeof VRRP_STATES)[number];

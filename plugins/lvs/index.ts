@@ -1,19 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import { PluginError, type PluginContext, type PluginDescriptor } from '../../nagios/plugin.ts';
-import { describeFailure, runPrivileged } from '../netlib/privileged.ts';
+import { readTextFile } from '../lib/files.ts';
+import { describeFailure, runPrivileged } from '../lib/privileged.ts';
 import { evaluateLvs } from './evaluate.ts';
 import { LvsParseError, parseIpvsCounters, parseIpvsList } from './parse.ts';
 
 const SUDOERS = 'nagios ALL=(root) NOPASSWD: /usr/sbin/ipvsadm -Ln, /usr/sbin/ipvsadm -Ln --stats, /usr/sbin/ipvsadm -Ln --rate';
-
-async function fromFile(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new PluginError(`cannot read '${path}': ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
-  }
-}
 
 async function ipvsadm(ctx: PluginContext, extra: string[]): Promise<string> {
   const res = await runPrivileged(ctx, { file: ctx.string('ipvsadm') ?? 'ipvsadm', args: ['-Ln', ...extra], debianPackage: 'ipvsadm', sudoersRule: SUDOERS, sudo: ctx.flag('sudo'), timeoutMs: 5000 });
@@ -51,8 +42,8 @@ const descriptor: PluginDescriptor = {
     const offline = input !== undefined;
     try {
       const list = parseIpvsList(offline ? input : await ipvsadm(ctx, []));
-      const statsText = statsFile ? await fromFile(statsFile) : ctx.flag('stats') && !offline ? await ipvsadm(ctx, ['--stats']) : undefined;
-      const rateText = rateFile ? await fromFile(rateFile) : ctx.flag('rate') && !offline ? await ipvsadm(ctx, ['--rate']) : undefined;
+      const statsText = statsFile ? await readTextFile(statsFile) : ctx.flag('stats') && !offline ? await ipvsadm(ctx, ['--stats']) : undefined;
+      const rateText = rateFile ? await readTextFile(rateFile) : ctx.flag('rate') && !offline ? await ipvsadm(ctx, ['--rate']) : undefined;
       return evaluateLvs({
         services: list.services,
         wanted: ctx.strings('service'),

@@ -1,11 +1,9 @@
-import { writeFile } from 'node:fs/promises';
 import { PluginError, type PluginDescriptor } from '../../nagios/plugin.ts';
 import type { Capture } from './capture.ts';
 import { collect } from './collect.ts';
-import { loadCredentials } from './connection.ts';
+import { connectionSettings, saveCapture } from './cli.ts';
 import { evaluate, MODES, type Mode } from './evaluate.ts';
 import { parseCapture, parseCaptureText } from './parse.ts';
-import { parseTargets } from './target.ts';
 
 function seconds(text: string | undefined, name: string, dflt: number): number {
   if (text === undefined) return dflt;
@@ -65,13 +63,8 @@ const descriptor: PluginDescriptor = {
     if (input !== undefined) {
       capture = parseCaptureText(input);
     } else {
-      const port = Number(ctx.string('port'));
-      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new PluginError(`invalid --port '${ctx.string('port')}': expected 1-65535`);
       if (ctx.flag('write-heartbeat') && !heartbeatTable) throw new PluginError('--write-heartbeat needs --heartbeat-table DB.TABLE');
-      const credentials = loadCredentials({ defaultsFile: ctx.string('defaults-file'), user: ctx.string('user'), groups: ['check_ha_mysql'], env: ctx.env });
-      let hosts = ctx.strings('hostname');
-      if (hosts.length === 0) hosts = [credentials.defaultTarget ?? 'localhost'];
-      const targets = parseTargets(hosts, credentials.defaultPort !== undefined && ctx.options.port === '3306' ? credentials.defaultPort : port);
+      const { credentials, targets } = connectionSettings(ctx, 'check_ha_mysql');
       capture = await collect(ctx, {
         targets,
         credentials,
@@ -81,14 +74,7 @@ const descriptor: PluginDescriptor = {
         heartbeatWaitMs: seconds(ctx.string('heartbeat-wait'), 'heartbeat-wait', 3) * 1000,
         progressIntervalMs: seconds(ctx.string('progress-interval'), 'progress-interval', 0) * 1000,
       });
-      const save = ctx.string('save-input');
-      if (save !== undefined) {
-        try {
-          await writeFile(save, JSON.stringify(capture, null, 2) + '\n', { mode: 0o600 });
-        } catch (e) {
-          throw new PluginError(`cannot write --save-input file '${save}': ${(e as Error).message.split('\n')[0]}`);
-        }
-      }
+      await saveCapture(ctx.string('save-input'), capture);
     }
     return evaluate(parseCapture(capture), settings);
   },

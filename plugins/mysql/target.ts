@@ -3,6 +3,7 @@
  * `v6addr` (more than one colon, no brackets) or a Unix socket path (`/run/mysqld/mysqld.sock`).
  */
 import { PluginError } from '../../nagios/plugin.ts';
+import { parsePort, splitAddress } from '../lib/address.ts';
 
 export interface Target {
   /** How the server is named in output and perfdata: what the user typed. */
@@ -12,27 +13,20 @@ export interface Target {
   readonly socketPath?: string;
 }
 
-function port(text: string, whole: string): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n < 1 || n > 65535) throw new PluginError(`invalid server address '${whole}': port '${text}' is not a number from 1 to 65535`);
-  return n;
-}
-
 export function parseTarget(text: string, defaultPort: number): Target {
   const t = text.trim();
   if (t === '') throw new PluginError('empty server address: give -H HOST[:PORT] or a socket path');
-  if (t.startsWith('/')) return { label: t, socketPath: t };
-  const bracket = /^\[([^\]]+)\](?::(.*))?$/.exec(t);
-  if (bracket) return { label: t, host: bracket[1]!, port: bracket[2] === undefined ? defaultPort : port(bracket[2], t) };
-  const colons = t.split(':').length - 1;
-  if (colons === 1) {
-    const [h = '', p = ''] = t.split(':');
-    if (h === '') throw new PluginError(`invalid server address '${t}': the host is missing`);
-    return { label: t, host: h, port: port(p, t) };
+  const a = splitAddress(t);
+  if ('path' in a) return { label: t, socketPath: a.path };
+  if (a.host === '') throw new PluginError(`invalid server address '${t}': the host is missing`);
+  // A name must look like one; an IPv6 address (it has colons) is left to the resolver.
+  if (a.port === undefined && !a.host.includes(':') && !/^[A-Za-z0-9._-]+$/.test(a.host)) {
+    throw new PluginError(`invalid server address '${t}': expected HOST, HOST:PORT, [IPV6]:PORT or /path/to/socket`);
   }
-  if (colons > 1) return { label: t, host: t, port: defaultPort }; // a bare IPv6 address
-  if (!/^[A-Za-z0-9._-]+$/.test(t)) throw new PluginError(`invalid server address '${t}': expected HOST, HOST:PORT, [IPV6]:PORT or /path/to/socket`);
-  return { label: t, host: t, port: defaultPort };
+  if (a.port === undefined) return { label: t, host: a.host, port: defaultPort };
+  const port = parsePort(a.port);
+  if (port === undefined) throw new PluginError(`invalid server address '${t}': port '${a.port}' is not a number from 1 to 65535`);
+  return { label: t, host: a.host, port };
 }
 
 /** `-H` values: `[NAME=]HOST[:PORT]` or `[NAME=]/socket`; NAME labels the server in output. */

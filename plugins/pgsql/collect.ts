@@ -10,6 +10,8 @@ import { userInfo } from 'node:os';
 import type { ConnectionOptions } from 'node:tls';
 import type { Client, ClientConfig, QueryConfig } from 'pg';
 import { PluginError } from '../../nagios/plugin.ts';
+import { parsePort, splitAddress } from '../lib/address.ts';
+import { readTextFile } from '../lib/files.ts';
 import type { HostCapture, HostErrorKind, Row } from './parse.ts';
 
 /**
@@ -59,33 +61,16 @@ export function parseTarget(text: string, defaultPort: number): Target {
   const bad = (): never => {
     throw new PluginError(`invalid host '${text}': expected HOST, HOST:PORT, [IPv6]:PORT or a socket directory (/var/run/postgresql)`);
   };
-  const port = (p: string): number => {
-    const n = Number(p);
-    if (!/^\d+$/.test(p) || n < 1 || n > 65535) bad();
-    return n;
-  };
   if (t === '') bad();
-  if (t.startsWith('/')) return { label: t, host: t, port: defaultPort };
-  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(t);
-  if (v6) return { label: t, host: v6[1]!, port: v6[2] ? port(v6[2]) : defaultPort };
-  const colons = t.split(':').length - 1;
-  if (colons === 1) {
-    const [h = '', p = ''] = t.split(':');
-    if (h === '') bad();
-    return { label: t, host: h, port: port(p) };
-  }
-  if (/[\s/]/.test(t)) bad();
-  return { label: t, host: t, port: defaultPort };
+  const a = splitAddress(t);
+  if ('path' in a) return { label: t, host: a.path, port: defaultPort };
+  if (a.host === '' || (a.port === undefined && /[\s/]/.test(a.host))) bad();
+  const port = a.port === undefined ? defaultPort : parsePort(a.port);
+  return port === undefined ? bad() : { label: t, host: a.host, port };
 }
 
 export async function readPasswordFile(path: string): Promise<string> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new PluginError(`cannot read --password-file '${path}': ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied (the nagios user must be able to read it; keep it mode 0600)' : (e as Error).message}`);
-  }
+  const text = await readTextFile(path, '--password-file', { permissionHint: 'the nagios user must be able to read it; keep it mode 0600' });
   const first = text.split(/\r?\n/)[0] ?? '';
   if (first === '') throw new PluginError(`--password-file '${path}' is empty: put the password on its first line`);
   return first;

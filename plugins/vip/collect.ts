@@ -3,12 +3,13 @@
  * connect to the VIP, and what keepalived or Pacemaker say this node should be.
  * Also used by check_ha_keepalived for its own duplicate probe of MASTER addresses.
  */
-import { readFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { PluginError, type PluginContext } from '../../nagios/plugin.ts';
-import { inSubnet, parseAddr, type Family } from '../netlib/addr.ts';
-import { describeFailure, runPrivileged } from '../netlib/privileged.ts';
+import { inSubnet, parseAddr, type Family } from '../lib/addr.ts';
+import { readTextFile } from '../lib/files.ts';
+import { describeFailure, runPrivileged } from '../lib/privileged.ts';
+import { sudoProgramPath } from '../lib/sudo.ts';
 import { parseKeepalivedState } from '../keepalived/parse.ts';
 import { ArpingFlavor, detectArpingFlavor, pacemakerResourceNodes, parseArpingOutput, parseIpAddrJson, ParseError, type ArpReply, type NetInterface } from './parse.ts';
 
@@ -50,9 +51,19 @@ export interface DadResult {
   readonly foreign: readonly ArpReply[];
 }
 
-export function arpingSudoersRule(arping: string): string {
-  const path = arping.startsWith('/') ? arping : '/usr/sbin/arping';
-  return `nagios ALL=(root) NOPASSWD: ${path}`;
+/** The argument lists of the probe below, as sudoers regular expressions (sudo >= 1.9.10). */
+const PROBE_ARGS_PATTERN = {
+  [ArpingFlavor.IPUTILS]: '^-D -I [A-Za-z0-9_.-]+ -c [0-9]+ -w [0-9]+ [0-9.]+$',
+  [ArpingFlavor.HABETS]: '^-0 -i [A-Za-z0-9_.-]+ -c [0-9]+ -W [0-9.]+ -w [0-9]+ [0-9.]+$',
+} as const;
+
+/**
+ * The sudoers rule for the probe: arping as root, but only in the duplicate-detection form
+ * (sender 0.0.0.0). A rule without arguments would let the nagios user send any ARP packet
+ * as root, e.g. gratuitous replies that take over the VIP.
+ */
+export function arpingSudoersRule(arping: string, flavor: ArpingFlavor = ArpingFlavor.HABETS): string {
+  return `nagios ALL=(root) NOPASSWD: ${sudoProgramPath(arping)} ${PROBE_ARGS_PATTERN[flavor]}`;
 }
 
 const flavorCache = new Map<string, ArpingFlavor>();
@@ -85,7 +96,7 @@ export async function probeDuplicate(ctx: PluginContext, req: DadRequest): Promi
     file: req.arping,
     args,
     debianPackage: flavor === ArpingFlavor.IPUTILS ? 'iputils-arping' : 'arping',
-    sudoersRule: arpingSudoersRule(req.arping),
+    sudoersRule: arpingSudoersRule(req.arping, flavor),
     sudo: req.sudo,
     timeoutMs: (wait + 2) * 1000,
   });
@@ -153,16 +164,6 @@ export interface Expectation {
   readonly because: string;
 }
 
-async function readText(path: string, what: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
-    throw new PluginError(`cannot read ${what} '${path}': ${why}`);
-  }
-}
-
 /** Resolves --expect / --expect-from into owner, standby or any. */
 export async function resolveExpectation(ctx: PluginContext): Promise<Expectation> {
   const from = ctx.string('expect-from');
@@ -176,7 +177,7 @@ export async function resolveExpectation(ctx: PluginContext): Promise<Expectatio
   const [, kind, name] = m as unknown as [string, string, string];
   if (kind === 'keepalived') {
     const path = ctx.string('keepalived-state') ?? DEFAULT_KEEPALIVED_STATE;
-    const parsed = parseKeepalivedState(await readText(path, 'keepalived state'));
+    const parsed = parseKeepalivedState(await readTextFile(path, 'keepalived state'));
     const inst = parsed.instances.find((i) => i.name === name);
     if (!inst) throw new PluginError(`keepalived instance '${name}' is not in '${path}' (known: ${parsed.instances.map((i) => i.name).join(', ') || 'none'})`);
     return { role: inst.state === 'MASTER' ? 'owner' : 'standby', because: `keepalived ${name} is ${inst.state}` };
@@ -184,9 +185,12 @@ export async function resolveExpectation(ctx: PluginContext): Promise<Expectatio
   const xmlPath = ctx.string('crm-mon-xml');
   let xml: string;
   if (xmlPath !== undefined) {
-    xml = await readText(xmlPath, 'crm_mon XML');
+    xml = await readTextFile(xmlPath, 'crm_mon XML');
   } else {
-    const res = await runPrivileged(ctx, { file: 'crm_mon', args: ['--output-as=xml', '--inactive'], debianPackage: 'pacemaker-cli-utils', sudoersRule: 'add the nagios user to the haclient group', sudo: false, timeoutMs: 8000 });
+    const res = await runPrivileged(ctx, {
+      file: 'crm_mon', args: ['--output-as=xml', '--inactive'], debianPackage: 'pacemaker-cli-utils', sudoersRule: '(none: crm_mon needs the haclient group)', sudo: false, timeoutMs: 8000,
+      privilegeHint: 'run as root or add the nagios user to the haclient group (usermod -a -G haclient nagios), or give --crm-mon-xml',
+    });
     if (res.exitCode !== 0 && !res.stdout.includes('<pacemaker-result')) throw new PluginError(describeFailure('crm_mon', res));
     xml = res.stdout;
   }

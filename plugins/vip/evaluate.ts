@@ -5,7 +5,7 @@
 import type { Perfdata } from '../../nagios/perfdata.ts';
 import { group, leaf, type CheckResult } from '../../nagios/result.ts';
 import { State, type StateCode } from '../../nagios/states.ts';
-import type { Family } from '../netlib/addr.ts';
+import type { Family } from '../lib/addr.ts';
 import type { DadResult, Expectation, PortResult } from './collect.ts';
 import type { InterfaceAddress, NetInterface } from './parse.ts';
 

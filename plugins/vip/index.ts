@@ -1,7 +1,7 @@
 import { PluginError, type PluginDescriptor } from '../../nagios/plugin.ts';
 import { parseStateName, State } from '../../nagios/states.ts';
 import { ArpingFlavor } from './parse.ts';
-import { checkTcpPort, interfaceFor, ownMacs, probeDuplicate, readIpAddr, resolveExpectation, DEFAULT_KEEPALIVED_STATE } from './collect.ts';
+import { arpingSudoersRule, checkTcpPort, interfaceFor, ownMacs, probeDuplicate, readIpAddr, resolveExpectation, DEFAULT_KEEPALIVED_STATE } from './collect.ts';
 import { evaluateVip } from './evaluate.ts';
 import { parseVipOption } from './parse.ts';
 
@@ -42,8 +42,8 @@ const descriptor: PluginDescriptor = {
     'Examples:\n' +
     '  check_ha_vip --vip 192.0.2.100 --expect-from keepalived:VI_1\n' +
     '  check_ha_vip --vip 192.0.2.100 -I eth0 --expect owner --port 443\n' +
-    '--input-file reads saved `ip -j addr` output. arping needs CAP_NET_RAW: run as root, give arping the capability ' +
-    '(setcap cap_net_raw+ep /usr/sbin/arping) or use --sudo with: nagios ALL=(root) NOPASSWD: /usr/sbin/arping',
+    '--input-file reads saved `ip -j addr` output. arping needs CAP_NET_RAW: run as root, or use --sudo with (sudo >= 1.9.10; ' +
+    `iputils-arping: see the README):\n  ${arpingSudoersRule('arping')}`,
   async run(ctx) {
     const vipText = ctx.string('vip');
     if (vipText === undefined) throw new PluginError("missing --vip ADDR; see 'check_ha_vip --help'");

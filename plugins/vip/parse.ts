@@ -2,7 +2,7 @@
  * Pure parsers for check_ha_vip: `ip -j addr` and the output of both arping programs
  * Debian ships (iputils-arping and Thomas Habets' arping, which conflict with each other).
  */
-import { canonicalAddr, parseAddr, type Family } from '../netlib/addr.ts';
+import { canonicalAddr, parseAddr, type Family } from '../lib/addr.ts';
 
 export interface InterfaceAddress {
   readonly family: Family;

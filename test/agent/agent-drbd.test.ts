@@ -6,15 +6,17 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { plugins } from '../../plugins/registry.ts';
 import { planCommand } from '../../agent/commands.ts';
-import { checkNrpe, cleanup, requireFile, ROOT, run, startAgent, type Daemon } from './helpers.ts';
+import { binPath } from '../support/bin.ts';
+import { fixturesDir } from '../support/paths.ts';
+import { checkNrpe, cleanup, run, startAgent, type Daemon } from './helpers.ts';
 
-const HA_DRBD = join(ROOT, 'dist/bin/check_ha_drbd.cjs');
-const FIXTURES = join(ROOT, 'plugins/drbd/fixtures');
+const FIXTURES = fixturesDir('drbd');
 const CASES = ['proc-8.4-healthy.txt', 'proc-8.4-resync-7GiB.txt', 'proc-8.4-standalone.txt', 'proc-8.3-healthy.txt', 'status-9-multi-volume-multi-peer.json', 'events2-9-split-brain.txt'];
 
 let agent: Daemon;
+let HA_DRBD: string;
 beforeAll(async () => {
-  requireFile(HA_DRBD, "build first: 'npm run build'");
+  HA_DRBD = binPath('check_ha_drbd');
   const commands = CASES.map((f, i) => `command[drbd${i}]=/usr/local/bin/check_ha_drbd -w 5 -c 30 --input-file ${join(FIXTURES, f)}`);
   agent = await startAgent({ config: ['allowed_hosts=127.0.0.1', 'dont_blame_nrpe=1', ...commands, 'command[drbd_args]=/usr/local/bin/check_ha_drbd.cjs --input-file $ARG1$ -w $ARG2$ -c $ARG3$'].join('\n') });
 });

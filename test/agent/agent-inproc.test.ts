@@ -5,12 +5,14 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../agent/config.ts';
 import { createLogger } from '../../agent/log.ts';
 import { createAgent, type Agent } from '../../agent/server.ts';
 import { runPlugin } from '../../nagios/plugin.ts';
-import { checkNrpe, cleanup, freePort, onCleanup, requireTools, tempDir } from './helpers.ts';
+import { freePort } from '../support/ports.ts';
+import { checkNrpe, cleanup, onCleanup, requireTools, tempDir } from './helpers.ts';
 import { testPlugin } from './fixtures/test-plugin.ts';
 
 let agent: Agent;
@@ -88,7 +90,7 @@ describe('check_ha_* plugins run inside the agent', () => {
 
   it('answers NRPE’s timeout text when the plugin outlives command_timeout, without blocking others', async () => {
     const slow = checkNrpe(port, ['-c', 'test_sleep', '-a', '5000']);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     const fast = await Promise.all(Array.from({ length: 5 }, () => checkNrpe(port, ['-c', 'test_sleep', '-a', '300'])));
     for (const f of fast) {
       expect(f.code).toBe(0);

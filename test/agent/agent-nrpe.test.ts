@@ -3,8 +3,10 @@
  * with the stock nrpe daemon answering the same commands for comparison.
  */
 import { writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHECK_DUMMY, checkNrpe, cleanup, requireFile, startAgent, startStockNrpe, type Daemon } from './helpers.ts';
+import { requireFile } from '../support/require.ts';
+import { CHECK_DUMMY, checkNrpe, cleanup, startAgent, startStockNrpe, type Daemon } from './helpers.ts';
 
 const COMMANDS = [
   'command[hello]=/bin/echo hello',
@@ -24,7 +26,7 @@ let agent: Daemon;
 let argsAgent: Daemon;
 
 beforeAll(async () => {
-  requireFile(CHECK_DUMMY, 'install the Debian package monitoring-plugins-basic');
+  requireFile(CHECK_DUMMY, 'monitoring-plugins-basic');
   agent = await startAgent({ config: ['allowed_hosts=127.0.0.1', 'command_timeout=2', ...COMMANDS].join('\n') });
   argsAgent = await startAgent({
     config: [
@@ -114,7 +116,7 @@ describe('arguments and forbidden characters', () => {
 
   it('runs requests concurrently: a slow check does not stall the others', async () => {
     const slow = checkNrpe(argsAgent.port, ['-c', 'slowish']);
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     const fast = await Promise.all(Array.from({ length: 6 }, () => checkNrpe(argsAgent.port, ['-c', 'fast'])));
     for (const f of fast) {
       expect(f).toMatchObject({ code: 0, stdout: 'fast\n' });
@@ -128,7 +130,7 @@ describe('SIGHUP reload', () => {
   it('reloads the config without dropping a request in flight; a broken config keeps the old one', async () => {
     const d = await startAgent({ config: ['allowed_hosts=127.0.0.1', 'command_timeout=10', `command[inflight]=/bin/sh -c 'sleep 1.5; echo old done'`, 'command[hello]=/bin/echo old hello'].join('\n') });
     const inflight = checkNrpe(d.port, ['-c', 'inflight']);
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     const head = [`server_port=${d.port}`, 'server_address=127.0.0.1', 'nrpe_user=nagios', 'nrpe_group=nagios', 'allowed_hosts=127.0.0.1'];
     await writeFile(d.cfgPath, [...head, 'command[hello]=/bin/echo new hello', 'command[added]=/bin/echo added'].join('\n') + '\n');
     d.proc.kill('SIGHUP');

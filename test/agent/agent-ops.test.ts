@@ -4,8 +4,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AGENT_BIN, checkNrpe, cleanup, freePort, requireTools, run, startAgent, tempDir } from './helpers.ts';
+import { freePort } from '../support/ports.ts';
+import { AGENT_BIN, checkNrpe, cleanup, requireTools, run, startAgent, tempDir } from './helpers.ts';
 
 afterAll(cleanup);
 
@@ -71,7 +73,7 @@ describe('privileges, logs, limits', () => {
     const log = join(dir, 'agent.log');
     const agent = await startAgent({ config: `allowed_hosts=127.0.0.1\nlog_file=${log}\ncommand[hello]=/bin/echo hi`, logFile: log });
     await checkNrpe(agent.port, ['-c', 'hello']);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     const before = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(before.some((r) => r.msg === 'request' && r.command === 'hello')).toBe(true);
     await rename(log, `${log}.1`);
@@ -79,7 +81,7 @@ describe('privileges, logs, limits', () => {
     await agent.waitFor(() => existsSync(log) && readFileSync(log, 'utf8').includes('"msg":"reloaded"'));
     expect(readFileSync(`${log}.1`, 'utf8')).not.toMatch(/reloaded/);
     await checkNrpe(agent.port, ['-c', 'hello']);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     expect(readFileSync(log, 'utf8')).toMatch(/"msg":"request".*"command":"hello"/);
   });
 

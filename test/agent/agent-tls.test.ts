@@ -5,7 +5,8 @@
 import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkNrpe, cleanup, rawExchange, requireFile, run, startAgent, tempDir, type Daemon } from './helpers.ts';
+import { requireFile } from '../support/require.ts';
+import { checkNrpe, cleanup, rawExchange, run, startAgent, tempDir, type Daemon } from './helpers.ts';
 
 const OPENSSL = '/usr/bin/openssl';
 afterAll(cleanup);
@@ -17,7 +18,7 @@ async function openssl(args: string[]): Promise<void> {
 
 /** A CA, a server certificate for 127.0.0.1 and a client certificate, plus a rogue CA and client. */
 async function makePki(dir: string): Promise<Record<string, string>> {
-  requireFile(OPENSSL, 'install the Debian package openssl');
+  requireFile(OPENSSL, 'openssl');
   const p = (n: string): string => join(dir, n);
   const ca = async (name: string): Promise<void> => {
     await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', p(`${name}.key`), '-out', p(`${name}.crt`), '-days', '2', '-subj', `/CN=${name}`]);

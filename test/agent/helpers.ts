@@ -2,37 +2,27 @@
  * Test helpers: free ports, the built agent started on a temp config, the stock nrpe daemon
  * and check_nrpe. Everything started here is stopped by `cleanup()`.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, Socket } from 'node:net';
-import { tmpdir } from 'node:os';
+import { chmod, writeFile } from 'node:fs/promises';
+import { Socket } from 'node:net';
 import { join } from 'node:path';
+import { binPath, runProgram, type RunResult } from '../support/bin.ts';
+import { ROOT } from '../support/paths.ts';
+import { freePort, isListening } from '../support/ports.ts';
+import { stopChild } from '../support/process.ts';
+import { requireFile } from '../support/require.ts';
+import { removeDir, tempDir as makeTempDir } from '../support/tmp.ts';
+import { waitFor } from '../support/wait.ts';
 
-export const ROOT = new URL('../../', import.meta.url).pathname;
 export const AGENT_BIN = join(ROOT, 'dist/bin/hawatch-agent.cjs');
 export const CHECK_NRPE = '/usr/lib/nagios/plugins/check_nrpe';
 export const NRPE_DAEMON = '/usr/sbin/nrpe';
 export const CHECK_DUMMY = '/usr/lib/nagios/plugins/check_dummy';
 
-export function requireFile(path: string, what: string): void {
-  if (!existsSync(path)) throw new Error(`${path} is missing: ${what}`);
-}
-
 export function requireTools(): void {
-  requireFile(CHECK_NRPE, 'install the Debian package nagios-nrpe-plugin');
-  requireFile(AGENT_BIN, "build first: 'npm run build' (npm test does it)");
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
+  requireFile(CHECK_NRPE, 'nagios-nrpe-plugin');
+  binPath('hawatch-agent');
 }
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -51,27 +41,13 @@ export async function cleanup(): Promise<void> {
 
 /** A temp dir the nagios user can read (the agent drops to it and re-reads configs on SIGHUP). */
 export async function tempDir(prefix = 'hawatch-agent-'): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  await chmod(dir, 0o755);
-  onCleanup(() => rm(dir, { recursive: true, force: true }));
+  const dir = makeTempDir(prefix, { mode: 0o755 });
+  onCleanup(() => removeDir(dir));
   return dir;
 }
 
-export interface RunResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly ms: number;
-}
-
 export function run(file: string, args: readonly string[], timeoutMs = 20_000): Promise<RunResult> {
-  const t0 = performance.now();
-  return new Promise((resolve) => {
-    execFile(file, [...args], { timeout: timeoutMs, maxBuffer: 1 << 22, encoding: 'utf8' }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0;
-      resolve({ code, stdout, stderr, ms: performance.now() - t0 });
-    });
-  });
+  return runProgram(file, args, { timeoutMs });
 }
 
 export function checkNrpe(port: number, args: readonly string[], host = '127.0.0.1'): Promise<RunResult> {
@@ -101,30 +77,16 @@ export interface AgentStart {
   readonly logFile?: string;
 }
 
-function waitForOutput(getOut: () => string, proc: ChildProcess, pred: (out: string) => boolean, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    const tick = (): void => {
-      if (pred(getOut())) return resolve();
-      if (proc.exitCode !== null) return reject(new Error(`daemon exited (${proc.exitCode}):\n${getOut()}`));
-      if (Date.now() - t0 > timeoutMs) return reject(new Error(`timed out waiting for the daemon:\n${getOut()}`));
-      setTimeout(tick, 20);
-    };
-    tick();
-  });
+/** Waits until the daemon's output satisfies `pred`; fails at once if it exits, quoting its output. */
+async function waitForOutput(getOut: () => string, proc: ChildProcess, pred: (out: string) => boolean, timeoutMs: number): Promise<void> {
+  try {
+    await waitFor('the daemon', () => pred(getOut()), timeoutMs, { everyMs: 20, stopWhen: () => (proc.exitCode !== null ? `it exited (${proc.exitCode})` : undefined) });
+  } catch (e) {
+    throw new Error(`${(e as Error).message}:\n${getOut()}`);
+  }
 }
 
-function stopProc(proc: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-    const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
-    proc.once('exit', () => {
-      clearTimeout(t);
-      resolve();
-    });
-    proc.kill('SIGTERM');
-  });
-}
+const stopProc = (proc: ChildProcess): Promise<void> => stopChild(proc, 5000);
 
 export async function startAgent(o: AgentStart): Promise<Daemon> {
   requireTools();
@@ -161,7 +123,7 @@ export async function startAgent(o: AgentStart): Promise<Daemon> {
 
 /** The stock nrpe daemon, in the foreground on its own port, as root dropping to nagios. */
 export async function startStockNrpe(config: string, plain = false): Promise<Daemon> {
-  requireFile(NRPE_DAEMON, 'install the Debian package nagios-nrpe-server');
+  requireFile(NRPE_DAEMON, 'nagios-nrpe-server');
   const dir = await tempDir('hawatch-nrpe-');
   const port = await freePort();
   const cfgPath = join(dir, 'nrpe.cfg');
@@ -185,21 +147,10 @@ export async function startStockNrpe(config: string, plain = false): Promise<Dae
   };
   onCleanup(d.stop);
   // nrpe logs "Listening for connections" to its log file; poll the port instead.
-  const t0 = Date.now();
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = new Socket();
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-      s.connect(port, '127.0.0.1');
-    });
-    if (ok) break;
-    if (proc.exitCode !== null) throw new Error(`nrpe exited (${proc.exitCode}): ${out}`);
-    if (Date.now() - t0 > 10_000) throw new Error(`nrpe did not start listening: ${out}`);
-    await new Promise((r) => setTimeout(r, 50));
+  try {
+    await waitFor('nrpe to listen', () => isListening(port), 10_000, { everyMs: 50, stopWhen: () => (proc.exitCode !== null ? `nrpe exited (${proc.exitCode})` : undefined) });
+  } catch (e) {
+    throw new Error(`${(e as Error).message}: ${out}`);
   }
   return d;
 }

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -7,7 +6,8 @@ import { ConfigError, configProblems, loadConfig, parseConfigText } from '../../
 import { buildAllowedHosts } from '../../agent/hosts.ts';
 import { finishOutput, normalizeCode } from '../../agent/run.ts';
 import { expandMacros, splitCommandLine } from '../../agent/shellwords.ts';
-import { cleanup, tempDir } from './helpers.ts';
+import { requireFile } from '../support/require.ts';
+import { cleanup, run, tempDir } from './helpers.ts';
 import { testPlugin } from './fixtures/test-plugin.ts';
 
 afterAll(cleanup);
@@ -76,7 +76,7 @@ describe('NRPE output rules', () => {
 describe('nrpe.cfg parsing', () => {
   it("reads Debian's stock /etc/nagios/nrpe.cfg as it is", async () => {
     const path = '/etc/nagios/nrpe.cfg';
-    if (!existsSync(path)) throw new Error(`${path} is missing: install the Debian package nagios-nrpe-server`);
+    requireFile(path, 'nagios-nrpe-server');
     const cfg = await loadConfig(path);
     expect(cfg.serverPort).toBe(5666);
     expect(cfg.allowedHosts).toEqual(['127.0.0.1', '::1']);
@@ -157,8 +157,7 @@ describe('shipped samples', () => {
   });
   it('sudoers.sample passes visudo', async () => {
     const visudo = '/usr/sbin/visudo';
-    if (!existsSync(visudo)) throw new Error(`${visudo} is missing: install the Debian package sudo`);
-    const { run } = await import('./helpers.ts');
+    requireFile(visudo, 'sudo');
     const r = await run(visudo, ['-c', '-f', new URL('../../agent/sudoers.sample', import.meta.url).pathname]);
     expect(r.stdout + r.stderr).toMatch(/parsed OK/);
     expect(r.code).toBe(0);

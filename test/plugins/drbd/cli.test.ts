@@ -3,45 +3,38 @@
  * lines, the automatic choice of source with a fake /proc/drbd and fake drbdsetup programs,
  * and what happens when drbdsetup is missing, fails or hangs.
  */
-import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CommandRunner } from '../../../nagios/exec.ts';
 import { runPlugin } from '../../../nagios/plugin.ts';
 import drbd from '../../../plugins/drbd/index.ts';
-import { BIN, fixture, fixturePath } from './helpers.ts';
+import { binPath, runBinSync, type BinResult } from '../../support/bin.ts';
+import { fixturesDir, readFixture } from '../../support/paths.ts';
+import { removeDir, tempDir } from '../../support/tmp.ts';
+
+const fixture = (name: string): string => readFixture('drbd', name);
+const fixturePath = (name: string): string => join(fixturesDir('drbd'), name);
 
 let tmp: string;
 
 beforeAll(() => {
-  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run 'npm run build' first (npm test does)`);
-  tmp = mkdtempSync(join(tmpdir(), 'hawatch-drbd-'));
+  binPath('check_ha_drbd');
+  tmp = tempDir('hawatch-drbd-');
 });
 
 afterAll(() => {
-  rmSync(tmp, { recursive: true, force: true });
+  removeDir(tmp);
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
+interface Run extends BinResult {
   lines: string[];
-  ms: number;
 }
 
 /** Runs the check with only `path` as PATH, so no real drbdsetup can be picked up. */
 function run(args: string[], opts: { path?: string; input?: string } = {}): Run {
-  const started = Date.now();
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    env: { PATH: opts.path ?? join(tmp, 'empty'), LANG: 'C' },
-    input: opts.input,
-    encoding: 'utf8',
-    timeout: 20_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, lines: r.stdout.split('\n').filter((l) => l !== ''), ms: Date.now() - started };
+  const r = runBinSync('check_ha_drbd', args, { baseEnv: { PATH: opts.path ?? join(tmp, 'empty'), LANG: 'C' }, input: opts.input, killAfterMs: 20_000 });
+  return { ...r, lines: r.stdout.split('\n').filter((l) => l !== '') };
 }
 
 /** A fake program in its own directory: prints `stdoutFile`, records its arguments, exits with `code`. */
@@ -200,6 +193,12 @@ describe('choosing the source', () => {
     const r = run(['--source', 'status-json', '--sudo', '--drbdsetup', join(tool, 'drbdsetup')], { path: dir });
     expect(argsSeen(dir)).toEqual(['-n', join(tool, 'drbdsetup'), 'status', '--json']);
     expect(r.code).toBe(0);
+  });
+
+  it('--sudo with drbdsetup by name: sudo -n /usr/sbin/drbdsetup, the path of the sudoers rule', () => {
+    const dir = fakeProgram('sudo', `exit 1`);
+    run(['--source', 'status-json', '--sudo'], { path: dir });
+    expect(argsSeen(dir)).toEqual(['-n', '/usr/sbin/drbdsetup', 'status', '--json']);
   });
 
   it('a missing drbdsetup is UNKNOWN and names the package', () => {

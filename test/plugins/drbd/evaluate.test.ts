@@ -4,7 +4,9 @@ import { effectiveState, render, type CheckResult } from '../../../nagios/result
 import { State } from '../../../nagios/states.ts';
 import { evaluate, formatDuration, formatKiB, type DrbdCheckOptions } from '../../../plugins/drbd/evaluate.ts';
 import { parseDrbd, type DrbdConnection, type DrbdDevice, type DrbdPeerDevice, type DrbdResource, type DrbdStatus } from '../../../plugins/drbd/parse.ts';
-import { fixture } from './helpers.ts';
+import { readFixture } from '../../support/paths.ts';
+
+const fixture = (name: string): string => readFixture('drbd', name);
 
 const NO_THRESHOLDS: Thresholds = {};
 const opts = (o: Partial<DrbdCheckOptions> = {}): DrbdCheckOptions => ({ thresholds: NO_THRESHOLDS, unit: 'MiB', resources: [], ...o });

@@ -1,7 +1,10 @@
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { detectFormat, DrbdParseError, parseDrbd, parseEvents2, parseProcDrbd, parseStatusJson, type DrbdStatus } from '../../../plugins/drbd/parse.ts';
-import { FIXTURES, fixture } from './helpers.ts';
+import { fixturesDir, readFixture } from '../../support/paths.ts';
+
+const FIXTURES = fixturesDir('drbd');
+const fixture = (name: string): string => readFixture('drbd', name);
 
 const parse = (name: string): DrbdStatus => parseDrbd(fixture(name));
 const only = (s: DrbdStatus) => {

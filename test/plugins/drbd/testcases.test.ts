@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runPlugin } from '../../../nagios/plugin.ts';
 import drbd from '../../../plugins/drbd/index.ts';
-import { FIXTURES, ROOT } from './helpers.ts';
+import { fixturesDir, ROOT } from '../../support/paths.ts';
 
-const DIR = join(ROOT, 'test', 'plugins', 'drbd', 'testcases');
+const FIXTURES = fixturesDir('drbd');
+const DIR = join(import.meta.dirname, 'testcases');
 const update = process.env.UPDATE_TESTCASES === '1';
 
 function argsOf(caseDir: string): string[] {

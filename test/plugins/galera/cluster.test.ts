@@ -3,11 +3,16 @@
  * loopback, started once for the file: healthy, a desynced node, a killed node (cluster
  * size drops), and a survivor without quorum (non-Primary).
  */
-import { copyFileSync, existsSync } from 'node:fs';
+import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RowDataPacket } from 'mysql2/promise';
-import { freePort, makeDir, removeDir, runBin, startServer, waitFor, writeOptionFile, type Server } from '../mysql/mariadb-harness.ts';
+import { fixturePath } from '../../support/paths.ts';
+import { freePort } from '../../support/ports.ts';
+import { requireFile } from '../../support/require.ts';
+import { removeDir } from '../../support/tmp.ts';
+import { waitFor } from '../../support/wait.ts';
+import { makeDir, runCheck, startServer, writeOptionFile, type Server } from '../mysql/mariadb-harness.ts';
 
 const PROVIDER = '/usr/lib/galera/libgalera_smm.so';
 const nodes: Server[] = [];
@@ -24,19 +29,17 @@ function host(i: number): string {
 }
 
 async function check(args: string[], fixture?: string) {
-  if (!fixture) return runBin('check_ha_galera', [...args, '--defaults-file', optionFile]);
+  if (!fixture) return runCheck('check_ha_galera', [...args, '--defaults-file', optionFile]);
   const saved = join(dirs[0]!, `${fixture}.json`);
-  const live = await runBin('check_ha_galera', [...args, '--defaults-file', optionFile, '--save-input', saved]);
-  const replay = await runBin('check_ha_galera', [...args.filter((a, i) => a !== '-H' && args[i - 1] !== '-H'), '--input-file', saved]);
+  const live = await runCheck('check_ha_galera', [...args, '--defaults-file', optionFile, '--save-input', saved]);
+  const replay = await runCheck('check_ha_galera', [...args.filter((a, i) => a !== '-H' && args[i - 1] !== '-H'), '--input-file', saved]);
   expect(replay.stdout).toBe(live.stdout);
-  if (process.env.HAWATCH_UPDATE_FIXTURES) copyFileSync(saved, join(import.meta.dirname, '..', '..', '..', 'plugins', 'galera', 'fixtures', `${fixture}.json`));
+  if (process.env.HAWATCH_UPDATE_FIXTURES) copyFileSync(saved, fixturePath('galera', `${fixture}.json`));
   return live;
 }
 
 beforeAll(async () => {
-  for (const [f, pkg] of [[PROVIDER, 'galera-4'], ['/usr/bin/rsync', 'rsync'], ['/usr/bin/wsrep_sst_rsync', 'mariadb-server'], ['/usr/bin/ss', 'iproute2']] as const) {
-    if (!existsSync(f)) throw new Error(`${f} not found: install the Debian package ${pkg}`);
-  }
+  for (const [f, pkg] of [[PROVIDER, 'galera-4'], ['/usr/bin/rsync', 'rsync'], ['/usr/bin/wsrep_sst_rsync', 'mariadb-server'], ['/usr/bin/ss', 'iproute2']] as const) requireFile(f, pkg);
   const ports = await Promise.all([0, 1, 2].map(async () => ({ sql: await freePort(), gcomm: await freePort(), ist: await freePort(), sst: await freePort() })));
   const address = `gcomm://${ports.map((p) => `127.0.0.1:${p.gcomm}`).join(',')}`;
   dirs = [0, 1, 2].map((i) => makeDir(`hawatch-galera-n${i + 1}-`));
@@ -65,7 +68,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(nodes.map((n) => n.stop()));
-  for (const d of dirs) await removeDir(d);
+  for (const d of dirs) removeDir(d);
 });
 
 describe('check_ha_galera against a real 3-node Galera cluster', () => {

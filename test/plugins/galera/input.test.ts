@@ -3,13 +3,13 @@
  * (JSON), the mariadb client's tab-separated and boxed text, and the rules.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runPlugin } from '../../../nagios/plugin.ts';
 import galera from '../../../plugins/galera/index.ts';
 import { parseStatusText } from '../../../plugins/galera/parse.ts';
+import { fixturePath } from '../../support/paths.ts';
 
-const fixture = (name: string): string => join(import.meta.dirname, '..', '..', '..', 'plugins', 'galera', 'fixtures', name);
+const fixture = (name: string): string => fixturePath('galera', name);
 const run = (args: string[], stdin?: string) => runPlugin(galera, args, { env: {}, readStdin: async () => stdin ?? '' });
 
 describe('check_ha_galera --input-file', () => {

@@ -4,19 +4,23 @@
  * ports. Backends can be killed and revived; states are awaited by bounded polling.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { freePort } from '../../support/ports.ts';
+import { stopChild } from '../../support/process.ts';
+import { requireFile } from '../../support/require.ts';
+import { removeDir, tempDir } from '../../support/tmp.ts';
+import { waitFor } from '../../support/wait.ts';
 
 export const HAPROXY = '/usr/sbin/haproxy';
 export const STATS_USER = 'monitor';
 export const STATS_PASSWORD = 'st4ts-pw';
 
 export function requireHaproxy(): void {
-  if (!existsSync(HAPROXY)) throw new Error(`${HAPROXY} is missing: install the Debian package haproxy`);
+  requireFile(HAPROXY, 'haproxy');
   const v = spawnSync(HAPROXY, ['-v'], { encoding: 'utf8' });
   if (v.status !== 0) throw new Error(`${HAPROXY} -v failed: ${v.stderr}`);
 }
@@ -57,17 +61,6 @@ export class Backend {
   }
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 export interface HaproxyEnv {
   readonly dir: string;
   readonly socket: string;
@@ -93,7 +86,7 @@ export function socketCommand(path: string, command: string): Promise<string> {
 
 export async function startHaproxy(): Promise<HaproxyEnv> {
   requireHaproxy();
-  const dir = mkdtempSync(join(tmpdir(), 'hawatch-haproxy-'));
+  const dir = tempDir('hawatch-haproxy-');
   const backends = { web1: new Backend('web1'), web2: new Backend('web2'), web3: new Backend('web3'), spare: new Backend('spare'), api1: new Backend('api1') };
   for (const b of Object.values(backends)) await b.start();
   const frontendPort = await freePort();
@@ -147,14 +140,9 @@ export async function startHaproxy(): Promise<HaproxyEnv> {
     cli: (command) => socketCommand(socket, command),
     async stop() {
       process.removeListener('exit', onExit);
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-        if (child.exitCode === null) child.kill('SIGKILL');
-      }
+      await stopChild(child, 3000);
       for (const b of Object.values(backends)) await b.kill();
-      rmSync(dir, { recursive: true, force: true });
+      removeDir(dir);
     },
   };
   try {
@@ -164,20 +152,6 @@ export async function startHaproxy(): Promise<HaproxyEnv> {
     throw new Error(`${(e as Error).message}; haproxy said: ${stderr}`);
   }
   return env;
-}
-
-export async function waitFor(what: string, probe: () => Promise<boolean> | boolean, timeoutMs = 10_000, everyMs = 100): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      if (await probe()) return;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
 }
 
 /** The status column of one server (or FRONTEND/BACKEND row) from `show stat`. */

@@ -2,13 +2,14 @@
  * check_ha_haproxy against a real HAProxy with real HTTP backends (haproxy-env.ts), read
  * through the stats socket and through the stats page.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { perfValue, runBin, type BinResult } from '../run-bin.ts';
-import { startHaproxy, statusOf, STATS_PASSWORD, STATS_USER, waitFor, type HaproxyEnv } from './haproxy-env.ts';
+import { perfValue, runBin, type BinResult } from '../../support/bin.ts';
+import { removeDir, tempDir } from '../../support/tmp.ts';
+import { waitFor } from '../../support/wait.ts';
+import { startHaproxy, statusOf, STATS_PASSWORD, STATS_USER, type HaproxyEnv } from './haproxy-env.ts';
 
 const BIN = 'check_ha_haproxy';
 let env: HaproxyEnv;
@@ -19,12 +20,12 @@ const viaSocket = (...args: string[]): Promise<BinResult> => runBin(BIN, ['--soc
 const viaUrl = (...args: string[]): Promise<BinResult> => runBin(BIN, ['--url', env.statsUrl, '--auth-file', authFile, ...args]);
 
 async function waitStatus(proxy: string, server: string, want: (s: string) => boolean, what: string): Promise<void> {
-  await waitFor(`${proxy}/${server} ${what}`, async () => want((await statusOf(env, proxy, server)) ?? ''), 10_000, 50);
+  await waitFor(`${proxy}/${server} ${what}`, async () => want((await statusOf(env, proxy, server)) ?? ''), 10_000, { everyMs: 50 });
 }
 
 beforeAll(async () => {
   env = await startHaproxy();
-  secrets = mkdtempSync(join(tmpdir(), 'hawatch-hapsecret-'));
+  secrets = tempDir('hawatch-hapsecret-');
   authFile = join(secrets, 'auth');
   writeFileSync(authFile, `${STATS_USER}:${STATS_PASSWORD}\n`, { mode: 0o600 });
   for (const s of ['web1', 'web2', 'web3', 'spare']) await waitStatus('be_web', s, (x) => x === 'UP', 'UP');
@@ -33,7 +34,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await env?.stop();
-  if (secrets) rmSync(secrets, { recursive: true, force: true });
+  if (secrets) removeDir(secrets);
 });
 
 describe('check_ha_haproxy against a real HAProxy', () => {
@@ -76,7 +77,7 @@ describe('check_ha_haproxy against a real HAProxy', () => {
       await waitFor('9 sessions on fe_web', async () => {
         r = await viaSocket('--frontend', 'fe_web');
         return perfValue(r.perf, 'fe_web_fe_sessions') === 9;
-      });
+      }, 10_000);
       expect(r.code).toBe(1);
       expect(r.status).toBe('HAPROXY WARNING - frontend fe_web: OPEN, 9/10 sessions (90%) (warning > 80 %)');
       expect(r.perf).toContain('fe_web_fe_sessions_pct=90%;80;95;0;100');
@@ -132,7 +133,7 @@ describe('check_ha_haproxy against a real HAProxy', () => {
       const t = await env.cli('show stat');
       if (/^be_api,api1,(?:[^,]*,){15}UP 1\/2,/m.test(t)) going = t;
       return going !== '';
-    }, 10_000, 20);
+    }, 10_000, { everyMs: 20 });
     const g = await runBin(BIN, ['--input-file', '-', '-b', 'be_api'], { input: going });
     expect(g.code).toBe(0);
     expect(g.status).toBe('HAPROXY OK - 1/1 backends fully usable');
@@ -149,7 +150,7 @@ describe('check_ha_haproxy against a real HAProxy', () => {
       const t = await env.cli('show stat');
       if (/^be_api,api1,(?:[^,]*,){15}DOWN 1\/2,/m.test(t)) coming = t;
       return coming !== '';
-    }, 10_000, 20);
+    }, 10_000, { everyMs: 20 });
     const c = await runBin(BIN, ['--input-file', '-', '-b', 'be_api'], { input: coming });
     expect(c.code).toBe(2);
     expect(c.status).toContain('api1 DOWN 1/2');
@@ -163,7 +164,7 @@ describe('check_ha_haproxy against a real HAProxy', () => {
       await waitFor('web1-3 DOWN', async () => {
         const states = await Promise.all(['web1', 'web2', 'web3'].map((s) => statusOf(env, 'be_web', s)));
         return states.every((x) => x === 'DOWN');
-      }, 10_000, 50);
+      }, 10_000, { everyMs: 50 });
       const b = await viaSocket('-b', 'be_web');
       expect(b.code).toBe(1);
       expect(b.status).toMatch(/^HAPROXY WARNING - backend be_web: 0\/3 active servers usable, served by 1 backup server/);

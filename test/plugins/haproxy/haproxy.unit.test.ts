@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runPlugin } from '../../../nagios/plugin.ts';
@@ -6,13 +5,14 @@ import { parseRange } from '../../../nagios/range.ts';
 import { effectiveState, render } from '../../../nagios/result.ts';
 import { State } from '../../../nagios/states.ts';
 import { csvUrl } from '../../../plugins/haproxy/collect.ts';
-import { evaluate, globToRegExp, type HaproxyPolicy } from '../../../plugins/haproxy/evaluate.ts';
+import { evaluate, type HaproxyPolicy } from '../../../plugins/haproxy/evaluate.ts';
 import descriptor from '../../../plugins/haproxy/index.ts';
 import { classifyStatus, parseStats, parseStatsText, splitCsvLine } from '../../../plugins/haproxy/parse.ts';
-import { perfValue, ROOT } from '../run-bin.ts';
+import { globToRegExp } from '../../../plugins/lib/glob.ts';
+import { perfValue } from '../../support/bin.ts';
+import { fixturePath, readFixture } from '../../support/paths.ts';
 
-const FIX = join(ROOT, 'plugins', 'haproxy', 'fixtures');
-const fixture = (name: string): string => readFileSync(join(FIX, name), 'utf8');
+const fixture = (name: string): string => readFixture('haproxy', name);
 
 function policy(over: Partial<HaproxyPolicy> = {}): HaproxyPolicy {
   return {
@@ -193,20 +193,20 @@ describe('real captures through the runner', () => {
     ['all-down-frontend-paused.txt', State.CRITICAL, undefined],
     ['frontend-sessions-90pct.txt', State.CRITICAL, undefined],
   ])('%s', async (file, state, status) => {
-    const r = await runPlugin(descriptor, ['--input-file', join(FIX, file)]);
+    const r = await runPlugin(descriptor, ['--input-file', fixturePath('haproxy', file)]);
     expect(r.exitCode).toBe(state);
     if (status) expect(r.text.split(' | ')[0]).toBe(status);
   });
 
   it('the 90% frontend alone is WARNING', async () => {
-    const r = await runPlugin(descriptor, ['--input-file', join(FIX, 'frontend-sessions-90pct.txt'), '--frontend', 'fe_web']);
+    const r = await runPlugin(descriptor, ['--input-file', fixturePath('haproxy', 'frontend-sessions-90pct.txt'), '--frontend', 'fe_web']);
     expect(r.exitCode).toBe(State.WARNING);
   });
 
   it('bad options get one line', async () => {
     const r = await runPlugin(descriptor, ['--socket', 'a', '--url', 'http://x/']);
     expect(r.text).toBe('HAPROXY UNKNOWN - give either --socket or --url, not both\n');
-    const bad = await runPlugin(descriptor, ['--input-file', join(FIX, 'transitional.csv'), '-w', 'x']);
+    const bad = await runPlugin(descriptor, ['--input-file', fixturePath('haproxy', 'transitional.csv'), '-w', 'x']);
     expect(bad.text).toMatch(/^HAPROXY UNKNOWN - invalid threshold range 'x'/);
     const sock = await runPlugin(descriptor, ['--socket', 'nohost']);
     expect(sock.text).toMatch(/invalid --socket 'nohost'/);

@@ -3,8 +3,7 @@
  * captures from the integration test), MySQL 8.4 and 5.7 (real-format captures), the pure
  * parsers and the hazard rules.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runPlugin } from '../../../nagios/plugin.ts';
@@ -14,13 +13,15 @@ import { optionsFor, parseOptionFile } from '../../../plugins/mysql/option-file.
 import { binlogStatusStatement, legacyColumnName, parseCapture, replicaStatusStatement, versionNumbers, type ServerUp } from '../../../plugins/mysql/parse.ts';
 import { parseTarget } from '../../../plugins/mysql/target.ts';
 import { loadCredentials } from '../../../plugins/mysql/connection.ts';
-import { runBin } from './mariadb-harness.ts';
 import { effectiveState } from '../../../nagios/result.ts';
+import { fixturePath } from '../../support/paths.ts';
+import { removeDir, tempDir } from '../../support/tmp.ts';
+import { runCheck } from './mariadb-harness.ts';
 
-const fixture = (name: string): string => join(import.meta.dirname, '..', '..', '..', 'plugins', 'mysql', 'fixtures', name);
+const fixture = (name: string): string => fixturePath('mysql', name);
 const run = (...args: string[]) => runPlugin(mysql, args, { env: {} });
-const scratch = mkdtempSync(join(tmpdir(), 'hawatch-mysql-input-'));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+const scratch = tempDir('hawatch-mysql-input-');
+afterAll(() => removeDir(scratch));
 
 describe('check_ha_mysql --input-file', () => {
   it('MySQL 8.4 SHOW REPLICA STATUS naming, active-passive healthy', async () => {
@@ -80,11 +81,11 @@ describe('check_ha_mysql --input-file', () => {
   });
 
   it('the built executable answers --help and replays a capture', async () => {
-    const help = await runBin('check_ha_mysql', ['--help']);
+    const help = await runCheck('check_ha_mysql', ['--help']);
     expect(help.code).toBe(3);
     expect(help.stdout).toContain('--heartbeat-table DB.TABLE');
     expect(help.stdout).toContain('GRANT SLAVE MONITOR, BINLOG MONITOR');
-    const replay = await runBin('check_ha_mysql', ['--input-file', fixture('mysql-8.4-active-passive-healthy.json')]);
+    const replay = await runCheck('check_ha_mysql', ['--input-file', fixture('mysql-8.4-active-passive-healthy.json')]);
     expect(replay.code).toBe(0);
   });
 });

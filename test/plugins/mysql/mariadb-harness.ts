@@ -4,33 +4,23 @@
  * root: its rsync daemon drops to `nobody`). Killed and removed on cleanup and on exit.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
+import { runBin, type BinResult } from '../../support/bin.ts';
+import { freePort } from '../../support/ports.ts';
+import { requireFile, requireUser } from '../../support/require.ts';
+import { tempDir } from '../../support/tmp.ts';
+import { waitFor } from '../../support/wait.ts';
 
 export const MARIADBD = '/usr/sbin/mariadbd';
 export const INSTALL_DB = '/usr/bin/mariadb-install-db';
 
-/** Fails (never skips) with the Debian package to install. */
-export function requireMariaDb(): void {
-  for (const [bin, pkg] of [[MARIADBD, 'mariadb-server'], [INSTALL_DB, 'mariadb-server']] as const) {
-    if (!existsSync(bin)) throw new Error(`${bin} not found: install the Debian package ${pkg}`);
-  }
-  if (spawnSync('id', ['-u', 'mysql']).status !== 0) throw new Error("user 'mysql' missing: install the Debian package mariadb-server");
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
+/** Fails (never skips) with the Debian package to install; returns the mysql user's ids. */
+export function requireMariaDb(): { uid: number; gid: number } {
+  requireFile(MARIADBD, 'mariadb-server');
+  requireFile(INSTALL_DB, 'mariadb-server');
+  return requireUser('mysql', 'mariadb-server');
 }
 
 const running = new Set<ChildProcess>();
@@ -68,17 +58,9 @@ export interface StartOptions {
   readonly readyTimeoutMs?: number;
 }
 
+/** A temp dir owned by the mysql user (the server runs as mysql). */
 export function makeDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  chownSync(dir, uid('mysql'), gid('mysql'));
-  return dir;
-}
-
-function uid(user: string): number {
-  return Number(spawnSync('id', ['-u', user], { encoding: 'utf8' }).stdout.trim());
-}
-function gid(user: string): number {
-  return Number(spawnSync('id', ['-g', user], { encoding: 'utf8' }).stdout.trim());
+  return tempDir(prefix, { owner: requireMariaDb() });
 }
 
 export async function startServer(o: StartOptions): Promise<Server> {
@@ -121,24 +103,17 @@ export async function startServer(o: StartOptions): Promise<Server> {
       await new Promise<void>((r) => (exited ? r() : proc.once('exit', () => r())));
     },
   };
-  const deadline = Date.now() + (o.readyTimeoutMs ?? 30_000);
-  for (;;) {
-    if (exited) throw new Error(`mariadbd ${o.name ?? o.serverId} exited during start-up; see ${log}`);
-    try {
+  const readyTimeoutMs = o.readyTimeoutMs ?? 30_000;
+  try {
+    await waitFor(`mariadbd ${o.name ?? o.serverId} to be ready`, async () => {
       await server.query('SELECT 1');
-      if (!o.waitReady || (await o.waitReady(server))) break;
-    } catch { /* not yet */ }
-    if (Date.now() > deadline) {
-      await server.stop();
-      throw new Error(`mariadbd ${o.name ?? o.serverId} not ready within ${(o.readyTimeoutMs ?? 30_000) / 1000} s; see ${log}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
+      return !o.waitReady || (await o.waitReady(server));
+    }, readyTimeoutMs, { stopWhen: () => (exited ? 'it exited during start-up' : undefined) });
+  } catch (e) {
+    await server.stop();
+    throw new Error(`${(e as Error).message}; see ${log}`);
   }
   return server;
-}
-
-export async function removeDir(dir: string): Promise<void> {
-  rmSync(dir, { recursive: true, force: true });
 }
 
 export function writeOptionFile(dir: string, user: string, password: string): string {
@@ -147,37 +122,7 @@ export function writeOptionFile(dir: string, user: string, password: string): st
   return path;
 }
 
-export async function waitFor(what: string, fn: () => Promise<boolean>, timeoutMs = 20_000, stepMs = 100): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await fn().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-}
-
-export interface PluginRun {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly ms: number;
-}
-
-/** Runs a built plugin from dist/bin (black box), with a hard kill as a safety net. */
-export function runBin(name: string, args: readonly string[], env: Record<string, string | undefined> = {}, killAfterMs = 30_000): Promise<PluginRun> {
-  const bin = join(import.meta.dirname, '..', '..', '..', 'dist', 'bin', `${name}.cjs`);
-  if (!existsSync(bin)) throw new Error(`${bin} missing: run 'npm run build' first`);
-  return new Promise((resolve) => {
-    const t0 = Date.now();
-    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, HOME: '/nonexistent', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: Date.now() - t0 });
-    });
-  });
+/** A built check with HOME pointing nowhere, so root's ~/.my.cnf never supplies credentials. */
+export function runCheck(name: string, args: readonly string[], env: Record<string, string | undefined> = {}): Promise<BinResult> {
+  return runBin(name, args, { env: { HOME: '/nonexistent', ...env } });
 }

@@ -3,12 +3,16 @@
  * started once for the file. Each test breaks one thing and repairs it afterwards.
  */
 import { spawnSync } from 'node:child_process';
-import { chownSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chownSync, copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
-import { freePort, removeDir, runBin, startServer, waitFor, writeOptionFile, type Server } from './mariadb-harness.ts';
+import { fixturePath } from '../../support/paths.ts';
+import { freePort } from '../../support/ports.ts';
+import { requireProgram, requireUser } from '../../support/require.ts';
+import { removeDir, tempDir } from '../../support/tmp.ts';
+import { waitFor } from '../../support/wait.ts';
+import { runCheck, startServer, writeOptionFile, type Server } from './mariadb-harness.ts';
 
 const REPL_PW = 'repl-secret';
 const MON_PW = 'mon it0r"pw';
@@ -22,10 +26,11 @@ let pki: string;
 
 /** A CA and a server certificate for IP 127.0.0.1, plus an unrelated CA, made with openssl. */
 function makePki(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'hawatch-mysql-tls-'));
+  const openssl = requireProgram('openssl', 'openssl');
+  const dir = tempDir('hawatch-mysql-tls-');
   const ossl = (...args: string[]): void => {
-    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
-    if (r.error) throw new Error('openssl not found: install the Debian package openssl');
+    const r = spawnSync(openssl, args, { cwd: dir, encoding: 'utf8' });
+    if (r.error) throw r.error;
     if (r.status !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr}`);
   };
   for (const ca of ['ca', 'other-ca']) {
@@ -34,7 +39,7 @@ function makePki(): string {
   ossl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=db-a');
   writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
   ossl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'san.ext');
-  const mysqlUid = Number(spawnSync('id', ['-u', 'mysql'], { encoding: 'utf8' }).stdout);
+  const mysqlUid = requireUser('mysql', 'mariadb-server').uid;
   chownSync(dir, mysqlUid, -1);
   for (const f of ['ca.pem', 'server.pem', 'server.key']) chownSync(join(dir, f), mysqlUid, -1);
   return dir;
@@ -62,17 +67,17 @@ function hosts(): string[] {
 }
 
 function check(...args: string[]) {
-  return runBin('check_ha_mysql', [...hosts(), ...args]);
+  return runCheck('check_ha_mysql', [...hosts(), ...args]);
 }
 
 /** Runs live with --save-input, then replays the capture: same output. HAWATCH_UPDATE_FIXTURES=1 keeps it as a fixture. */
 async function checkAndReplay(fixture: string, ...args: string[]) {
   const saved = join(a.dir, `${fixture}.json`);
   const live = await check(...args, '--save-input', saved);
-  const replay = await runBin('check_ha_mysql', ['--input-file', saved, ...args.filter((x, i) => !['--heartbeat-table', '--defaults-file'].includes(args[i - 1] ?? '') && !['--heartbeat-table', '--defaults-file'].includes(x))]);
+  const replay = await runCheck('check_ha_mysql', ['--input-file', saved, ...args.filter((x, i) => !['--heartbeat-table', '--defaults-file'].includes(args[i - 1] ?? '') && !['--heartbeat-table', '--defaults-file'].includes(x))]);
   expect(replay.stdout).toBe(live.stdout);
   expect(replay.code).toBe(live.code);
-  if (process.env.HAWATCH_UPDATE_FIXTURES) copyFileSync(saved, join(import.meta.dirname, '..', '..', '..', 'plugins', 'mysql', 'fixtures', `${fixture}.json`));
+  if (process.env.HAWATCH_UPDATE_FIXTURES) copyFileSync(saved, fixturePath('mysql', `${fixture}.json`));
   return live;
 }
 
@@ -121,7 +126,7 @@ beforeAll(async () => {
     await replica.query(`CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=${source.port}, MASTER_USER='repl', MASTER_PASSWORD='${REPL_PW}', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1`);
     await replica.query('START SLAVE');
   }
-  await waitFor('both directions running', async () => (await bothRunning(a)) && (await bothRunning(b)));
+  await waitFor('both directions running', async () => (await bothRunning(a)) && (await bothRunning(b)), 20_000);
   // Replicated from a: schema, heartbeat table (pt-heartbeat layout) and the least-privilege monitoring user.
   await a.query('CREATE DATABASE app');
   await a.query('CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(20))');
@@ -136,14 +141,14 @@ beforeAll(async () => {
   await synced();
   optionFile = writeOptionFile(a.dir, 'hawatch', MON_PW.replace(/"/g, '\\"'));
   await startHeartbeats();
-  await waitFor('heartbeats replicated', async () => (await heartbeatLag(b, 1)) >= 0 && (await heartbeatLag(a, 2)) >= 0);
+  await waitFor('heartbeats replicated', async () => (await heartbeatLag(b, 1)) >= 0 && (await heartbeatLag(a, 2)) >= 0, 20_000);
 }, 120_000);
 
 afterAll(async () => {
   await stopHeartbeats();
   await Promise.all([a?.stop(), b?.stop()]);
-  for (const s of [a, b]) if (s) await removeDir(s.dir);
-  if (pki) rmSync(pki, { recursive: true, force: true });
+  for (const s of [a, b]) if (s) removeDir(s.dir);
+  if (pki) removeDir(pki);
 });
 
 describe('check_ha_mysql against a real MariaDB master-master pair', () => {
@@ -164,7 +169,7 @@ describe('check_ha_mysql against a real MariaDB master-master pair', () => {
   });
 
   it('one server only: judges its own incoming direction', async () => {
-    const r = await runBin('check_ha_mysql', ['-H', `b=127.0.0.1:${b.port}`, '--defaults-file', optionFile]);
+    const r = await runCheck('check_ha_mysql', ['-H', `b=127.0.0.1:${b.port}`, '--defaults-file', optionFile]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/1\/1 server reachable, 1 replication direction/);
     expect(r.stdout).toContain(`127.0.0.1:${a.port} -> b: replicating`);
@@ -185,7 +190,7 @@ describe('check_ha_mysql against a real MariaDB master-master pair', () => {
       expect(sql.stdout).toMatch(/a -> b: SQL thread not running/);
     } finally {
       await b.query('START SLAVE');
-      await waitFor('b replicating again', () => bothRunning(b));
+      await waitFor('b replicating again', () => bothRunning(b), 20_000);
     }
   });
 
@@ -195,7 +200,7 @@ describe('check_ha_mysql against a real MariaDB master-master pair', () => {
     await c.query("INSERT INTO app.t VALUES (100, 'only on b')");
     await c.end();
     await a.query("INSERT INTO app.t VALUES (100, 'from a')");
-    await waitFor('SQL error on b', async () => Number((await slaveStatus(b)).Last_SQL_Errno) === 1062);
+    await waitFor('SQL error on b', async () => Number((await slaveStatus(b)).Last_SQL_Errno) === 1062, 20_000);
     try {
       const r = await checkAndReplay('mariadb-10.11-duplicate-key', '--heartbeat-table', 'hb.heartbeat');
       expect(r.code).toBe(2);
@@ -207,7 +212,7 @@ describe('check_ha_mysql against a real MariaDB master-master pair', () => {
       await fix.query('DELETE FROM app.t WHERE id = 100');
       await fix.query('START SLAVE');
       await fix.end();
-      await waitFor('b replicating again', () => bothRunning(b));
+      await waitFor('b replicating again', () => bothRunning(b), 20_000);
       await synced();
     }
   });
@@ -233,7 +238,7 @@ describe('check_ha_mysql against a real MariaDB master-master pair', () => {
       await b.query('STOP SLAVE');
       await b.query('CHANGE MASTER TO MASTER_DELAY = 0');
       await b.query('START SLAVE');
-      await waitFor('b caught up', async () => (await heartbeatLag(b, 1)) < 1);
+      await waitFor('b caught up', async () => (await heartbeatLag(b, 1)) < 1, 20_000);
     }
   });
 
@@ -311,7 +316,7 @@ describe('check_ha_mysql against a real MariaDB master-master pair', () => {
 
   it('a server that is down: CRITICAL for it, the other still judged', async () => {
     const dead = await freePort();
-    const r = await runBin('check_ha_mysql', ['-H', `a=127.0.0.1:${a.port}`, '-H', `c=127.0.0.1:${dead}`, '--defaults-file', optionFile]);
+    const r = await runCheck('check_ha_mysql', ['-H', `a=127.0.0.1:${a.port}`, '-H', `c=127.0.0.1:${dead}`, '--defaults-file', optionFile]);
     expect(r.code).toBe(2);
     expect(r.stdout).toMatch(/server c: cannot check: connection refused/);
     expect(r.stdout).toContain('[OK] server a: MariaDB');
@@ -320,15 +325,15 @@ describe('check_ha_mysql against a real MariaDB master-master pair', () => {
 
   it('a refused password or a missing privilege: UNKNOWN with what to do', async () => {
     const bad = writeOptionFile(a.dir, 'hawatch-wrong', 'wrong');
-    const wrong = await runBin('check_ha_mysql', ['-H', `a=127.0.0.1:${a.port}`, '--defaults-file', bad, '--user', 'hawatch']);
+    const wrong = await runCheck('check_ha_mysql', ['-H', `a=127.0.0.1:${a.port}`, '--defaults-file', bad, '--user', 'hawatch']);
     expect(wrong.code).toBe(3);
     expect(wrong.stdout).toMatch(/^MYSQL REPLICATION UNKNOWN - server a: cannot check: Access denied for user 'hawatch'@'127\.0\.0\.1' \(using password: YES\) \(check the user and password in the option file\)/);
     const np = writeOptionFile(a.dir, 'nopriv', 'x');
-    const priv = await runBin('check_ha_mysql', ['-H', `a=127.0.0.1:${a.port}`, '--defaults-file', np]);
+    const priv = await runCheck('check_ha_mysql', ['-H', `a=127.0.0.1:${a.port}`, '--defaults-file', np]);
     expect(priv.code).toBe(3);
     expect(priv.stdout).toMatch(/server a: cannot check: Access denied; you need .*SLAVE MONITOR.* \(see the GRANT in the README\)/);
     // MYSQL_PWD works when the option file has no password.
-    const env = await runBin('check_ha_mysql', ['-H', `a=127.0.0.1:${a.port}`, '--user', 'hawatch'], { MYSQL_PWD: MON_PW });
+    const env = await runCheck('check_ha_mysql', ['-H', `a=127.0.0.1:${a.port}`, '--user', 'hawatch'], { MYSQL_PWD: MON_PW });
     expect(env.code).toBe(0);
   });
 
@@ -338,15 +343,15 @@ describe('check_ha_mysql against a real MariaDB master-master pair', () => {
       writeFileSync(f, `[client]\nuser=tlsmon\npassword=tls-pw\n${extra}\n`, { mode: 0o600 });
       return f;
     };
-    const ok = await runBin('check_ha_mysql', ['-H', `a=127.0.0.1:${a.port}`, '--defaults-file', cnf(`ssl-ca=${join(pki, 'ca.pem')}\nssl-mode=VERIFY_IDENTITY`)]);
+    const ok = await runCheck('check_ha_mysql', ['-H', `a=127.0.0.1:${a.port}`, '--defaults-file', cnf(`ssl-ca=${join(pki, 'ca.pem')}\nssl-mode=VERIFY_IDENTITY`)]);
     expect(ok.stdout).toMatch(/^MYSQL REPLICATION OK/); // the account has REQUIRE SSL: only a TLS login gets in
     expect(ok.code).toBe(0);
-    const wrongName = await runBin('check_ha_mysql', ['-H', `a=localhost:${a.port}`, '--defaults-file', cnf(`ssl-ca=${join(pki, 'ca.pem')}\nssl-mode=VERIFY_IDENTITY\n#`)]);
+    const wrongName = await runCheck('check_ha_mysql', ['-H', `a=localhost:${a.port}`, '--defaults-file', cnf(`ssl-ca=${join(pki, 'ca.pem')}\nssl-mode=VERIFY_IDENTITY\n#`)]);
     expect(wrongName.stdout).toMatch(/^MYSQL REPLICATION UNKNOWN - server a: cannot check: TLS failed: Hostname\/IP does not match certificate's altnames/);
-    const wrongCa = await runBin('check_ha_mysql', ['-H', `a=127.0.0.1:${a.port}`, '--defaults-file', cnf(`ssl-ca=${join(pki, 'other-ca.pem')}`)]);
+    const wrongCa = await runCheck('check_ha_mysql', ['-H', `a=127.0.0.1:${a.port}`, '--defaults-file', cnf(`ssl-ca=${join(pki, 'other-ca.pem')}`)]);
     expect(wrongCa.code).toBe(3);
     expect(wrongCa.stdout).toMatch(/^MYSQL REPLICATION UNKNOWN - server a: cannot check: TLS failed: .*(certificate|self.signed)/i);
-    const plain = await runBin('check_ha_mysql', ['-H', `a=127.0.0.1:${a.port}`, '--defaults-file', cnf('')]);
+    const plain = await runCheck('check_ha_mysql', ['-H', `a=127.0.0.1:${a.port}`, '--defaults-file', cnf('')]);
     expect(plain.code).toBe(3);
     expect(plain.stdout).toContain("Access denied for user 'tlsmon'");
   });
@@ -362,6 +367,6 @@ describe('check_ha_mysql against a real MariaDB master-master pair', () => {
     } finally {
       process.kill(b.proc.pid!, 'SIGCONT');
     }
-    await waitFor('b back', () => bothRunning(b));
+    await waitFor('b back', () => bothRunning(b), 20_000);
   });
 });

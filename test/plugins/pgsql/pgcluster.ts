@@ -4,12 +4,13 @@
  * server binary runs as the `postgres` system user through setpriv (which execs, so the
  * PID we see is the program's own).
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
+import { freePort } from '../../support/ports.ts';
+import { requireFile, requireRoot, requireUser } from '../../support/require.ts';
+import { tempDir } from '../../support/tmp.ts';
 
 /** PostgreSQL 15 (Debian bookworm) when present, else the newest installed major version. */
 export const PG_BIN = ((): string => {
@@ -25,31 +26,14 @@ const REPL_PASSWORD = 'repl-pw-1';
 
 /** Fails (never skips) with the Debian package to install. */
 export function requirePostgres(): void {
-  for (const bin of ['initdb', 'pg_ctl', 'postgres', 'pg_basebackup']) {
-    if (!existsSync(join(PG_BIN, bin))) throw new Error(`${join(PG_BIN, bin)} is missing: install the Debian package postgresql (apt-get install postgresql)`);
-  }
-  if (process.getuid?.() !== 0) throw new Error('the PostgreSQL tests start servers as the postgres user through setpriv: run them as root (CI does)');
-  if (!existsSync('/usr/bin/setpriv')) throw new Error('/usr/bin/setpriv is missing: install the Debian package util-linux');
-  const id = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
-  if (id.status !== 0) throw new Error("the 'postgres' system user is missing: install the Debian package postgresql-common");
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
+  for (const bin of ['initdb', 'pg_ctl', 'postgres', 'pg_basebackup']) requireFile(join(PG_BIN, bin), 'postgresql');
+  requireRoot('the PostgreSQL tests start servers as the postgres user through setpriv');
+  requireFile('/usr/bin/setpriv', 'util-linux');
+  pgIds();
 }
 
 function pgIds(): { uid: number; gid: number } {
-  const uid = Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim());
-  const gid = Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim());
-  return { uid, gid };
+  return requireUser('postgres', 'postgresql-common');
 }
 
 /** Runs a PostgreSQL program as the postgres user; throws with its output on failure. */
@@ -166,10 +150,7 @@ function baseConfig(dir: string, port: number): string {
 }
 
 function makeDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  const { uid, gid } = pgIds();
-  chownSync(dir, uid, gid);
-  return dir;
+  return tempDir(prefix, { owner: pgIds() });
 }
 
 /** initdb + start; creates the replication user and a pg_monitor user with passwords. */
@@ -216,23 +197,4 @@ export async function createStandby(primary: PgServer, name: string): Promise<Pg
   appendFileSync(join(s.dataDir, 'postgresql.conf'), baseConfig(dir, port));
   s.start();
   return s;
-}
-
-/** Polls `probe` until it returns true, at most `timeoutMs`. */
-export async function waitFor(what: string, probe: () => Promise<boolean> | boolean, timeoutMs = 20_000, everyMs = 100): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      if (await probe()) return;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
-}
-
-export function removeDir(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
 }

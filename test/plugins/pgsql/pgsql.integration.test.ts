@@ -2,12 +2,13 @@
  * check_ha_pgsql against a real PostgreSQL 15 primary and a standby made with
  * pg_basebackup, on loopback ports in temp dirs (see pgcluster.ts).
  */
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { perfValue, runBin, type BinResult } from '../run-bin.ts';
-import { createPrimary, createStandby, MONITOR_PASSWORD, MONITOR_USER, removeDir, waitFor, type PgServer } from './pgcluster.ts';
+import { perfValue, runBin, type BinResult } from '../../support/bin.ts';
+import { removeDir, tempDir } from '../../support/tmp.ts';
+import { waitFor } from '../../support/wait.ts';
+import { createPrimary, createStandby, MONITOR_PASSWORD, MONITOR_USER, type PgServer } from './pgcluster.ts';
 
 const BIN = 'check_ha_pgsql';
 let primary: PgServer;
@@ -32,15 +33,15 @@ async function caughtUp(): Promise<boolean> {
 beforeAll(async () => {
   primary = await createPrimary();
   standby = await createStandby(primary, 'standby1');
-  await waitFor('standby1 streaming', streaming);
-  secrets = mkdtempSync(join(tmpdir(), 'hawatch-pgsecret-'));
+  await waitFor('standby1 streaming', streaming, 20_000);
+  secrets = tempDir('hawatch-pgsecret-');
 });
 
 afterAll(() => {
   standby?.cleanup();
   primary?.cleanup();
   for (const s of [standby, primary]) if (s) removeDir(s.dir);
-  if (secrets) rmSync(secrets, { recursive: true, force: true });
+  if (secrets) removeDir(secrets);
 });
 
 describe('check_ha_pgsql against real PostgreSQL 15', () => {
@@ -74,12 +75,12 @@ describe('check_ha_pgsql against real PostgreSQL 15', () => {
 
   it('idle primary: the standby replay delay reads 0 and does not grow', async () => {
     await primary.sql("INSERT INTO filler VALUES (1, 'x')");
-    await waitFor('standby caught up', caughtUp);
+    await waitFor('standby caught up', caughtUp, 20_000);
     // Let the last replayed commit age: a naive now() - pg_last_xact_replay_timestamp() grows.
     await waitFor('last replayed commit older than 1.2 s', async () => {
       const r = await standby.sql<{ age: number }>('SELECT extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 AS age');
       return (r[0]?.age ?? 0) > 1.2;
-    }, 10_000, 200);
+    }, 10_000, { everyMs: 200 });
     const first = await check(['-H', standby.hostArg, '--lag-unit', 'seconds', '-w', '1', '-c', '2']);
     expect(first.status).toMatch(/^PGSQL OK/);
     expect(perfValue(first.perf, 'replay_delay_seconds')).toBe(0);
@@ -96,7 +97,7 @@ describe('check_ha_pgsql against real PostgreSQL 15', () => {
         prim = await check(['-H', primary.hostArg, '-w', '1024', '-c', '1073741824']);
         const v = perfValue(prim.perf, 'standby1_lag_bytes');
         return typeof v === 'number' && v > 1024;
-      });
+      }, 20_000);
       expect(prim.code).toBe(1);
       expect(prim.status).toMatch(/^PGSQL WARNING - standby standby1: streaming async, replay lag .* \(warning > 1024 B\)/);
       const crit = await check(['-H', primary.hostArg, '-w', '100', '-c', '1024']);
@@ -108,7 +109,7 @@ describe('check_ha_pgsql against real PostgreSQL 15', () => {
         s1 = await check(['-H', standby.hostArg, '--lag-unit', 'seconds', '-w', '1000', '-c', '2000']);
         const b = perfValue(s1.perf, 'replay_lag_bytes');
         return typeof b === 'number' && b > 0;
-      });
+      }, 20_000);
       const d1 = perfValue(s1.perf, 'replay_delay_seconds') as number;
       expect(d1).toBeGreaterThanOrEqual(0);
       expect(s1.stdout).toContain('replay paused');
@@ -116,14 +117,14 @@ describe('check_ha_pgsql against real PostgreSQL 15', () => {
       await waitFor('replay delay grows', async () => {
         s2 = await check(['-H', standby.hostArg, '--lag-unit', 'seconds', '-w', `${d1 + 0.3}`, '-c', '2000']);
         return (perfValue(s2.perf, 'replay_delay_seconds') as number) > d1 + 0.3;
-      }, 10_000, 200);
+      }, 10_000, { everyMs: 200 });
       expect(s2.code).toBe(1);
       const s3 = await check(['-H', standby.hostArg, '--lag-unit', 'seconds', '-w', '0.1', '-c', `${d1}`]);
       expect(s3.code).toBe(2);
     } finally {
       await standby.sql('SELECT pg_wal_replay_resume()');
     }
-    await waitFor('standby caught up after resume', caughtUp);
+    await waitFor('standby caught up after resume', caughtUp, 20_000);
     const ok = await check(['-H', primary.hostArg, '-H', standby.hostArg, '-w', '1024']);
     expect(ok.status).toMatch(/^PGSQL OK/);
   });
@@ -149,7 +150,7 @@ describe('check_ha_pgsql against real PostgreSQL 15', () => {
     } finally {
       primary.resume();
     }
-    await waitFor('primary answers again', async () => (await check(['-H', primary.hostArg])).code === 0);
+    await waitFor('primary answers again', async () => (await check(['-H', primary.hostArg])).code === 0, 20_000);
   });
 
   it('standby stopped: the primary misses it (CRITICAL), the standby is down (CRITICAL)', async () => {
@@ -158,7 +159,7 @@ describe('check_ha_pgsql against real PostgreSQL 15', () => {
     await waitFor('primary notices the missing standby', async () => {
       p = await check(['-H', primary.hostArg, '--standby', 'standby1']);
       return p.code === 2;
-    });
+    }, 20_000);
     expect(p.status).toMatch(/standby standby1: not connected \(expected with --standby\)/);
     const down = await check(['-H', standby.hostArg]);
     expect(down.code).toBe(2);
@@ -167,7 +168,7 @@ describe('check_ha_pgsql against real PostgreSQL 15', () => {
     expect(cluster.code).toBe(2);
     expect(cluster.stdout).toMatch(/0 standbys streaming \(expected at least 1\)/);
     standby.start();
-    await waitFor('standby1 streaming again', streaming);
+    await waitFor('standby1 streaming again', streaming, 20_000);
     expect((await check(['-H', primary.hostArg, '--standby', 'standby1'])).code).toBe(0);
   });
 

@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseRange } from '../../../nagios/range.ts';
 import { effectiveState, render } from '../../../nagios/result.ts';
@@ -9,10 +7,10 @@ import { classifyError, parseTarget, sslOptions } from '../../../plugins/pgsql/c
 import { DEFAULT_LAG_THRESHOLDS, evaluate, formatBytes, type PgsqlPolicy } from '../../../plugins/pgsql/evaluate.ts';
 import descriptor from '../../../plugins/pgsql/index.ts';
 import { lsnDiff, parseCapture, parseHost, parseLsn, type HostCapture } from '../../../plugins/pgsql/parse.ts';
-import { perfValue, ROOT } from '../run-bin.ts';
+import { perfValue } from '../../support/bin.ts';
+import { fixturePath, readFixture } from '../../support/paths.ts';
 
-const FIX = join(ROOT, 'plugins', 'pgsql', 'fixtures');
-const fixture = (name: string): string => readFileSync(join(FIX, name), 'utf8');
+const fixture = (name: string): string => readFixture('pgsql', name);
 
 function policy(over: Partial<PgsqlPolicy> = {}): PgsqlPolicy {
   return {
@@ -206,16 +204,16 @@ describe('inputs and helpers', () => {
     const bad = await runPlugin(descriptor, ['--input-file', '-'], { readStdin: async () => 'not json' });
     expect(bad.exitCode).toBe(State.UNKNOWN);
     expect(bad.text).toMatch(/^PGSQL UNKNOWN - input is not JSON/);
-    const unit = await runPlugin(descriptor, ['--lag-unit', 'minutes', '--input-file', join(FIX, 'primary-healthy.json')]);
+    const unit = await runPlugin(descriptor, ['--lag-unit', 'minutes', '--input-file', fixturePath('pgsql', 'primary-healthy.json')]);
     expect(unit.text).toMatch(/invalid --lag-unit 'minutes': expected one of bytes, seconds/);
-    const role = await runPlugin(descriptor, ['--role', 'primary', '--input-file', join(FIX, 'cluster-split-brain.json')]);
+    const role = await runPlugin(descriptor, ['--role', 'primary', '--input-file', fixturePath('pgsql', 'cluster-split-brain.json')]);
     expect(role.text).toMatch(/--role applies to a single host/);
   });
 
   it('replays the fixtures through the runner', async () => {
-    const paused = await runPlugin(descriptor, ['--input-file', join(FIX, 'cluster-replay-paused.json'), '-w', '1000']);
+    const paused = await runPlugin(descriptor, ['--input-file', fixturePath('pgsql', 'cluster-replay-paused.json'), '-w', '1000']);
     expect(paused.exitCode).toBe(State.WARNING);
-    const healthy = await runPlugin(descriptor, ['--input-file', join(FIX, 'standby-healthy.json'), '--role', 'standby']);
+    const healthy = await runPlugin(descriptor, ['--input-file', fixturePath('pgsql', 'standby-healthy.json'), '--role', 'standby']);
     expect(healthy.exitCode).toBe(State.OK);
   });
 });

@@ -1,58 +1,23 @@
 /**
- * Test harness for the network checks: real network namespaces joined by veth pairs,
+ * The namespace lab for the network checks: real network namespaces joined by veth pairs,
  * real daemons started inside them, and the built plugins run inside them with
  * `ip netns exec`. Everything is named with a random suffix (other helpers run tests at
  * the same time) and removed in afterAll, and again on process exit should a test die.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { binPath, runProgram, type RunResult } from '../support/bin.ts';
+import { stopChild } from '../support/process.ts';
+import { requireRoot } from '../support/require.ts';
+import { removeDir, tempDir } from '../support/tmp.ts';
 
-export const ROOT = resolve(import.meta.dirname, '..', '..');
-
-/** Fails (never skips) with the Debian package to install when a program is missing. */
-export function requireProgram(program: string, debianPackage: string): string {
-  const r = spawnSync('sh', ['-c', 'command -v "$1"', 'sh', program], { encoding: 'utf8' });
-  const path = r.stdout.trim();
-  if (r.status !== 0 || path === '') throw new Error(`'${program}' is not installed: apt-get install ${debianPackage} (listed in .ci/packages/net.txt)`);
-  return path;
-}
-
-export function requireRoot(): void {
-  if (process.getuid?.() !== 0) throw new Error('the network namespace tests need root (ip netns add); run them as root as CI does');
-}
-
-export function requireBuilt(bin: string): string {
-  const path = join(ROOT, 'dist', 'bin', `${bin}.cjs`);
-  const r = spawnSync('test', ['-f', path]);
-  if (r.status !== 0) throw new Error(`${path} is missing: run 'npm run build' first (npm test does)`);
-  return path;
+/** Namespaces and veth pairs need root. */
+export function requireNamespaces(): void {
+  requireRoot('the network namespace tests create namespaces and veth pairs (ip netns add)');
 }
 
 export function suffix(): string {
   return randomBytes(3).toString('hex');
-}
-
-export interface RunResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-export function run(file: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(file, args, { env: opts.env ?? process.env, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', (e) => { clearTimeout(timer); reject(e); });
-    child.on('close', (code) => { clearTimeout(timer); resolvePromise({ code, stdout, stderr }); });
-    if (opts.input !== undefined) child.stdin!.end(opts.input);
-  });
 }
 
 /** Runs a command and throws with its output when it fails. */
@@ -62,21 +27,6 @@ export function sh(file: string, args: readonly string[], input?: string): strin
   } catch (e) {
     const err = e as { stderr?: string; stdout?: string; message: string };
     throw new Error(`${file} ${args.join(' ')} failed: ${err.stderr || err.stdout || err.message}`);
-  }
-}
-
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, intervalMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 
@@ -91,8 +41,7 @@ export class Lab {
 
   constructor(tag: string) {
     this.tag = tag;
-    this.dir = mkdtempSync(join(tmpdir(), `hawatch-${tag}-`));
-    chmodSync(this.dir, 0o755);
+    this.dir = tempDir(`hawatch-${tag}-`, { mode: 0o755 });
     process.once('exit', this.onExit);
   }
 
@@ -135,18 +84,13 @@ export class Lab {
     return child;
   }
 
-  async stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 8000): Promise<void> {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    child.kill(signal);
-    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    await exited;
-    clearTimeout(t);
+  stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 8000): Promise<void> {
+    return stopChild(child, timeoutMs, signal);
   }
 
   /** Runs a built plugin inside a namespace. */
   plugin(ns: string, bin: string, args: readonly string[]): Promise<RunResult> {
-    return run('ip', ['netns', 'exec', ns, process.execPath, requireBuilt(bin), ...args], { timeoutMs: 30_000 });
+    return runProgram('ip', ['netns', 'exec', ns, process.execPath, binPath(bin), ...args], { timeoutMs: 30_000 });
   }
 
   async cleanup(): Promise<void> {
@@ -164,7 +108,7 @@ export class Lab {
       // Deleting the namespace also deletes the veth ends inside it.
       spawnSync('ip', ['netns', 'del', ns]);
     }
-    rmSync(this.dir, { recursive: true, force: true });
+    removeDir(this.dir);
     process.removeListener('exit', this.onExit);
   }
 }

@@ -8,7 +8,11 @@ import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Lab, requireBuilt, requireProgram, requireRoot, ROOT, waitFor } from './harness.ts';
+import { binPath } from '../support/bin.ts';
+import { ROOT } from '../support/paths.ts';
+import { requireProgram } from '../support/require.ts';
+import { waitFor } from '../support/wait.ts';
+import { Lab, requireNamespaces } from './harness.ts';
 
 const VIP = '192.0.2.100';
 
@@ -85,13 +89,13 @@ const kaJson = (n: Node, args: string[], mem = 'mem') =>
   lab.plugin(n.ns, 'check_ha_keepalived', ['--source', 'json', '--trigger', '--dump-dir', n.dir, '--pid-file', join(n.dir, 'keepalived.pid'), '--state-dir', join(n.dir, mem), ...args]);
 
 beforeAll(async () => {
-  requireRoot();
+  requireNamespaces();
   requireProgram('ip', 'iproute2');
   requireProgram('keepalived', 'keepalived');
   requireProgram('arping', 'arping');
   requireProgram('iptables', 'iptables');
-  requireBuilt('check_ha_vip');
-  requireBuilt('check_ha_keepalived');
+  binPath('check_ha_vip');
+  binPath('check_ha_keepalived');
   lab = new Lab('ka');
   const nsA = lab.netns('A');
   const nsB = lab.netns('B');
@@ -105,7 +109,7 @@ beforeAll(async () => {
     writeFileSync(join(n.dir, 'keepalived.conf'), keepalivedConf(n, peer, prio));
     startKeepalived(n);
   }
-  await waitFor('node A to become MASTER and hold the VIP', () => holdsVip(nodes.a) && lastState(nodes.a) === 'MASTER' && lastState(nodes.b) === 'BACKUP', 15_000);
+  await waitFor('node A to become MASTER and hold the VIP', () => holdsVip(nodes.a) && lastState(nodes.a) === 'MASTER' && lastState(nodes.b) === 'BACKUP', 15_000, { everyMs: 250 });
 }, 60_000);
 
 afterAll(async () => {
@@ -176,7 +180,7 @@ describe('normal operation: A MASTER, B BACKUP', () => {
 describe('split brain: VRRP dropped in B, both MASTER', () => {
   beforeAll(async () => {
     lab.exec(nodes.b.ns, 'iptables', ['-I', 'INPUT', '-p', 'vrrp', '-j', 'DROP']);
-    await waitFor('B to become MASTER too', () => holdsVip(nodes.b) && lastState(nodes.b) === 'MASTER', 15_000);
+    await waitFor('B to become MASTER too', () => holdsVip(nodes.b) && lastState(nodes.b) === 'MASTER', 15_000, { everyMs: 250 });
     expect(holdsVip(nodes.a)).toBe(true);
   }, 30_000);
 
@@ -217,24 +221,24 @@ describe('split brain: VRRP dropped in B, both MASTER', () => {
 
   afterAll(async () => {
     lab.exec(nodes.b.ns, 'iptables', ['-D', 'INPUT', '-p', 'vrrp', '-j', 'DROP']);
-    await waitFor('B to go back to BACKUP', () => !holdsVip(nodes.b) && lastState(nodes.b) === 'BACKUP', 15_000);
+    await waitFor('B to go back to BACKUP', () => !holdsVip(nodes.b) && lastState(nodes.b) === 'BACKUP', 15_000, { everyMs: 250 });
   }, 30_000);
 });
 
 describe('FAULT and failover', () => {
   it('a failed track_file puts B in FAULT: CRITICAL', async () => {
     writeFileSync(join(nodes.b.dir, 'fault'), '1\n');
-    await waitFor('B to enter FAULT', () => lastState(nodes.b) === 'FAULT', 10_000);
+    await waitFor('B to enter FAULT', () => lastState(nodes.b) === 'FAULT', 10_000, { everyMs: 250 });
     const r = await ka(nodes.b, []);
     expect(r.stdout).toMatch(/^KEEPALIVED CRITICAL - VI_1: FAULT/);
     expect(r.code).toBe(2);
     writeFileSync(join(nodes.b.dir, 'fault'), '0\n');
-    await waitFor('B to leave FAULT', () => lastState(nodes.b) === 'BACKUP', 10_000);
+    await waitFor('B to leave FAULT', () => lastState(nodes.b) === 'BACKUP', 10_000, { everyMs: 250 });
   });
 
   it('stopping the master moves the VIP to B; A reports keepalived not running', async () => {
     await lab.stop(nodes.a.ka!);
-    await waitFor('B to take over the VIP', () => holdsVip(nodes.b) && lastState(nodes.b) === 'MASTER', 10_000);
+    await waitFor('B to take over the VIP', () => holdsVip(nodes.b) && lastState(nodes.b) === 'MASTER', 10_000, { everyMs: 250 });
     expect(holdsVip(nodes.a)).toBe(false);
     const b = await vip(nodes.b, ['--expect-from', 'keepalived:VI_1', '--keepalived-state', join(nodes.b.dir, 'state')]);
     expect(b.stdout).toMatch(/^VIP OK - 192\.0\.2\.100 held here/);
@@ -251,7 +255,7 @@ describe('FAULT and failover', () => {
 
   it('the VIP on neither node: CRITICAL on the expected owner, and nobody answers', async () => {
     await lab.stop(nodes.b.ka!);
-    await waitFor('B to release the VIP', () => !holdsVip(nodes.b), 10_000);
+    await waitFor('B to release the VIP', () => !holdsVip(nodes.b), 10_000, { everyMs: 250 });
     const r = await vip(nodes.a, ['--expect', 'owner']);
     expect(r.stdout).toMatch(/^VIP CRITICAL - /);
     expect(r.stdout).toContain('not held here but this node should own it');

@@ -5,14 +5,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseThresholds } from '../../nagios/range.ts';
-import { effectiveState, render } from '../../nagios/result.ts';
-import { State } from '../../nagios/states.ts';
-import { describeFailure, evaluate, globToRegExp, parseExpectation, type EvalOptions } from '../../plugins/crm/evaluate.ts';
-import { describeCrmMonFailure, isOldCrmMonUsageError, mainMessage } from '../../plugins/crm/failure.ts';
-import { parseCrmMon, type ClusterStatus } from '../../plugins/crm/parse.ts';
+import { parseThresholds } from '../../../nagios/range.ts';
+import { effectiveState, render } from '../../../nagios/result.ts';
+import { State } from '../../../nagios/states.ts';
+import { describeFailure, evaluate, parseExpectation, type EvalOptions } from '../../../plugins/crm/evaluate.ts';
+import { describeCrmMonFailure, isOldCrmMonUsageError, mainMessage } from '../../../plugins/crm/failure.ts';
+import { parseCrmMon, type ClusterStatus } from '../../../plugins/crm/parse.ts';
+import { globToRegExp } from '../../../plugins/lib/glob.ts';
+import { fixturesDir } from '../../support/paths.ts';
 
-const FIXTURES = join(import.meta.dirname, '..', '..', 'plugins', 'crm', 'fixtures');
+const FIXTURES = fixturesDir('crm');
 const load = (name: string): ClusterStatus => parseCrmMon(readFileSync(join(FIXTURES, name), 'utf8'));
 
 const DEFAULTS: EvalOptions = {

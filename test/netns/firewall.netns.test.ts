@@ -7,7 +7,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Lab, requireBuilt, requireProgram, requireRoot, ROOT, run } from './harness.ts';
+import { binPath, runProgram } from '../support/bin.ts';
+import { ROOT } from '../support/paths.ts';
+import { requireProgram } from '../support/require.ts';
+import { Lab, requireNamespaces } from './harness.ts';
 
 const FIX = join(ROOT, 'plugins', 'iptables', 'fixtures');
 const COMPLIANT = readFileSync(join(FIX, 'compliant.rules'), 'utf8');
@@ -25,11 +28,11 @@ function load(rules: string): void {
 }
 
 beforeAll(() => {
-  requireRoot();
+  requireNamespaces();
   requireProgram('iptables-restore', 'iptables');
   requireProgram('nft', 'nftables');
   requireProgram('setpriv', 'util-linux');
-  requireBuilt('check_ha_iptables');
+  binPath('check_ha_iptables');
   lab = new Lab('fw');
   ns = lab.netns('S');
   client = lab.netns('C');
@@ -47,7 +50,7 @@ afterAll(async () => {
 async function connects(port: number, from: string): Promise<boolean> {
   const server = lab.spawn(ns, process.execPath, ['-e', `require('net').createServer((s)=>s.end()).listen(${port}, '0.0.0.0', () => console.log('up'))`]);
   await new Promise<void>((resolve) => server.stdout!.once('data', () => resolve()));
-  const r = await run('ip', ['netns', 'exec', client, process.execPath, '-e',
+  const r = await runProgram('ip', ['netns', 'exec', client, process.execPath, '-e',
     `const s=require('net').connect({host:'192.0.2.1',port:${port},localAddress:'${from}'});s.setTimeout(700,()=>{console.log('timeout');process.exit(0)});s.on('connect',()=>{console.log('connected');process.exit(0)});s.on('error',(e)=>{console.log(e.code);process.exit(0)})`]);
   await lab.stop(server);
   return r.stdout.trim() === 'connected';
@@ -161,13 +164,13 @@ describe('nftables rules in a namespace', () => {
 describe('privileges, tools and bad input', () => {
   it('as an unprivileged user: UNKNOWN naming the sudoers rule', async () => {
     load(COMPLIANT);
-    const r = await run('ip', ['netns', 'exec', ns, 'setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, requireBuilt('check_ha_iptables'), '--policy', policy]);
-    expect(r.stdout).toMatch(/^FIREWALL UNKNOWN - 'iptables-save' needs more privileges \(.*Permission denied.*\): run as root, or pass --sudo and add the sudoers rule 'nagios ALL=\(root\) NOPASSWD: \/usr\/sbin\/iptables-save, \/usr\/sbin\/ip6tables-save, \/usr\/sbin\/nft -j list ruleset'/);
+    const r = await runProgram('ip', ['netns', 'exec', ns, 'setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, binPath('check_ha_iptables'), '--policy', policy]);
+    expect(r.stdout).toMatch(/^FIREWALL UNKNOWN - 'iptables-save' needs more privileges \(.*Permission denied.*\): run as root, or pass --sudo and add the sudoers rule 'nagios ALL=\(root\) NOPASSWD: \/usr\/sbin\/iptables-save "", \/usr\/sbin\/ip6tables-save "", \/usr\/sbin\/nft -j list ruleset'/);
     expect(r.code).toBe(3);
   });
 
   it('--sudo without a usable sudo: UNKNOWN naming sudo and the rule', async () => {
-    const r = await run('ip', ['netns', 'exec', ns, 'setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, requireBuilt('check_ha_iptables'), '--policy', policy, '--sudo']);
+    const r = await runProgram('ip', ['netns', 'exec', ns, 'setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, binPath('check_ha_iptables'), '--policy', policy, '--sudo']);
     expect(r.stdout).toMatch(/^FIREWALL UNKNOWN - .*sudo.*nagios ALL=\(root\) NOPASSWD: \/usr\/sbin\/iptables-save/);
     expect(r.code).toBe(3);
   });

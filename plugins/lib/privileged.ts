@@ -5,15 +5,18 @@
  */
 import { CommandError, type CommandResult } from '../../nagios/exec.ts';
 import { PluginError, type PluginContext } from '../../nagios/plugin.ts';
+import { sudoCommand } from './sudo.ts';
 
 export interface PrivilegedSpec {
-  /** Absolute path or name found in PATH. */
+  /** Absolute path or name found in PATH (with sudo: in /usr/sbin, see sudo.ts). */
   readonly file: string;
   readonly args: readonly string[];
   /** Debian package that ships `file`. */
   readonly debianPackage: string;
   /** The sudoers line that allows this command for the nagios user. */
   readonly sudoersRule: string;
+  /** What to do about missing privileges, when it is not root or --sudo with sudoersRule. */
+  readonly privilegeHint?: string;
   /** Run through `sudo -n`. */
   readonly sudo: boolean;
   readonly timeoutMs: number;
@@ -30,7 +33,8 @@ function firstLine(s: string): string {
   return (s.trim().split('\n').find((l) => l.trim() !== '') ?? '').trim();
 }
 
-export function privilegeHint(spec: Pick<PrivilegedSpec, 'sudo' | 'sudoersRule'>): string {
+export function privilegeHint(spec: Pick<PrivilegedSpec, 'sudo' | 'sudoersRule' | 'privilegeHint'>): string {
+  if (spec.privilegeHint !== undefined) return spec.privilegeHint;
   return spec.sudo
     ? `add the sudoers rule '${spec.sudoersRule}' (visudo -f /etc/sudoers.d/hawatch)`
     : `run as root, or pass --sudo and add the sudoers rule '${spec.sudoersRule}'`;
@@ -42,8 +46,7 @@ export function privilegeHint(spec: Pick<PrivilegedSpec, 'sudo' | 'sudoersRule'>
  * permission error recognised in stderr.
  */
 export async function runPrivileged(ctx: PluginContext, spec: PrivilegedSpec): Promise<CommandResult> {
-  const file = spec.sudo ? 'sudo' : spec.file;
-  const args = spec.sudo ? ['-n', '--', spec.file, ...spec.args] : [...spec.args];
+  const { file, args } = spec.sudo ? sudoCommand(spec.file, spec.args) : { file: spec.file, args: [...spec.args] };
   let res: CommandResult;
   try {
     res = await ctx.runCommand(file, args, { timeoutMs: Math.min(spec.timeoutMs, ctx.remainingMs()), signal: ctx.signal, env: { LC_ALL: 'C' } });

@@ -8,7 +8,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Lab, requireBuilt, requireProgram, requireRoot, run, waitFor } from './harness.ts';
+import { binPath, runProgram } from '../support/bin.ts';
+import { requireProgram } from '../support/require.ts';
+import { waitFor } from '../support/wait.ts';
+import { Lab, requireNamespaces } from './harness.ts';
 
 let lab: Lab;
 const ns: string[] = [];
@@ -54,14 +57,14 @@ system {
 }
 
 const check = (i: number, args: string[] = []) => lab.plugin(ns[i]!, 'check_ha_corosync', args);
-const quorum = async (i: number): Promise<string> => (await run('ip', ['netns', 'exec', ns[i]!, 'corosync-quorumtool', '-s'])).stdout;
-const links = async (i: number): Promise<string> => (await run('ip', ['netns', 'exec', ns[i]!, 'corosync-cfgtool', '-s'])).stdout;
+const quorum = async (i: number): Promise<string> => (await runProgram('ip', ['netns', 'exec', ns[i]!, 'corosync-quorumtool', '-s'])).stdout;
+const links = async (i: number): Promise<string> => (await runProgram('ip', ['netns', 'exec', ns[i]!, 'corosync-cfgtool', '-s'])).stdout;
 
 beforeAll(async () => {
-  requireRoot();
+  requireNamespaces();
   requireProgram('corosync', 'corosync');
   requireProgram('corosync-quorumtool', 'corosync');
-  requireBuilt('check_ha_corosync');
+  binPath('check_ha_corosync');
   lab = new Lab('cs');
   ns.push(lab.netns('1'), lab.netns('2'));
   lab.link(ns[0]!, '192.0.2.1/26', ns[1]!, '192.0.2.2/26', 'x');
@@ -77,7 +80,7 @@ beforeAll(async () => {
   await waitFor('both nodes in one quorate membership with both links up', async () => {
     const [q, l] = [await quorum(0), await links(0)];
     return /Quorate:\s+Yes/.test(q) && /Total votes:\s+2/.test(q) && (l.match(/nodeid:\s+2:\s+connected/g) ?? []).length === 2;
-  }, 30_000, 500);
+  }, 30_000, { everyMs: 500 });
 }, 60_000);
 
 afterAll(async () => {
@@ -101,7 +104,7 @@ describe('a live two-node Corosync 3 cluster', () => {
 
   it('one link down: WARNING naming the link and the node', async () => {
     lab.exec(ns[1]!, 'ip', ['link', 'set', link1B, 'down']);
-    await waitFor('link 1 to node 2 to be reported down', async () => /LINK ID 1[\s\S]*nodeid:\s+2:\s+disconnected/.test(await links(0)), 20_000, 500);
+    await waitFor('link 1 to node 2 to be reported down', async () => /LINK ID 1[\s\S]*nodeid:\s+2:\s+disconnected/.test(await links(0)), 20_000, { everyMs: 500 });
     const r = await check(0);
     expect(r.stdout).toMatch(/^COROSYNC WARNING - links link 1 \(192\.0\.2\.65\): not connected to node 2 \(disconnected\)/);
     expect(r.stdout).toContain('links_down=1');
@@ -111,7 +114,7 @@ describe('a live two-node Corosync 3 cluster', () => {
 
   it('the peer stopped: the survivor is not quorate: CRITICAL', async () => {
     await lab.stop(procs[1]!);
-    await waitFor('node 1 to lose quorum', async () => /Quorate:\s+No/.test(await quorum(0)), 20_000, 500);
+    await waitFor('node 1 to lose quorum', async () => /Quorate:\s+No/.test(await quorum(0)), 20_000, { everyMs: 500 });
     const r = await check(0);
     expect(r.stdout).toMatch(/^COROSYNC CRITICAL - quorum: partition is not quorate: 1 of 2 votes, quorum 2, activity blocked/);
     expect(r.stdout).toContain('quorate=0;;;0;1');

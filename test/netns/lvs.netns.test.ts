@@ -6,15 +6,17 @@
  */
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Lab, requireBuilt, requireProgram, requireRoot } from './harness.ts';
+import { binPath, runProgram } from '../support/bin.ts';
+import { requireProgram } from '../support/require.ts';
+import { Lab, requireNamespaces } from './harness.ts';
 
 let lab: Lab;
 let ns: string;
 
 beforeAll(() => {
-  requireRoot();
+  requireNamespaces();
   requireProgram('ipvsadm', 'ipvsadm');
-  requireBuilt('check_ha_lvs');
+  binPath('check_ha_lvs');
   lab = new Lab('lv');
   ns = lab.netns('L');
 });
@@ -46,8 +48,7 @@ describe('check_ha_lvs with the real ipvsadm', () => {
   });
 
   it('as an unprivileged user: UNKNOWN naming the sudoers rule (or the missing IPVS)', async () => {
-    const { run } = await import('./harness.ts');
-    const r = await run('ip', ['netns', 'exec', ns, 'setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, requireBuilt('check_ha_lvs')]);
+    const r = await runProgram('ip', ['netns', 'exec', ns, 'setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, binPath('check_ha_lvs')]);
     expect(r.stdout).toMatch(ipvs ? /^LVS UNKNOWN - 'ipvsadm' needs more privileges .*nagios ALL=\(root\) NOPASSWD: \/usr\/sbin\/ipvsadm -Ln/ : /^LVS (UNKNOWN - 'ipvsadm' needs more privileges|CRITICAL - this kernel has no IPVS)/);
   });
 });

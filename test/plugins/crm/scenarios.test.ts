@@ -4,19 +4,18 @@
  * calling the real crm_mon with CIB_file set, both in-process (runPlugin) and as the built
  * executable. UPDATE_CRM_FIXTURES=1 rewrites plugins/crm/fixtures/ from these scenarios.
  */
-import { execFile } from 'node:child_process';
-import { access, chmod, readFile, readdir, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { chmod, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runPlugin } from '../../nagios/plugin.ts';
-import { parsePluginOutput } from '../../nagios/output.ts';
-import crm from '../../plugins/crm/index.ts';
+import { runPlugin } from '../../../nagios/plugin.ts';
+import { parsePluginOutput } from '../../../nagios/output.ts';
+import crm from '../../../plugins/crm/index.ts';
+import { binPath, runBin as runBuilt } from '../../support/bin.ts';
+import { fixturesDir } from '../../support/paths.ts';
+import { freePort } from '../../support/ports.ts';
 import { buildHealthyCluster, CibLab } from './lab.ts';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const BIN = join(ROOT, 'dist', 'bin', 'check_ha_crm.cjs');
-const FIXTURES = join(ROOT, 'plugins', 'crm', 'fixtures');
+const FIXTURES = fixturesDir('crm');
 
 let lab: CibLab;
 /** Scenario name -> CIB file name inside the lab. */
@@ -33,14 +32,10 @@ function envFor(cibName: string | undefined, extra: Record<string, string | unde
   return env;
 }
 
-function runBin(args: readonly string[], env: Record<string, string | undefined>, input?: string): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(process.execPath, [BIN, ...args], { env: env as NodeJS.ProcessEnv, timeout: 20_000 }, (err, stdout) => {
-      if (err && typeof (err as { code?: unknown }).code !== 'number') return reject(err);
-      resolve({ code: err ? (err as { code: number }).code : 0, text: stdout });
-    });
-    if (input !== undefined) child.stdin?.end(input);
-  });
+/** The built executable, given exactly the environment runPlugin gets. */
+async function runBin(args: readonly string[], env: Record<string, string | undefined>, input?: string): Promise<Outcome> {
+  const r = await runBuilt('check_ha_crm', args, { baseEnv: env, input, killAfterMs: 20_000 });
+  return { code: r.code ?? -1, text: r.stdout };
 }
 
 /** Runs the check in-process and as the built executable; both must agree exactly. */
@@ -60,18 +55,6 @@ function perf(text: string): Record<string, string> {
   return out;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 async function pacemakerdRunning(): Promise<boolean> {
   for (const pid of await readdir('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
@@ -85,11 +68,7 @@ async function pacemakerdRunning(): Promise<boolean> {
 }
 
 beforeAll(async () => {
-  try {
-    await access(BIN);
-  } catch {
-    throw new Error(`${BIN} is missing: run 'npm run build' first (npm test does)`);
-  }
+  binPath('check_ha_crm');
   lab = await CibLab.create();
   const healthy = await buildHealthyCluster(lab);
   cib.set('healthy', healthy);

@@ -3,23 +3,18 @@
  * crm_attribute and crm_resource edit a CIB file (CIB_file=...), crm_simulate runs the real
  * scheduler on it and writes the resulting status, crm_mon reads it back.
  */
-import { execFile } from 'node:child_process';
-import { access, copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { runProgram } from '../../support/bin.ts';
+import { requireFile } from '../../support/require.ts';
+import { removeDir, tempDir } from '../../support/tmp.ts';
 
 export const TOOLS = ['crm_mon', 'cibadmin', 'crm_attribute', 'crm_resource', 'crm_simulate'] as const;
 const SBIN = '/usr/sbin';
 
 /** Fails (never skips) when a tool is missing, naming the Debian package. */
-export async function requireTools(): Promise<void> {
-  for (const t of TOOLS) {
-    try {
-      await access(join(SBIN, t));
-    } catch {
-      throw new Error(`${SBIN}/${t} is missing: install the Debian packages pacemaker and pacemaker-cli-utils (apt-get install pacemaker pacemaker-cli-utils)`);
-    }
-  }
+export function requireTools(): void {
+  for (const t of TOOLS) requireFile(join(SBIN, t), ['pacemaker', 'pacemaker-cli-utils']);
 }
 
 export interface ToolResult {
@@ -28,18 +23,14 @@ export interface ToolResult {
   readonly code: number;
 }
 
-function run(file: string, args: readonly string[], env: Record<string, string | undefined>): Promise<ToolResult> {
+async function run(file: string, args: readonly string[], env: Record<string, string | undefined>): Promise<ToolResult> {
   const merged: NodeJS.ProcessEnv = { ...process.env, LC_ALL: 'C' };
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined) delete merged[k];
     else merged[k] = v;
   }
-  return new Promise((resolve) => {
-    execFile(join(SBIN, file), [...args], { env: merged, timeout: 30_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ stdout, stderr, code });
-    });
-  });
+  const r = await runProgram(join(SBIN, file), args, { env: merged, timeoutMs: 30_000 });
+  return { stdout: r.stdout, stderr: r.stderr, code: r.code ?? 1 };
 }
 
 export class CibLab {
@@ -49,8 +40,8 @@ export class CibLab {
   }
 
   static async create(): Promise<CibLab> {
-    await requireTools();
-    return new CibLab(await mkdtemp(join(tmpdir(), 'hawatch-crm-')));
+    requireTools();
+    return new CibLab(tempDir('hawatch-crm-'));
   }
 
   path(name: string): string {
@@ -111,7 +102,7 @@ export class CibLab {
   }
 
   async cleanup(): Promise<void> {
-    await rm(this.dir, { recursive: true, force: true });
+    removeDir(this.dir);
   }
 }
 
