@@ -6,11 +6,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../support/ports.ts';
+import { waitFor } from '../support/wait.ts';
 
 const BIN = join(process.cwd(), 'dist/bin/hawatch-server.cjs');
 const dir = mkdtempSync(join(tmpdir(), 'hawatch-e2e-'));
@@ -19,17 +20,6 @@ const children = new Set<ChildProcess>();
 interface Mail { subject: string; to: string; messageId: string }
 const mails: Mail[] = [];
 const sms: { auth: string | undefined; body: { to: string; text: string } }[] = [];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function header(raw: string, name: string): string {
   const head = raw.split(/\r?\n\r?\n/)[0]?.replace(/\r?\n[ \t]+/g, ' ') ?? '';
@@ -58,21 +48,6 @@ function startSmtp(port: number): Promise<SMTPServer> {
 }
 
 const stopSmtp = (s: SMTPServer) => new Promise<void>((resolve) => s.close(() => resolve()));
-
-async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 20_000): Promise<NonNullable<T>> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v as NonNullable<T>;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 interface Server { child: ChildProcess; log: string[]; base: string; exited: Promise<number | null> }
 
@@ -157,11 +132,11 @@ services:
     const port = await freePort();
     let srv = startServer(['--config', inv], port, env);
     const status = (key: string) => getJson(`${srv.base}/api/v1/objects/${key}`).then((j) => j.status);
-    await waitFor('both services checked OK', async () => (await status('node1/flip'))?.stateName === 'OK' && (await status('node1/flop'))?.stateName === 'OK');
+    await waitFor('both services checked OK', async () => (await status('node1/flip'))?.stateName === 'OK' && (await status('node1/flop'))?.stateName === 'OK', 20_000);
 
     // Fault: exactly one problem email and one SMS.
     writeFileSync(flip, '2');
-    await waitFor('the PROBLEM email', () => mails.some((m) => m.subject.includes('PROBLEM Service Alert: node1/flip is CRITICAL')));
+    await waitFor('the PROBLEM email', () => mails.some((m) => m.subject.includes('PROBLEM Service Alert: node1/flip is CRITICAL')), 20_000);
     await new Promise((r) => setTimeout(r, 3000)); // a few more check cycles
     expect(mails.map((m) => m.subject)).toEqual(['** PROBLEM Service Alert: node1/flip is CRITICAL **']);
     expect(mails[0]?.to).toBe('ops@test.invalid');
@@ -172,21 +147,21 @@ services:
     await stopSmtp(smtp);
     writeFileSync(flip, '0');
     writeFileSync(flop, '1');
-    await waitFor('recovery and second problem by SMS', () => sms.length === 3);
+    await waitFor('recovery and second problem by SMS', () => sms.length === 3, 20_000);
     await waitFor('failed email attempts in the outbox', async () => {
       const n = await getJson(`${srv.base}/api/v1/notifications`);
       return n.outbox.filter((o: { channel: string; status: string; lastError: string | null }) => o.channel === 'email' && o.status === 'pending' && o.lastError).length === 2;
-    });
+    }, 20_000);
 
     // The server restarts while the mail is still queued.
     srv.child.kill('SIGTERM');
     expect(await srv.exited).toBe(0);
     srv = startServer(['--config', inv], port, env);
-    await waitFor('the restarted server', async () => (await fetch(`${srv.base}/healthz`)).ok);
+    await waitFor('the restarted server', async () => (await fetch(`${srv.base}/healthz`)).ok, 20_000);
 
     // SMTP comes back: the queued alerts arrive, each once.
     smtp = await startSmtp(smtpPort);
-    await waitFor('the queued emails', () => mails.length >= 3);
+    await waitFor('the queued emails', () => mails.length >= 3, 20_000);
     await new Promise((r) => setTimeout(r, 4000));
     const subjects = mails.map((m) => m.subject);
     expect(subjects).toHaveLength(3);
