@@ -80,7 +80,6 @@ export class Monitor {
   private readonly listeners = new Set<(e: MonitorEvent) => void>();
   /** Freshness does not count the time the server was not running. */
   private readonly startedAt: number;
-  notificationsQueued = 0;
 
   constructor(inventory: Inventory, store: Store, clock: Clock) {
     this.inv = inventory;
@@ -206,10 +205,7 @@ export class Monitor {
       else this.downtimesByKey.delete(k);
     }
     if (p.statuses.size) this.emit({ type: 'status', keys: [...p.statuses.keys()] });
-    if (outbox.length) {
-      this.notificationsQueued += outbox.length;
-      this.emit({ type: 'notifications', count: outbox.length });
-    }
+    if (outbox.length) this.emit({ type: 'notifications', count: outbox.length });
   }
 
   contactsOf(key: string): string[] {
@@ -333,7 +329,7 @@ export class Monitor {
     if (!req.fixed && req.durationMs <= 0) throw new ConflictError('a flexible downtime needs a duration');
     const keys = [req.key];
     if (o.kind === 'host' && req.includeServices) {
-      for (const s of this.objectsByKey.values()) if (s.kind !== 'host' && this.current(this.begin(), s.key).hostName === req.key) keys.push(s.key);
+      for (const s of this.objectsByKey.values()) if (s.kind !== 'host' && this.statuses.get(s.key)?.hostName === req.key) keys.push(s.key);
     }
     const p = this.begin();
     const created: Downtime[] = [];
