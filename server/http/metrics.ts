@@ -14,8 +14,14 @@ export function registerMetrics(app: FastifyInstance): void {
     registers: [registry],
     collect() {
       this.reset();
+      const counts = new Map<string, number>();
       for (const s of h().monitor.allStatuses()) {
-        this.inc({ kind: s.kind, state: s.checked ? stateLabel(s.kind, s.state) : 'PENDING', state_type: s.stateType });
+        const k = `${s.kind}\u0000${s.checked ? stateLabel(s.kind, s.state) : 'PENDING'}\u0000${s.stateType}`;
+        counts.set(k, (counts.get(k) ?? 0) + 1);
+      }
+      for (const [k, n] of counts) {
+        const [kind = '', state = '', stateType = ''] = k.split('\u0000');
+        this.set({ kind, state, state_type: stateType }, n);
       }
     },
   });

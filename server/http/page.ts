@@ -241,11 +241,14 @@ export const PAGE_JS = String.raw`
   }
 
   var pending = null;
+  var lastCost = 0;
   function refresh() {
     if (pending) return pending;
+    var t0 = Date.now();
     pending = fetch('/api/v1/status', { cache: 'no-store' })
       .then(function (r) { return r.json(); })
       .then(render)
+      .then(function () { lastCost = Date.now() - t0; })
       .catch(function (e) { say('cannot load status: ' + e, true); })
       .then(function () { pending = null; });
     return pending;
@@ -258,7 +261,8 @@ export const PAGE_JS = String.raw`
   if (window.EventSource) {
     var es = new EventSource('/api/v1/events');
     es.addEventListener('open', function () { stopPolling(); live.textContent = 'live'; live.className = 'live on'; refresh(); });
-    es.addEventListener('status', function () { if (!debounce) debounce = setTimeout(function () { debounce = null; refresh(); }, 250); });
+    // A big inventory makes each refresh costly: wait longer between them, in proportion.
+    es.addEventListener('status', function () { if (!debounce) debounce = setTimeout(function () { debounce = null; refresh(); }, Math.max(250, 5 * lastCost)); });
     es.addEventListener('reload', refresh);
     es.addEventListener('error', startPolling);
   } else startPolling();

@@ -1,7 +1,11 @@
 /** TypeBox schemas of the API: they validate requests, type the handlers and feed OpenAPI. */
 import { Type, type Static } from 'typebox';
 
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+// Nullable and enum types as JSON-schema type arrays / enums, not anyOf: fast-json-stringify
+// has to try each anyOf branch per value, which made a 10,000-service answer take 0.5 s.
+const NullableString = () => Type.Unsafe<string | null>({ type: ['string', 'null'] });
+const NullableNumber = () => Type.Unsafe<number | null>({ type: ['number', 'null'] });
+const Enum = <T extends string>(values: readonly T[], description?: string) => Type.Unsafe<T>({ type: 'string', enum: [...values], ...(description ? { description } : {}) });
 
 export const ErrorBody = Type.Object({
   error: Type.String({ description: 'Code from the error table (BAD_REQUEST, UNAUTHORIZED, NOT_FOUND, CONFLICT, INVENTORY_INVALID, UNAVAILABLE, INTERNAL)' }),
@@ -9,37 +13,44 @@ export const ErrorBody = Type.Object({
   details: Type.Optional(Type.Array(Type.String())),
 });
 
-export const Ack = Type.Object({
+const ackProperties = {
   sticky: Type.Boolean(),
   notify: Type.Boolean(),
   author: Type.String(),
   comment: Type.String(),
   at: Type.Number(),
   state: Type.Integer(),
-});
+};
+export const Ack = Type.Object(ackProperties);
+const NullableAck = () =>
+  Type.Unsafe<{ sticky: boolean; notify: boolean; author: string; comment: string; at: number; state: number } | null>({
+    type: ['object', 'null'],
+    properties: ackProperties,
+    required: Object.keys(ackProperties),
+  });
 
 export const StatusView = Type.Object({
   key: Type.String({ description: 'host or host/service' }),
-  kind: Type.Union([Type.Literal('host'), Type.Literal('service')]),
+  kind: Enum(['host', 'service'] as const),
   cluster: Type.Boolean({ description: 'a cluster rule (virtual service)' }),
   active: Type.Boolean({ description: 'actively checked (can be re-checked); false for cluster rules and hosts without a check' }),
   hostName: Type.String(),
-  serviceName: Nullable(Type.String()),
+  serviceName: NullableString(),
   checked: Type.Boolean(),
   state: Type.Integer(),
   stateName: Type.String({ description: 'OK/WARNING/CRITICAL/UNKNOWN, UP/DOWN/UNREACHABLE, or PENDING' }),
-  stateType: Type.Union([Type.Literal('SOFT'), Type.Literal('HARD')]),
+  stateType: Enum(['SOFT', 'HARD'] as const),
   attempt: Type.Integer(),
   maxAttempts: Type.Integer(),
-  lastCheck: Nullable(Type.Number()),
+  lastCheck: NullableNumber(),
   lastStateChange: Type.Number(),
   durationMs: Type.Number({ description: 'time in the current state' }),
-  nextCheck: Nullable(Type.Number()),
+  nextCheck: NullableNumber(),
   output: Type.String(),
   longOutput: Type.String(),
   perfdata: Type.String(),
   acknowledged: Type.Boolean(),
-  ack: Nullable(Ack),
+  ack: NullableAck(),
   downtimeDepth: Type.Integer(),
   flapping: Type.Boolean(),
   percentStateChange: Type.Number(),
@@ -82,7 +93,7 @@ export const DowntimeView = Type.Object({
   durationMs: Type.Number(),
   author: Type.String(),
   comment: Type.String(),
-  startedAt: Nullable(Type.Number()),
+  startedAt: NullableNumber(),
   active: Type.Boolean(),
 });
 
@@ -97,8 +108,8 @@ export const OutboxView = Type.Object({
   status: Type.String(),
   attempts: Type.Integer(),
   nextAttemptAt: Type.Number(),
-  sentAt: Nullable(Type.Number()),
-  lastError: Nullable(Type.String()),
+  sentAt: NullableNumber(),
+  lastError: NullableString(),
 });
 
 export const KeyBody = Type.Object({ key: Type.String({ minLength: 1, description: 'host or host/service' }) }, { additionalProperties: false });

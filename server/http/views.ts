@@ -50,7 +50,9 @@ export function problemRank(s: CheckStatus): number {
 }
 
 export function sortProblemsFirst(list: CheckStatus[]): CheckStatus[] {
-  return list.sort((a, b) => problemRank(a) - problemRank(b) || (a.checked && a.state !== 0 ? a.lastStateChange - b.lastStateChange : 0) || a.key.localeCompare(b.key));
+  const ranked = list.map((s) => ({ s, rank: problemRank(s), since: s.checked && s.state !== 0 ? s.lastStateChange : 0 }));
+  ranked.sort((a, b) => a.rank - b.rank || a.since - b.since || (a.s.key < b.s.key ? -1 : a.s.key > b.s.key ? 1 : 0));
+  return ranked.map((r) => r.s);
 }
 
 export function downtimeView(d: Downtime, now: number) {
