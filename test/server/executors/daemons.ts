@@ -4,7 +4,7 @@
  * dir, cleaned up by stop(). A missing binary throws with the Debian package to install.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, chmodSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -182,4 +182,122 @@ export async function startNrpe(o: NrpeOptions): Promise<Daemon> {
     throw new Error(`nrpe did not start: ${(e as Error).message}; its log: ${log().slice(-800)}`);
   }
   return { port, dir, child, log, stop: stopper(child, () => rmSync(dir, { recursive: true, force: true })) };
+}
+
+/** Pids of the processes whose parent is `pid` (from /proc), recursively. */
+export function descendants(pid: number): number[] {
+  const byParent = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // Field 4 (ppid) comes after the command name, which is in parentheses and may contain spaces.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = byParent.get(ppid) ?? [];
+      list.push(Number(name));
+      byParent.set(ppid, list);
+    } catch {
+      /* the process ended meanwhile */
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number): void => {
+    for (const c of byParent.get(p) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+export interface Sshd extends Daemon {
+  /** The host key's fingerprint, as `ssh-keygen -lf` prints it. */
+  readonly fingerprint: string;
+  /** The host public key line (`ssh-ed25519 AAAA... comment`). */
+  readonly hostPublicKey: string;
+  readonly userKey: string;
+  /** An encrypted copy of the user key and its passphrase file. */
+  readonly encryptedUserKey: string;
+  readonly passphraseFile: string;
+  /** Kills sshd and every session process it forked (they call setsid, so not by group). */
+  killAll(): void;
+}
+
+/** A real OpenSSH sshd in the foreground on a free loopback port, accepting a generated key for root. */
+export async function startSshd(): Promise<Sshd> {
+  requireBinary('/usr/sbin/sshd', 'openssh-server');
+  requireBinary('/usr/bin/ssh-keygen', 'openssh-client');
+  // sshd's privilege separation directory; the Debian unit creates it at boot.
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  const dir = mkdtempSync(join(tmpdir(), 'hawatch-sshd-'));
+  const port = await freePort();
+  const keygen = (args: string[]): void => run('ssh-keygen', ['-q', ...args], dir);
+  keygen(['-t', 'ed25519', '-N', '', '-C', 'hawatch-test-host', '-f', 'host_key']);
+  keygen(['-t', 'ed25519', '-N', '', '-C', 'hawatch-test-user', '-f', 'user_key']);
+  const passphrase = 'correct horse battery';
+  keygen(['-t', 'ed25519', '-N', passphrase, '-C', 'hawatch-test-user-enc', '-f', 'user_key_enc']);
+  writeFileSync(join(dir, 'passphrase'), `${passphrase}\n`, { mode: 0o600 });
+  writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'user_key.pub'), 'utf8') + readFileSync(join(dir, 'user_key_enc.pub'), 'utf8'));
+  const fp = spawnSync('ssh-keygen', ['-lf', join(dir, 'host_key.pub')], { encoding: 'utf8' }).stdout.split(' ')[1] ?? '';
+  writeFileSync(
+    join(dir, 'sshd_config'),
+    [
+      'ListenAddress 127.0.0.1',
+      `Port ${port}`,
+      `HostKey ${join(dir, 'host_key')}`,
+      `PidFile ${join(dir, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+      'PermitRootLogin prohibit-password',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'UsePAM no',
+      'StrictModes no',
+      'MaxSessions 10',
+      'LogLevel VERBOSE',
+    ].join('\n') + '\n',
+  );
+  const child = spawn('/usr/sbin/sshd', ['-D', '-f', join(dir, 'sshd_config'), '-E', join(dir, 'sshd.log')], { detached: true, stdio: 'ignore' });
+  const log = (): string => {
+    try {
+      return readFileSync(join(dir, 'sshd.log'), 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const killAll = (): void => {
+    for (const pid of [child.pid!, ...descendants(child.pid!)]) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  };
+  const cleanup = (): void => {
+    killAll();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitForPort(port, 10_000, () => child.exitCode === null);
+  } catch (e) {
+    cleanup();
+    throw new Error(`sshd did not start: ${(e as Error).message}; its log: ${log().slice(-800)}`);
+  }
+  return {
+    port,
+    dir,
+    child,
+    log,
+    fingerprint: fp,
+    hostPublicKey: readFileSync(join(dir, 'host_key.pub'), 'utf8').trim(),
+    userKey: join(dir, 'user_key'),
+    encryptedUserKey: join(dir, 'user_key_enc'),
+    passphraseFile: join(dir, 'passphrase'),
+    killAll,
+    stop: async () => {
+      killAll();
+      await stopper(child, () => rmSync(dir, { recursive: true, force: true }))();
+    },
+  };
 }
