@@ -50,3 +50,15 @@ export function describeSocketError(e: unknown): string {
     default: return errorText(e);
   }
 }
+
+/**
+ * Nagios shows "(No output on stdout)" for a plugin that printed nothing there; when it
+ * printed on stderr, that is usually why (a missing plugin, a bad option): say so.
+ */
+export function explainEmptyStdout(outcome: CheckOutcome, exitCode: number | null, stderr: string, signal?: string | null): CheckOutcome {
+  if (outcome.output !== '(No output on stdout)' || outcome.longOutput !== '') return outcome;
+  const err = (stderr.split('\n').find((l) => l.trim() !== '') ?? '').trim();
+  const status = exitCode === null ? `killed by ${signal ? (signal.startsWith('SIG') ? signal : `SIG${signal}`) : 'a signal'}` : `exit status ${exitCode}`;
+  const hint = exitCode === 127 ? ' (command not found: check the plugin path)' : exitCode === 126 ? ' (the plugin is not executable)' : '';
+  return { ...outcome, output: `(No output on stdout) ${status}${err ? `; stderr: ${err.slice(0, 300)}` : ''}${hint}` };
+}

@@ -20,7 +20,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { Client, utils, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { State, type StateCode } from '../../nagios/states.ts';
-import { errorText, describeSocketError, failureOutcome, pluginOutcome, seconds } from './outcome.ts';
+import { describeSocketError, errorText, explainEmptyStdout, failureOutcome, pluginOutcome, seconds } from './outcome.ts';
 import type { CheckOutcome, CheckRequest, Executor, ExecutorFailure, SshTransport } from './types.ts';
 
 export const PASSPHRASE_ENV = 'HAWATCH_SSH_KEY_PASSPHRASE';
@@ -266,13 +266,7 @@ export class SshExecutor implements Executor {
             const lost = conn.dead ? `the connection to ${peer} was lost (${conn.endReason}) while '${program}' ran` : `'${program}' on ${peer} ended without an exit status${signal ? ` (killed by SIG${signal})` : ''}`;
             throw new SshFailure(conn.dead ? 'connect' : 'protocol', conn.dead ? t.unreachableState : State.UNKNOWN, lost);
           }
-          const outcome = pluginOutcome(code, stdout, startedAt, mono);
-          if (outcome.output === '(No output on stdout)' && outcome.longOutput === '') {
-            const err = (stderr.split('\n').find((l) => l.trim() !== '') ?? '').trim();
-            const hint = code === 127 ? ' (command not found on the remote host: check the plugin path)' : code === 126 ? ' (not executable on the remote host)' : '';
-            return { ...outcome, output: `(No output on stdout) exit status ${code}${err ? `; stderr: ${err.slice(0, 300)}` : ''}${hint}` };
-          }
-          return outcome;
+          return explainEmptyStdout(pluginOutcome(code, stdout, startedAt, mono), code, stderr);
         } finally {
           conn.release();
         }
