@@ -108,12 +108,16 @@ interface Started {
   stop(): Promise<void>;
 }
 
+/** Everything this run started, stopped on exit whatever happens. */
+const startedProcesses = new Set<Started>();
+
 function startDetached(cmd: string, args: string[], logFile: string, env?: NodeJS.ProcessEnv): Started {
   const out = openSync(logFile, 'a');
   const child = spawn(cmd, args, { detached: true, stdio: ['ignore', out, out], env: env ?? process.env });
-  return {
+  const started: Started = {
     child,
     stop: async () => {
+      startedProcesses.delete(started);
       if (child.exitCode !== null || child.signalCode !== null) return;
       const gone = new Promise<void>((r) => child.once('exit', () => r()));
       try {
@@ -129,6 +133,18 @@ function startDetached(cmd: string, args: string[], logFile: string, env?: NodeJ
       }
     },
   };
+  startedProcesses.add(started);
+  return started;
+}
+
+function killAllStarted(): void {
+  for (const s of startedProcesses) {
+    try {
+      process.kill(-s.child.pid!, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -233,20 +249,26 @@ async function executorPhase(agent: Agent): Promise<PhaseResult> {
   const self = new TreeMeter(process.pid);
   const meterStarted = { self: false };
 
+  // Counted: checks that STARTED inside the window (latency = start - planned) and checks
+  // that ENDED inside it (throughput). Checks still queued at the end are dropped.
+  let completedInWindow = 0;
   const launch = (job: { i: number; planned: number }): void => {
     running++;
     const started = performance.now();
-    const inWindow = job.planned >= measureFrom && job.planned < measureTo;
+    const startedInWindow = started >= measureFrom && started < measureTo;
+    if (startedInWindow) latencies.push(started - job.planned);
     void pool.run(request(job.i)).then((r) => {
       running--;
-      if (inWindow) {
+      const ended = performance.now();
+      if (ended >= measureFrom && ended < measureTo) completedInWindow++;
+      if (startedInWindow) {
         checks++;
-        latencies.push(started - job.planned);
         if (r.state !== State.OK) {
           failed++;
           firstFailure ||= r.output;
         }
       }
+      if (stopped) return;
       const next = queue.shift();
       if (next) launch(next);
     });
@@ -279,16 +301,17 @@ async function executorPhase(agent: Agent): Promise<PhaseResult> {
   });
   const usage = self.end();
   const agentUsage = agent.meter.end();
+  const backlog = queue.length;
+  queue.length = 0;
   while (running > 0) await sleep(50);
   await pool.close();
-  void stopped;
   return {
     phase: 'executor (raw NRPE executor + minimal scheduler)',
     services: N,
     intervalS: INTERVAL_S,
     windowS: MEASURE_S,
-    checks,
-    checksPerSecond: checks / MEASURE_S,
+    checks: completedInWindow,
+    checksPerSecond: completedInWindow / MEASURE_S,
     targetPerSecond: targetRate,
     latencyMs: summarize(latencies),
     failedChecks: failed,
@@ -298,7 +321,7 @@ async function executorPhase(agent: Agent): Promise<PhaseResult> {
     agentCpuPercent: (agentUsage.cpuSeconds / MEASURE_S) * 100,
     machineBusyPercent: agent.machine.end(),
     loadAverage: loadavg()[0]!,
-    notes: firstFailure ? [`first failure: ${firstFailure}`] : [],
+    notes: [`${backlog} checks were still waiting for a free slot (of ${CONCURRENCY}) at the end`, ...(firstFailure ? [`first failure: ${firstFailure}`] : [])],
   };
 }
 
@@ -579,7 +602,12 @@ async function main(): Promise<void> {
   const cleanup = async (): Promise<void> => {
     await agent.stop();
   };
-  process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      killAllStarted();
+      process.exit(130);
+    });
+  }
   try {
     for (const phase of PHASES) {
       log(`phase ${phase}: starting`);
