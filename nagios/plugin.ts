@@ -5,7 +5,7 @@
  * `runPlugin` never exits the process and never throws: it returns the exit code and the
  * text, so the agent can run checks in-process and the bin shim can print and exit.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CommandError, runCommand, type CommandRunner } from './exec.ts';
 import { parseRange, RangeError, type Thresholds } from './range.ts';
@@ -220,19 +220,32 @@ export async function runPlugin(d: PluginDescriptor, argv: readonly string[], de
   const started = Date.now();
   const env = deps.env ?? process.env;
   const inputPath = values['input-file'] as string | undefined;
+  const baseRunner = deps.runCommand ?? runCommand;
+  // A command given all the time left (remainingMs()) that runs out of it is the check timing
+  // out: it must end in the -t state (-t 10:CRITICAL), not in a plain UNKNOWN.
+  let budgetSpent = false;
   const ctx: PluginContext = {
     options: values,
     thresholds,
     verbose,
     timeoutMs: timeout.ms,
     signal: controller.signal,
-    runCommand: deps.runCommand ?? runCommand,
+    async runCommand(file, args, opts) {
+      const budget = ctx.remainingMs();
+      try {
+        return await baseRunner(file, args, opts);
+      } catch (e) {
+        if (e instanceof CommandError && e.kind === 'timeout' && opts.timeoutMs >= budget) budgetSpent = true;
+        throw e;
+      }
+    },
     env,
     async readInput() {
       if (inputPath === undefined) return undefined;
       try {
         if (inputPath === '-') return await (deps.readStdin ?? readStdinDefault)();
-        return await readFile(inputPath, 'utf8');
+        // node:fs, not node:fs/promises: fs is loaded with Node itself, fs/promises costs start-up time.
+        return await new Promise<string>((resolve, reject) => readFile(inputPath, 'utf8', (err, text) => (err ? reject(err) : resolve(text))));
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : firstLine((e as Error).message);
@@ -270,6 +283,10 @@ export async function runPlugin(d: PluginDescriptor, argv: readonly string[], de
       return render(result, { prefix: d.prefix });
     } catch (e) {
       if (controller.signal.aborted) return renderMessage(d.prefix, timeout.state, `plugin timed out after ${timeout.ms / 1000} s`);
+      if (budgetSpent) {
+        const why = e instanceof Error ? firstLine(e.message) : String(e);
+        return renderMessage(d.prefix, timeout.state, `plugin timed out after ${timeout.ms / 1000} s: ${why}`);
+      }
       return describeError(e, d.prefix, verbose);
     }
   })();

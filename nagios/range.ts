@@ -102,3 +102,23 @@ export function describeRange(range: Range): string {
   if (start === 0 && end >= 0) return `> ${end}`;
   return `outside ${start}..${end}`;
 }
+
+/**
+ * The same range with both bounds multiplied by `factor` (> 0), its text rewritten to match:
+ * thresholds are given in a friendly unit (MiB) while the perfdata they are attached to is
+ * printed in the base unit (B), and the printed warn/crit must be in the perfdata's unit.
+ */
+export function scaleRange(range: Range, factor: number): Range {
+  if (!(factor > 0) || !Number.isFinite(factor)) throw new RangeError(`cannot scale a threshold range by ${factor}`);
+  // Rounded to 15 digits so that 0.1 x 3 is 0.3, in the bounds as in the text.
+  const round = (n: number): number => (Number.isFinite(n) ? Number(n.toPrecision(15)) : n);
+  const start = round(range.start * factor);
+  const end = round(range.end * factor);
+  const num = (n: number): string => (Number.isInteger(n) ? n.toFixed(0) : String(n));
+  const s = start === -Infinity ? '~' : num(start);
+  let text: string;
+  if (end === Infinity) text = `${s}:`;
+  else if (start === 0) text = num(end);
+  else text = `${s}:${num(end)}`;
+  return { start, end, alertInside: range.alertInside, text: (range.alertInside ? '@' : '') + text };
+}

@@ -4,9 +4,30 @@
  * import this file, so a standalone check loads only its own code.
  */
 import type { PluginDescriptor } from '../nagios/plugin.ts';
+import corosync from './corosync/index.ts';
+import crm from './crm/index.ts';
+import drbd from './drbd/index.ts';
+import galera from './galera/index.ts';
+import haproxy from './haproxy/index.ts';
+import iptables from './iptables/index.ts';
+import keepalived from './keepalived/index.ts';
+import lvs from './lvs/index.ts';
+import mysql from './mysql/index.ts';
+import pgsql from './pgsql/index.ts';
+import vip from './vip/index.ts';
 
 export const plugins: readonly PluginDescriptor[] = [
-  // one import per plugin, e.g. drbd (from './drbd/index.ts'), kept in name order
+  corosync,
+  crm,
+  drbd,
+  galera,
+  haproxy,
+  iptables,
+  keepalived,
+  lvs,
+  mysql,
+  pgsql,
+  vip,
 ];
 
 export function findPlugin(name: string): PluginDescriptor | undefined {

@@ -1,0 +1,185 @@
+/**
+ * The only impure part of check_ha_haproxy: reads `show info` + `show stat` from the
+ * stats socket, or the stats page CSV over HTTP(S) with basic auth. Failures are
+ * PluginErrors: not reachable = CRITICAL (HAProxy is down for its users); refused
+ * credentials, privileges, a wrong URL = UNKNOWN (our configuration).
+ */
+import { readFile } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import { connect } from 'node:net';
+import { PluginError } from '../../nagios/plugin.ts';
+import { State } from '../../nagios/states.ts';
+
+const MAX_BYTES = 16 * 1024 * 1024;
+
+function socketTarget(spec: string): { path: string } | { host: string; port: number } {
+  if (spec.startsWith('/') || spec.startsWith('.')) return { path: spec };
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(spec);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !(port >= 1 && port <= 65535)) throw new PluginError(`invalid --socket '${spec}': expected a path (/run/haproxy/admin.sock) or HOST:PORT`);
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+/** Sends one command on a fresh connection (non-interactive mode) and reads to the end. */
+export function socketCommand(spec: string, command: string, timeoutMs: number, signal: AbortSignal): Promise<string> {
+  const target = socketTarget(spec);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    const sock = connect(target);
+    const fail = (e: Error) => {
+      cleanup();
+      sock.destroy();
+      reject(e);
+    };
+    const timer = setTimeout(() => fail(new PluginError(`no answer from the stats socket ${spec} within ${(timeoutMs / 1000).toFixed(1)} s (HAProxy hung or overloaded?)`, State.CRITICAL)), timeoutMs);
+    const onAbort = () => fail(new PluginError('stopped: the check timed out'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    const cleanup = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    };
+    sock.on('connect', () => sock.end(`${command}\n`));
+    sock.on('data', (c: Buffer) => {
+      bytes += c.length;
+      if (bytes > MAX_BYTES) return fail(new PluginError(`the stats socket sent more than ${MAX_BYTES} bytes`));
+      chunks.push(c);
+    });
+    sock.on('end', () => {
+      cleanup();
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+    sock.on('error', (e: NodeJS.ErrnoException) => {
+      switch (e.code) {
+        case 'ENOENT':
+          return fail(new PluginError(`stats socket ${spec} does not exist: HAProxy is not running, or the path differs from 'stats socket' in haproxy.cfg`, State.CRITICAL));
+        case 'ECONNREFUSED':
+          return fail(new PluginError(`stats socket ${spec} refused the connection: HAProxy is not running`, State.CRITICAL));
+        case 'EACCES':
+        case 'EPERM':
+          return fail(new PluginError(`no permission to open the stats socket ${spec}: give the nagios user access (stats socket ... group nagios mode 660 level user)`));
+        default:
+          return fail(new PluginError(`stats socket ${spec}: ${e.message}`, State.CRITICAL));
+      }
+    });
+  });
+}
+
+export async function readSocket(spec: string, timeoutMs: number, signal: AbortSignal): Promise<string> {
+  // Two connections in parallel: each command gets its own non-interactive session.
+  const [info, stat] = await Promise.all([socketCommand(spec, 'show info', timeoutMs, signal), socketCommand(spec, 'show stat', timeoutMs, signal)]);
+  return `${info.trimEnd()}\n${stat}`;
+}
+
+/** The stats page gives CSV when `;csv` follows the stats uri (`/stats;csv`, `/haproxy?stats;csv`). */
+export function csvUrl(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new PluginError(`invalid --url '${text}': expected http(s)://HOST[:PORT]/STATS-URI`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new PluginError(`invalid --url '${text}': only http and https are supported`);
+  if (url.username || url.password) {
+    throw new PluginError('credentials in --url would be visible in the process list: put user:password in --auth-file or HAPROXY_STATS_USER / HAPROXY_STATS_PASSWORD');
+  }
+  url.hash = '';
+  const tail = `${url.pathname}${url.search}`;
+  if (!/;csv(;|$)/.test(tail)) {
+    if (url.search) url.search = `${url.search};csv`;
+    else url.pathname = `${url.pathname};csv`;
+  }
+  return url;
+}
+
+export interface Credentials {
+  readonly user: string;
+  readonly password: string;
+}
+
+export async function readAuthFile(path: string): Promise<Credentials> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new PluginError(`cannot read --auth-file '${path}': ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
+  }
+  const line = text.split(/\r?\n/)[0] ?? '';
+  const colon = line.indexOf(':');
+  if (colon <= 0) throw new PluginError(`--auth-file '${path}': expected 'user:password' on the first line`);
+  return { user: line.slice(0, colon), password: line.slice(colon + 1) };
+}
+
+export async function fetchStatsPage(url: URL, creds: Credentials | undefined, caFile: string | undefined, timeoutMs: number, signal: AbortSignal): Promise<string> {
+  let ca: string | undefined;
+  if (caFile) {
+    try {
+      ca = await readFile(caFile, 'utf8');
+    } catch (e) {
+      throw new PluginError(`cannot read --ca-file '${caFile}': ${(e as Error).message}`);
+    }
+  }
+  const headers: Record<string, string> = { 'user-agent': 'check_ha_haproxy', accept: 'text/plain' };
+  if (creds) headers.authorization = `Basic ${Buffer.from(`${creds.user}:${creds.password}`).toString('base64')}`;
+  const shown = `${url.origin}${url.pathname}${url.search}`;
+  // Loaded only on this path: socket checks do not pay for the HTTP/TLS modules.
+  const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  return new Promise((resolve, reject) => {
+    let done = false;
+    const finish = (fn: () => void) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      fn();
+    };
+    // Node's own timeout is per idle socket; this one bounds the whole exchange.
+    const timer = setTimeout(() => {
+      finish(() => reject(new PluginError(`no answer from ${shown} within ${(timeoutMs / 1000).toFixed(1)} s (HAProxy hung or overloaded?)`, State.CRITICAL)));
+      req.destroy();
+    }, timeoutMs);
+    const onAbort = () => {
+      finish(() => reject(new PluginError('stopped: the check timed out')));
+      req.destroy();
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    const req = request(url, { method: 'GET', headers, ...(ca ? { ca } : {}) }, (res: IncomingMessage) => {
+      const status = res.statusCode ?? 0;
+      if (status === 401 || status === 403) {
+        res.resume();
+        return finish(() => reject(new PluginError(`${shown} answered ${status}: ${creds ? 'the credentials were refused' : 'it needs credentials'} (--auth-file or HAPROXY_STATS_USER / HAPROXY_STATS_PASSWORD)`)));
+      }
+      if (status !== 200) {
+        res.resume();
+        return finish(() => reject(new PluginError(`${shown} answered HTTP ${status}: check --url (the 'stats uri' of haproxy.cfg)`)));
+      }
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      res.on('data', (c: Buffer) => {
+        bytes += c.length;
+        if (bytes > MAX_BYTES) {
+          req.destroy();
+          finish(() => reject(new PluginError(`${shown} sent more than ${MAX_BYTES} bytes`)));
+          return;
+        }
+        chunks.push(c);
+      });
+      res.on('end', () => finish(() => resolve(Buffer.concat(chunks).toString('utf8'))));
+      res.on('error', (e) => finish(() => reject(new PluginError(`${shown}: ${e.message}`, State.CRITICAL))));
+    });
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      const tls = /certificate|self[- ]signed|unable to verify|altnames/i.test(e.message);
+      finish(() =>
+        reject(
+          e.code === 'ECONNREFUSED'
+            ? new PluginError(`${shown} refused the connection: HAProxy (or its stats listener) is not running`, State.CRITICAL)
+            : tls
+              ? new PluginError(`${shown}: TLS verification failed: ${e.message} (give the CA with --ca-file)`)
+              : new PluginError(`${shown}: ${e.message}`, State.CRITICAL),
+        ),
+      );
+    });
+    req.end();
+  });
+}
