@@ -140,7 +140,7 @@ describe('SSH executor against a real sshd', () => {
     try {
       const r = await exec.run(request(['/usr/lib/nagios/plugins/check_nonexistent', '-w', '1']));
       expect(r.state).toBe(State.UNKNOWN);
-      expect(r.output).toMatch(/^\(No output on stdout\) exit status 127; stderr: .*check_nonexistent.*No such file or directory \(command not found on the remote host: check the plugin path\)$/);
+      expect(r.output).toMatch(/^\(No output on stdout\) exit status 127; stderr: .*check_nonexistent.*No such file or directory \(command not found: check the plugin path\)$/);
     } finally {
       await exec.close();
     }
