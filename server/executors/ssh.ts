@@ -18,12 +18,22 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { Client, utils, type ClientChannel, type ConnectConfig } from 'ssh2';
+import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
 import { State, type StateCode } from '../../nagios/states.ts';
 import { describeSocketError, errorText, explainEmptyStdout, failureOutcome, pluginOutcome, seconds } from './outcome.ts';
 import type { CheckOutcome, CheckRequest, Executor, ExecutorFailure, SshTransport } from './types.ts';
 
 export const PASSPHRASE_ENV = 'HAWATCH_SSH_KEY_PASSPHRASE';
+
+type Ssh2 = typeof import('ssh2');
+let ssh2Module: Promise<Ssh2> | undefined;
+/** ssh2 is loaded on the first SSH check: a server without SSH hosts never pays for it. */
+function loadSsh2(): Promise<Ssh2> {
+  // ssh2 is CommonJS: Node's import() gives its module.exports as `default` (the named
+  // exports cjs-module-lexer finds do not include `utils`).
+  ssh2Module ??= import('ssh2').then((m) => (m as unknown as { default?: Ssh2 }).default ?? m);
+  return ssh2Module;
+}
 
 export interface SshExecutorOptions {
   /** Concurrent exec channels per connection; more checks wait. Default 8 (sshd allows 10). */
@@ -106,7 +116,7 @@ interface ConnectionOptions {
 
 /** One SSH connection and the checks running on it. */
 class Connection {
-  readonly client = new Client();
+  readonly client: Client;
   readonly ready: Promise<void>;
   active = 0;
   dead = false;
@@ -118,7 +128,8 @@ class Connection {
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly opts: ConnectionOptions;
 
-  constructor(config: ConnectConfig, opts: ConnectionOptions) {
+  constructor(ssh2: Ssh2, config: ConnectConfig, opts: ConnectionOptions) {
+    this.client = new ssh2.Client();
     this.opts = opts;
     this.ready = new Promise<void>((resolve, reject) => {
       let isReady = false;
@@ -245,10 +256,11 @@ export class SshExecutor implements Executor {
     req.signal?.addEventListener('abort', onAbort, { once: true });
     let stage: 'connect' | 'run' = 'connect';
     try {
+      const ssh2 = await loadSsh2();
       // A reused connection may turn out dead only when we open a channel: then one retry on a new one.
       for (let attempt = 0; ; attempt++) {
         stage = 'connect';
-        const conn = this.connection(req, t, peer);
+        const conn = this.connection(ssh2, req, t, peer);
         const fresh = !conn.used;
         await raceAbort(conn.ready, ac.signal);
         if (!(await conn.acquire(ac.signal))) {
@@ -303,16 +315,16 @@ export class SshExecutor implements Executor {
     );
   }
 
-  private connection(req: CheckRequest, t: SshTransport, peer: string): Connection {
+  private connection(ssh2: Ssh2, req: CheckRequest, t: SshTransport, peer: string): Connection {
     const key = `${peer} ${t.privateKeyFile} ${t.hostKey}`;
     const existing = this.connections.get(key);
     if (existing && !existing.dead) return existing;
-    const conn = this.open(req, t, peer, key);
+    const conn = this.open(ssh2, req, t, peer, key);
     this.connections.set(key, conn);
     return conn;
   }
 
-  private open(req: CheckRequest, t: SshTransport, peer: string, key: string): Connection {
+  private open(ssh2: Ssh2, req: CheckRequest, t: SshTransport, peer: string, key: string): Connection {
     let config: ConnectConfig;
     let pin: HostKeyPin;
     const seen: { fingerprint?: string } = {};
@@ -335,12 +347,12 @@ export class SshExecutor implements Executor {
       throw new SshFailure('hostkey', State.UNKNOWN, `${errorText(e)} (host ${req.hostName})`);
     }
     try {
-      config = this.config(req, t, pin, seen);
+      config = this.config(ssh2, req, t, pin, seen);
     } catch (e) {
       throw new SshFailure('auth', State.UNKNOWN, errorText(e));
     }
     this.connectionsOpened++;
-    return new Connection(config, {
+    return new Connection(ssh2, config, {
       idleMs: this.idleMs,
       maxChannels: this.maxChannels,
       describeFailure,
@@ -350,7 +362,7 @@ export class SshExecutor implements Executor {
     });
   }
 
-  private config(req: CheckRequest, t: SshTransport, pin: HostKeyPin, seen: { fingerprint?: string }): ConnectConfig {
+  private config(ssh2: Ssh2, req: CheckRequest, t: SshTransport, pin: HostKeyPin, seen: { fingerprint?: string }): ConnectConfig {
     let privateKey: Buffer;
     try {
       privateKey = readFileSync(t.privateKeyFile);
@@ -367,7 +379,7 @@ export class SshExecutor implements Executor {
     } else {
       passphrase = this.env[PASSPHRASE_ENV];
     }
-    const parsed = utils.parseKey(privateKey, passphrase);
+    const parsed = ssh2.utils.parseKey(privateKey, passphrase);
     if (parsed instanceof Error) {
       const encrypted = /encrypted|passphrase/i.test(parsed.message);
       throw new Error(

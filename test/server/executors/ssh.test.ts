@@ -1,3 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { State } from '../../../nagios/states.ts';
 import { createSshExecutor, parseHostKeyPin, shellQuote, sshFingerprint } from '../../../server/executors/ssh.ts';
@@ -5,6 +9,7 @@ import type { CheckRequest, SshTransport } from '../../../server/executors/types
 import { freePort, startSshd, type Sshd } from './daemons.ts';
 
 const DUMMY = '/usr/lib/nagios/plugins/check_dummy';
+const repoRoot = resolve(import.meta.dirname, '..', '..', '..');
 
 describe('host key pins and quoting', () => {
   it('parses fingerprints and public key lines', () => {
@@ -164,6 +169,36 @@ describe('SSH executor against a real sshd', () => {
       expect(exec.connectionsOpened).toBe(1);
     } finally {
       await exec.close();
+    }
+  });
+
+  it('works from an esbuild CJS bundle, as in dist/bin/hawatch-server.cjs (ssh2 loaded lazily)', async () => {
+    // Bundled next to node_modules so that the external ssh2 resolves as in dist/bin.
+    const cache = join(repoRoot, 'node_modules', '.cache');
+    mkdirSync(cache, { recursive: true });
+    const out = mkdtempSync(join(cache, 'hawatch-ssh-bundle-'));
+    try {
+      await build({
+        stdin: {
+          contents: `import { createExecutor } from './server/executors/index.ts';
+            const req = JSON.parse(process.argv[2]);
+            const e = createExecutor(req.transport);
+            e.run(req).then(async (r) => { process.stdout.write(JSON.stringify(r)); await e.close(); });`,
+          resolveDir: repoRoot,
+          loader: 'ts',
+        },
+        bundle: true,
+        platform: 'node',
+        format: 'cjs',
+        packages: 'external',
+        outfile: join(out, 'run.cjs'),
+        logLevel: 'silent',
+      });
+      const r = spawnSync(process.execPath, [join(out, 'run.cjs'), JSON.stringify(request([DUMMY, '1', 'bundled']))], { encoding: 'utf8', timeout: 20_000 });
+      expect(r.stderr).toBe('');
+      expect(JSON.parse(r.stdout)).toMatchObject({ state: State.WARNING, output: 'WARNING: bundled' });
+    } finally {
+      rmSync(out, { recursive: true, force: true });
     }
   });
 
