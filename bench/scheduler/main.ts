@@ -18,7 +18,7 @@
  *
  * Usage: npm run bench:scheduler -- [--services 10000] [--hosts 100] [--interval 60]
  *          [--warmup 20] [--measure 180] [--phases server,nagios,executor]
- *          [--target auto|agent|nrpe] [--concurrency 64] [--json FILE]
+ *          [--target auto|agent|nrpe] [--concurrency 64] [--json FILE] [--keep]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,7 +30,6 @@ import { baseObjects, renderNagiosMainConfig, renderNagiosObjects, renderNrpeCon
 import { State } from '../../nagios/states.ts';
 import { ExecutorPool } from '../../server/executors/index.ts';
 import type { CheckRequest } from '../../server/executors/types.ts';
-import { readServiceStatus } from './nagios-status.ts';
 import { MachineMeter, percentile, TreeMeter } from './proc.ts';
 
 // Bundled to dist/bench/scheduler.cjs: the repository is two levels up.
@@ -46,6 +45,7 @@ const { values: argv } = parseArgs({
     target: { type: 'string', default: 'auto' },
     concurrency: { type: 'string', default: '64' },
     json: { type: 'string' },
+    keep: { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -361,8 +361,20 @@ async function nagiosPhase(agent: Agent, base: string): Promise<PhaseResult> {
       varDir: dir,
       cfgFiles: [join(dir, 'objects.cfg')],
       statusUpdateInterval: 5,
-      // Spread the first round over one interval (the default is 30 minutes), like hawatch does.
-      extra: { max_service_check_spread: Math.max(1, Math.round(INTERVAL_S / 60)) },
+      // Spread the first round over one interval (the default is 30 minutes), like hawatch
+      // does; cap checks in flight like hawatch's max_concurrent_checks (Nagios' default,
+      // 0 = unlimited, forks thousands of check_nrpe once the agent slows down).
+      // Every processed result is appended to a perfdata file: the exact count and
+      // Nagios' own latency per check, independent of status.dat writes.
+      extra: {
+        max_service_check_spread: Math.max(1, Math.round(INTERVAL_S / 60)),
+        max_concurrent_checks: CONCURRENCY,
+        process_performance_data: true,
+        service_perfdata_file: join(dir, 'service-perfdata.tsv'),
+        service_perfdata_file_template: '$TIMET$\\t$LASTSERVICECHECK$\\t$SERVICELATENCY$\\t$SERVICESTATEID$\\t$SERVICEOUTPUT$',
+        service_perfdata_file_mode: 'a',
+        service_perfdata_file_processing_interval: 0,
+      },
     }),
   );
   for (const f of ['objects.cfg', 'nagios.cfg']) chmodSync(join(dir, f), 0o644);
@@ -370,19 +382,45 @@ async function nagiosPhase(agent: Agent, base: string): Promise<PhaseResult> {
   if (verify.status !== 0) throw new Error(`nagios4 -v refused the generated config:\n${verify.stdout.slice(-1500)}`);
   const nagios = startDetached('/usr/sbin/nagios4', [join(dir, 'nagios.cfg')], join(base, 'nagios.out'));
   const meter = new TreeMeter(nagios.child.pid!);
-  const statusFile = join(dir, 'status.dat');
+  const perfFile = join(dir, 'service-perfdata.tsv');
   const t0 = Date.now();
   const measureFrom = t0 + windowStartDelayMs;
   const measureTo = measureFrom + MEASURE_S * 1000;
-  const last = new Map<string, number>();
   const latencies: number[] = [];
   let checks = 0;
   let failed = 0;
   let firstFailure = '';
   let began = false;
+  let offset = 0;
+  let partial = '';
+  const readNewResults = (): void => {
+    let buf: Buffer;
+    try {
+      buf = readFileSync(perfFile);
+    } catch {
+      return;
+    }
+    const text = partial + buf.subarray(offset).toString('utf8');
+    offset = buf.length;
+    const lines = text.split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      const [processedAt, startedAt, latency, state, ...output] = line.split('\t');
+      const done = Number(processedAt) * 1000;
+      const start = Number(startedAt) * 1000;
+      if (done >= measureFrom && done < measureTo) checks++;
+      if (start >= measureFrom && start < measureTo) {
+        latencies.push(Number(latency) * 1000);
+        if (state !== '0') {
+          failed++;
+          firstFailure ||= output.join(' ');
+        }
+      }
+    }
+  };
   try {
-    while (Date.now() < measureTo + 6000) {
-      await sleep(5000);
+    for (;;) {
+      await sleep(2000);
       if (nagios.child.exitCode !== null) throw new Error(`nagios4 exited (${nagios.child.exitCode}); see ${join(dir, 'nagios.log')}`);
       const now = Date.now();
       if (!began && now >= measureFrom) {
@@ -393,19 +431,7 @@ async function nagiosPhase(agent: Agent, base: string): Promise<PhaseResult> {
       } else if (began && now < measureTo) {
         meter.sample();
       }
-      for (const s of readServiceStatus(statusFile)) {
-        const prev = last.get(s.key);
-        last.set(s.key, s.lastCheck);
-        if (!s.checked || prev === undefined || s.lastCheck === prev) continue;
-        const at = s.lastCheck * 1000;
-        if (at < measureFrom || at >= measureTo) continue;
-        checks++;
-        latencies.push(s.latency * 1000);
-        if (s.state !== 0) {
-          failed++;
-          firstFailure ||= s.output;
-        }
-      }
+      readNewResults();
       if (began && now >= measureTo) break;
     }
     const usage = meter.end();
@@ -642,7 +668,8 @@ async function main(): Promise<void> {
   }
   process.stdout.write(out.join('\n') + '\n');
   if (argv.json) writeFileSync(argv.json, JSON.stringify({ services: N, intervalS: INTERVAL_S, agent: agent.kind, results, skipped }, null, 2));
-  rmSync(base, { recursive: true, force: true });
+  if (argv.keep) log(`work dir kept: ${base}`);
+  else rmSync(base, { recursive: true, force: true });
 }
 
 main().catch((e: unknown) => {
