@@ -7,7 +7,17 @@
  *       int32 buffer_length, buffer[buffer_length] (NUL counted); v3 carries 3 more
  *       trailing bytes (the C struct's padding), so v3 = 19 + len and v4 = 16 + len bytes.
  *
- * The CRC is IEEE CRC-32 over the whole packet with the crc field zeroed.
+ * The CRC is IEEE CRC-32 over the whole packet with the crc field zeroed; for v3/v4 the
+ * alignment field is zeroed too (nrpe 4.1 and check_nrpe do so before checking, verified:
+ * a v4 query whose CRC covers a non-zero alignment is refused by the stock daemon).
+ *
+ * Verified against Debian's nrpe/check_nrpe 4.1.0 (fixtures in test/nagios/fixtures/nrpe):
+ * check_nrpe pads every query to 1036 bytes (v4: buffer_length 1020, v3: 1017, v2: random
+ * padding and result_code); the 4.1 daemon answers v4 with buffer_length = strlen + 1 and no
+ * padding, v2 with 1036 bytes; it resets v3 queries. check_nrpe reads a v3 answer as 16 +
+ * buffer_length bytes and checks the CRC over 19 + buffer_length bytes with the last 3 taken
+ * as zero, so both our v3 answer (NUL counted) and a 3.x daemon's (buffer_length = strlen,
+ * NUL in the 3 trailing bytes) are accepted; the decoder accepts both too.
  */
 import { crc32 } from 'node:zlib';
 
@@ -51,11 +61,14 @@ export function expectedPacketLength(head: Buffer): number {
   return V34_HEADER + len + TRAILER[version];
 }
 
-function computeCrc(packet: Buffer): number {
+/** The CRC of a packet as NRPE computes it: crc field (and for v3/v4 the alignment) zeroed. */
+export function packetCrc(packet: Buffer): number {
   const copy = Buffer.from(packet);
   copy.writeUInt32BE(0, 4);
+  if (copy.length >= V34_HEADER && copy.readInt16BE(0) !== 2) copy.writeInt16BE(0, 10);
   return crc32(copy) >>> 0;
 }
+const computeCrc = packetCrc;
 
 /** Decodes one complete packet. Throws NrpeDecodeError with the reason when it is invalid. */
 export function decodePacket(packet: Buffer): NrpePacket {
@@ -70,15 +83,20 @@ export function decodePacket(packet: Buffer): NrpePacket {
   const actual = computeCrc(packet);
   if (crc !== actual) throw new NrpeDecodeError(`CRC mismatch (packet says ${crc.toString(16)}, computed ${actual.toString(16)})`);
   const resultCode = packet.readInt16BE(8);
-  const buffer = version === 2 ? packet.subarray(10, 10 + V2_BUFFER_SIZE) : packet.subarray(V34_HEADER, V34_HEADER + packet.readInt32BE(12));
+  // v3 keeps 3 trailing struct bytes after the buffer; a 3.x daemon puts the NUL there
+  // (buffer_length = strlen), so the terminator may be found in them.
+  const buffer = version === 2 ? packet.subarray(10, 10 + V2_BUFFER_SIZE) : packet.subarray(V34_HEADER);
   const nul = buffer.indexOf(0);
   if (nul === -1) throw new NrpeDecodeError('buffer is not NUL terminated');
   return { version, type: type as PacketTypeCode, resultCode, text: buffer.subarray(0, nul).toString('utf8') };
 }
 
-/** Cuts UTF-8 text to at most `maxBytes` bytes without splitting a character. */
-export function truncateUtf8(text: string, maxBytes: number): Buffer {
-  const buf = Buffer.from(text, 'utf8');
+/**
+ * Cuts UTF-8 text to at most `maxBytes` bytes without splitting a character. Bytes (a
+ * command's raw output) are cut the same way and otherwise passed through untouched.
+ */
+export function truncateUtf8(text: string | Uint8Array, maxBytes: number): Buffer {
+  const buf = typeof text === 'string' ? Buffer.from(text, 'utf8') : Buffer.from(text.buffer, text.byteOffset, text.byteLength);
   if (buf.length <= maxBytes) return buf;
   let end = maxBytes;
   // Step back over continuation bytes (10xxxxxx) so a multi-byte character is not cut.
@@ -90,7 +108,8 @@ export interface EncodeOptions {
   readonly version: NrpeVersion;
   readonly type: PacketTypeCode;
   readonly resultCode?: number;
-  readonly text: string;
+  /** The buffer text; bytes are sent as they are (up to the first NUL), a string as UTF-8. */
+  readonly text: string | Uint8Array;
   /** Pad the packet to at least 1036 bytes, as check_nrpe does for queries. Default: queries. */
   readonly padToV2Size?: boolean;
 }

@@ -81,6 +81,11 @@ export interface RunDeps {
   readonly runCommand?: CommandRunner;
   readonly readStdin?: () => Promise<string>;
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Aborts the check from outside (the agent's command_timeout): commands and connections
+   * started through the context are stopped, as when -t expires.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export const DEFAULT_TIMEOUT_S = 10;
@@ -217,6 +222,15 @@ export async function runPlugin(d: PluginDescriptor, argv: readonly string[], de
   }
 
   const controller = new AbortController();
+  const external = deps.signal;
+  let stopped: (r: Rendered) => void = () => {};
+  const stoppedFromOutside = new Promise<Rendered>((resolve) => (stopped = resolve));
+  const onExternalAbort = (): void => {
+    controller.abort();
+    stopped(renderMessage(d.prefix, State.UNKNOWN, 'check stopped before it finished (the caller\'s time limit ran out)'));
+  };
+  if (external?.aborted) onExternalAbort();
+  else external?.addEventListener('abort', onExternalAbort, { once: true });
   const started = Date.now();
   const env = deps.env ?? process.env;
   const inputPath = values['input-file'] as string | undefined;
@@ -291,9 +305,10 @@ export async function runPlugin(d: PluginDescriptor, argv: readonly string[], de
     }
   })();
   try {
-    return await Promise.race([work, timedOut]);
+    return await Promise.race([work, timedOut, stoppedFromOutside]);
   } finally {
     clearTimeout(timer);
+    external?.removeEventListener('abort', onExternalAbort);
   }
 }
 

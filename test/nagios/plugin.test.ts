@@ -85,6 +85,24 @@ describe('runPlugin', () => {
     expect(r).toEqual({ exitCode: 3, text: 'TEST UNKNOWN - plugin timed out after 0.3 s; raise -t or check why the data source is slow\n' });
     expect((await runPlugin(value, ['--sleep', '5000', '-t', '0.2:CRITICAL'])).exitCode).toBe(State.CRITICAL);
   });
+  it('an external abort (the agent\'s command_timeout) stops the check and what it started', async () => {
+    const abort = new AbortController();
+    let childSignal: AbortSignal | undefined;
+    const d: PluginDescriptor = {
+      ...value,
+      async run(ctx) {
+        childSignal = ctx.signal;
+        await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve()));
+        return leaf('x', State.OK, 'finished');
+      },
+    };
+    const t0 = Date.now();
+    setTimeout(() => abort.abort(), 100);
+    const r = await runPlugin(d, ['-t', '30'], { signal: abort.signal });
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(childSignal?.aborted).toBe(true);
+    expect(r.exitCode).toBe(State.UNKNOWN);
+  });
   it('-h and -V print and exit UNKNOWN like monitoring-plugins', async () => {
     const h = await runPlugin(value, ['-h']);
     expect(h.exitCode).toBe(3);

@@ -1,0 +1,427 @@
+/**
+ * The NRPE-compatible daemon: listeners, allowed_hosts right after accept, TLS (or plain
+ * TCP), one request per connection answered in the version it was asked in, invalid
+ * requests closed without an answer (as NRPE does), commands run concurrently.
+ *
+ * Everything a connection needs (config, command plans, TLS, allowed hosts) lives in one
+ * immutable "generation". A reload (SIGHUP) builds a new generation and swaps it in; each
+ * connection keeps the generation it was accepted with, so nothing in flight is dropped.
+ */
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { containsNastyMetachars, decodePacket, encodePacket, expectedPacketLength, NrpeDecodeError, PacketType, parseQuery, type NrpeVersion } from '../nagios/nrpe.ts';
+import type { PluginDescriptor } from '../nagios/plugin.ts';
+import { planCommands, type CommandPlan } from './commands.ts';
+import { configProblems, type AgentConfig } from './config.ts';
+import { buildAllowedHosts, normalizeAddress, type AllowedHosts } from './hosts.ts';
+import type { Logger } from './log.ts';
+import { runPlan } from './run.ts';
+import { buildTls, type TlsSetup } from './tls.ts';
+
+/** What `_NRPE_CHECK` answers: the NRPE version whose protocol we speak, and who we are. */
+export const NRPE_COMPAT_VERSION = '4.1.0';
+export const HELLO_TEXT = `NRPE v${NRPE_COMPAT_VERSION}-hawatch`;
+const HELLO_COMMAND = '_NRPE_CHECK';
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** After the answer is written, a client that does not close is cut off after this long. */
+const LINGER_MS = 5000;
+
+interface Generation {
+  readonly id: number;
+  readonly config: AgentConfig;
+  readonly plans: ReadonlyMap<string, CommandPlan>;
+  readonly allowed: AllowedHosts;
+  readonly tls: TlsSetup | undefined;
+  /** Connections handed to the TLS server, waiting for their handshake, by socket key. */
+  readonly handshaking: Map<string, (t: TLSSocket) => void>;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly limiter: Limiter;
+}
+
+/** max_commands: at most n commands at once (0 = no limit); the rest wait their turn. */
+class Limiter {
+  readonly max: number;
+  running = 0;
+  private readonly queue: (() => void)[] = [];
+  constructor(max: number) {
+    this.max = max;
+  }
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.max > 0 && this.running >= this.max) await new Promise<void>((resolve) => this.queue.push(resolve));
+    this.running++;
+    try {
+      return await fn();
+    } finally {
+      this.running--;
+      this.queue.shift()?.();
+    }
+  }
+}
+
+export interface AgentOptions {
+  /** Loads the config: called at start and on every reload. */
+  readonly load: () => Promise<AgentConfig>;
+  /** false: plain TCP (`-n`). */
+  readonly useTls: boolean;
+  readonly plugins: readonly PluginDescriptor[];
+  readonly logger: Logger;
+  /** The environment commands inherit PATH and keep_env_vars from (default process.env). */
+  readonly baseEnv?: Readonly<Record<string, string | undefined>>;
+}
+
+export interface Agent {
+  /** Loads the config, builds everything and starts listening. Throws on a bad config. */
+  start(): Promise<void>;
+  /** Re-reads the config; on any problem keeps the running one and returns false. */
+  reload(): Promise<boolean>;
+  /** Stops listening, waits up to `graceMs` for requests in flight, then closes the rest. */
+  close(graceMs?: number): Promise<void>;
+  addresses(): AddressInfo[];
+  readonly config: AgentConfig | undefined;
+  /** Connections open right now. */
+  readonly connections: number;
+}
+
+function socketKey(s: { remoteAddress?: string | undefined; remotePort?: number | undefined; localPort?: number | undefined }): string {
+  return `${s.remoteAddress}|${s.remotePort}|${s.localPort}`;
+}
+
+function childEnv(cfg: AgentConfig, base: Readonly<Record<string, string | undefined>>): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {
+    PATH: base.PATH ?? DEFAULT_PATH,
+    NRPE_MULTILINESUPPORT: '1',
+    NRPE_PROGRAMVERSION: NRPE_COMPAT_VERSION,
+  };
+  for (const k of cfg.keepEnvVars) if (base[k] !== undefined) env[k] = base[k];
+  return env;
+}
+
+export function createAgent(opts: AgentOptions): Agent {
+  const log = opts.logger;
+  let gen: Generation | undefined;
+  let generationCounter = 0;
+  let listeners: Server[] = [];
+  let listenKey = '';
+  let closing = false;
+  const sockets = new Set<Socket>();
+  let inFlight = 0;
+
+  async function buildGeneration(config: AgentConfig): Promise<Generation> {
+    const problems = configProblems(config, opts.useTls);
+    if (problems.length) throw new Error(problems.join('; '));
+    const allowed = await buildAllowedHosts(config.allowedHosts);
+    const tls = opts.useTls ? await buildTls(config.ssl, config.connectionTimeoutS * 1000) : undefined;
+    const plans = planCommands(config.commands, opts.plugins, config.commandPrefix);
+    const handshaking = new Map<string, (t: TLSSocket) => void>();
+    if (tls) {
+      tls.server.on('secureConnection', (t: TLSSocket) => {
+        const key = socketKey(t);
+        const next = handshaking.get(key);
+        handshaking.delete(key);
+        if (next) next(t);
+        else t.destroy();
+      });
+      tls.server.on('tlsClientError', (e: Error, t: TLSSocket) => {
+        handshaking.delete(socketKey(t));
+        const reason = (e as Error & { reason?: string }).reason ?? e.message.trim();
+        log.info('TLS handshake failed; closed', { remote: normalizeAddress(t.remoteAddress ?? ''), error: reason, code: (e as NodeJS.ErrnoException).code });
+      });
+    }
+    generationCounter++;
+    return { id: generationCounter, config, plans, allowed, tls, handshaking, env: childEnv(config, opts.baseEnv ?? process.env), limiter: new Limiter(config.maxCommands) };
+  }
+
+  function describeGeneration(g: Generation): void {
+    for (const w of g.config.warnings) log.warn('config', { detail: w });
+    for (const n of g.allowed.notes) log.info('config', { detail: n });
+    const kinds = { inproc: 0, exec: 0, shell: 0 };
+    for (const p of g.plans.values()) {
+      kinds[p.kind]++;
+      log.debug('command', { command: p.name, mode: p.kind, ...(p.kind === 'shell' ? { why: p.reason } : {}) });
+    }
+    log.info('config loaded', {
+      files: g.config.files.join(', '),
+      commands: g.plans.size,
+      inproc: kinds.inproc,
+      exec: kinds.exec,
+      shell: kinds.shell,
+      tls: g.tls ? g.tls.describe : 'off (plain TCP)',
+      allowed_hosts: g.config.allowedHosts.join(','),
+      arguments: g.config.dontBlameNrpe ? 'allowed' : 'refused',
+    });
+  }
+
+  function keyOf(c: AgentConfig): string {
+    return `${c.serverAddress ?? '*'}|${c.serverPort}|${c.listenQueueSize}`;
+  }
+
+  async function listen(c: AgentConfig): Promise<Server[]> {
+    const hosts = c.serverAddress ? [c.serverAddress] : ['::', '0.0.0.0'];
+    let lastError: Error | undefined;
+    for (const host of hosts) {
+      // allowHalfOpen: a client that shuts down its sending side after the query still gets
+      // the answer (the C daemon answers it too).
+      const server = createServer({ noDelay: true, allowHalfOpen: true });
+      server.maxConnections = c.maxConnections;
+      server.on('connection', onConnection);
+      server.on('drop', (d?: { remoteAddress?: string }) => log.warn('connection refused: too many open connections', { remote: d?.remoteAddress, max: c.maxConnections }));
+      try {
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen({ host, port: c.serverPort, backlog: c.listenQueueSize }, () => {
+            server.off('error', reject);
+            resolve();
+          });
+        });
+        server.on('error', (e) => log.error('listener error', { error: e.message }));
+        return [server];
+      } catch (e) {
+        lastError = e as Error;
+        const code = (e as NodeJS.ErrnoException).code;
+        // '::' fails on hosts without IPv6: fall back to IPv4 only.
+        if (!(host === '::' && (code === 'EAFNOSUPPORT' || code === 'EADDRNOTAVAIL'))) break;
+      }
+    }
+    const code = (lastError as NodeJS.ErrnoException | undefined)?.code;
+    const hint = code === 'EADDRINUSE' ? ' (another nrpe or agent is listening there?)' : code === 'EACCES' ? ' (ports below 1024 need root or CAP_NET_BIND_SERVICE)' : '';
+    throw new Error(`cannot listen on ${c.serverAddress ?? '*'}:${c.serverPort}: ${lastError?.message}${hint}`);
+  }
+
+  function onConnection(raw: Socket): void {
+    const g = gen;
+    const remote = normalizeAddress(raw.remoteAddress ?? '');
+    raw.on('error', (e) => log.debug('socket error', { remote, error: e.message }));
+    if (!g || closing) {
+      raw.destroy();
+      return;
+    }
+    if (!g.allowed.allows(remote)) {
+      log.warn('host not allowed', { remote });
+      raw.destroy();
+      return;
+    }
+    sockets.add(raw);
+    raw.once('close', () => sockets.delete(raw));
+    const timer = setTimeout(() => {
+      log.warn('connection timed out before a complete request', { remote, timeout_s: g.config.connectionTimeoutS });
+      raw.destroy();
+    }, g.config.connectionTimeoutS * 1000);
+    raw.once('close', () => clearTimeout(timer));
+    if (!g.tls) {
+      readRequest(raw, raw, g, remote, timer, undefined);
+      return;
+    }
+    const tls = g.tls;
+    const key = socketKey(raw);
+    g.handshaking.set(key, (t: TLSSocket) => {
+      if (tls.requestCert) {
+        const cert = t.getPeerCertificate();
+        const hasCert = cert !== null && typeof cert === 'object' && Object.keys(cert).length > 0;
+        // ssl_client_certs=2 is enforced by Node (rejectUnauthorized); =1 refuses a bad one.
+        if ((tls.requireClientCert || hasCert) && !t.authorized) {
+          log.warn('client certificate refused', { remote, reason: t.authorizationError ? String(t.authorizationError) : 'no certificate' });
+          t.destroy();
+          return;
+        }
+      }
+      if (g.config.ssl.logging & 0x0c) log.info('tls', { remote, protocol: t.getProtocol() ?? undefined, cipher: t.getCipher()?.name });
+      readRequest(t, raw, g, remote, timer, t);
+    });
+    raw.once('close', () => {
+      // Node closes a connection whose client certificate fails verification without an event.
+      if (g.handshaking.delete(key)) log.info('closed during the TLS handshake', { remote, ...(tls.requireClientCert ? { hint: 'no valid client certificate?' } : {}) });
+    });
+    tls.server.emit('connection', raw);
+  }
+
+  function readRequest(stream: Duplex, raw: Socket, g: Generation, remote: string, timer: NodeJS.Timeout, tlsSocket: TLSSocket | undefined): void {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    let need = 0;
+    let done = false;
+    const started = performance.now();
+    const invalid = (reason: string): void => {
+      done = true;
+      clearTimeout(timer);
+      log.warn('invalid request; closed without an answer', { remote, reason });
+      stream.destroy();
+      raw.destroy();
+    };
+    const onData = (c: Buffer): void => {
+      if (done) return;
+      if (!tlsSocket && total === 0 && c[0] === 0x16) {
+        invalid('a TLS handshake reached the plain-TCP agent (check_nrpe needs -n, or start the agent without -n)');
+        return;
+      }
+      chunks.push(c);
+      total += c.length;
+      if (need === 0) {
+        try {
+          need = expectedPacketLength(chunks.length === 1 ? c : Buffer.concat(chunks, total));
+        } catch (e) {
+          invalid((e as Error).message);
+          return;
+        }
+      }
+      if (need > 0 && total > need) {
+        invalid(`${total} bytes arrived, the packet says ${need}`);
+        return;
+      }
+      if (need > 0 && total === need) {
+        done = true;
+        clearTimeout(timer);
+        stream.off('data', onData);
+        const packet = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+        answer(packet, stream, raw, g, remote, started).catch((e: unknown) => {
+          // answer() handles every expected failure; this is the last line against a bug.
+          log.error('internal error while answering; connection closed', { remote, error: (e as Error).message });
+          raw.destroy();
+        });
+      }
+    };
+    stream.on('data', onData);
+    stream.on('error', (e) => {
+      if (!done) log.debug('connection error before a complete request', { remote, error: e.message });
+    });
+    stream.once('end', () => {
+      if (!done) invalid(total === 0 ? 'the client closed without sending anything' : `the client closed after ${total} of ${need || '?'} bytes`);
+    });
+  }
+
+  async function answer(packet: Buffer, stream: Duplex, raw: Socket, g: Generation, remote: string, started: number): Promise<void> {
+    let version: NrpeVersion;
+    let text: string;
+    const refuse = (reason: string, fields: Record<string, string | number> = {}): void => {
+      log.warn('invalid request; closed without an answer', { remote, reason, ...fields });
+      stream.destroy();
+      raw.destroy();
+    };
+    try {
+      const p = decodePacket(packet);
+      if (p.type !== PacketType.QUERY) return refuse(`packet type ${p.type} is not a query`);
+      version = p.version;
+      text = p.text;
+    } catch (e) {
+      return refuse(e instanceof NrpeDecodeError ? e.message : `undecodable packet: ${(e as Error).message}`);
+    }
+    const cfg = g.config;
+    if (text === '') return refuse('empty query');
+    if (containsNastyMetachars(text, cfg.nastyMetachars)) return refuse('the query contains forbidden characters (nasty_metachars)', { version });
+    const query = parseQuery(text);
+    if (query.args.length > 0 || text.includes('!')) {
+      if (!cfg.dontBlameNrpe) return refuse('the query has arguments but dont_blame_nrpe=0', { command: query.command, version });
+    }
+    if (query.extraArgsIgnored) log.warn('more than 16 arguments; the rest are ignored', { remote, command: query.command });
+
+    let code: number;
+    let output: Buffer | string;
+    let mode = 'builtin';
+    let problem: string | undefined;
+    let stderr: string | undefined;
+    if (query.command === HELLO_COMMAND) {
+      code = 0;
+      output = HELLO_TEXT;
+    } else {
+      const plan = g.plans.get(query.command);
+      if (!plan) {
+        code = 3;
+        output = `NRPE: Command '${query.command}' not defined`;
+        mode = 'undefined';
+      } else {
+        mode = plan.kind;
+        inFlight++;
+        try {
+          const r = await g.limiter.run(() =>
+            runPlan({ plan, args: query.args, timeoutS: cfg.commandTimeoutS, maxOutputBytes: version === 2 ? 1035 : 65535, env: g.env }),
+          );
+          code = r.code;
+          output = r.output;
+          problem = r.problem ?? (r.timedOut ? 'timed out' : undefined);
+          stderr = r.stderr;
+        } catch (e) {
+          // runPlan does not throw; never let a bug take the daemon down.
+          code = 3;
+          output = 'NRPE: Unable to read output';
+          problem = `internal error: ${(e as Error).message}`;
+        } finally {
+          inFlight--;
+        }
+      }
+    }
+    const response = encodePacket({ version, type: PacketType.RESPONSE, resultCode: code, text: output });
+    const ms = Math.round((performance.now() - started) * 10) / 10;
+    log.info('request', {
+      remote,
+      version,
+      command: query.command,
+      args: query.args.length,
+      mode,
+      code,
+      ms,
+      bytes: response.length,
+      ...(problem ? { problem } : {}),
+      ...(stderr && cfg.debug ? { stderr: stderr.slice(0, 500) } : {}),
+    });
+    if (stream.destroyed) return;
+    stream.end(response);
+    const linger = setTimeout(() => raw.destroy(), LINGER_MS);
+    linger.unref();
+    raw.once('close', () => clearTimeout(linger));
+  }
+
+  const agent: Agent = {
+    get config() {
+      return gen?.config;
+    },
+    get connections() {
+      return sockets.size;
+    },
+    async start() {
+      const config = await opts.load();
+      const g = await buildGeneration(config);
+      listeners = await listen(config);
+      listenKey = keyOf(config);
+      gen = g;
+      describeGeneration(g);
+      for (const a of agent.addresses()) log.info('listening', { address: a.address, port: a.port, tls: Boolean(g.tls) });
+    },
+    async reload() {
+      let g: Generation;
+      try {
+        g = await buildGeneration(await opts.load());
+      } catch (e) {
+        log.error('reload failed; keeping the running configuration', { error: (e as Error).message });
+        return false;
+      }
+      if (keyOf(g.config) !== listenKey) {
+        let fresh: Server[];
+        try {
+          fresh = await listen(g.config);
+        } catch (e) {
+          log.error('reload failed; keeping the running configuration', { error: (e as Error).message });
+          return false;
+        }
+        // Old listeners stop accepting; their connections in flight go on.
+        for (const s of listeners) s.close();
+        listeners = fresh;
+        listenKey = keyOf(g.config);
+      }
+      gen = g;
+      describeGeneration(g);
+      log.info('reloaded', { generation: g.id, in_flight: inFlight, connections: sockets.size });
+      return true;
+    },
+    async close(graceMs = 10_000) {
+      closing = true;
+      await Promise.all(listeners.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      const until = Date.now() + graceMs;
+      while (sockets.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      for (const s of sockets) s.destroy();
+    },
+    addresses() {
+      return listeners.map((s) => s.address()).filter((a): a is AddressInfo => typeof a === 'object' && a !== null);
+    },
+  };
+  return agent;
+}
