@@ -246,7 +246,9 @@ async function executorPhase(agent: Agent): Promise<PhaseResult> {
   let nextIndex = 0; // the n-th planned start overall: service n % N, round floor(n / N)
   let stopped = false;
   let firstFailure = '';
-  const self = new TreeMeter(process.pid);
+  // This process only: the agent is our child, so a tree meter would count it too.
+  let cpuStart = process.cpuUsage();
+  let peakRss = 0;
   const meterStarted = { self: false };
 
   // Counted: checks that STARTED inside the window (latency = start - planned) and checks
@@ -278,7 +280,7 @@ async function executorPhase(agent: Agent): Promise<PhaseResult> {
       const now = performance.now();
       if (!meterStarted.self && now >= measureFrom) {
         meterStarted.self = true;
-        self.begin();
+        cpuStart = process.cpuUsage();
         agent.meter.begin();
         agent.machine.begin();
       }
@@ -286,6 +288,7 @@ async function executorPhase(agent: Agent): Promise<PhaseResult> {
         stopped = true;
         return done();
       }
+      if (meterStarted.self) peakRss = Math.max(peakRss, process.memoryUsage.rss());
       for (;;) {
         const planned = t0 + nextIndex * slot;
         if (planned > now) break;
@@ -299,7 +302,9 @@ async function executorPhase(agent: Agent): Promise<PhaseResult> {
     };
     tick();
   });
-  const usage = self.end();
+  const cpu = process.cpuUsage(cpuStart);
+  const rss = process.memoryUsage.rss();
+  const usage = { cpuSeconds: (cpu.user + cpu.system) / 1e6, rssBytes: rss, peakRssBytes: Math.max(peakRss, rss) };
   const agentUsage = agent.meter.end();
   const backlog = queue.length;
   queue.length = 0;
