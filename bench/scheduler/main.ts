@@ -5,7 +5,7 @@
  *
  * Phases (same agent, same inventory, one after the other):
  *   server    hawatch-server (dist/bin/hawatch-server.cjs) with a generated inventory;
- *             achieved checks from /metrics, latency per check from /services
+ *             achieved checks from /metrics, latency per check from /api/v1/services
  *             (lastCheck minus the nextCheck seen before), CPU/RSS of its process.
  *   nagios    Debian's nagios4 with a generated config (nagios/config.ts) running
  *             check_nrpe per check; latency per check from status.dat (check_latency),
@@ -19,6 +19,7 @@
  * Usage: npm run bench:scheduler -- [--services 10000] [--hosts 100] [--interval 60]
  *          [--warmup 20] [--measure 180] [--phases server,nagios,executor]
  *          [--target auto|agent|nrpe] [--concurrency 64] [--json FILE] [--keep]
+ *          [--server-bin dist/bin/hawatch-server.cjs]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -46,6 +47,7 @@ const { values: argv } = parseArgs({
     concurrency: { type: 'string', default: '64' },
     json: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    'server-bin': { type: 'string' },
   },
   strict: true,
 });
@@ -59,7 +61,7 @@ const PHASES = argv.phases!.split(',').map((s) => s.trim()).filter(Boolean);
 
 const PLUGINS = '/usr/lib/nagios/plugins';
 const AGENT_BIN = join(root, 'dist', 'bin', 'hawatch-agent.cjs');
-const SERVER_BIN = join(root, 'dist', 'bin', 'hawatch-server.cjs');
+const SERVER_BIN = argv['server-bin'] ? resolve(argv['server-bin']) : join(root, 'dist', 'bin', 'hawatch-server.cjs');
 const BENCH_COMMAND = 'check_bench';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -552,7 +554,7 @@ async function serverPhase(agent: Agent, base: string): Promise<PhaseResult> {
       }
       const endNow = began && now >= measureTo;
       if (endNow) executedAtEnd = metric(await get('/metrics'), 'hawatch_checks_executed_total');
-      const body = JSON.parse(await get('/services')) as ServiceView[] | { items?: ServiceView[]; services?: ServiceView[] };
+      const body = JSON.parse(await get('/api/v1/services')) as ServiceView[] | { items?: ServiceView[]; services?: ServiceView[] };
       const list = Array.isArray(body) ? body : (body.items ?? body.services ?? []);
       for (const s of list) {
         const prevLast = lastSeen.get(s.key);
@@ -590,7 +592,7 @@ async function serverPhase(agent: Agent, base: string): Promise<PhaseResult> {
       machineBusyPercent: agent.machine.end(),
       loadAverage: loadavg()[0]!,
       notes: [
-        'latency per check = lastCheck minus the nextCheck read 10 s before (GET /services every 10 s; that polling is included in the CPU figure)',
+        'latency per check = lastCheck minus the nextCheck read 10 s before (GET /api/v1/services every 10 s; that polling is included in the CPU figure)',
         ...(firstFailure ? [`first failure: ${firstFailure}`] : []),
       ],
     };
