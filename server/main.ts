@@ -1,0 +1,44 @@
+/**
+ * The hawatch-server process: listens, logs, reloads on SIGHUP, stops gracefully on
+ * SIGINT/SIGTERM (running checks aborted, the outbox left for the next start). The only
+ * place that exits.
+ */
+import { cli } from './cli/cli.ts';
+
+const script = process.argv[1] ?? 'hawatch-server';
+
+cli(process.argv.slice(2), {
+  out: (s) => process.stdout.write(s),
+  err: (s) => process.stderr.write(s),
+  script,
+  executorFactory: async () => (await import('./executors/index.ts')).createExecutor,
+  serve: (rt, _url, reload) =>
+    new Promise<void>((resolve) => {
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        rt.app.log.info(`${signal}: stopping`);
+        // A stop that hangs (a stuck executor) must not keep the process alive forever.
+        setTimeout(() => {
+          process.stderr.write('hawatch-server: graceful stop took more than 15 s; exiting\n');
+          process.exit(1);
+        }, 15_000).unref();
+        resolve();
+      };
+      process.once('SIGINT', () => stop('SIGINT'));
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGHUP', () => {
+        void reload();
+      });
+    }),
+}).then(
+  (code) => {
+    process.exitCode = code;
+    if (code !== 0) setTimeout(() => process.exit(code), 100).unref();
+  },
+  (e: unknown) => {
+    process.stderr.write(`hawatch-server: internal error: ${(e as Error).message}\n`);
+    process.exit(1);
+  },
+);
