@@ -9,7 +9,7 @@ import { isIP } from 'node:net';
 import { parseStateName, type StateCode } from '../../nagios/states.ts';
 import type { NrpeTransport, SshTransport, Transport } from '../executors/types.ts';
 import type { CheckPolicy, NotificationOption } from '../state/types.ts';
-import { CommandLineError, macrosIn, tokenize } from './command-line.ts';
+import { CommandLineError, splitCommandLine } from '../../nagios/commandline.ts';
 import {
   serviceKey,
   type ClusterRuleConfig,
@@ -213,6 +213,11 @@ function describe(v: Json): string {
   return `${typeof v} ${JSON.stringify(v)}`;
 }
 
+/** Macro names used in a word ('' for the `$$` escape), as nagios/commandline.ts substitutes them. */
+export function macrosIn(word: string): string[] {
+  return [...word.matchAll(/\$([A-Za-z0-9_:-]*)\$/g)].map((m) => m[1] as string);
+}
+
 export function parseDuration(v: Json): number | null {
   if (typeof v === 'number') return v >= 0 && Number.isFinite(v) ? Math.round(v * 1000) : null;
   if (typeof v !== 'string') return null;
@@ -305,7 +310,7 @@ function readCommand(c: Checker, path: Path, line: Json, args: Json, macros: Rea
   }
   let argv: string[];
   try {
-    argv = tokenize(line);
+    argv = splitCommandLine(line);
   } catch (e) {
     c.fail(path, (e as CommandLineError).message);
     return null;

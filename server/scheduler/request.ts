@@ -1,6 +1,6 @@
 /** Builds an executor request from the inventory: macros expanded per token, no shell. */
 import type { CheckRequest } from '../executors/types.ts';
-import { expandMacros } from '../inventory/command-line.ts';
+import { CommandLineError, substituteMacros } from '../../nagios/commandline.ts';
 import type { CommandSpec, HostConfig, Inventory } from '../inventory/types.ts';
 
 export function buildRequest(inv: Inventory, host: HostConfig, serviceName: string | null, command: CommandSpec, timeoutMs: number, runtimeMacros: Readonly<Record<string, string>>, signal?: AbortSignal): CheckRequest {
@@ -11,10 +11,13 @@ export function buildRequest(inv: Inventory, host: HostConfig, serviceName: stri
     HOSTADDRESS: host.address,
     SERVICEDESC: serviceName ?? '',
   };
+  const unknown: string[] = [];
   command.args.forEach((a, i) => {
-    values[`ARG${i + 1}`] = expandMacros(a, values);
+    values[`ARG${i + 1}`] = substituteMacros(a, values, unknown);
   });
-  const argv = command.argv.map((t) => expandMacros(t, values)) as [string, ...string[]];
+  const argv = command.argv.map((t) => substituteMacros(t, values, unknown)) as [string, ...string[]];
+  // The inventory checked every macro; this only catches a run-time macro that is missing.
+  if (unknown.length) throw new CommandLineError(`unknown macro ${[...new Set(unknown)].map((n) => `$${n}$`).join(', ')}`);
   return {
     hostName: host.name,
     address: host.address,

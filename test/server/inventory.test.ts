@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InventoryError, loadInventory } from '../../server/inventory/load.ts';
-import { expandMacros, tokenize } from '../../server/inventory/command-line.ts';
+import { splitCommandLine, substituteMacros } from '../../nagios/commandline.ts';
 import { DEFAULT_INVENTORY } from '../../server/inventory/default.ts';
 
 const GOOD = `
@@ -125,10 +125,11 @@ cluster_rules:
 });
 
 describe('command lines', () => {
-  it('splits like a shell without running one and expands macros per token', () => {
-    expect(tokenize(`check_x -a 'b c' "d \\"e\\"" f\\ g`)).toEqual(['check_x', '-a', 'b c', 'd "e"', 'f g']);
-    expect(() => tokenize(`check 'open`)).toThrow(/unterminated/);
-    const argv = tokenize('check --name $ARG1$ --cost $$5').map((t) => expandMacros(t, { ARG1: 'a; rm -rf /' }));
+  it('are split without a shell, refuse shell syntax with its position, and expand macros per word', () => {
+    expect(splitCommandLine(`check_x -a 'b c' "d \\"e\\"" f\\ g`)).toEqual(['check_x', '-a', 'b c', 'd "e"', 'f g']);
+    const argv = splitCommandLine('check --name $ARG1$ --cost $$5').map((t) => substituteMacros(t, { ARG1: 'a; rm -rf /' }));
     expect(argv).toEqual(['check', '--name', 'a; rm -rf /', '--cost', '$5']);
+    const text = 'hosts:\n  a: {}\nservices:\n  - { name: s, host: a, command: "check_x | mail root" }\n';
+    expect(() => loadInventory(text, 'p.yaml')).toThrow(/p\.yaml:4:34: services\[0\]\.command: command line needs a shell \('\|' at column 9\)/);
   });
 });
