@@ -215,6 +215,44 @@ interface PhaseResult {
   readonly notes: string[];
 }
 
+interface Usage {
+  readonly cpuSeconds: number;
+  readonly rssBytes: number;
+  readonly peakRssBytes: number;
+}
+
+/** The figures every phase reports, computed one way for all of them. */
+function phaseResult(o: {
+  phase: string;
+  checks: number;
+  latencies: number[];
+  failed: number;
+  usage: Usage;
+  agentUsage: { readonly cpuSeconds: number };
+  agent: Agent;
+  notes: string[];
+}): PhaseResult {
+  const windowS = MEASURE_S;
+  return {
+    phase: o.phase,
+    services: N,
+    intervalS: INTERVAL_S,
+    windowS,
+    checks: o.checks,
+    checksPerSecond: o.checks / windowS,
+    targetPerSecond: targetRate,
+    latencyMs: summarize(o.latencies),
+    failedChecks: o.failed,
+    cpuPercent: (o.usage.cpuSeconds / windowS) * 100,
+    rssMB: o.usage.rssBytes / 2 ** 20,
+    peakRssMB: o.usage.peakRssBytes / 2 ** 20,
+    agentCpuPercent: (o.agentUsage.cpuSeconds / windowS) * 100,
+    machineBusyPercent: o.agent.machine.end(),
+    loadAverage: loadavg()[0]!,
+    notes: o.notes,
+  };
+}
+
 function summarize(latenciesMs: number[]): PhaseResult['latencyMs'] {
   const s = [...latenciesMs].sort((a, b) => a - b);
   return { p50: percentile(s, 50), p99: percentile(s, 99), max: s.length ? s[s.length - 1]! : NaN, samples: s.length };
@@ -313,24 +351,16 @@ async function executorPhase(agent: Agent): Promise<PhaseResult> {
   queue.length = 0;
   while (running > 0) await sleep(50);
   await pool.close();
-  return {
+  return phaseResult({
     phase: 'executor (raw NRPE executor + minimal scheduler)',
-    services: N,
-    intervalS: INTERVAL_S,
-    windowS: MEASURE_S,
     checks: completedInWindow,
-    checksPerSecond: completedInWindow / MEASURE_S,
-    targetPerSecond: targetRate,
-    latencyMs: summarize(latencies),
-    failedChecks: failed,
-    cpuPercent: (usage.cpuSeconds / MEASURE_S) * 100,
-    rssMB: usage.rssBytes / 2 ** 20,
-    peakRssMB: usage.peakRssBytes / 2 ** 20,
-    agentCpuPercent: (agentUsage.cpuSeconds / MEASURE_S) * 100,
-    machineBusyPercent: agent.machine.end(),
-    loadAverage: loadavg()[0]!,
+    latencies,
+    failed,
+    usage,
+    agentUsage,
+    agent,
     notes: [`${backlog} checks were still waiting for a free slot (of ${CONCURRENCY}) at the end`, ...(firstFailure ? [`first failure: ${firstFailure}`] : [])],
-  };
+  });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -447,28 +477,20 @@ async function nagiosPhase(agent: Agent, base: string): Promise<PhaseResult> {
     const agentUsage = agent.meter.end();
     const stats = spawnSync('/usr/sbin/nagios4stats', ['-c', join(dir, 'nagios.cfg'), '-m', '-d', 'NUMSVCACTCHK1M,AVGACTSVCLAT,MAXACTSVCLAT'], { encoding: 'utf8' });
     const [chk1m, avgLat, maxLat] = stats.stdout.trim().split('\n');
-    return {
+    return phaseResult({
       phase: 'nagios4 4.4.6 + check_nrpe (baseline)',
-      services: N,
-      intervalS: INTERVAL_S,
-      windowS: MEASURE_S,
       checks,
-      checksPerSecond: checks / MEASURE_S,
-      targetPerSecond: targetRate,
-      latencyMs: summarize(latencies),
-      failedChecks: failed,
-      cpuPercent: (usage.cpuSeconds / MEASURE_S) * 100,
-      rssMB: usage.rssBytes / 2 ** 20,
-      peakRssMB: usage.peakRssBytes / 2 ** 20,
-      agentCpuPercent: (agentUsage.cpuSeconds / MEASURE_S) * 100,
-    machineBusyPercent: agent.machine.end(),
-    loadAverage: loadavg()[0]!,
+      latencies,
+      failed,
+      usage,
+      agentUsage,
+      agent,
       notes: [
         `max_concurrent_checks=${argv['nagios-max-concurrent']}`,
         `nagios4stats at the end: active service checks in the last minute ${chk1m}, latency avg ${avgLat} ms, max ${maxLat} ms`,
         ...(firstFailure ? [`first failure: ${firstFailure}`] : []),
       ],
-    };
+    });
   } finally {
     await nagios.stop();
   }
@@ -587,29 +609,20 @@ async function serverPhase(agent: Agent, base: string): Promise<PhaseResult> {
     }
     const usage = meter.end();
     const agentUsage = agent.meter.end();
-    const windowS = MEASURE_S;
     const checks = executedAtEnd - executedAtStart;
-    return {
+    return phaseResult({
       phase: 'hawatch-server',
-      services: N,
-      intervalS: INTERVAL_S,
-      windowS,
       checks,
-      checksPerSecond: checks / windowS,
-      targetPerSecond: targetRate,
-      latencyMs: summarize(latencies),
-      failedChecks: failed,
-      cpuPercent: (usage.cpuSeconds / windowS) * 100,
-      rssMB: usage.rssBytes / 2 ** 20,
-      peakRssMB: usage.peakRssBytes / 2 ** 20,
-      agentCpuPercent: (agentUsage.cpuSeconds / windowS) * 100,
-      machineBusyPercent: agent.machine.end(),
-      loadAverage: loadavg()[0]!,
+      latencies,
+      failed,
+      usage,
+      agentUsage,
+      agent,
       notes: [
         `latency per check = lastCheck minus the nextCheck read before it (GET /api/v1/services?host=, one host every ${Math.round(perHostMs)} ms; that polling is included in the CPU figure)`,
         ...(firstFailure ? [`first failure: ${firstFailure}`] : []),
       ],
-    };
+    });
   } finally {
     await server.stop();
   }
