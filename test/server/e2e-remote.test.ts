@@ -58,7 +58,7 @@ hosts:
     nrpe: { port: ${agent.port} }
   node2:
     address: 127.0.0.1
-    ssh: { port: ${sshd.port}, user: root, private_key_file: ${sshd.userKey}, host_key: "${sshd.fingerprint}" }
+    ssh: { port: ${sshd.port}, user: ${sshd.user}, private_key_file: ${sshd.userKey}, host_key: "${sshd.fingerprint}" }
 services:
   - { name: flip, host: agent1, command: flip }
   - { name: flip, host: agent2, command: flip }

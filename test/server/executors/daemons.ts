@@ -220,17 +220,38 @@ export interface Sshd extends Daemon {
   /** An encrypted copy of the user key and its passphrase file. */
   readonly encryptedUserKey: string;
   readonly passphraseFile: string;
+  /** The unprivileged login the key is accepted for (shell /bin/sh, no rc files). */
+  readonly user: string;
   /** Kills sshd and every session process it forked (they call setsid, so not by group). */
   killAll(): void;
 }
 
-/** A real OpenSSH sshd in the foreground on a free loopback port, accepting a generated key for root. */
+/**
+ * The account the test sshd accepts: unprivileged, as a monitoring login is, with /bin/sh as
+ * its shell. Logging in as root ran root's ~/.bashrc for every command; on a machine whose
+ * .bashrc runs `pyenv init` (which waits on a lock file that a killed session leaves behind)
+ * every check then hung until its timeout.
+ */
+export const SSH_TEST_USER = 'hawatch-sshtest';
+// Password '*', not the '!' useradd gives: sshd without PAM refuses a locked account even
+// for key logins.
+
+function ensureSshUser(): void {
+  if (spawnSync('id', ['-u', SSH_TEST_USER]).status === 0) return;
+  const r = spawnSync('useradd', ['--system', '--password', '*', '--shell', '/bin/sh', '--home-dir', '/', '--no-create-home', SSH_TEST_USER], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`cannot create the test login ${SSH_TEST_USER} (useradd, run the tests as root): ${r.stderr || r.error?.message}`);
+}
+
+/** A real OpenSSH sshd in the foreground on a free loopback port, accepting a generated key for SSH_TEST_USER. */
 export async function startSshd(): Promise<Sshd> {
   requireBinary('/usr/sbin/sshd', 'openssh-server');
   requireBinary('/usr/bin/ssh-keygen', 'openssh-client');
   // sshd's privilege separation directory; the Debian unit creates it at boot.
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  ensureSshUser();
   const dir = mkdtempSync(join(tmpdir(), 'hawatch-sshd-'));
+  // sshd reads authorized_keys as the user logging in.
+  chmodSync(dir, 0o755);
   const port = await freePort();
   const keygen = (args: string[]): void => run('ssh-keygen', ['-q', ...args], dir);
   keygen(['-t', 'ed25519', '-N', '', '-C', 'hawatch-test-host', '-f', 'host_key']);
@@ -238,7 +259,7 @@ export async function startSshd(): Promise<Sshd> {
   const passphrase = 'correct horse battery';
   keygen(['-t', 'ed25519', '-N', passphrase, '-C', 'hawatch-test-user-enc', '-f', 'user_key_enc']);
   writeFileSync(join(dir, 'passphrase'), `${passphrase}\n`, { mode: 0o600 });
-  writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'user_key.pub'), 'utf8') + readFileSync(join(dir, 'user_key_enc.pub'), 'utf8'));
+  writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'user_key.pub'), 'utf8') + readFileSync(join(dir, 'user_key_enc.pub'), 'utf8'), { mode: 0o644 });
   const fp = spawnSync('ssh-keygen', ['-lf', join(dir, 'host_key.pub')], { encoding: 'utf8' }).stdout.split(' ')[1] ?? '';
   writeFileSync(
     join(dir, 'sshd_config'),
@@ -248,7 +269,7 @@ export async function startSshd(): Promise<Sshd> {
       `HostKey ${join(dir, 'host_key')}`,
       `PidFile ${join(dir, 'sshd.pid')}`,
       `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-      'PermitRootLogin prohibit-password',
+      'PermitRootLogin no',
       'PasswordAuthentication no',
       'KbdInteractiveAuthentication no',
       'UsePAM no',
@@ -291,6 +312,7 @@ export async function startSshd(): Promise<Sshd> {
     log,
     fingerprint: fp,
     hostPublicKey: readFileSync(join(dir, 'host_key.pub'), 'utf8').trim(),
+    user: SSH_TEST_USER,
     userKey: join(dir, 'user_key'),
     encryptedUserKey: join(dir, 'user_key_enc'),
     passphraseFile: join(dir, 'passphrase'),

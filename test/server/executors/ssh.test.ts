@@ -42,7 +42,7 @@ describe('SSH executor against a real sshd', () => {
   const transport = (over: Partial<SshTransport> = {}): SshTransport => ({
     kind: 'ssh',
     port: sshd.port,
-    user: 'root',
+    user: sshd.user,
     privateKeyFile: sshd.userKey,
     hostKey: sshd.fingerprint,
     unreachableState: State.CRITICAL,
@@ -100,7 +100,7 @@ describe('SSH executor against a real sshd', () => {
       const r = await exec.run(request([DUMMY, '0', 'x'], { hostKey: wrong }));
       expect(r).toMatchObject({ state: State.CRITICAL, failure: 'hostkey' });
       expect(r.output).toBe(
-        `SSH: host key mismatch for root@127.0.0.1:${sshd.port}: the pinned key is ${wrong} but the host showed ${sshd.fingerprint}; refusing to connect (if the host was reinstalled, pin the new key)`,
+        `SSH: host key mismatch for ${sshd.user}@127.0.0.1:${sshd.port}: the pinned key is ${wrong} but the host showed ${sshd.fingerprint}; refusing to connect (if the host was reinstalled, pin the new key)`,
       );
       // The client never authenticated: sshd saw no login for it.
       expect(sshd.log()).not.toMatch(/Accepted publickey[^\n]*\n[^\n]*mismatch/);
@@ -145,7 +145,7 @@ describe('SSH executor against a real sshd', () => {
     try {
       const r = await exec.run(request(['/usr/lib/nagios/plugins/check_nonexistent', '-w', '1']));
       expect(r.state).toBe(State.UNKNOWN);
-      expect(r.output).toMatch(/^\(No output on stdout\) exit status 127; stderr: .*check_nonexistent.*No such file or directory \(command not found: check the plugin path\)$/);
+      expect(r.output).toMatch(/^\(No output on stdout\) exit status 127; stderr: .*check_nonexistent.*(No such file or directory|not found) \(command not found: check the plugin path\)$/);
     } finally {
       await exec.close();
     }
@@ -155,16 +155,19 @@ describe('SSH executor against a real sshd', () => {
     const exec = createSshExecutor();
     try {
       const t0 = performance.now();
-      // sleep 4: if sshd refuses to kill it (root session), it ends by itself soon after.
-      const r = await exec.run(request(['/bin/sleep', '4'], {}, 1000));
+      // sleep 4.31 (a duration no other test uses, so pgrep finds only this one); if sshd
+      // does not kill it, it ends by itself soon after.
+      const r = await exec.run(request(['/bin/sleep', '4.31'], {}, 1000));
       expect(performance.now() - t0).toBeLessThan(2500);
       expect(r).toMatchObject({ state: State.CRITICAL, failure: 'timeout' });
-      expect(r.output).toBe(`SSH: check timed out after 1 s running '/bin/sleep' on root@127.0.0.1:${sshd.port}`);
-      // We asked sshd to kill the plugin (a signal request). sshd refuses signals for root
-      // sessions ("session signalling requires privilege separation"), so as root the plugin
-      // may linger until it writes; for the usual unprivileged user it is killed.
-      await new Promise((res) => setTimeout(res, 100));
-      expect(sshd.log()).toMatch(/session_signal_req|signal/);
+      expect(r.output).toBe(`SSH: check timed out after 1 s running '/bin/sleep' on ${sshd.user}@127.0.0.1:${sshd.port}`);
+      // We asked sshd to kill the plugin (a signal request); for an unprivileged login (as
+      // here) sshd delivers it. As root it would refuse ("session signalling requires
+      // privilege separation") and the plugin would linger until it writes.
+      const lingering = (): boolean => spawnSync('pgrep', ['-u', sshd.user, '-f', '^/bin/sleep 4\\.31$']).status === 0;
+      const until = Date.now() + 1500;
+      while (lingering() && Date.now() < until) await new Promise((res) => setTimeout(res, 50));
+      expect(lingering()).toBe(false);
       expect(await exec.run(request([DUMMY, '0', 'after']))).toMatchObject({ state: State.OK });
       expect(exec.connectionsOpened).toBe(1);
     } finally {
@@ -207,7 +210,7 @@ describe('SSH executor against a real sshd', () => {
     const port = await freePort();
     const r = await exec.run({ ...request([DUMMY, '0', 'x'], { port, unreachableState: State.UNKNOWN }) });
     expect(r).toMatchObject({ state: State.UNKNOWN, failure: 'connect' });
-    expect(r.output).toBe(`SSH: could not connect to root@127.0.0.1:${port}: Connection refused`);
+    expect(r.output).toBe(`SSH: could not connect to ${sshd.user}@127.0.0.1:${port}: Connection refused`);
     await exec.close();
   });
 
@@ -232,7 +235,7 @@ describe('SSH executor when sshd dies', () => {
       const req = (argv: [string, ...string[]]): CheckRequest => ({
         hostName: 'node1',
         address: '127.0.0.1',
-        transport: { kind: 'ssh', port: sshd.port, user: 'root', privateKeyFile: sshd.userKey, hostKey: sshd.fingerprint, unreachableState: State.UNKNOWN },
+        transport: { kind: 'ssh', port: sshd.port, user: sshd.user, privateKeyFile: sshd.userKey, hostKey: sshd.fingerprint, unreachableState: State.UNKNOWN },
         command: { kind: 'argv', argv },
         timeoutMs: 15_000,
         timeoutState: State.CRITICAL,
@@ -245,7 +248,7 @@ describe('SSH executor when sshd dies', () => {
       const r = await running;
       expect(performance.now() - t0).toBeLessThan(3000);
       expect(r).toMatchObject({ state: State.UNKNOWN, failure: 'connect' });
-      expect(r.output).toMatch(new RegExp(`^SSH: the connection to root@127\\.0\\.0\\.1:${sshd.port} was lost \\(.+\\) while '/bin/sleep' ran$`));
+      expect(r.output).toMatch(new RegExp(`^SSH: the connection to ${sshd.user}@127\\.0\\.0\\.1:${sshd.port} was lost \\(.+\\) while '/bin/sleep' ran$`));
       const after = await exec.run(req([DUMMY, '0', 'x']));
       expect(after).toMatchObject({ state: State.UNKNOWN, failure: 'connect' });
       expect(after.output).toMatch(/could not connect to .*Connection refused/);
