@@ -36,3 +36,18 @@ describe('lvs', () => {
     expect(missing.text).toMatch(/^LVS CRITICAL - 192\.0\.2\.200:80: virtual service not configured/);
   });
 });
+
+describe('long output tags (issue 9 item 9)', () => {
+  it('a weight-0 real server is tagged WARNING under its service, a usable one OK; the service line carries the verdict', async () => {
+    const r = await runPlugin(lvs, ['--input-file', fixturePath('lvs', 'ipvsadm-Ln.txt')]);
+    expect(r.text).toContain('\n[CRITICAL] TCP 192.0.2.101:3306: 0 of 2 real servers usable');
+    expect(r.text).toContain('\n  [WARNING] 192.0.2.31:3306: Masq weight 0 (quiesced: no new connections), 0 active, 0 inactive');
+    expect(r.text).toContain('\n  [WARNING] 192.0.2.13:80: Route weight 0');
+    expect(r.text).toContain('\n  [OK] 192.0.2.11:80: Route weight 1, 12 active, 140 inactive');
+    expect(r.text).not.toMatch(/\[OK\] \S+: \S+ weight 0/);
+    // With -w given, a quiesced server does not make its service WARNING: its own line still says so.
+    const w = await runPlugin(lvs, ['--input-file', fixturePath('lvs', 'ipvsadm-Ln.txt'), '-s', 'TCP 192.0.2.100:80', '-w', '1:']);
+    expect(w.exitCode).toBe(0);
+    expect(w.text).toContain('\n  [WARNING] 192.0.2.13:80: Route weight 0');
+  });
+});
