@@ -18,6 +18,8 @@ export interface LvsObservation {
   readonly warnOnQuiesced: boolean;
   readonly stats?: { columns: string[]; services: ServiceCounters[] } | undefined;
   readonly rate?: { columns: string[]; services: ServiceCounters[] } | undefined;
+  /** How the input was read, when it matters to the reader (the kernel's hex table). */
+  readonly note?: string | undefined;
 }
 
 const COUNTER_LABEL: Record<string, { label: string; uom: 'c' | '' }> = {
@@ -68,6 +70,7 @@ export function evaluateLvs(o: LvsObservation): CheckResult {
       void what;
     }
   }
+  if (o.note) children.push(leaf('input', State.OK, o.note));
   perf.push({ label: 'services', value: chosen.length, min: 0 });
   return group('', `${chosen.length} virtual service${chosen.length === 1 ? '' : 's'}, ${usableTotal} usable real server${usableTotal === 1 ? '' : 's'}`, children, perf);
 }
