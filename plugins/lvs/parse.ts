@@ -68,7 +68,7 @@ export function parseIpvsList(text: string): { version?: string | undefined; ser
   const addr = (a: string): string => {
     if (!kernel) return a;
     const decoded = kernelAddress(a);
-    if (decoded === undefined) throw new LvsParseError(`/proc/net/ip_vs address '${a.slice(0, 60)}' is not in the kernel hex form (HHHHHHHH:PPPP)`);
+    if (decoded === undefined) throw new LvsParseError(`/proc/net/ip_vs address ${a.slice(0, 60)} is not in the kernel hex form HHHHHHHH:PPPP: give the file as the kernel wrote it`);
     return decoded;
   };
   const services: { key: string; protocol: string; address: string; scheduler: string; flags: string; realServers: RealServer[] }[] = [];
@@ -90,7 +90,7 @@ export function parseIpvsList(text: string): { version?: string | undefined; ser
     if (f) {
       // The kernel prints the mark as %08X; ipvsadm in decimal.
       const mark = kernel ? String(parseInt(f[1]!, 16)) : f[1]!;
-      if (!/^\d+$/.test(mark)) throw new LvsParseError(`firewall mark '${f[1]}' is not a number`);
+      if (!/^\d+$/.test(mark)) throw new LvsParseError(`firewall mark ${f[1]} is not a number: give ipvsadm -Ln output as ipvsadm printed it`);
       const flags = kernel ? kernelFlags(f[4] ?? '') : (f[4] ?? '').trim();
       services.push({ key: `FWM ${mark}${f[2] ? ' IPv6' : ''}`, protocol: 'FWM', address: mark, scheduler: f[3]!, flags, realServers: [] });
       continue;

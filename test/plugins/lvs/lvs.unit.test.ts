@@ -75,4 +75,9 @@ describe('/proc/net/ip_vs (issue 9 item 11a)', () => {
     const fwm = await runPlugin(lvs, ['--input-file', fixturePath('lvs', 'proc-net-ip_vs.txt'), '-s', 'FWM 26']);
     expect(fwm.exitCode).toBe(0);
   });
+
+  it('a kernel table with an address not in hex is refused, saying what was expected', () => {
+    const text = readFixture('lvs', 'proc-net-ip_vs.txt').replace('C000020C:0050', '192.0.2.12:80');
+    expect(() => parseIpvsList(text)).toThrow(/^\/proc\/net\/ip_vs address 192\.0\.2\.12:80 is not in the kernel hex form HHHHHHHH:PPPP/);
+  });
 });
