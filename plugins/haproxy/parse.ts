@@ -110,10 +110,11 @@ export function parseStatsText(text: string): RawStats {
     if (/permission denied/i.test(first)) throw new PluginError(`HAProxy refused the command: ${first} (the stats socket needs level user or higher)`);
     if (/unknown command/i.test(first)) throw new PluginError(`HAProxy refused the command: ${first.slice(0, 120)}`);
     // Rows stored without their header (exporters do): read them by the documented positions.
-    const csvLines = lines.filter((l) => l.trim() !== '' && !l.startsWith('#') && l.includes(','));
+    // A stats row has at least the fields up to status; `show info` lines never do.
+    const csvLines = lines.filter((l) => l.trim() !== '' && !l.startsWith('#') && splitCsvLine(l).length > STATUS_COLUMN);
     if (csvLines.length > 0 && csvLines.some((l) => looksLikeHeaderlessRow(splitCsvLine(l)))) {
       const rows = csvLines.map((l) => toRow(DOCUMENTED_COLUMNS, splitCsvLine(l)));
-      return { info: infoLines(lines.filter((l) => !l.includes(','))), rows, byPosition: true };
+      return { info: infoLines(lines.filter((l) => !csvLines.includes(l))), rows, byPosition: true };
     }
     throw new PluginError(`no stats CSV header ('# pxname,svname,...') in the input, and its lines are not stats rows with a status in column ${STATUS_COLUMN + 1} either${first ? `; it starts with '${first.slice(0, 60)}'` : ''}`);
   }

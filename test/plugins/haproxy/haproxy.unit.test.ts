@@ -254,6 +254,11 @@ describe('stats CSV without its header line (issue 9 item 11b)', () => {
     const run = await runPlugin(descriptor, ['--input-file', '-'], { readStdin: async () => headerless(fixture('transitional.csv')) });
     expect(run.text).toMatch(/^HAPROXY (OK|WARNING|CRITICAL) - /);
     expect(run.text).toContain('read by the positions');
+    // show info before the headerless rows: its lines (one with a comma) are info, not rows.
+    const info = 'Name: HAProxy\nVersion: 2.6.12\nDescription: edge, eu\nUptime_sec: 90000\nCurrConns: 5\nMaxconn: 100\n\n';
+    const both = check(info + headerless(fixture('down-maint-drain.csv')));
+    expect(both.text).toContain('[OK] process: HAProxy 2.6.12, up 1d 1h, 5/100 connections (5%)');
+    expect(both.text).not.toContain('Description');
   });
 
   it('a file that is neither is refused, naming the missing header', () => {
