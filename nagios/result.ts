@@ -14,6 +14,12 @@ export interface CheckResult {
   readonly summary: string;
   readonly perfdata?: readonly Perfdata[] | undefined;
   readonly children?: readonly CheckResult[] | undefined;
+  /**
+   * The node describes a part its parent already judged (a DOWN server under its backend):
+   * its long-output line is tagged with its own state, so a DOWN server never reads [OK],
+   * but it counts neither towards its parent's state nor as a problem on the status line.
+   */
+  readonly informational?: boolean | undefined;
 }
 
 export function leaf(name: string, state: StateCode, summary: string, perfdata?: readonly Perfdata[]): CheckResult {
@@ -25,9 +31,14 @@ export function group(name: string, summary: string, children: readonly CheckRes
   return { name, state: State.OK, summary, children, perfdata };
 }
 
+/** A part already judged by its parent: tagged with its own state, counted nowhere (see `informational`). */
+export function detail(name: string, state: StateCode, summary: string): CheckResult {
+  return { name, state, summary, informational: true };
+}
+
 export function effectiveState(r: CheckResult): StateCode {
   let s = r.state;
-  for (const c of r.children ?? []) s = worst(s, effectiveState(c));
+  for (const c of r.children ?? []) if (!c.informational) s = worst(s, effectiveState(c));
   return s;
 }
 
@@ -44,6 +55,7 @@ interface Problem {
 
 /** Non-OK nodes that explain themselves: a node whose own state is non-OK, deepest first. */
 function collectProblems(r: CheckResult, path: readonly string[], out: Problem[]): void {
+  if (r.informational) return;
   const here = r.name ? [...path, r.name] : path;
   if (r.state !== State.OK) {
     const label = here.join(' ');

@@ -23,13 +23,13 @@ const descriptor: PluginDescriptor = {
   prefix: 'COROSYNC',
   description:
     'Checks Corosync: quorum (corosync-quorumtool -s: quorate, expected and total votes, activity blocked) and the state of ' +
-    'each ring or knet link to every node (corosync-cfgtool -s), for Corosync 2.x and 3.x. Not quorate is CRITICAL; ' +
-    'missing votes and links down are WARNING.',
+    'each ring or knet link to every node (corosync-cfgtool -s), for Corosync 2.x and 3.x. Not quorate and a node ' +
+    'unreachable on every link are CRITICAL; missing votes, a lost quorum device and a link down are WARNING.',
   inputFile: true,
   thresholds: { subject: 'the number of cluster members' },
   options: [
     { name: 'quorum-file', type: 'string', valueName: 'PATH', help: 'Read saved `corosync-quorumtool -s` output instead of running it (--input-file is the same).' },
-    { name: 'links-file', type: 'string', valueName: 'PATH', help: 'Read saved `corosync-cfgtool -s` output instead of running it.' },
+    { name: 'links-file', type: 'string', valueName: 'PATH', help: 'Read saved `corosync-cfgtool -s`, `-s -b` or `-n` output instead of running it.' },
     { name: 'no-links', type: 'boolean', help: 'Do not check links (corosync-cfgtool).' },
     { name: 'no-quorum', type: 'boolean', help: 'Do not check quorum (corosync-quorumtool).' },
     { name: 'sudo', type: 'boolean', help: 'Run the corosync tools through `sudo -n`.' },

@@ -187,8 +187,8 @@ class Evaluator {
   }
 
   unmanagedNote(managed: boolean, nodes: readonly string[]): string {
-    if (managed) return '';
-    if (this.status.options.maintenanceMode) return ', unmanaged (maintenance mode)';
+    // Cluster-wide maintenance-mode is said once, on the cluster line: not on every resource.
+    if (managed || this.status.options.maintenanceMode) return '';
     if (nodes.length > 0 && nodes.every((n) => this.maintenanceNodes.has(n))) return ', unmanaged (node in maintenance)';
     return ', unmanaged';
   }
@@ -207,7 +207,9 @@ class Evaluator {
     if (n.pending) issues.push({ state: State.WARNING, text: 'pending: joining the cluster' });
     if (n.shutdown && n.online) issues.push({ state: State.WARNING, text: 'shutting down' });
     if (n.standby) issues.push({ state: State.WARNING, text: n.standbyOnFail ? 'standby after a resource failure (on-fail=standby)' : 'standby: it will not run resources' });
-    if (n.maintenance) issues.push({ state: State.WARNING, text: 'maintenance: its resources are not managed' });
+    // Cluster-wide maintenance-mode marks every node (guest nodes included) as in maintenance:
+    // the cluster line says it once, not again per node.
+    if (n.maintenance && !this.status.options.maintenanceMode) issues.push({ state: State.WARNING, text: 'maintenance: its resources are not managed' });
     if (n.health === 'red') issues.push({ state: State.CRITICAL, text: 'node health red' });
     else if (n.health === 'yellow') issues.push({ state: State.WARNING, text: 'node health yellow' });
     const name = `node ${n.name}`;
@@ -238,7 +240,8 @@ class Evaluator {
     if (this.status.nodes.length === 0) {
       return { state: State.UNKNOWN, summary: 'crm_mon lists no nodes: the cluster has no configured nodes', perfdata, children: [] };
     }
-    const extra = [offline ? `${offline} offline` : '', standby ? `${standby} standby` : '', maintenance ? `${maintenance} in maintenance` : ''].filter(Boolean);
+    const nodeMaintenance = this.status.options.maintenanceMode ? 0 : maintenance;
+    const extra = [offline ? `${offline} offline` : '', standby ? `${standby} standby` : '', nodeMaintenance ? `${nodeMaintenance} in maintenance` : ''].filter(Boolean);
     return group('', `nodes: ${online} of ${judged.length} online${extra.length ? ` (${extra.join(', ')})` : ''}`, this.status.nodes.map((n) => this.node(n)), perfdata);
   }
 
@@ -266,12 +269,17 @@ class Evaluator {
   }
 
   /** A single-copy resource (a primitive, alone or in a group). */
-  primitive(p: Primitive, parentDisabled: boolean, containerIds: readonly string[]): CheckResult | undefined {
+  /**
+   * `afterDisabled`: an earlier member of this primitive's group is disabled; a group starts its
+   * members in order, so this one is stopped because of that, on purpose, not by a fault.
+   */
+  primitive(p: Primitive, parentDisabled: boolean, containerIds: readonly string[], afterDisabled?: string): CheckResult | undefined {
     if (this.isIgnored(p.id, ...containerIds)) {
       this.counts.ignored.push(p.id);
       return undefined;
     }
-    const inst = this.primitiveInstance(p, parentDisabled);
+    const own = this.primitiveInstance(p, parentDisabled);
+    const inst = afterDisabled !== undefined && !own.active ? { ...own, disabled: true } : own;
     if (inst.orphaned && !inst.active) return undefined;
     this.count(inst);
     const issues: Issue[] = [];
@@ -291,6 +299,7 @@ class Evaluator {
     }
     let where: string;
     if (inst.active) where = `${p.role} on ${list(inst.nodes)}`;
+    else if (inst.disabled && !own.disabled) where = `Stopped because the earlier group member ${afterDisabled} is disabled`;
     else if (inst.disabled) where = `Stopped (disabled${isStoppedRole(p.targetRole) ? ': target-role=Stopped' : this.status.options.stopAllResources ? ': stop-all-resources' : ''})`;
     else where = 'Stopped';
     const summary = `${where} (${p.agent})${this.unmanagedNote(inst.managed, inst.nodes)}${p.pending ? `, pending ${p.pending}` : ''}`;
@@ -301,13 +310,18 @@ class Evaluator {
 
   group(g: Group, parentDisabled: boolean, containerIds: readonly string[]): CheckResult | undefined {
     const disabled = parentDisabled || g.disabled === true;
-    const members = g.members.map((m) => this.primitive(m, disabled, [...containerIds, g.id])).filter((c): c is CheckResult => c !== undefined);
+    // The first disabled member (target-role=Stopped) stops every member after it.
+    const firstDisabled = g.members.find((m) => isStoppedRole(m.targetRole));
+    const members = g.members.map((m, i) => {
+      const after = firstDisabled !== undefined && i > g.members.indexOf(firstDisabled) ? firstDisabled.id : undefined;
+      return this.primitive(m, disabled, [...containerIds, g.id], after);
+    }).filter((c): c is CheckResult => c !== undefined);
     if (members.length === 0) return undefined;
     const active = g.members.filter((m) => m.active);
     const nodes = [...new Set(active.flatMap((m) => m.nodes))];
     let state: string;
     if (active.length === g.members.length) state = `started on ${list(nodes)}`;
-    else if (active.length === 0) state = disabled ? 'stopped (disabled)' : 'stopped';
+    else if (active.length === 0) state = disabled ? 'stopped (disabled)' : firstDisabled ? `stopped (member ${firstDisabled.id} is disabled)` : 'stopped';
     else state = `${active.length} of ${g.members.length} members started on ${list(nodes)}`;
     return group('', `group ${g.id}: ${state}`, members);
   }

@@ -8,7 +8,7 @@
  */
 import type { Perfdata } from '../../nagios/perfdata.ts';
 import { checkThresholds, describeRange, parseRange, type Thresholds } from '../../nagios/range.ts';
-import { group, leaf, type CheckResult } from '../../nagios/result.ts';
+import { detail, group, leaf, type CheckResult } from '../../nagios/result.ts';
 import { State, worst, type StateCode } from '../../nagios/states.ts';
 import { globToRegExp } from '../lib/glob.ts';
 import type { BackendView, FrontendView, HaproxyStats, ProcessView, ServerView } from './parse.ts';
@@ -40,6 +40,20 @@ function selected(name: string, include: readonly string[], exclude: readonly st
 
 function pct(part: number, whole: number): number {
   return whole > 0 ? Math.round((part * 10000) / whole) / 100 : 0;
+}
+
+/**
+ * The tag of a server's own long-output line: what that server is, whatever its backend was
+ * judged (a DOWN server reads CRITICAL under a WARNING backend; MAINT or DRAIN reads WARNING
+ * even when --ignore-maint leaves it out of the count). The backend line carries the verdict.
+ */
+function serverTag(s: ServerView): StateCode {
+  switch (s.state) {
+    case 'up': case 'no-check': return State.OK;
+    case 'down': case 'going-up': return State.CRITICAL;
+    case 'unknown': return State.UNKNOWN;
+    default: return State.WARNING;
+  }
 }
 
 function describeServer(s: ServerView): string {
@@ -111,7 +125,7 @@ function evaluateBackend(b: BackendView, p: HaproxyPolicy): CheckResult | undefi
   perf.push({ label: `${label}_sessions`, value: b.sessions ?? 'U', min: 0 });
   perf.push({ label: `${label}_queue`, value: q ?? 'U', warning: p.queueThresholds.warning, critical: p.queueThresholds.critical, min: 0 });
   for (const s of active.concat(backups)) {
-    if (s.state !== 'up') children.push(leaf(`server ${s.name}`, State.OK, `${s.status}${s.backup ? ' (backup)' : ''}${s.check ? `, ${s.check}` : ''}`));
+    if (s.state !== 'up') children.push(detail(`server ${s.name}`, serverTag(s), `${s.status}${s.backup ? ' (backup)' : ''}${s.check ? `, ${s.check}` : ''}`));
   }
   return { name: `backend ${b.name}`, state, summary: parts.join(', '), perfdata: perf, children };
 }
@@ -170,8 +184,9 @@ export function evaluate(stats: HaproxyStats, p: HaproxyPolicy): CheckResult {
     if (r) judged.push(r);
   }
   children.push(...judged);
+  if (stats.note && children.length > 0) children.push(leaf('input', State.OK, stats.note));
   if (children.length === 0) return leaf('', State.UNKNOWN, 'no frontend or backend with servers to check');
-  const healthy = judged.filter((r) => r.state === State.OK && (r.children ?? []).every((c) => c.state === State.OK)).length;
+  const healthy = judged.filter((r) => r.state === State.OK && (r.children ?? []).every((c) => c.informational === true || c.state === State.OK)).length;
   const summary = [
     judged.length ? `${healthy}/${judged.length} backends fully usable` : undefined,
     frontends.length ? `${frontends.filter((f) => f.status === 'OPEN').length}/${frontends.length} frontends open` : undefined,

@@ -1,7 +1,8 @@
 /**
  * Pure: HAProxy `show info` and `show stat` (or the stats page `;csv`) text in, typed
- * proxies out. Columns are found by the header line (`# pxname,svname,...`): their
- * positions changed between releases and more are appended in every version.
+ * proxies out. Columns are found by the header line (`# pxname,svname,...`): fields after
+ * the static ones have no fixed order and more are appended in every version. Rows stored
+ * without the header are read by the documented positions of the static fields.
  */
 import { PluginError } from '../../nagios/plugin.ts';
 
@@ -41,6 +42,60 @@ export interface RawStats {
   readonly rows: readonly StatRow[];
 }
 
+/**
+ * The static fields of the stats CSV in their documented order (management guide "9.1. CSV
+ * format": "Please do not insert any column before these ones in order not to break tools
+ * which use hard-coded column positions"; fields after `-` have no fixed order). Used only
+ * when the header line is missing, as exporters that store the rows without it do.
+ */
+export const DOCUMENTED_COLUMNS: readonly string[] = (
+  'pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,act,bck,' +
+  'chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,rate_lim,rate_max,check_status,' +
+  'check_code,check_duration,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,hrsp_other,hanafail,req_rate,req_rate_max,req_tot,' +
+  'cli_abrt,srv_abrt,comp_in,comp_out,comp_byp,comp_rsp,lastsess,last_chk,last_agt,qtime,ctime,rtime,ttime,agent_status,' +
+  'agent_code,agent_duration,check_desc,agent_desc,check_rise,check_fall,check_health,agent_rise,agent_fall,agent_health,' +
+  'addr,cookie,mode,algo,conn_rate,conn_rate_max,conn_tot,intercepted,dcon,dses,wrew,connect,reuse,cache_lookups,cache_hits,' +
+  'srv_icur,src_ilim,qtime_max,ctime_max,rtime_max,ttime_max,eint,idle_conn_cur,safe_conn_cur,used_conn_cur,need_conn_est,' +
+  'uweight,agg_server_status,agg_server_check_status,agg_check_status'
+).split(',');
+
+const STATUS_COLUMN = DOCUMENTED_COLUMNS.indexOf('status');
+
+/** A stats row without its header: pxname, svname ... status at their documented places. */
+function looksLikeHeaderlessRow(fields: readonly string[]): boolean {
+  if (fields.length <= STATUS_COLUMN) return false;
+  const status = (fields[STATUS_COLUMN] ?? '').trim().toUpperCase();
+  const known = /^(OPEN|FULL|STOP|PAUSED|UP|DOWN|MAINT|DRAIN|NOLB|NO CHECK)\b/.test(status);
+  return fields[0] !== '' && fields[1] !== '' && known;
+}
+
+export interface RawStats {
+  /** `show info` keys, when the input had them (socket, or a capture with both). */
+  readonly info: Readonly<Record<string, string>> | undefined;
+  readonly rows: readonly StatRow[];
+  /** Set when the CSV had no header line and was read by the documented column positions. */
+  readonly byPosition?: boolean | undefined;
+}
+
+function toRow(header: readonly string[], fields: readonly string[]): StatRow {
+  const row: Record<string, string> = {};
+  header.forEach((name, i) => {
+    if (name !== '' && name !== '-') row[name] = fields[i] ?? '';
+  });
+  return row;
+}
+
+function infoLines(lines: readonly string[]): Record<string, string> | undefined {
+  let info: Record<string, string> | undefined;
+  for (const line of lines) {
+    const m = /^([A-Za-z][\w -]*):\s?(.*)$/.exec(line);
+    if (!m) continue;
+    info ??= {};
+    info[m[1]!] = m[2]!.trim();
+  }
+  return info;
+}
+
 /** Reads `show info` lines (optional) followed by the stats CSV. */
 export function parseStatsText(text: string): RawStats {
   const lines = text.replace(/\r\n/g, '\n').split('\n');
@@ -54,28 +109,23 @@ export function parseStatsText(text: string): RawStats {
     if (/^<!DOCTYPE|^<html/i.test(first)) throw new PluginError('got an HTML page instead of the stats CSV: check --url (the stats uri; ;csv is appended)');
     if (/permission denied/i.test(first)) throw new PluginError(`HAProxy refused the command: ${first} (the stats socket needs level user or higher)`);
     if (/unknown command/i.test(first)) throw new PluginError(`HAProxy refused the command: ${first.slice(0, 120)}`);
-    throw new PluginError(`no stats CSV header ('# pxname,svname,...') in the input${first ? `; it starts with '${first.slice(0, 60)}'` : ''}`);
+    // Rows stored without their header (exporters do): read them by the documented positions.
+    // A stats row has at least the fields up to status; `show info` lines never do.
+    const csvLines = lines.filter((l) => l.trim() !== '' && !l.startsWith('#') && splitCsvLine(l).length > STATUS_COLUMN);
+    if (csvLines.length > 0 && csvLines.some((l) => looksLikeHeaderlessRow(splitCsvLine(l)))) {
+      const rows = csvLines.map((l) => toRow(DOCUMENTED_COLUMNS, splitCsvLine(l)));
+      return { info: infoLines(lines.filter((l) => !csvLines.includes(l))), rows, byPosition: true };
+    }
+    throw new PluginError(`no stats CSV header ('# pxname,svname,...') in the input, and its lines are not stats rows with a status in column ${STATUS_COLUMN + 1} either${first ? `; it starts with '${first.slice(0, 60)}'` : ''}`);
   }
   const header = splitCsvLine(lines[headerAt]!.replace(/^#\s*/, ''));
   const rows: StatRow[] = [];
   for (const line of lines.slice(headerAt + 1)) {
     if (line.trim() === '') continue;
     if (line.startsWith('#')) continue;
-    const fields = splitCsvLine(line);
-    const row: Record<string, string> = {};
-    header.forEach((name, i) => {
-      if (name !== '' && name !== '-') row[name] = fields[i] ?? '';
-    });
-    rows.push(row);
+    rows.push(toRow(header, splitCsvLine(line)));
   }
-  let info: Record<string, string> | undefined;
-  for (const line of lines.slice(0, headerAt)) {
-    const m = /^([A-Za-z][\w -]*):\s?(.*)$/.exec(line);
-    if (!m) continue;
-    info ??= {};
-    info[m[1]!] = m[2]!.trim();
-  }
-  return { info, rows };
+  return { info: infoLines(lines.slice(0, headerAt)), rows };
 }
 
 export const SERVER_STATES = ['up', 'going-down', 'down', 'going-up', 'maint', 'drain', 'nolb', 'no-check', 'unknown'] as const;
@@ -140,6 +190,8 @@ export interface ProcessView {
 }
 
 export interface HaproxyStats {
+  /** How the input was read, when it matters to the reader (headerless CSV). */
+  readonly note?: string | undefined;
   readonly process: ProcessView | undefined;
   readonly frontends: readonly FrontendView[];
   readonly backends: readonly BackendView[];
@@ -211,6 +263,7 @@ export function buildStats(raw: RawStats): HaproxyStats {
       }
     : undefined;
   return {
+    note: raw.byPosition ? 'the stats CSV had no header line: its columns were read by the positions of HAProxy documented CSV layout (management guide 9.1)' : undefined,
     process,
     frontends,
     backends: [...backends.entries()].map(([name, b]) => ({

@@ -4,7 +4,7 @@
  */
 import type { Perfdata } from '../../nagios/perfdata.ts';
 import { checkThresholds, type Thresholds } from '../../nagios/range.ts';
-import { group, leaf, type CheckResult } from '../../nagios/result.ts';
+import { detail, group, leaf, type CheckResult } from '../../nagios/result.ts';
 import { State, type StateCode } from '../../nagios/states.ts';
 import type { NotifyEvent, VrrpInstance, VrrpState } from './parse.ts';
 
@@ -53,6 +53,33 @@ function stateVerdict(inst: VrrpInstance, expected: readonly VrrpState[] | undef
   return { state: State.OK, text: expected ? `${base}, as expected` : base };
 }
 
+/**
+ * A BAD tracked script while this node still holds MASTER: the service the script checks is
+ * failing here, but the VIP stays (a negative weight did not lower the priority enough, or no
+ * peer is left to take over): WARNING. Otherwise the instance state is judged as usual and the
+ * script line only says what it is (FAULT is already CRITICAL, BACKUP holds nothing).
+ */
+function trackedScriptFindings(inst: VrrpInstance, isMaster: boolean): CheckResult[] {
+  const out: CheckResult[] = [];
+  const scripts = inst.trackedScripts ?? [];
+  for (const t of scripts.filter((x) => x.status === 'BAD')) {
+    const w = t.weight !== undefined && t.weight !== 0 ? ` (weight ${t.weight})` : '';
+    if (isMaster) {
+      const prio = inst.effectivePriority !== undefined && inst.priority !== undefined ? ` at priority ${inst.effectivePriority} of ${inst.priority}` : '';
+      out.push(leaf(`script ${t.name}`, State.WARNING, `tracked script ${t.name} is BAD${w}, but this node still holds MASTER${prio}: the checked service is failing where the VIP is`));
+    } else {
+      out.push(detail(`script ${t.name}`, State.WARNING, `tracked script ${t.name} is BAD${w}${inst.state === 'FAULT' ? ': it keeps the instance in FAULT' : ''}`));
+    }
+  }
+  // keepalived 2.2 JSON lists the scripts without their result: a priority below the configured
+  // one while MASTER still says that something tracked with a negative weight has failed.
+  const unknown = scripts.length > 0 && scripts.every((x) => x.status === undefined);
+  if (isMaster && unknown && inst.effectivePriority !== undefined && inst.priority !== undefined && inst.effectivePriority < inst.priority) {
+    out.push(leaf('tracking', State.WARNING, `MASTER at priority ${inst.effectivePriority}, below the configured ${inst.priority}: a tracked script or interface has failed (this dump does not give script results, the data dump does)`));
+  }
+  return out;
+}
+
 export function evaluateKeepalived(o: KeepalivedObservation): CheckResult {
   const children: CheckResult[] = [];
   const perf: Perfdata[] = [];
@@ -84,6 +111,7 @@ export function evaluateKeepalived(o: KeepalivedObservation): CheckResult {
     if (isMaster && adverts !== undefined && adverts > 0) {
       sub.push(leaf('adverts', State.CRITICAL, `split brain: received ${adverts} VRRP advert${adverts === 1 ? '' : 's'} from another router for VRID ${inst.vrid ?? '?'} while MASTER`));
     }
+    sub.push(...trackedScriptFindings(inst, isMaster));
     for (const d of o.dad?.get(inst.name) ?? []) {
       const on = d.iface ? ` on ${d.iface}` : '';
       if (d.error) {

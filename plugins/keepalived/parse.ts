@@ -27,6 +27,14 @@ export interface VrrpStats {
   readonly releasedMaster?: number | undefined;
 }
 
+export interface TrackedScript {
+  /** The vrrp_script name (data dump), or its command when the JSON dump gives only that. */
+  readonly name: string;
+  readonly weight?: number | undefined;
+  /** GOOD, BAD, INIT ... as the data dump says; undefined when the dump does not say (JSON). */
+  readonly status?: string | undefined;
+}
+
 export interface VrrpInstance {
   readonly name: string;
   readonly state: VrrpState | string;
@@ -39,6 +47,8 @@ export interface VrrpInstance {
   readonly lastTransition?: number | undefined;
   readonly vips: readonly VirtualAddress[];
   readonly stats?: VrrpStats | undefined;
+  /** The instance's track_script entries, when the source lists them. */
+  readonly trackedScripts?: readonly TrackedScript[] | undefined;
 }
 
 export interface NotifyEvent {
@@ -87,6 +97,26 @@ interface JsonEntry {
   stats?: Record<string, unknown>;
 }
 
+/**
+ * keepalived 2.2's JSON lists only each tracked script's command (`"'/usr/bin/false'"`), not
+ * its result; objects with a name and status (if a version writes them) are read as such.
+ */
+function jsonTrackedScripts(v: unknown): TrackedScript[] | undefined {
+  if (!Array.isArray(v)) return undefined;
+  const out: TrackedScript[] = [];
+  for (const e of v) {
+    if (typeof e === 'string') out.push({ name: e.replace(/^'(.*)'$/, '$1') });
+    else if (e && typeof e === 'object') {
+      const o = e as Record<string, unknown>;
+      const name = typeof o.name === 'string' ? o.name : typeof o.sname === 'string' ? o.sname : undefined;
+      if (!name) continue;
+      const status = typeof o.status === 'string' ? o.status.toUpperCase() : typeof o.result === 'string' ? o.result.toUpperCase() : undefined;
+      out.push({ name, weight: num(o.weight), status });
+    }
+  }
+  return out;
+}
+
 export function parseJsonDump(text: string): VrrpInstance[] {
   let data: unknown;
   try {
@@ -111,6 +141,7 @@ export function parseJsonDump(text: string): VrrpInstance[] {
       effectivePriority: num(d.effective_priority),
       lastTransition: num(d.last_transition),
       vips,
+      trackedScripts: jsonTrackedScripts(d.track_script),
       stats: {
         advertReceived: num(s.advert_rcvd),
         advertSent: num(s.advert_sent),
@@ -126,20 +157,37 @@ export function parseDataDump(text: string): VrrpInstance[] {
   const lines = text.split('\n');
   const out: VrrpInstance[] = [];
   let inTopology = false;
+  let inScriptsSection = false;
   let cur: { -readonly [K in keyof VrrpInstance]: VrrpInstance[K] } | undefined;
   let vips: VirtualAddress[] = [];
+  let scripts: TrackedScript[] | undefined;
   let inVips = false;
+  let inTracked = false;
+  // "------< VRRP Scripts >------": " VRRP Script = chk_web" then "   Status = BAD".
+  const scriptStatus = new Map<string, string>();
+  let script: string | undefined;
   const flush = (): void => {
-    if (cur) out.push({ ...cur, vips });
+    if (cur) out.push({ ...cur, vips, ...(scripts ? { trackedScripts: scripts } : {}) });
     cur = undefined;
     vips = [];
+    scripts = undefined;
     inVips = false;
+    inTracked = false;
   };
   for (const line of lines) {
     const section = /^------< (.+) >------/.exec(line);
     if (section) {
       flush();
       inTopology = section[1] === 'VRRP Topology';
+      inScriptsSection = section[1] === 'VRRP Scripts';
+      script = undefined;
+      continue;
+    }
+    if (inScriptsSection) {
+      const name = /^ VRRP Script = (\S+)/.exec(line);
+      if (name) script = name[1];
+      const st = /^ {3}Status = (\S+)/.exec(line);
+      if (st && script) scriptStatus.set(script, st[1]!.toUpperCase());
       continue;
     }
     if (!inTopology) continue;
@@ -150,6 +198,21 @@ export function parseDataDump(text: string): VrrpInstance[] {
       continue;
     }
     if (!cur) continue;
+    // "   Tracked scripts :" then "     chk_web weight -20" per script.
+    if (/^ {3}Tracked scripts\b/.test(line)) {
+      inTracked = true;
+      inVips = false;
+      scripts = [];
+      continue;
+    }
+    if (inTracked) {
+      const t = /^ {5}(\S+)(?: weight (-?\d+))?/.exec(line);
+      if (t) {
+        scripts!.push({ name: t[1]!, weight: t[2] === undefined ? undefined : Number(t[2]) });
+        continue;
+      }
+      inTracked = false;
+    }
     const kv = /^ {3}([A-Za-z][A-Za-z _]*?) = (.*)$/.exec(line);
     if (kv) {
       inVips = false;
@@ -182,7 +245,8 @@ export function parseDataDump(text: string): VrrpInstance[] {
     if (/^ {3}\S/.test(line)) inVips = false;
   }
   flush();
-  return out;
+  // The script results come after the topology: attach them to each instance's tracked scripts.
+  return out.map((i) => (i.trackedScripts ? { ...i, trackedScripts: i.trackedScripts.map((t) => ({ ...t, status: scriptStatus.get(t.name) })) } : i));
 }
 
 export interface NotifyLog {

@@ -1,7 +1,7 @@
 /** Judges IPVS virtual services by how many of their real servers can take traffic (weight > 0). */
 import type { Perfdata } from '../../nagios/perfdata.ts';
 import { checkThresholds, describeRange, type Thresholds } from '../../nagios/range.ts';
-import { group, leaf, type CheckResult } from '../../nagios/result.ts';
+import { detail, group, leaf, type CheckResult } from '../../nagios/result.ts';
 import { State } from '../../nagios/states.ts';
 import type { ServiceCounters, VirtualService } from './parse.ts';
 
@@ -18,6 +18,8 @@ export interface LvsObservation {
   readonly warnOnQuiesced: boolean;
   readonly stats?: { columns: string[]; services: ServiceCounters[] } | undefined;
   readonly rate?: { columns: string[]; services: ServiceCounters[] } | undefined;
+  /** How the input was read, when it matters to the reader (the kernel's hex table). */
+  readonly note?: string | undefined;
 }
 
 const COUNTER_LABEL: Record<string, { label: string; uom: 'c' | '' }> = {
@@ -53,7 +55,9 @@ export function evaluateLvs(o: LvsObservation): CheckResult {
     if (st === State.OK && o.warnOnQuiesced && quiesced.length > 0) st = State.WARNING;
     const bound = st === State.CRITICAL && o.thresholds.critical ? ` (critical when ${describeRange(o.thresholds.critical)})` : st === State.WARNING && o.thresholds.warning ? ` (warning when ${describeRange(o.thresholds.warning)})` : '';
     const down = quiesced.length ? `; weight 0: ${quiesced.map((r) => r.address).join(', ')}` : '';
-    const servers = s.realServers.map((r) => leaf(r.address, State.OK, `${r.forward} weight ${r.weight}, ${r.activeConns} active, ${r.inactiveConns} inactive`));
+    // Each real server line is tagged with its own state (weight 0 takes no new connection:
+    // WARNING), whatever the service was judged; the service line carries the verdict.
+    const servers = s.realServers.map((r) => detail(r.address, r.weight > 0 ? State.OK : State.WARNING, `${r.forward} weight ${r.weight}${r.weight > 0 ? '' : ' (quiesced: no new connections)'}, ${r.activeConns} active, ${r.inactiveConns} inactive`));
     children.push({ name: s.key, state: st, summary: `${usable.length} of ${s.realServers.length} real servers usable${bound}${down} (${s.scheduler}${s.flags ? ` ${s.flags}` : ''})`, children: servers });
     for (const [what, data] of [['stats', o.stats], ['rate', o.rate]] as const) {
       const c = data?.services.find((x) => norm(x.key) === norm(s.key));
@@ -66,6 +70,7 @@ export function evaluateLvs(o: LvsObservation): CheckResult {
       void what;
     }
   }
+  if (o.note) children.push(leaf('input', State.OK, o.note));
   perf.push({ label: 'services', value: chosen.length, min: 0 });
   return group('', `${chosen.length} virtual service${chosen.length === 1 ? '' : 's'}, ${usableTotal} usable real server${usableTotal === 1 ? '' : 's'}`, children, perf);
 }

@@ -51,6 +51,7 @@ const descriptor: PluginDescriptor = {
         warnOnQuiesced: ctx.string('warning') === undefined,
         stats: statsText === undefined ? undefined : parseIpvsCounters(statsText),
         rate: rateText === undefined ? undefined : parseIpvsCounters(rateText),
+        note: list.source === 'proc' ? 'read from the kernel table /proc/net/ip_vs: hex addresses, ports and marks decoded' : undefined,
       });
     } catch (e) {
       if (e instanceof LvsParseError) throw new PluginError(e.message);

@@ -58,7 +58,14 @@ system {
 
 const check = (i: number, args: string[] = []) => lab.plugin(ns[i]!, 'check_ha_corosync', args);
 const quorum = async (i: number): Promise<string> => (await runProgram('ip', ['netns', 'exec', ns[i]!, 'corosync-quorumtool', '-s'])).stdout;
-const links = async (i: number): Promise<string> => (await runProgram('ip', ['netns', 'exec', ns[i]!, 'corosync-cfgtool', '-s'])).stdout;
+const links = async (i: number, args: string[] = ['-s']): Promise<string> => (await runProgram('ip', ['netns', 'exec', ns[i]!, 'corosync-cfgtool', ...args])).stdout;
+
+/** Saves the live corosync-cfgtool output in the given format and checks it as --links-file. */
+async function checkSaved(i: number, args: string[], name: string) {
+  const file = join(lab.dir, `${name}.links.txt`);
+  writeFileSync(file, await links(i, args));
+  return check(i, ['--links-file', file, '--no-quorum']);
+}
 
 beforeAll(async () => {
   requireNamespaces();
@@ -94,6 +101,12 @@ describe('a live two-node Corosync 3 cluster', () => {
     expect(r.stdout).toContain('quorate=1;;;0;1');
     expect(r.stdout).toContain('links_down=0');
     expect(r.code).toBe(0);
+    // The same state read from the 3.1 per-node (-n) and brief (-s -b) formats.
+    for (const [args, name] of [[['-n'], 'up-n'], [['-s', '-b'], 'up-b']] as const) {
+      const saved = await checkSaved(0, [...args], name);
+      expect(saved.stdout, name).toMatch(/^COROSYNC OK - 2 links \|/);
+      expect(saved.code).toBe(0);
+    }
   });
 
   it('-w/-c on the number of members', async () => {
@@ -109,6 +122,10 @@ describe('a live two-node Corosync 3 cluster', () => {
     expect(r.stdout).toMatch(/^COROSYNC WARNING - links link 1 \(192\.0\.2\.65\): not connected to node 2 \(disconnected\)/);
     expect(r.stdout).toContain('links_down=1');
     expect(r.code).toBe(1);
+    const n = await checkSaved(0, ['-n'], 'link1-n');
+    expect(n.stdout).toMatch(/^COROSYNC WARNING - links link 1 \(192\.0\.2\.65\): not connected to node 2 \(enabled but not connected\)/);
+    const b = await checkSaved(0, ['-s', '-b'], 'link1-b');
+    expect(b.stdout).toMatch(/^COROSYNC WARNING - links link 1 \(192\.0\.2\.65\): not connected to nodelist entry 2 \(disconnected\)/);
     lab.exec(ns[1]!, 'ip', ['link', 'set', link1B, 'up']);
   });
 
@@ -119,6 +136,12 @@ describe('a live two-node Corosync 3 cluster', () => {
     expect(r.stdout).toMatch(/^COROSYNC CRITICAL - quorum: partition is not quorate: 1 of 2 votes, quorum 2, activity blocked/);
     expect(r.stdout).toContain('quorate=0;;;0;1');
     expect(r.code).toBe(2);
+    // -n lists only reachable nodes: with the peer gone it is a bare header, which is UNKNOWN, never OK.
+    const n = await checkSaved(0, ['-n'], 'alone-n');
+    expect(n.stdout).toMatch(/^COROSYNC UNKNOWN - links: corosync-cfgtool printed its header \(local node 1\) but no link/);
+    expect(n.code).toBe(3);
+    const b = await checkSaved(0, ['-s', '-b'], 'alone-b');
+    expect(b.stdout).toMatch(/^COROSYNC CRITICAL - links peers: nodelist entry 2 unreachable on every link/);
   });
 
   it('corosync not running: CRITICAL when root (the tools cannot connect)', async () => {

@@ -94,6 +94,8 @@ beforeAll(async () => {
     from('node-maintenance', (c) => lab.nodeAttribute(c, 'node2', 'maintenance', 'on'), null),
     from('unmanaged', (c) => lab.resourceMeta(c, 'vip', 'is-managed', 'false'), null),
     from('disabled', (c) => lab.resourceMeta(c, 'dummy', 'target-role', 'Stopped'), []),
+    // The first member of group web disabled: the scheduler stops the members after it too.
+    from('group-member-disabled', (c) => lab.resourceMeta(c, 'web-ip', 'target-role', 'Stopped'), []),
     from('banned', (c) => lab.tool(c, 'crm_resource', ['--ban', '--resource', 'vip', '--node', 'node1']), []),
     from('banned-everywhere', async (c) => {
       await lab.tool(c, 'crm_resource', ['--ban', '--resource', 'vip', '--node', 'node1']);
@@ -116,6 +118,10 @@ beforeAll(async () => {
       const d = await lab.copy(bundle, 'bundle-degraded-in.xml');
       await lab.tool(d, 'crm_resource', ['--ban', '--resource', 'httpd-bundle', '--node', 'node2']);
       cib.set('bundle-degraded', await lab.simulate(d, 'bundle-degraded.xml'));
+      // Cluster-wide maintenance-mode with guest nodes: crm_mon marks every node in maintenance.
+      const m = await lab.copy(bundle, 'bundle-maintenance-in.xml');
+      await lab.clusterProperty(m, 'maintenance-mode', 'true');
+      cib.set('bundle-maintenance', m);
     })(),
     (async () => {
       // Three nodes, a clone kept off node3 by a location constraint: crm_mon lists a third,
@@ -146,6 +152,8 @@ beforeAll(async () => {
     await write('legacy-as-xml-2.1.xml', 'resource-failed', ['--as-xml', '--inactive']);
     await write('bundle-degraded.xml', 'bundle-degraded');
     await write('clone-constrained.xml', 'clone-constrained');
+    await write('group-member-disabled.xml', 'group-member-disabled');
+    await write('bundle-maintenance.xml', 'bundle-maintenance');
     const notConnected = await lab.crmMon('does-not-exist.xml');
     await writeFile(join(FIXTURES, 'cib-unreadable.xml'), notConnected.stdout);
   }
@@ -247,7 +255,33 @@ describe('check_ha_crm on real Pacemaker states (crm_simulate + crm_mon)', () =>
     const r = await check('maintenance-mode');
     expect(r.code).toBe(1);
     expect(r.text).toMatch(/^CRM WARNING - maintenance-mode: on/);
-    expect(r.text).toContain('[OK] resource vip: Started on node1 (ocf:heartbeat:IPaddr2), unmanaged (maintenance mode)');
+    // Said once, on the cluster line: not again on every resource (issue 9 item 11).
+    expect(r.text).toContain('[OK] resource vip: Started on node1 (ocf:heartbeat:IPaddr2)\n');
+    const long = r.text.split('\n').slice(1).join('\n');
+    expect(long.match(/maintenance/g)).toHaveLength(1);
+  });
+
+  it('maintenance-mode with guest nodes (a bundle): said once, not again for every guest node (issue 9 item 11)', async () => {
+    const r = await check('bundle-maintenance');
+    expect(r.code).toBe(1);
+    expect(r.text).toMatch(/^CRM WARNING - maintenance-mode: on: the cluster does not start, stop or recover any resource \|/);
+    expect(r.text).toContain('[OK] nodes: 4 of 4 online\n');
+    expect(r.text).toContain('[OK] node httpd-bundle-0: online, guest node in httpd-bundle-podman-0, 1 resource running');
+    expect(r.text.split(' | ')[0]!.match(/maintenance/g)).toHaveLength(1);
+    const long = r.text.split('\n').slice(1).join('\n');
+    expect(long.match(/maintenance/g)).toHaveLength(1);
+    // crm_mon marks the guest nodes in maintenance: still counted in the perfdata.
+    expect(perf(r.text)).toMatchObject({ nodes_maintenance: '2' });
+  });
+
+  it('a group member stopped because an earlier member is disabled says so, and is not a failure (issue 9 item 11)', async () => {
+    const r = await check('group-member-disabled');
+    expect(r.code).toBe(0);
+    expect(r.text).toContain('  [OK] group web: stopped (member web-ip is disabled)');
+    expect(r.text).toContain('    [OK] resource web-ip: Stopped (disabled: target-role=Stopped) (ocf:heartbeat:IPaddr2)');
+    expect(r.text).toContain('    [OK] resource web-srv: Stopped because the earlier group member web-ip is disabled (ocf:heartbeat:apache)');
+    expect(r.text).not.toContain('should be running');
+    expect(perf(r.text)).toMatchObject({ resources_stopped: '0', resources_disabled: '2' });
   });
 
   it('node in maintenance: WARNING', async () => {

@@ -212,3 +212,56 @@ describe('real captures through the runner', () => {
     expect(sock.text).toMatch(/invalid --socket 'nohost'/);
   });
 });
+
+describe('long output tags (issue 9 item 9)', () => {
+  it('a DOWN, MAINT or DRAIN server line is tagged with its own state, never [OK]; the backend line keeps the verdict', () => {
+    const r = check(fixture('down-maint-drain.csv'));
+    expect(r.state).toBe(State.WARNING);
+    expect(r.text).toContain('\n[WARNING] backend be_web: 0/3 active servers usable, served by 1 backup server');
+    expect(r.text).toContain('\n  [CRITICAL] server web1: DOWN');
+    expect(r.text).toContain('\n  [WARNING] server web2: MAINT');
+    expect(r.text).toContain('\n  [WARNING] server web3: DRAIN');
+    expect(r.text).not.toMatch(/\[OK\] server web[123]/);
+    // A server that still takes traffic without checks stays OK.
+    expect(r.text).toContain('\n  [OK] server static1: no check');
+    // The server lines describe parts already judged: they do not raise the exit state.
+    const ignored = check(fixture('down-maint-drain.csv'), { ignoreMaint: true, serverThresholds: { critical: parseRange('@~:0') }, backends: ['be_web'] });
+    expect(ignored.text).toContain('  [WARNING] server web2: MAINT');
+    expect(ignored.state).toBe(State.WARNING);
+    expect(ignored.status).not.toContain('server web');
+  });
+
+  it('a CRITICAL backend with all servers DOWN lists each as CRITICAL, the status line names the backend only', () => {
+    const r = check(csv([['2', 'be', 's1', 'DOWN'], ['2', 'be', 's2', 'DOWN 1/2'], ['1', 'be', 'BACKEND', 'DOWN']]));
+    expect(r.state).toBe(State.CRITICAL);
+    expect(r.text).toContain('\n  [CRITICAL] server s1: DOWN');
+    expect(r.text).toContain('\n  [CRITICAL] server s2: DOWN 1/2');
+    expect(r.status).toMatch(/^HAPROXY CRITICAL - backend be: 0\/2 active servers usable/);
+    expect(r.status).not.toContain('server s1');
+  });
+});
+
+describe('stats CSV without its header line (issue 9 item 11b)', () => {
+  const headerless = (text: string): string => text.split('\n').filter((l) => !l.startsWith('#')).join('\n');
+
+  it('reads rows by the documented column positions and says so in the long output', async () => {
+    const withHeader = check(fixture('down-maint-drain.csv'));
+    const r = check(headerless(fixture('down-maint-drain.csv')));
+    expect(r.state).toBe(withHeader.state);
+    expect(r.status).toBe(withHeader.status);
+    expect(r.perf).toBe(withHeader.perf);
+    expect(r.text).toContain('[OK] input: the stats CSV had no header line: its columns were read by the positions of HAProxy documented CSV layout (management guide 9.1)');
+    const run = await runPlugin(descriptor, ['--input-file', '-'], { readStdin: async () => headerless(fixture('transitional.csv')) });
+    expect(run.text).toMatch(/^HAPROXY (OK|WARNING|CRITICAL) - /);
+    expect(run.text).toContain('read by the positions');
+    // show info before the headerless rows: its lines (one with a comma) are info, not rows.
+    const info = 'Name: HAProxy\nVersion: 2.6.12\nDescription: edge, eu\nUptime_sec: 90000\nCurrConns: 5\nMaxconn: 100\n\n';
+    const both = check(info + headerless(fixture('down-maint-drain.csv')));
+    expect(both.text).toContain('[OK] process: HAProxy 2.6.12, up 1d 1h, 5/100 connections (5%)');
+    expect(both.text).not.toContain('Description');
+  });
+
+  it('a file that is neither is refused, naming the missing header', () => {
+    expect(() => parseStatsText('foo,bar\nbaz,qux\n')).toThrow(/no stats CSV header \('# pxname,svname,\.\.\.'\) in the input, and its lines are not stats rows/);
+  });
+});

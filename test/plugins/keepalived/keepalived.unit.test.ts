@@ -56,3 +56,42 @@ describe('check_ha_keepalived evaluation', () => {
     expect(r.text).toContain('VI_1_transitions=5;3;;0');
   });
 });
+
+describe('tracked scripts (issue 9 item 11d)', () => {
+  const ev = (instances: Parameters<typeof evaluateKeepalived>[0]['instances']) =>
+    render(evaluateKeepalived({ source: 'test', instances, expectations: new Map(), windowSeconds: 3600, thresholds: {} }), { prefix: 'KEEPALIVED' });
+
+  it('reads each instance tracked scripts and their GOOD or BAD status from the data dump (real keepalived 2.2.7 capture)', () => {
+    const d = parseDataDump(readFixture('keepalived', 'script-bad.data'));
+    expect(d.map((i) => [i.name, i.state, i.priority, i.effectivePriority])).toEqual([['VI_1', 'MASTER', 150, 130]]);
+    expect(d[0]!.trackedScripts).toEqual([{ name: 'chk_good', weight: -10, status: 'GOOD' }, { name: 'chk_web', weight: -20, status: 'BAD' }]);
+    // A dump without tracked scripts has none.
+    expect(parseDataDump(readFixture('keepalived', 'keepalived.data'))[0]!.trackedScripts).toBeUndefined();
+  });
+
+  it('a BAD tracked script while MASTER is WARNING and named', () => {
+    const r = ev(parseDataDump(readFixture('keepalived', 'script-bad.data')));
+    expect(r.exitCode).toBe(State.WARNING);
+    expect(r.text).toMatch(/^KEEPALIVED WARNING - VI_1 script chk_web: tracked script chk_web is BAD \(weight -20\), but this node still holds MASTER at priority 130 of 150/);
+    expect(r.text).not.toContain('chk_good');
+  });
+
+  it('otherwise the usual judgement: BACKUP stays OK, FAULT stays CRITICAL, and the script line says BAD', () => {
+    const [i] = parseDataDump(readFixture('keepalived', 'script-bad.data'));
+    const backup = ev([{ ...i!, state: 'BACKUP' }]);
+    expect(backup.exitCode).toBe(State.OK);
+    expect(backup.text).toContain('  [WARNING] script chk_web: tracked script chk_web is BAD (weight -20)');
+    const fault = ev([{ ...i!, state: 'FAULT' }]);
+    expect(fault.exitCode).toBe(State.CRITICAL);
+    expect(fault.text).toContain('tracked script chk_web is BAD (weight -20): it keeps the instance in FAULT');
+  });
+
+  it('the JSON dump (2.2.7 lists only the script commands): a priority below the configured one while MASTER is WARNING', () => {
+    const j = parseJsonDump(readFixture('keepalived', 'script-bad.json'));
+    expect(j[0]!.trackedScripts).toEqual([{ name: '/usr/bin/true' }, { name: '/usr/bin/false' }]);
+    const r = ev(j);
+    expect(r.exitCode).toBe(State.WARNING);
+    expect(r.text).toMatch(/^KEEPALIVED WARNING - VI_1 tracking: MASTER at priority 130, below the configured 150: a tracked script or interface has failed/);
+    expect(ev(parseJsonDump(readFixture('keepalived', 'keepalived.json'))).exitCode).toBe(State.OK);
+  });
+});

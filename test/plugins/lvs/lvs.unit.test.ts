@@ -36,3 +36,48 @@ describe('lvs', () => {
     expect(missing.text).toMatch(/^LVS CRITICAL - 192\.0\.2\.200:80: virtual service not configured/);
   });
 });
+
+describe('long output tags (issue 9 item 9)', () => {
+  it('a weight-0 real server is tagged WARNING under its service, a usable one OK; the service line carries the verdict', async () => {
+    const r = await runPlugin(lvs, ['--input-file', fixturePath('lvs', 'ipvsadm-Ln.txt')]);
+    expect(r.text).toContain('\n[CRITICAL] TCP 192.0.2.101:3306: 0 of 2 real servers usable');
+    expect(r.text).toContain('\n  [WARNING] 192.0.2.31:3306: Masq weight 0 (quiesced: no new connections), 0 active, 0 inactive');
+    expect(r.text).toContain('\n  [WARNING] 192.0.2.13:80: Route weight 0');
+    expect(r.text).toContain('\n  [OK] 192.0.2.11:80: Route weight 1, 12 active, 140 inactive');
+    expect(r.text).not.toMatch(/\[OK\] \S+: \S+ weight 0/);
+    // With -w given, a quiesced server does not make its service WARNING: its own line still says so.
+    const w = await runPlugin(lvs, ['--input-file', fixturePath('lvs', 'ipvsadm-Ln.txt'), '-s', 'TCP 192.0.2.100:80', '-w', '1:']);
+    expect(w.exitCode).toBe(0);
+    expect(w.text).toContain('\n  [WARNING] 192.0.2.13:80: Route weight 0');
+  });
+});
+
+describe('/proc/net/ip_vs (issue 9 item 11a)', () => {
+  it('decodes hex addresses, ports, firewall marks and the persistence mask to what ipvsadm -Ln prints', () => {
+    const proc = parseIpvsList(readFixture('lvs', 'proc-net-ip_vs.txt'));
+    const adm = parseIpvsList(readFixture('lvs', 'ipvsadm-Ln.txt'));
+    expect(proc.source).toBe('proc');
+    expect(adm.source).toBe('ipvsadm');
+    // The same services as the ipvsadm capture, read the same way.
+    expect(proc.services.slice(0, adm.services.length)).toEqual(adm.services);
+    expect(proc.services[adm.services.length]).toMatchObject({ key: 'FWM 26', address: '26', scheduler: 'rr' });
+    expect(proc.services[adm.services.length]!.realServers[0]).toMatchObject({ address: '192.0.2.42:0', weight: 1 });
+  });
+
+  it('the check on /proc/net/ip_vs judges like on ipvsadm -Ln and says which table it read', async () => {
+    const r = await runPlugin(lvs, ['--input-file', fixturePath('lvs', 'proc-net-ip_vs.txt')]);
+    expect(r.exitCode).toBe(2);
+    expect(r.text).toMatch(/^LVS CRITICAL - TCP 192\.0\.2\.101:3306: 0 of 2 real servers usable/);
+    expect(r.text).toContain('[WARNING] TCP 192.0.2.100:80: 2 of 3 real servers usable');
+    expect(r.text).toContain('[OK] FWM 26: 1 of 1 real servers usable (rr)');
+    expect(r.text).toContain('[OK] input: read from the kernel table /proc/net/ip_vs');
+    expect(r.text).not.toMatch(/C0000264|0050/);
+    const fwm = await runPlugin(lvs, ['--input-file', fixturePath('lvs', 'proc-net-ip_vs.txt'), '-s', 'FWM 26']);
+    expect(fwm.exitCode).toBe(0);
+  });
+
+  it('a kernel table with an address not in hex is refused, saying what was expected', () => {
+    const text = readFixture('lvs', 'proc-net-ip_vs.txt').replace('C000020C:0050', '192.0.2.12:80');
+    expect(() => parseIpvsList(text)).toThrow(/^\/proc\/net\/ip_vs address 192\.0\.2\.12:80 is not in the kernel hex form HHHHHHHH:PPPP/);
+  });
+});
