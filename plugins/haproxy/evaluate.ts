@@ -176,5 +176,6 @@ export function evaluate(stats: HaproxyStats, p: HaproxyPolicy): CheckResult {
     judged.length ? `${healthy}/${judged.length} backends fully usable` : undefined,
     frontends.length ? `${frontends.filter((f) => f.status === 'OPEN').length}/${frontends.length} frontends open` : undefined,
   ].filter(Boolean).join(', ');
-  return group('', summary || 'nothing to report', children);
+  // HAProxy calls frontends and backends proxies: with problems, the status line counts the OK ones.
+  return { ...group('', summary || 'nothing to report', children), items: 'proxies' };
 }

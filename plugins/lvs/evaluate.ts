@@ -52,7 +52,7 @@ export function evaluateLvs(o: LvsObservation): CheckResult {
     let st = checkThresholds(usable.length, o.thresholds);
     if (st === State.OK && o.warnOnQuiesced && quiesced.length > 0) st = State.WARNING;
     const bound = st === State.CRITICAL && o.thresholds.critical ? ` (critical when ${describeRange(o.thresholds.critical)})` : st === State.WARNING && o.thresholds.warning ? ` (warning when ${describeRange(o.thresholds.warning)})` : '';
-    const down = quiesced.length ? `; weight 0: ${quiesced.map((r) => r.address).join(', ')}` : '';
+    const down = quiesced.length ? `, weight 0: ${quiesced.map((r) => r.address).join(', ')}` : '';
     const servers = s.realServers.map((r) => leaf(r.address, State.OK, `${r.forward} weight ${r.weight}, ${r.activeConns} active, ${r.inactiveConns} inactive`));
     children.push({ name: s.key, state: st, summary: `${usable.length} of ${s.realServers.length} real servers usable${bound}${down} (${s.scheduler}${s.flags ? ` ${s.flags}` : ''})`, children: servers });
     for (const [what, data] of [['stats', o.stats], ['rate', o.rate]] as const) {

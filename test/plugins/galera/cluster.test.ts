@@ -103,12 +103,12 @@ describe('check_ha_galera against a real 3-node Galera cluster', () => {
     await waitFor('cluster size 2', async () => (await wsrep(nodes[0]!, 'wsrep_cluster_size')) === '2', 30_000);
     const r = await check(['-H', host(0)], 'galera-node-lost');
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/^GALERA WARNING - node n1: cluster size 2 \(< 3\)/);
+    expect(r.stdout).toMatch(/^GALERA WARNING - node n1: cluster size 2 \(below 3\)/);
     expect((await check(['-H', host(0), '-w', '2:', '-c', '2:'])).code).toBe(0);
     const all = await check(['-H', `${host(0)},${host(1)},${host(2)}`]);
     expect(all.code).toBe(2);
     expect(all.stdout).toMatch(/node n3: cannot check: connection refused/);
-    expect(all.stdout).toContain("[WARNING] node n2: cluster size 2 (< 3) [Primary, Synced, cluster size 2, ready ON, connected ON, cluster 'hawatch_test']");
+    expect(all.stdout).toContain("[WARNING] node n2: cluster size 2 (below 3) [Primary, Synced, cluster size 2, ready ON, connected ON, cluster hawatch_test]");
   });
 
   it('the survivor of a 2-node cluster without quorum: non-Primary is CRITICAL', async () => {

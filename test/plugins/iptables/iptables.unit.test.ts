@@ -90,6 +90,6 @@ describe('black box from saved files', () => {
   });
   it('check_ha_iptables without --policy or --baseline says what to give', async () => {
     const r = await runPlugin(iptables, []);
-    expect(r).toEqual({ exitCode: 3, text: "FIREWALL UNKNOWN - nothing to check: give --policy FILE and/or --baseline FILE; see 'check_ha_iptables --help'\n" });
+    expect(r).toEqual({ exitCode: 3, text: 'FIREWALL UNKNOWN - nothing to check: give --policy FILE and/or --baseline FILE, see check_ha_iptables --help\n' });
   });
 });
