@@ -113,7 +113,7 @@ describe('check_ha_haproxy against a real HAProxy', () => {
       await waitStatus('be_web', 'web3', (x) => x === 'DRAIN', 'DRAIN');
       const s = await viaSocket('-b', 'be_web');
       expect(s.code).toBe(1);
-      expect(s.status).toMatch(/1\/3 active servers usable \(warning < 3\), web2 MAINT, web3 DRAIN/);
+      expect(s.status).toMatch(/1\/3 active servers usable \(warning below 3\), web2 MAINT, web3 DRAIN/);
       const ignored = await viaSocket('-b', 'be_web', '--ignore-maint');
       expect(ignored.code).toBe(0);
       expect(ignored.perf).toContain('be_web_servers_up=1;1:;1:;0;1');
@@ -142,7 +142,7 @@ describe('check_ha_haproxy against a real HAProxy', () => {
     await waitStatus('be_api', 'api1', (x) => x === 'DOWN', 'DOWN');
     const down = await viaSocket('-b', 'be_api');
     expect(down.code).toBe(2);
-    expect(down.status).toBe('HAPROXY CRITICAL - backend be_api: 0/1 active servers usable (critical < 1), api1 DOWN');
+    expect(down.status).toBe('HAPROXY CRITICAL - backend be_api: 0/1 active servers usable (critical below 1), api1 DOWN');
 
     let coming = '';
     await env.backends.api1.revive();
@@ -172,7 +172,7 @@ describe('check_ha_haproxy against a real HAProxy', () => {
       await waitStatus('be_web', 'spare', (x) => x === 'DOWN', 'DOWN');
       const none = await viaUrl('-b', 'be_web');
       expect(none.code).toBe(2);
-      expect(none.status).toMatch(/^HAPROXY CRITICAL - backend be_web: 0\/3 active servers usable \(critical < 1\)/);
+      expect(none.status).toMatch(/^HAPROXY CRITICAL - backend be_web: 0\/3 active servers usable \(critical below 1\)/);
       expect(none.stdout).toMatch(/\[WARNING\] backup: 0\/1 backup servers usable \(spare DOWN\)/);
     } finally {
       for (const b of [web1, web2, web3, spare]) await b.revive();
