@@ -222,10 +222,12 @@ function shortened(head: string, rootPerf: readonly string[], lines: readonly Li
   // the peer that is not), then top-down: every OK item gets its own line before any gets
   // its details.
   const underProblem = (l: Line): boolean => (parentOf.get(l)?.state ?? State.OK) !== State.OK;
-  const okTopDown = [...ok.filter(underProblem), ...ok.filter((l) => !underProblem(l)).sort((a, b) => a.depth - b.depth)];
+  const okOrder = [...ok.filter(underProblem), ...ok.filter((l) => !underProblem(l)).sort((a, b) => a.depth - b.depth)];
   const perfOrder = [...rootPerf, ...problems.flatMap((l) => l.perf), ...ok.filter(underProblem).flatMap((l) => l.perf), ...ok.filter((l) => !underProblem(l)).flatMap((l) => l.perf)];
   const cost = (l: Line): number => bytes(lineText(l)) + 1;
   const perfCost = (p: string): number => bytes(p) + 1;
+  const okFull = okOrder.reduce((n, l) => n + cost(l), 0);
+  const perfFull = perfOrder.reduce((n, p) => n + perfCost(p), 0);
 
   // The notes (per-parent "... and N more" lines, the closing note) are not known before
   // the choice is made: reserve a guess, and give back or take more until the text fits.
@@ -240,8 +242,6 @@ function shortened(head: string, rootPerf: readonly string[], lines: readonly Li
       shown.add(l);
     }
     const rest = avail - used;
-    const okFull = okTopDown.reduce((n, l) => n + cost(l), 0);
-    const perfFull = perfOrder.reduce((n, p) => n + perfCost(p), 0);
     let perfBudget = perfFull;
     if (okFull + perfFull > rest) perfBudget = perfFull <= rest / 2 ? perfFull : okFull <= rest / 2 ? rest - okFull : rest / 2;
     const perf: string[] = [];
@@ -252,7 +252,7 @@ function shortened(head: string, rootPerf: readonly string[], lines: readonly Li
       perf.push(p);
     }
     let okUsed = 0;
-    for (const l of okTopDown) {
+    for (const l of okOrder) {
       const parent = parentOf.get(l);
       if (parent && !shown.has(parent)) continue;
       if (okUsed + cost(l) > rest - perfUsed) break;
