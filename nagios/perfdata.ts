@@ -8,7 +8,11 @@ export type Unit = (typeof UNITS)[number];
 
 export interface Perfdata {
   readonly label: string;
-  /** `'U'` when the value could not be determined. */
+  /**
+   * `'U'` when the value could not be determined. Such an item is left out of the output:
+   * the plugin guidelines allow `U`, but Icinga 2.13 rejects the whole check result's
+   * perfdata for it, and a gap in the graph says the same thing.
+   */
   readonly value: number | 'U';
   readonly uom?: Unit | undefined;
   readonly warning?: Range | string | undefined;
@@ -38,10 +42,11 @@ function rangeText(r: Range | string | undefined): string {
   return typeof r === 'string' ? r : r.text;
 }
 
+/** One item as printed; empty for an undetermined (`U`) value, which is left out. */
 export function formatPerfdata(p: Perfdata): string {
-  const value = p.value === 'U' ? 'U' : formatNumber(p.value);
+  if (p.value === 'U' || !Number.isFinite(p.value)) return '';
   const fields = [
-    `${formatLabel(p.label)}=${value}${p.value === 'U' ? '' : p.uom ?? ''}`,
+    `${formatLabel(p.label)}=${formatNumber(p.value)}${p.uom ?? ''}`,
     rangeText(p.warning),
     rangeText(p.critical),
     p.min === undefined ? '' : formatNumber(p.min),
@@ -52,7 +57,7 @@ export function formatPerfdata(p: Perfdata): string {
 }
 
 export function formatPerfdataList(list: readonly Perfdata[]): string {
-  return list.map(formatPerfdata).join(' ');
+  return list.map(formatPerfdata).filter((t) => t !== '').join(' ');
 }
 
 /** A perfdata item as parsed from plugin output (ranges kept as text). */

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CommandError, runCommand, type CommandRunner } from './exec.ts';
 import { parseRange, RangeError, type Thresholds } from './range.ts';
-import { render, renderMessage, type CheckResult, type Rendered } from './result.ts';
+import { DEFAULT_MAX_BYTES, render, renderMessage, VERBOSE_MAX_BYTES, type CheckResult, type Rendered } from './result.ts';
 import { parseStateName, State, type StateCode } from './states.ts';
 import { VERSION } from './version.ts';
 
@@ -294,7 +294,8 @@ export async function runPlugin(d: PluginDescriptor, argv: readonly string[], de
   const work = (async (): Promise<Rendered> => {
     try {
       const result = await d.run(ctx);
-      return render(result, { prefix: d.prefix });
+      // Within Nagios 4's 8 KiB by default; -v asks for the detail a bigger limit holds.
+      return render(result, { prefix: d.prefix, maxBytes: verbose > 0 ? VERBOSE_MAX_BYTES : DEFAULT_MAX_BYTES });
     } catch (e) {
       if (controller.signal.aborted) return renderMessage(d.prefix, timeout.state, `plugin timed out after ${timeout.ms / 1000} s`);
       if (budgetSpent) {

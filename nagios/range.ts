@@ -29,14 +29,14 @@ const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 function parseBound(s: string, what: string, whole: string): number {
   if (!NUMBER.test(s)) {
-    throw new RangeError(`invalid threshold range '${whole}': ${what} '${s}' is not a number (expected forms: 10, 10:, ~:10, 10:20, @10:20)`);
+    throw new RangeError(`invalid threshold range ${whole}: ${what} ${s} is not a number (expected forms: 10, 10:, 10:20, @10:20, and a tilde before the colon for no lower bound)`);
   }
   return Number(s);
 }
 
 export function parseRange(input: string): Range {
   const text = input.trim();
-  if (text === '') throw new RangeError('invalid threshold range: it is empty (expected forms: 10, 10:, ~:10, 10:20, @10:20)');
+  if (text === '') throw new RangeError('invalid threshold range: it is empty (expected forms: 10, 10:, 10:20, @10:20, and a tilde before the colon for no lower bound)');
   let body = text;
   let alertInside = false;
   if (body.startsWith('@')) {
@@ -50,7 +50,7 @@ export function parseRange(input: string): Range {
     end = parseBound(body, 'end', text);
   } else {
     if (body.indexOf(':', colon + 1) !== -1) {
-      throw new RangeError(`invalid threshold range '${text}': more than one ':' (expected forms: 10, 10:, ~:10, 10:20, @10:20)`);
+      throw new RangeError(`invalid threshold range ${text}: more than one colon (expected forms: 10, 10:, 10:20, @10:20, and a tilde before the colon for no lower bound)`);
     }
     const s = body.slice(0, colon);
     const e = body.slice(colon + 1);
@@ -59,7 +59,7 @@ export function parseRange(input: string): Range {
     if (e !== '') end = parseBound(e, 'end', text);
   }
   if (start > end) {
-    throw new RangeError(`invalid threshold range '${text}': start ${start} is greater than end ${end}`);
+    throw new RangeError(`invalid threshold range ${text}: start ${start} is greater than end ${end}`);
   }
   return { start, end, alertInside, text };
 }
@@ -89,17 +89,18 @@ export function checkThresholds(value: number, t: Thresholds): StateCode {
   return State.OK;
 }
 
-/** A short human description of when a range alerts, for long output ("> 30", "< 2"). */
+/** A short human description of when a range alerts, for long output ("above 30", "below 2"). */
 export function describeRange(range: Range): string {
+  // Words, not < and >: Nagios strips those from notifications (illegal_macro_output_chars).
   const { start, end, alertInside } = range;
   if (alertInside) {
-    if (start === -Infinity) return `<= ${end}`;
-    if (end === Infinity) return `>= ${start}`;
+    if (start === -Infinity) return `at most ${end}`;
+    if (end === Infinity) return `at least ${start}`;
     return `in ${start}..${end}`;
   }
-  if (start === -Infinity) return `> ${end}`;
-  if (end === Infinity) return `< ${start}`;
-  if (start === 0 && end >= 0) return `> ${end}`;
+  if (start === -Infinity) return `above ${end}`;
+  if (end === Infinity) return `below ${start}`;
+  if (start === 0 && end >= 0) return `above ${end}`;
   return `outside ${start}..${end}`;
 }
 

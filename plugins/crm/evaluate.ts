@@ -46,14 +46,14 @@ export interface EvalOptions {
 export function parseExpectation(text: string): Expectation {
   const m = /^([^@:\s]+)(?::([A-Za-z]+))?(?:@(.*))?$/.exec(text.trim());
   const fail = (why: string): never => {
-    throw new PluginError(`invalid --expect-resource '${text}': ${why} (expected RSC[:ROLE][@NODE[,NODE...]], ROLE started, promoted or unpromoted)`);
+    throw new PluginError(`invalid --expect-resource ${text}: ${why} (expected RSC[:ROLE][@NODE[,NODE...]], ROLE started, promoted or unpromoted)`);
   };
   if (!m) return fail('bad syntax');
   const [, resource = '', roleText, nodeText] = m;
   let role: ExpectedRole | undefined;
   if (roleText !== undefined) {
     const r = normaliseRole(roleText);
-    if (r !== ROLE.STARTED && r !== ROLE.PROMOTED && r !== ROLE.UNPROMOTED) fail(`unknown role '${roleText}'`);
+    if (r !== ROLE.STARTED && r !== ROLE.PROMOTED && r !== ROLE.UNPROMOTED) fail(`unknown role ${roleText}`);
     role = r as ExpectedRole;
   }
   const nodes = nodeText === undefined ? [] : nodeText.split(',').map((n) => n.trim()).filter((n) => n !== '');
@@ -177,7 +177,7 @@ class Evaluator {
       return [];
     });
     if (unavailable.length > 0) reasons.push(unavailable.length === hosts.length ? 'no node can host resources' : unavailable.join(', '));
-    return reasons.length > 0 ? ` (${reasons.join('; ')})` : '';
+    return reasons.length > 0 ? ` (${reasons.join(', ')})` : '';
   }
 
   unmanagedIssue(nodes: readonly string[]): Issue | undefined {
@@ -418,7 +418,7 @@ class Evaluator {
     const summary = `${where}${stoppedNote} (${what} of ${agentText})${this.unmanagedNote(unmanaged.length === 0, unmanaged.flatMap((i) => i.nodes))}`;
     const name = `${kind} ${id}`;
     if (issues.length === 0) return leaf(name, State.OK, summary);
-    return leaf(name, worst(...issues.map((i) => i.state)), `${issues.map((i) => i.text).join(', ')}; ${where}`);
+    return leaf(name, worst(...issues.map((i) => i.state)), `${issues.map((i) => i.text).join(', ')}, ${where}`);
   }
 
   clone(c: Clone): CheckResult | undefined {
@@ -561,7 +561,7 @@ class Evaluator {
   /** Listed, not judged: a ban can be intended; a forgotten `crm_resource --move/--ban` shows up here. */
   bans(): CheckResult {
     const kids = this.status.bans.map((b) => leaf(`ban ${b.id}`, State.OK,
-      `${b.resource}${b.promotedOnly ? ' (promoted role)' : ''} kept off ${b.node} (score ${b.weight <= -PCMK_INFINITY ? '-INFINITY' : b.weight})${b.id.startsWith('cli-') ? '; left by crm_resource --ban/--move, remove with crm_resource --clear' : ''}`));
+      `${b.resource}${b.promotedOnly ? ' (promoted role)' : ''} kept off ${b.node} (score ${b.weight <= -PCMK_INFINITY ? '-INFINITY' : b.weight})${b.id.startsWith('cli-') ? ', left by crm_resource --ban/--move, remove with crm_resource --clear' : ''}`));
     return group('', `location bans: ${this.status.bans.length}`, kids);
   }
 
@@ -612,7 +612,7 @@ class Evaluator {
   expectation(e: Expectation): CheckResult {
     const name = `expected ${e.text}`;
     const { found, running } = this.findRunning(e.resource);
-    if (!found) return leaf(name, State.CRITICAL, `resource '${e.resource}' is not in the cluster status (not configured?)`);
+    if (!found) return leaf(name, State.CRITICAL, `resource ${e.resource} is not in the cluster status (not configured?)`);
     const matchesRole = (r: string): boolean => e.role === undefined || (e.role === ROLE.STARTED ? true : r === e.role);
     const good = running.filter((r) => matchesRole(r.role));
     const roleText = e.role && e.role !== ROLE.STARTED ? e.role : 'running';
@@ -667,7 +667,7 @@ export function describeFailure(f: FailedAction): string {
   const status = f.status && f.status.toLowerCase() !== 'complete' ? `, ${f.status}` : '';
   const reason = f.exitReason ? `: ${f.exitReason}` : '';
   const when = f.lastRcChange ? ` at ${f.lastRcChange}` : '';
-  return `${f.resource} ${op} on ${f.node || '?'} returned '${f.exitStatus}'${rc}${status}${reason}${when}`;
+  return `${f.resource} ${op} on ${f.node || '?'} returned ${f.exitStatus}${rc}${status}${reason}${when}`;
 }
 
 export function evaluate(status: ClusterStatus, opts: EvalOptions): CheckResult {

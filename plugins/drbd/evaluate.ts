@@ -57,7 +57,7 @@ function leafOf(name: string, findings: readonly Finding[], perfdata?: readonly 
   const ordered = [...findings.filter((f) => f.state !== State.OK), ...findings.filter((f) => f.state === State.OK)];
   const texts = ordered.map((f) => f.text);
   if (detail) texts.push(detail);
-  return leaf(name, state, texts.join('; '), perfdata);
+  return leaf(name, state, texts.join(', '), perfdata);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -119,14 +119,14 @@ function judgeConnection(c: DrbdConnection): Finding {
   if (cs === 'Connected') return ok(`connected, peer ${c.peerRole}`);
   if (cs === 'StandAlone') {
     if (c.syncState === 'SplitBrain') {
-      return crit('split brain: DRBD dropped the connection (StandAlone, sync-state SplitBrain); resolve it by hand (drbdadm connect --discard-my-data on the node whose changes are to be lost)');
+      return crit('split brain: DRBD dropped the connection (StandAlone, sync-state SplitBrain), resolve it by hand (drbdadm connect --discard-my-data on the node whose changes are to be lost)');
     }
     if (c.syncState === 'Unrelated') return crit('StandAlone: the peer holds unrelated data (no common generation UUID)');
-    return crit("StandAlone, split brain suspected (or disconnected by an admin): look for 'Split-Brain detected' in the kernel log, then 'drbdadm connect'");
+    return crit('StandAlone, split brain suspected (or disconnected by an admin): look for Split-Brain detected in the kernel log, then run drbdadm connect');
   }
   if (CONNECTING.has(cs)) return crit(`not connected (${cs}): the peer is unreachable or down`);
   if (CONNECTION_LOST.has(cs)) return crit(`connection lost (${cs})`);
-  return unknown(`unknown connection state '${cs}'`);
+  return unknown(`unknown connection state ${cs}`);
 }
 
 function judgeReplication(pd: DrbdPeerDevice, connected: boolean): Finding {
@@ -142,12 +142,12 @@ function judgeReplication(pd: DrbdPeerDevice, connected: boolean): Finding {
       return warn(`resync paused (${rs}): waiting for another resync to finish (resync-after dependency)`);
     }
     const by = why.length ? ` by ${why.join(' and ')}` : '';
-    return crit(`resync paused${by} (${rs}): the target stays Inconsistent until 'drbdadm resume-sync'`);
+    return crit(`resync paused${by} (${rs}): the target stays Inconsistent until drbdadm resume-sync`);
   }
-  if (rs === 'Ahead') return warn('Ahead: replication paused by the congestion policy; out-of-sync data accumulates until the peer catches up');
-  if (rs === 'Behind') return warn('Behind: the peer pulled ahead (congestion policy); this copy is outdated until the resync');
+  if (rs === 'Ahead') return warn('Ahead: replication paused by the congestion policy, out-of-sync data accumulates until the peer catches up');
+  if (rs === 'Behind') return warn('Behind: the peer pulled ahead (congestion policy), this copy is outdated until the resync');
   if (rs === 'Off') return crit('replication Off on a live connection: is the volume configured on the peer?');
-  return unknown(`unknown replication state '${rs}'`);
+  return unknown(`unknown replication state ${rs}`);
 }
 
 function judgePeerDisk(pd: DrbdPeerDevice, connected: boolean): Finding {
@@ -163,7 +163,7 @@ function judgePeerDisk(pd: DrbdPeerDevice, connected: boolean): Finding {
   if (ds === 'DUnknown') return crit('peer disk state unknown (DUnknown)');
   if (ds === 'Consistent') return warn('peer disk Consistent (not known to be up to date)');
   if (TRANSIENT_DISK.has(ds)) return warn(`peer disk ${ds}`);
-  return unknown(`unknown peer disk state '${ds}'`);
+  return unknown(`unknown peer disk state ${ds}`);
 }
 
 function judgeLocalDisk(d: DrbdDevice, peerDevices: readonly { connection: DrbdConnection; pd: DrbdPeerDevice }[]): Finding[] {
@@ -174,13 +174,13 @@ function judgeLocalDisk(d: DrbdDevice, peerDevices: readonly { connection: DrbdC
   else if (ds === 'Inconsistent') {
     findings.push(source ? ok(`disk Inconsistent (being resynced from ${source.connection.name ?? 'the peer'})`) : crit('disk Inconsistent and no resync running'));
   } else if (ds === 'Outdated') {
-    findings.push(peerDevices.some((x) => x.pd.replicationState === 'Behind') ? ok('disk Outdated (Behind)') : crit('disk Outdated: this copy is older than the peer\'s'));
+    findings.push(peerDevices.some((x) => x.pd.replicationState === 'Behind') ? ok('disk Outdated (Behind)') : crit('disk Outdated: this copy is older than the one on the peer'));
   } else if (ds === 'Diskless') {
     findings.push(d.intentionalDiskless ? ok('diskless client (intentional)') : crit('no local disk (Diskless: detached, or after an I/O error)'));
   } else if (ds === 'Failed') findings.push(crit('disk Failed: I/O error on the backing device'));
   else if (ds === 'Consistent') findings.push(warn('disk Consistent (not known to be up to date)'));
   else if (TRANSIENT_DISK.has(ds)) findings.push(warn(`disk ${ds}`));
-  else findings.push(unknown(`unknown disk state '${ds}'`));
+  else findings.push(unknown(`unknown disk state ${ds}`));
   if (d.quorum === false) findings.push(crit('no quorum: I/O is frozen or fails'));
   return findings;
 }
@@ -261,7 +261,7 @@ function resourceCheck(r: DrbdResource, opts: DrbdCheckOptions): CheckResult {
   return {
     name: r.name,
     state,
-    summary: own.filter((f) => f.state !== State.OK).map((f) => f.text).join('; ') || summary,
+    summary: own.filter((f) => f.state !== State.OK).map((f) => f.text).join(', ') || summary,
     children,
   };
 }
@@ -283,12 +283,15 @@ export function evaluate(status: DrbdStatus, opts: DrbdCheckOptions): CheckResul
 
   if (status.resources.length === 0 && missing.length === 0) {
     const minors = status.unconfiguredMinors.length ? ` (minors ${status.unconfiguredMinors.join(', ')} are unconfigured)` : '';
-    return leaf('', State.UNKNOWN, `no DRBD resources are configured${minors}: nothing to check; bring them up with 'drbdadm up', or pick them with --resource`);
+    return leaf('', State.UNKNOWN, `no DRBD resources are configured${minors}: nothing to check, bring them up with drbdadm up, or pick them with --resource`);
   }
 
   const volumes = selected.reduce((n, r) => n + r.devices.length, 0);
   const oosKiB = selected.reduce((n, r) => n + r.connections.reduce((m, c) => m + c.peerDevices.reduce((k, pd) => k + (pd.outOfSyncKiB ?? 0), 0), 0), 0);
-  const roles = selected.map((r) => `${r.name} ${r.role}`).join(', ');
-  const ignored = status.unconfiguredMinors.length ? `; unconfigured minors ignored: ${status.unconfiguredMinors.join(', ')}` : '';
-  return group('', `${plural(selected.length, 'resource')} (${roles}), ${plural(volumes, 'volume')}: healthy, ${formatKiB(oosKiB)} out of sync${ignored}`, children);
+  // Each resource's role while they are few; counted per role when a list would fill the line.
+  const roles = selected.length <= 6
+    ? selected.map((r) => `${r.name} ${r.role}`).join(', ')
+    : [...new Set(selected.map((r) => r.role))].map((role) => `${selected.filter((r) => r.role === role).length} ${role}`).join(', ');
+  const ignored = status.unconfiguredMinors.length ? `, unconfigured minors ignored: ${status.unconfiguredMinors.join(', ')}` : '';
+  return { ...group('', `${plural(selected.length, 'resource')} (${roles}), ${plural(volumes, 'volume')}: healthy, ${formatKiB(oosKiB)} out of sync${ignored}`, children), items: 'resources' };
 }

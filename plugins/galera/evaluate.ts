@@ -25,7 +25,7 @@ function localStateVerdict(n: NodeUp, donorOk: boolean): { state: StateCode; tex
   const c = n.localStateComment;
   switch (n.localState) {
     case 4: return { state: State.OK, text: c || 'Synced' };
-    case 2: return donorOk ? { state: State.OK, text: `${c || 'Donor/Desynced'} (allowed by --donor-ok)` } : { state: State.WARNING, text: `${c || 'Donor/Desynced'}: serving a state transfer or desynced (wsrep_desync); may lag the cluster` };
+    case 2: return donorOk ? { state: State.OK, text: `${c || 'Donor/Desynced'} (allowed by --donor-ok)` } : { state: State.WARNING, text: `${c || 'Donor/Desynced'}: serving a state transfer or desynced (wsrep_desync), may lag the cluster` };
     case 1: return { state: State.WARNING, text: `${c || 'Joining'}: receiving a state transfer` };
     case 3: return { state: State.WARNING, text: `${c || 'Joined'}: catching up with the cluster` };
     default: return { state: State.CRITICAL, text: `${c || `state ${n.localState ?? 'unknown'}`}: not part of a working cluster` };
@@ -64,8 +64,8 @@ function evaluateNode(n: NodeUp, s: GaleraSettings, prefix: string): CheckResult
   if (n.flowControlPausedNs !== undefined) perf.push({ label: `${prefix}flow_control_paused_ns`, value: n.flowControlPausedNs, uom: 'c', min: 0 });
   if (n.localRecvQueueAvg !== undefined) perf.push({ label: `${prefix}local_recv_queue_avg`, value: n.localRecvQueueAvg, min: 0 });
   if (n.localSendQueueAvg !== undefined) perf.push({ label: `${prefix}local_send_queue_avg`, value: n.localSendQueueAvg, min: 0 });
-  const facts = `${n.clusterStatus || '?'}, ${ls.text.split(':')[0]}, cluster size ${n.clusterSize ?? '?'}, ready ${n.ready ? 'ON' : 'OFF'}, connected ${n.connected ? 'ON' : 'OFF'}${n.clusterName ? `, cluster '${n.clusterName}'` : ''}`;
-  const summary = problems.length ? `${problems.map((p) => p.text).join('; ')} [${facts}]` : facts;
+  const facts = `${n.clusterStatus || '?'}, ${ls.text.split(':')[0]}, cluster size ${n.clusterSize ?? '?'}, ready ${n.ready ? 'ON' : 'OFF'}, connected ${n.connected ? 'ON' : 'OFF'}${n.clusterName ? `, cluster ${n.clusterName}` : ''}`;
+  const summary = problems.length ? `${problems.map((p) => p.text).join(', ')} [${facts}]` : facts;
   return leaf(`node ${n.label}`, worst(...problems.map((p) => p.state)), summary, perf);
 }
 

@@ -184,12 +184,13 @@ export function evaluate(stats: HaproxyStats, p: HaproxyPolicy): CheckResult {
     if (r) judged.push(r);
   }
   children.push(...judged);
-  if (stats.note && children.length > 0) children.push(leaf('input', State.OK, stats.note));
+  if (stats.note && children.length > 0) children.push(detail('input', State.OK, stats.note));
   if (children.length === 0) return leaf('', State.UNKNOWN, 'no frontend or backend with servers to check');
   const healthy = judged.filter((r) => r.state === State.OK && (r.children ?? []).every((c) => c.informational === true || c.state === State.OK)).length;
   const summary = [
     judged.length ? `${healthy}/${judged.length} backends fully usable` : undefined,
     frontends.length ? `${frontends.filter((f) => f.status === 'OPEN').length}/${frontends.length} frontends open` : undefined,
   ].filter(Boolean).join(', ');
-  return group('', summary || 'nothing to report', children);
+  // HAProxy calls frontends and backends proxies: with problems, the status line counts the OK ones.
+  return { ...group('', summary || 'nothing to report', children), items: 'proxies' };
 }

@@ -93,9 +93,9 @@ function describePorts(proto: Proto, list: Interval[]): string {
   return `${proto}/${shown}${count > 1 ? ` (${count} ports)` : ''}`;
 }
 
-/** iptables rules are quoted as rule '-A ...'; nft rules and chain policies already say what they are. */
+/** iptables rules are named as rule [-A ...]; nft rules and chain policies already say what they are. */
 function quoteRule(by: string): string {
-  return by.startsWith('-A ') ? `rule '${by}'` : by;
+  return by.startsWith('-A ') ? `rule [${by}]` : by;
 }
 
 function inPorts(ports: readonly PortRange[], lo: number, hi: number): boolean {
@@ -184,7 +184,7 @@ export function analyseFamily(family: Family, layers: readonly Layer[], policy: 
   for (const [key, bucket] of closed) {
     const [, by] = key.split('\u0000') as [string, string];
     const rule = closedRule.get(key)!;
-    children.push(leaf('', State.CRITICAL, `'${rule.name}' (policy line ${rule.line}): new ${fam}${describePorts(rule.proto, bucket.ports)} from ${describeSources(family, bucket.srcs)}${viaText(bucket.ifaces)} is not accepted: blocked by ${quoteRule(by)}`));
+    children.push(leaf('', State.CRITICAL, `${rule.name} (policy line ${rule.line}): new ${fam}${describePorts(rule.proto, bucket.ports)} from ${describeSources(family, bucket.srcs)}${viaText(bucket.ifaces)} is not accepted: blocked by ${quoteRule(by)}`));
   }
   for (const [key, bucket] of unsure) {
     const [proto, text, way] = key.split('\u0000') as [Proto, string, string];
@@ -251,6 +251,6 @@ export function evaluateFirewall(o: FirewallObservation): CheckResult {
     o.policy ? (violations ? `${violations} violation${violations === 1 ? '' : 's'}` : `compliant with ${o.policyFile ?? 'the policy'}`) : '',
     o.drift ? (o.drift.recorded ? 'baseline recorded' : o.drift.diff ? 'drift from baseline' : 'no drift') : '',
     `${ruleCount} rules read from ${o.sources.join(', ')}`,
-  ].filter(Boolean).join('; ');
+  ].filter(Boolean).join(', ');
   return group('', summary, children, perf);
 }

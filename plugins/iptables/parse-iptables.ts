@@ -244,7 +244,7 @@ export function filterLayer(tables: Map<string, SavedTable>, family: Family, nam
   for (const [chainName, info] of t.chains) {
     const rules = t.rules.filter((r) => r.chain === chainName).map((r) => ruleFromTokens(r.tokens, family, userChains, r.text));
     const policy = info.policy === 'ACCEPT' ? 'accept' : info.policy === 'DROP' ? 'drop' : undefined;
-    chains.set(chainName, { name: chainName, policy, policyText: policy ? `${name}: policy ':${chainName} ${info.policy}'` : undefined, rules });
+    chains.set(chainName, { name: chainName, policy, policyText: policy ? `${name}: policy :${chainName} ${info.policy}` : undefined, rules });
   }
   return { name, families: [family], priority: 0, entry: 'INPUT', chains };
 }

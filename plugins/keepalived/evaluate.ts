@@ -135,7 +135,7 @@ export function evaluateKeepalived(o: KeepalivedObservation): CheckResult {
   }
   if (o.badLines && o.badLines.length > 0) {
     const b = o.badLines[0]!;
-    children.push(leaf('state file', State.WARNING, `${o.badLines.length} unreadable line${o.badLines.length === 1 ? '' : 's'} in ${o.source}, first at line ${b.line}: '${b.text.slice(0, 80)}'`));
+    children.push(leaf('state file', State.WARNING, `${o.badLines.length} unreadable line${o.badLines.length === 1 ? '' : 's'} in ${o.source}, first at line ${b.line}: [${b.text.slice(0, 80)}]`));
   }
   if (o.trackingNote) children.push(leaf('tracking', State.OK, o.trackingNote));
   perf.push({ label: 'vrrp_masters', value: masters, min: 0, max: o.instances.length });

@@ -54,7 +54,7 @@ export function evaluateLvs(o: LvsObservation): CheckResult {
     let st = checkThresholds(usable.length, o.thresholds);
     if (st === State.OK && o.warnOnQuiesced && quiesced.length > 0) st = State.WARNING;
     const bound = st === State.CRITICAL && o.thresholds.critical ? ` (critical when ${describeRange(o.thresholds.critical)})` : st === State.WARNING && o.thresholds.warning ? ` (warning when ${describeRange(o.thresholds.warning)})` : '';
-    const down = quiesced.length ? `; weight 0: ${quiesced.map((r) => r.address).join(', ')}` : '';
+    const down = quiesced.length ? `, weight 0: ${quiesced.map((r) => r.address).join(', ')}` : '';
     // Each real server line is tagged with its own state (weight 0 takes no new connection:
     // WARNING), whatever the service was judged; the service line carries the verdict.
     const servers = s.realServers.map((r) => detail(r.address, r.weight > 0 ? State.OK : State.WARNING, `${r.forward} weight ${r.weight}${r.weight > 0 ? '' : ' (quiesced: no new connections)'}, ${r.activeConns} active, ${r.inactiveConns} inactive`));
@@ -70,7 +70,7 @@ export function evaluateLvs(o: LvsObservation): CheckResult {
       void what;
     }
   }
-  if (o.note) children.push(leaf('input', State.OK, o.note));
+  if (o.note) children.push(detail('input', State.OK, o.note));
   perf.push({ label: 'services', value: chosen.length, min: 0 });
   return group('', `${chosen.length} virtual service${chosen.length === 1 ? '' : 's'}, ${usableTotal} usable real server${usableTotal === 1 ? '' : 's'}`, children, perf);
 }

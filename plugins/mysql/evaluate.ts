@@ -50,9 +50,10 @@ export function essentialError(s: string): string {
     .replace(/\.? See error log and\/or performance_schema\.replication_applier_status_by_worker table for more details about this failure or others, if any\.$/, '');
 }
 
+/** A server's error message, bracketed (quotes would be stripped by Nagios notifications). */
 function quote(s: string, max = 400): string {
   const t = essentialError(s).replace(/\s+/g, ' ').trim();
-  return `'${t.length > max ? `${t.slice(0, max)}...` : t}'`;
+  return `[${t.length > max ? `${t.slice(0, max)}...` : t}]`;
 }
 
 function writable(s: ServerUp): boolean {
@@ -117,7 +118,7 @@ function lagOf(replica: ServerUp, ch: Channel, source: ServerObservation | undef
 function evaluateChannel(replica: ServerUp, ch: Channel, obs: Observations, s: EvaluateSettings): { result: CheckResult; sourceLabel: string } {
   const source = findSource(ch, replica, obs.servers);
   const sourceLabel = source?.label ?? addressOf(ch);
-  const name = `${sourceLabel} -> ${replica.label}${ch.name ? ` (connection '${ch.name}')` : ''}`;
+  const name = `${sourceLabel} to ${replica.label}${ch.name ? ` (connection ${ch.name})` : ''}`;
   const pfx = `${labelPart(sourceLabel)}_to_${labelPart(replica.label)}${ch.name ? `_${labelPart(ch.name)}` : ''}`;
   const problems: { state: StateCode; text: string }[] = [];
 
@@ -129,7 +130,7 @@ function evaluateChannel(replica: ServerUp, ch: Channel, obs: Observations, s: E
     }
     if (!ch.sqlRunning) parts.push(ch.lastSqlError ? `SQL thread not running: Last_SQL_Error ${ch.lastSqlErrno} ${quote(ch.lastSqlError)}` : 'SQL thread not running');
     if (!ch.ioRunning && !ch.sqlRunning && !ch.lastIoError && !ch.lastSqlError) parts.splice(0, parts.length, 'replication stopped (IO and SQL threads not running, no error: STOP SLAVE?)');
-    problems.push({ state: State.CRITICAL, text: parts.join('; ') });
+    problems.push({ state: State.CRITICAL, text: parts.join(', ') });
   }
 
   const lag = lagOf(replica, ch, source, obs.heartbeatTable);
@@ -161,7 +162,7 @@ function evaluateChannel(replica: ServerUp, ch: Channel, obs: Observations, s: E
   ];
   let summary: string;
   if (problems.length > 0) {
-    summary = problems.map((p) => p.text).join('; ');
+    summary = problems.map((p) => p.text).join(', ');
   } else {
     summary = `replicating, lag ${lag.value === undefined ? 'unknown' : fmtSeconds(lag.value)} (${lag.how})`;
   }
@@ -169,7 +170,7 @@ function evaluateChannel(replica: ServerUp, ch: Channel, obs: Observations, s: E
   if (ch.usingGtid && ch.usingGtid.toLowerCase() !== 'no') extra.push(`GTID ${ch.usingGtid}${ch.gtidIoPos ? ` at ${ch.gtidIoPos}` : ''}`);
   if (ch.sqlDelay > 0) extra.push(`intentional delay ${ch.sqlDelay} s`);
   if (problems.length === 0 && ch.lastIoError) extra.push(`earlier Last_IO_Error ${ch.lastIoErrno} ${quote(ch.lastIoError, 120)}`);
-  if (extra.length) summary += ` [${extra.join('; ')}]`;
+  if (extra.length) summary += ` [${extra.join(', ')}]`;
   return { result: leaf(name, state, summary, perfdata), sourceLabel };
 }
 
@@ -234,7 +235,7 @@ export function evaluate(obs: Observations, s: EvaluateSettings): CheckResult {
       const from = incoming.get(srv) ?? new Set();
       if (![...from].some((l) => labels.has(l) && l !== srv.label)) {
         const others = obs.servers.filter((x) => x !== srv).map((x) => x.label).join(', ');
-        children.push(leaf(`${others} -> ${srv.label}`, State.CRITICAL, `no replication into ${srv.label} from ${others} configured: only one direction of the master-master pair replicates`));
+        children.push(leaf(`${others} to ${srv.label}`, State.CRITICAL, `no replication into ${srv.label} from ${others} configured: only one direction of the master-master pair replicates`));
       }
     }
   }
@@ -243,7 +244,7 @@ export function evaluate(obs: Observations, s: EvaluateSettings): CheckResult {
       const a = up[i]!;
       const b = up[j]!;
       if (a.serverId !== undefined && a.serverId === b.serverId) {
-        children.push(leaf('server_id', State.CRITICAL, `${a.label} and ${b.label} have the same server_id ${a.serverId}: each ignores the other's events as its own`));
+        children.push(leaf('server_id', State.CRITICAL, `${a.label} and ${b.label} have the same server_id ${a.serverId}: each ignores the events of the other as its own`));
       }
       if (autoIncrementCollides(a, b)) {
         const st = s.mode === 'active-active' ? State.CRITICAL : State.WARNING;
@@ -263,7 +264,7 @@ export function evaluate(obs: Observations, s: EvaluateSettings): CheckResult {
     const ro = up.filter((x) => !writable(x));
     const describe = (x: ServerUp): string => `${x.label} (${x.superReadOnly ? 'super_read_only=ON' : x.readOnly ? 'read_only=ON' : 'read_only=OFF'})`;
     if (s.mode === 'active-passive') {
-      if (w.length > 1) children.push(leaf('mode active-passive', State.CRITICAL, `${w.length} servers are writable: ${w.map(describe).join(', ')}; an active-passive pair must have exactly one (set read_only=ON on the passive)`));
+      if (w.length > 1) children.push(leaf('mode active-passive', State.CRITICAL, `${w.length} servers are writable: ${w.map(describe).join(', ')}, an active-passive pair must have exactly one (set read_only=ON on the passive)`));
       else if (w.length === 0 && up.length === obs.servers.length) children.push(leaf('mode active-passive', State.CRITICAL, `no server is writable: ${ro.map(describe).join(', ')}`));
       else if (w.length === 0) children.push(leaf('mode active-passive', State.CRITICAL, `no reachable server is writable: ${ro.map(describe).join(', ')}`));
       else children.push(leaf('mode active-passive', State.OK, `${w[0]!.label} is the only writable server`));

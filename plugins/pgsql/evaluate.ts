@@ -169,7 +169,7 @@ function evaluateHost(o: HostObservation, p: PgsqlPolicy): CheckResult {
   if (o.role === 'unreachable') return evaluateUnreachable(o);
   let r = o.role === 'primary' ? evaluatePrimary(o, p) : evaluateStandby(o, p);
   if (p.role !== 'auto' && p.role !== o.role) {
-    r = { ...r, state: State.CRITICAL, summary: `is a ${o.role}, expected ${p.role} (--role); ${r.summary}` };
+    r = { ...r, state: State.CRITICAL, summary: `is a ${o.role}, expected ${p.role} (--role), ${r.summary}` };
   }
   return r;
 }

@@ -39,7 +39,7 @@ export function evaluateVip(o: VipObservation): CheckResult {
   if (held && o.expectation.role === 'standby') {
     children.push(leaf('ownership', State.CRITICAL, `${address} is held here${where} but this node should be standby${why}`));
   } else if (!held && o.expectation.role === 'owner') {
-    const other = o.dad && o.dad.foreign.length > 0 ? `; ${macs(o.dad)} answers for it` : o.dad ? '; no host answers for it' : '';
+    const other = o.dad && o.dad.foreign.length > 0 ? `, ${macs(o.dad)} answers for it` : o.dad ? ', no host answers for it' : '';
     children.push(leaf('ownership', State.CRITICAL, `${address} is not held here${where} but this node should own it${why}${other}`));
   } else {
     children.push(leaf('ownership', State.OK, `${address} ${held ? `is held here${where}` : `is not held here${where}`}${why}`));
@@ -47,7 +47,7 @@ export function evaluateVip(o: VipObservation): CheckResult {
 
   // The kernel's own verdict on an IPv6 address.
   if (o.held?.addr.dadFailed) {
-    children.push(leaf('dad', State.CRITICAL, `split brain: the kernel's duplicate address detection failed for ${address} on ${o.held.iface.name} (another host on the link holds it)`));
+    children.push(leaf('dad', State.CRITICAL, `split brain: the duplicate address detection of the kernel failed for ${address} on ${o.held.iface.name} (another host on the link holds it)`));
   } else if (o.held?.addr.tentative) {
     children.push(leaf('dad', State.WARNING, `${address} on ${o.held.iface.name} is still tentative (duplicate address detection running)`));
   }

@@ -76,7 +76,7 @@ describe('check_ha_* plugins run inside the agent', () => {
   it('keeps an argument one word: it cannot inject options', async () => {
     const r = await checkNrpe(port, ['-c', 'test_args', '-a', '5 --sleep 99999', '10']);
     expect(r.code).toBe(3);
-    expect(r.stdout).toBe("HATEST UNKNOWN - not a number: '5 --sleep 99999'\n");
+    expect(r.stdout).toBe('HATEST UNKNOWN - not a number: 5 --sleep 99999\n');
   });
 
   it('passes long output over 1 KiB on v4 and truncates it cleanly on v2', async () => {

@@ -19,8 +19,15 @@ describe('formatPerfdata', () => {
     expect(formatLabel('a=b')).toBe('a_b');
     expect(formatPerfdata({ label: 'web 1', value: 3, uom: 'c' })).toBe("'web 1'=3c");
   });
-  it('prints U for an unknown value, without a unit', () => {
-    expect(formatPerfdata({ label: 'lag', value: 'U', uom: 's', warning: '60' })).toBe('lag=U;60');
+  it('leaves out an unknown (U) value: Icinga 2.13 rejects the whole perfdata for it', () => {
+    expect(formatPerfdata({ label: 'lag', value: 'U', uom: 's', warning: '60' })).toBe('');
+    expect(formatPerfdataList([
+      { label: 'a', value: 1 },
+      { label: 'lag', value: 'U', uom: 's', warning: '60' },
+      { label: 'b', value: 2, uom: 'B' },
+    ])).toBe('a=1 b=2B');
+    // Not a number either: an empty value would be a malformed item.
+    expect(formatPerfdataList([{ label: 'x', value: Number.NaN }, { label: 'y', value: Infinity }])).toBe('');
   });
   it('formats numbers without exponents or float noise', () => {
     expect(formatNumber(0.1 + 0.2)).toBe('0.3');

@@ -58,20 +58,20 @@ describe('runPlugin', () => {
     const r = await runPlugin(value, ['--input-file', '-'], { readStdin: async () => '25\n' });
     expect(r.exitCode).toBe(State.CRITICAL);
     const missing = await runPlugin(value, ['--input-file', '/nonexistent/x']);
-    expect(missing).toEqual({ exitCode: 3, text: "TEST UNKNOWN - cannot read input file '/nonexistent/x': no such file\n" });
+    expect(missing).toEqual({ exitCode: 3, text: 'TEST UNKNOWN - cannot read input file /nonexistent/x: no such file\n' });
   });
   it('unknown options and bad values: one line, UNKNOWN', async () => {
-    expect(await runPlugin(value, ['--bogus'])).toEqual({ exitCode: 3, text: "TEST UNKNOWN - unknown option '--bogus'; see 'check_ha_test --help'\n" });
-    expect(await runPlugin(value, ['-x'])).toEqual({ exitCode: 3, text: "TEST UNKNOWN - unknown option '-x'; see 'check_ha_test --help'\n" });
-    expect(await runPlugin(value, ['stray'])).toEqual({ exitCode: 3, text: "TEST UNKNOWN - unexpected argument 'stray'; see 'check_ha_test --help'\n" });
-    expect((await runPlugin(value, ['-w'])).text).toMatch(/^TEST UNKNOWN - option '-w.*' needs a value; see/);
-    expect(await runPlugin(value, ['-w', '10:5'])).toEqual({ exitCode: 3, text: "TEST UNKNOWN - invalid threshold range '10:5': start 10 is greater than end 5\n" });
-    expect((await runPlugin(value, ['-t', 'abc'])).text).toMatch(/^TEST UNKNOWN - invalid timeout 'abc'/);
-    expect((await runPlugin(value, ['-t', '5:MAYBE'])).text).toMatch(/^TEST UNKNOWN - invalid timeout state 'MAYBE'/);
+    expect(await runPlugin(value, ['--bogus'])).toEqual({ exitCode: 3, text: 'TEST UNKNOWN - unknown option --bogus, see check_ha_test --help\n' });
+    expect(await runPlugin(value, ['-x'])).toEqual({ exitCode: 3, text: 'TEST UNKNOWN - unknown option -x, see check_ha_test --help\n' });
+    expect(await runPlugin(value, ['stray'])).toEqual({ exitCode: 3, text: 'TEST UNKNOWN - unexpected argument stray, see check_ha_test --help\n' });
+    expect((await runPlugin(value, ['-w'])).text).toMatch(/^TEST UNKNOWN - option -w.* needs a value, see/);
+    expect(await runPlugin(value, ['-w', '10:5'])).toEqual({ exitCode: 3, text: 'TEST UNKNOWN - invalid threshold range 10:5: start 10 is greater than end 5\n' });
+    expect((await runPlugin(value, ['-t', 'abc'])).text).toMatch(/^TEST UNKNOWN - invalid timeout abc/);
+    expect((await runPlugin(value, ['-t', '5:MAYBE'])).text).toMatch(/^TEST UNKNOWN - invalid timeout state MAYBE/);
   });
   it('expected failures and crashes are one line without a stack', async () => {
     expect(await runPlugin(value, ['--fail', 'plugin'])).toEqual({ exitCode: 3, text: 'TEST UNKNOWN - the data source said no: do X\n' });
-    expect(await runPlugin(value, ['--fail', 'command'])).toEqual({ exitCode: 3, text: "TEST UNKNOWN - 'crm_mon' was not found: install pacemaker-cli-utils\n" });
+    expect(await runPlugin(value, ['--fail', 'command'])).toEqual({ exitCode: 3, text: 'TEST UNKNOWN - crm_mon was not found: install pacemaker-cli-utils\n' });
     const crash = await runPlugin(value, ['--fail', 'crash']);
     expect(crash.exitCode).toBe(3);
     expect(crash.text.split('\n')).toHaveLength(2);
@@ -82,7 +82,7 @@ describe('runPlugin', () => {
     const t0 = Date.now();
     const r = await runPlugin(value, ['--sleep', '5000', '-t', '0.3']);
     expect(Date.now() - t0).toBeLessThan(2000);
-    expect(r).toEqual({ exitCode: 3, text: 'TEST UNKNOWN - plugin timed out after 0.3 s; raise -t or check why the data source is slow\n' });
+    expect(r).toEqual({ exitCode: 3, text: 'TEST UNKNOWN - plugin timed out after 0.3 s, raise -t or check why the data source is slow\n' });
     expect((await runPlugin(value, ['--sleep', '5000', '-t', '0.2:CRITICAL'])).exitCode).toBe(State.CRITICAL);
   });
   it('an external abort (the agent\'s command_timeout) stops the check and what it started', async () => {

@@ -46,7 +46,7 @@ describe('corosync', () => {
   it('garbage in: UNKNOWN with what it said', async () => {
     const r = await runPlugin(corosync, ['--quorum-file', fixturePath('lvs', 'README.md')]);
     expect(r.exitCode).toBe(3);
-    expect(r.text).toMatch(/^COROSYNC UNKNOWN - no 'Quorate:' line in corosync-quorumtool output/);
+    expect(r.text).toMatch(/^COROSYNC UNKNOWN - no Quorate: line in corosync-quorumtool output/);
   });
 });
 

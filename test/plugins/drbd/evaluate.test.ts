@@ -66,14 +66,14 @@ describe('replication states', () => {
     });
     const pd = child(evaluate(s, opts()), 'r0', 'volume 0 peer nodeb');
     expect(pd.state).toBe(State.WARNING);
-    expect(pd.summary).toBe('resync in progress (SyncSource): 12.2% done, ETA 3m25s, 34.9 MiB/s; peer disk Inconsistent (being resynced); 1.00 MiB out of sync');
+    expect(pd.summary).toBe('resync in progress (SyncSource): 12.2% done, ETA 3m25s, 34.9 MiB/s, peer disk Inconsistent (being resynced), 1.00 MiB out of sync');
   });
 
   it('on the resync target, the Inconsistent local disk is explained, not CRITICAL', () => {
     const s = status({ device: { diskState: 'Inconsistent' }, peerDevice: { replicationState: 'SyncTarget', outOfSyncKiB: 1024 } });
     const result = evaluate(s, opts());
     expect(child(result, 'r0', 'volume 0').state).toBe(State.OK);
-    expect(child(result, 'r0', 'volume 0').summary).toBe('disk Inconsistent (being resynced from nodeb); /dev/drbd0');
+    expect(child(result, 'r0', 'volume 0').summary).toBe('disk Inconsistent (being resynced from nodeb), /dev/drbd0');
     expect(effectiveState(result)).toBe(State.WARNING);
   });
 
@@ -169,7 +169,7 @@ describe('out-of-sync thresholds', () => {
 
   it('the message names the amount and the threshold', () => {
     const pd = child(evaluate(oos(10 * 1024), opts({ thresholds: t('5', '30') })), 'r0', 'volume 0 peer nodeb');
-    expect(pd.summary).toBe('10.0 MiB out of sync (warning: > 5 MiB); replication Established; peer disk UpToDate');
+    expect(pd.summary).toBe('10.0 MiB out of sync (warning: above 5 MiB), replication Established, peer disk UpToDate');
   });
 
   it('perfdata is in bytes, with the thresholds converted to bytes', () => {

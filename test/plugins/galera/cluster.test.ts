@@ -82,7 +82,7 @@ describe('check_ha_galera against a real 3-node Galera cluster', () => {
     const all = await check(['-H', `${host(0)},${host(1)},${host(2)}`]);
     expect(all.code).toBe(0);
     expect(all.stdout).toMatch(/^GALERA OK - 3\/3 nodes in a Primary component, cluster size 3/);
-    expect(all.stdout).toContain("[OK] node n2: Primary, Synced, cluster size 3, ready ON, connected ON, cluster 'hawatch_test'");
+    expect(all.stdout).toContain('[OK] node n2: Primary, Synced, cluster size 3, ready ON, connected ON, cluster hawatch_test');
     expect(all.stdout).toContain('n3_cluster_size=3;3:;2:;0');
   });
 
@@ -103,12 +103,12 @@ describe('check_ha_galera against a real 3-node Galera cluster', () => {
     await waitFor('cluster size 2', async () => (await wsrep(nodes[0]!, 'wsrep_cluster_size')) === '2', 30_000);
     const r = await check(['-H', host(0)], 'galera-node-lost');
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/^GALERA WARNING - node n1: cluster size 2 \(< 3\)/);
+    expect(r.stdout).toMatch(/^GALERA WARNING - node n1: cluster size 2 \(below 3\)/);
     expect((await check(['-H', host(0), '-w', '2:', '-c', '2:'])).code).toBe(0);
     const all = await check(['-H', `${host(0)},${host(1)},${host(2)}`]);
     expect(all.code).toBe(2);
     expect(all.stdout).toMatch(/node n3: cannot check: connection refused/);
-    expect(all.stdout).toContain("[WARNING] node n2: cluster size 2 (< 3) [Primary, Synced, cluster size 2, ready ON, connected ON, cluster 'hawatch_test']");
+    expect(all.stdout).toContain("[WARNING] node n2: cluster size 2 (below 3) [Primary, Synced, cluster size 2, ready ON, connected ON, cluster hawatch_test]");
   });
 
   it('the survivor of a 2-node cluster without quorum: non-Primary is CRITICAL', async () => {
@@ -116,7 +116,7 @@ describe('check_ha_galera against a real 3-node Galera cluster', () => {
     await waitFor('n1 non-Primary', async () => (await wsrep(nodes[0]!, 'wsrep_cluster_status')) !== 'Primary', 30_000);
     const r = await check(['-H', host(0)], 'galera-non-primary');
     expect(r.code).toBe(2);
-    expect(r.stdout).toMatch(/^GALERA CRITICAL - node n1: cluster status non-Primary: this node is in a partition without quorum and refuses writes; wsrep_ready=OFF: the node does not accept queries/);
+    expect(r.stdout).toMatch(/^GALERA CRITICAL - node n1: cluster status non-Primary: this node is in a partition without quorum and refuses writes, wsrep_ready=OFF: the node does not accept queries/);
     expect(r.stdout).toContain('cluster_size=1;3:;2:;0');
   });
 });

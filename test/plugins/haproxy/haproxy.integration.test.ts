@@ -79,7 +79,7 @@ describe('check_ha_haproxy against a real HAProxy', () => {
         return perfValue(r.perf, 'fe_web_fe_sessions') === 9;
       }, 10_000);
       expect(r.code).toBe(1);
-      expect(r.status).toBe('HAPROXY WARNING - frontend fe_web: OPEN, 9/10 sessions (90%) (warning > 80 %)');
+      expect(r.status).toBe('HAPROXY WARNING - frontend fe_web: OPEN, 9/10 sessions (90%) (warning above 80 %)');
       expect(r.perf).toContain('fe_web_fe_sessions_pct=90%;80;95;0;100');
       const c = await viaSocket('--frontend', 'fe_web', '--sessions-critical', '85');
       expect(c.code).toBe(2);
@@ -93,7 +93,7 @@ describe('check_ha_haproxy against a real HAProxy', () => {
     await waitStatus('be_web', 'web1', (x) => x === 'DOWN', 'DOWN');
     const s = await viaSocket();
     expect(s.code).toBe(1);
-    expect(s.status).toMatch(/^HAPROXY WARNING - backend be_web: 2\/3 active servers usable \(warning < 3\), web1 DOWN, 1\/1 backup/);
+    expect(s.status).toMatch(/^HAPROXY WARNING - backend be_web: 2\/3 active servers usable \(warning below 3\), web1 DOWN, 1\/1 backup/);
     expect(s.perf).toContain('be_web_servers_up=2;3:;1:;0;3');
     const u = await viaUrl('-b', 'be_web');
     expect(u.code).toBe(1);
@@ -113,7 +113,7 @@ describe('check_ha_haproxy against a real HAProxy', () => {
       await waitStatus('be_web', 'web3', (x) => x === 'DRAIN', 'DRAIN');
       const s = await viaSocket('-b', 'be_web');
       expect(s.code).toBe(1);
-      expect(s.status).toMatch(/1\/3 active servers usable \(warning < 3\), web2 MAINT, web3 DRAIN/);
+      expect(s.status).toMatch(/1\/3 active servers usable \(warning below 3\), web2 MAINT, web3 DRAIN/);
       const ignored = await viaSocket('-b', 'be_web', '--ignore-maint');
       expect(ignored.code).toBe(0);
       expect(ignored.perf).toContain('be_web_servers_up=1;1:;1:;0;1');
@@ -142,7 +142,7 @@ describe('check_ha_haproxy against a real HAProxy', () => {
     await waitStatus('be_api', 'api1', (x) => x === 'DOWN', 'DOWN');
     const down = await viaSocket('-b', 'be_api');
     expect(down.code).toBe(2);
-    expect(down.status).toBe('HAPROXY CRITICAL - backend be_api: 0/1 active servers usable (critical < 1), api1 DOWN');
+    expect(down.status).toBe('HAPROXY CRITICAL - backend be_api: 0/1 active servers usable (critical below 1), api1 DOWN');
 
     let coming = '';
     await env.backends.api1.revive();
@@ -172,7 +172,7 @@ describe('check_ha_haproxy against a real HAProxy', () => {
       await waitStatus('be_web', 'spare', (x) => x === 'DOWN', 'DOWN');
       const none = await viaUrl('-b', 'be_web');
       expect(none.code).toBe(2);
-      expect(none.status).toMatch(/^HAPROXY CRITICAL - backend be_web: 0\/3 active servers usable \(critical < 1\)/);
+      expect(none.status).toMatch(/^HAPROXY CRITICAL - backend be_web: 0\/3 active servers usable \(critical below 1\)/);
       expect(none.stdout).toMatch(/\[WARNING\] backup: 0\/1 backup servers usable \(spare DOWN\)/);
     } finally {
       for (const b of [web1, web2, web3, spare]) await b.revive();

@@ -22,7 +22,7 @@ describe('iptables-save parsing and the INPUT walk', () => {
   it('follows jumps, RETURN, CIDRs, multiport and the chain policy', () => {
     expect(pkt(80, '203.0.113.5')).toMatchObject({ accepted: true, by: '-A INPUT -p tcp -m multiport --dports 80,443 -j ACCEPT' });
     expect(pkt(2222, '192.0.2.10')).toMatchObject({ accepted: true, by: '-A ADMIN -s 192.0.2.10/32 -m comment --comment "admin node" -j ACCEPT' });
-    expect(pkt(2222, '192.0.2.11')).toMatchObject({ accepted: false, by: "iptables: policy ':INPUT DROP'", byPolicy: true });
+    expect(pkt(2222, '192.0.2.11')).toMatchObject({ accepted: false, by: 'iptables: policy :INPUT DROP', byPolicy: true });
     expect(pkt(5405, '192.0.2.2', 'udp').accepted).toBe(true);
     expect(pkt(5405, '192.0.2.2', 'tcp').accepted).toBe(false);
   });
@@ -90,6 +90,6 @@ describe('black box from saved files', () => {
   });
   it('check_ha_iptables without --policy or --baseline says what to give', async () => {
     const r = await runPlugin(iptables, []);
-    expect(r).toEqual({ exitCode: 3, text: "FIREWALL UNKNOWN - nothing to check: give --policy FILE and/or --baseline FILE; see 'check_ha_iptables --help'\n" });
+    expect(r).toEqual({ exitCode: 3, text: 'FIREWALL UNKNOWN - nothing to check: give --policy FILE and/or --baseline FILE, see check_ha_iptables --help\n' });
   });
 });

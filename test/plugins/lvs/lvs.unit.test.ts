@@ -25,13 +25,13 @@ describe('lvs', () => {
   it('no usable real server is CRITICAL, weight 0 on some is WARNING, -w/-c judge the usable count', async () => {
     const r = await runPlugin(lvs, ['--input-file', fixturePath('lvs', 'ipvsadm-Ln.txt'), '--stats-file', fixturePath('lvs', 'ipvsadm-Ln-stats.txt')]);
     expect(r.exitCode).toBe(2);
-    expect(r.text).toMatch(/^LVS CRITICAL - TCP 192\.0\.2\.101:3306: 0 of 2 real servers usable \(critical when < 1\)/);
-    expect(r.text).toContain('[WARNING] TCP 192.0.2.100:80: 2 of 3 real servers usable; weight 0: 192.0.2.13:80 (wlc)');
+    expect(r.text).toMatch(/^LVS CRITICAL - TCP 192\.0\.2\.101:3306: 0 of 2 real servers usable \(critical when below 1\)/);
+    expect(r.text).toContain('[WARNING] TCP 192.0.2.100:80: 2 of 3 real servers usable, weight 0: 192.0.2.13:80 (wlc)');
     expect(r.text).toContain('tcp_192.0.2.100:80_usable=2;;1:;0;3');
     expect(r.text).toContain('tcp_192.0.2.100:80_conns=48211c');
     const one = await runPlugin(lvs, ['--input-file', fixturePath('lvs', 'ipvsadm-Ln.txt'), '-s', 'TCP 192.0.2.100:443', '-w', '3:', '-c', '1:']);
     expect(one.exitCode).toBe(1);
-    expect(one.text).toMatch(/^LVS WARNING - TCP 192\.0\.2\.100:443: 2 of 2 real servers usable \(warning when < 3\)/);
+    expect(one.text).toMatch(/^LVS WARNING - TCP 192\.0\.2\.100:443: 2 of 2 real servers usable \(warning when below 3\)/);
     const missing = await runPlugin(lvs, ['--input-file', fixturePath('lvs', 'ipvsadm-Ln.txt'), '-s', '192.0.2.200:80']);
     expect(missing.text).toMatch(/^LVS CRITICAL - 192\.0\.2\.200:80: virtual service not configured/);
   });

@@ -156,8 +156,8 @@ describe('check_ha_mysql against a real MariaDB master-master pair', () => {
     const r = await checkAndReplay('mariadb-10.11-healthy', '--heartbeat-table', 'hb.heartbeat', '-w', '5', '-c', '10');
     expect(r.stdout).toMatch(/^MYSQL REPLICATION OK - 2\/2 servers reachable, 2 replication directions/);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/\[OK\] a -> b: replicating, lag [\d.]+ s \(heartbeat\)/);
-    expect(r.stdout).toMatch(/\[OK\] b -> a: replicating, lag [\d.]+ s \(heartbeat\)/);
+    expect(r.stdout).toMatch(/\[OK\] a to b: replicating, lag [\d.]+ s \(heartbeat\)/);
+    expect(r.stdout).toMatch(/\[OK\] b to a: replicating, lag [\d.]+ s \(heartbeat\)/);
     expect(r.stdout).toMatch(/a_to_b_lag=[\d.]+s;5;10;0 /);
     expect(r.stdout).toMatch(/b_to_a_io_running=1;;;0;1/);
     expect(r.stdout).toMatch(/a_threads_running=\d+;;;0/);
@@ -165,14 +165,14 @@ describe('check_ha_mysql against a real MariaDB master-master pair', () => {
     // Without a heartbeat table the lag is Seconds_Behind_Master.
     const sbm = await check();
     expect(sbm.code).toBe(0);
-    expect(sbm.stdout).toMatch(/a -> b: replicating, lag \d+ s \(Seconds_Behind_Master\)/);
+    expect(sbm.stdout).toMatch(/a to b: replicating, lag \d+ s \(Seconds_Behind_Master\)/);
   });
 
   it('one server only: judges its own incoming direction', async () => {
     const r = await runCheck('check_ha_mysql', ['-H', `b=127.0.0.1:${b.port}`, '--defaults-file', optionFile]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/1\/1 server reachable, 1 replication direction/);
-    expect(r.stdout).toContain(`127.0.0.1:${a.port} -> b: replicating`);
+    expect(r.stdout).toContain(`127.0.0.1:${a.port} to b: replicating`);
   });
 
   it('STOP SLAVE on b: CRITICAL naming the direction a -> b', async () => {
@@ -180,14 +180,14 @@ describe('check_ha_mysql against a real MariaDB master-master pair', () => {
     try {
       const r = await check();
       expect(r.code).toBe(2);
-      expect(r.stdout).toMatch(/^MYSQL REPLICATION CRITICAL - a -> b: replication stopped/);
-      expect(r.stdout).toMatch(/\[OK\] b -> a: replicating/);
+      expect(r.stdout).toMatch(/^MYSQL REPLICATION CRITICAL - a to b: replication stopped/);
+      expect(r.stdout).toMatch(/\[OK\] b to a: replicating/);
       expect(r.stdout).toMatch(/a_to_b_io_running=0;;;0;1 a_to_b_sql_running=0;;;0;1/);
       await b.query('START SLAVE');
       await b.query('STOP SLAVE SQL_THREAD');
       const sql = await check();
       expect(sql.code).toBe(2);
-      expect(sql.stdout).toMatch(/a -> b: SQL thread not running/);
+      expect(sql.stdout).toMatch(/a to b: SQL thread not running/);
     } finally {
       await b.query('START SLAVE');
       await waitFor('b replicating again', () => bothRunning(b), 20_000);
@@ -204,7 +204,7 @@ describe('check_ha_mysql against a real MariaDB master-master pair', () => {
     try {
       const r = await checkAndReplay('mariadb-10.11-duplicate-key', '--heartbeat-table', 'hb.heartbeat');
       expect(r.code).toBe(2);
-      expect(r.stdout).toMatch(/^MYSQL REPLICATION CRITICAL - a -> b: SQL thread not running: Last_SQL_Error 1062 '[^']*Duplicate entry '100' for key 'PRIMARY'/);
+      expect(r.stdout).toMatch(/^MYSQL REPLICATION CRITICAL - a to b: SQL thread not running: Last_SQL_Error 1062 \[[^\]]*Duplicate entry 100 for key PRIMARY/);
     } finally {
       const fix = await b.connect();
       await fix.query('STOP SLAVE');
@@ -224,13 +224,13 @@ describe('check_ha_mysql against a real MariaDB master-master pair', () => {
     try {
       await waitFor('heartbeat lag >= 2 s on b', async () => (await heartbeatLag(b, 1)) >= 2, 15_000);
       const warn = await check('--heartbeat-table', 'hb.heartbeat', '-w', '1.5', '-c', '100');
-      expect(warn.stdout).toMatch(/^MYSQL REPLICATION WARNING - a -> b: lag [\d.]+ s \(heartbeat, > 1.5\)/);
+      expect(warn.stdout).toMatch(/^MYSQL REPLICATION WARNING - a to b: lag [\d.]+ s \(heartbeat, above 1.5\)/);
       expect(warn.code).toBe(1);
       expect(warn.stdout).toContain('intentional delay 4 s');
-      expect(warn.stdout).toMatch(/\[OK\] b -> a: replicating/);
+      expect(warn.stdout).toMatch(/\[OK\] b to a: replicating/);
       const crit = await check('--heartbeat-table', 'hb.heartbeat', '-w', '1.9', '-c', '1.95');
       expect(crit.code).toBe(2);
-      expect(crit.stdout).toMatch(/a -> b: lag [\d.]+ s \(heartbeat, > 1.95\)/);
+      expect(crit.stdout).toMatch(/a to b: lag [\d.]+ s \(heartbeat, above 1.95\)/);
       const lag = Number(/a_to_b_lag=([\d.]+)s/.exec(crit.stdout)?.[1]);
       expect(lag).toBeGreaterThanOrEqual(2);
       expect(lag).toBeLessThan(6);
@@ -290,7 +290,7 @@ describe('check_ha_mysql against a real MariaDB master-master pair', () => {
       await waitFor('b SQL thread waiting', async () => /lock/i.test(String((await slaveStatus(b)).Slave_SQL_Running_State)), 10_000);
       const r = await checkAndReplay('mariadb-10.11-sql-thread-blocked', '--progress-interval', '1');
       expect(r.code).toBe(1);
-      expect(r.stdout).toMatch(/a -> b: SQL thread not advancing: executed position stuck at mysql-bin\.\d+:\d+ for [\d.]+ s while the IO thread has read up to mysql-bin\.\d+:\d+/);
+      expect(r.stdout).toMatch(/a to b: SQL thread not advancing: executed position stuck at mysql-bin\.\d+:\d+ for [\d.]+ s while the IO thread has read up to mysql-bin\.\d+:\d+/);
     } finally {
       await locker.query('UNLOCK TABLES');
       await locker.end();
@@ -327,7 +327,7 @@ describe('check_ha_mysql against a real MariaDB master-master pair', () => {
     const bad = writeOptionFile(a.dir, 'hawatch-wrong', 'wrong');
     const wrong = await runCheck('check_ha_mysql', ['-H', `a=127.0.0.1:${a.port}`, '--defaults-file', bad, '--user', 'hawatch']);
     expect(wrong.code).toBe(3);
-    expect(wrong.stdout).toMatch(/^MYSQL REPLICATION UNKNOWN - server a: cannot check: Access denied for user 'hawatch'@'127\.0\.0\.1' \(using password: YES\) \(check the user and password in the option file\)/);
+    expect(wrong.stdout).toMatch(/^MYSQL REPLICATION UNKNOWN - server a: cannot check: Access denied for user hawatch@127\.0\.0\.1 \(using password: YES\) \(check the user and password in the option file\)/);
     const np = writeOptionFile(a.dir, 'nopriv', 'x');
     const priv = await runCheck('check_ha_mysql', ['-H', `a=127.0.0.1:${a.port}`, '--defaults-file', np]);
     expect(priv.code).toBe(3);
@@ -347,13 +347,13 @@ describe('check_ha_mysql against a real MariaDB master-master pair', () => {
     expect(ok.stdout).toMatch(/^MYSQL REPLICATION OK/); // the account has REQUIRE SSL: only a TLS login gets in
     expect(ok.code).toBe(0);
     const wrongName = await runCheck('check_ha_mysql', ['-H', `a=localhost:${a.port}`, '--defaults-file', cnf(`ssl-ca=${join(pki, 'ca.pem')}\nssl-mode=VERIFY_IDENTITY\n#`)]);
-    expect(wrongName.stdout).toMatch(/^MYSQL REPLICATION UNKNOWN - server a: cannot check: TLS failed: Hostname\/IP does not match certificate's altnames/);
+    expect(wrongName.stdout).toMatch(/^MYSQL REPLICATION UNKNOWN - server a: cannot check: TLS failed: Hostname\/IP does not match certificates altnames/);
     const wrongCa = await runCheck('check_ha_mysql', ['-H', `a=127.0.0.1:${a.port}`, '--defaults-file', cnf(`ssl-ca=${join(pki, 'other-ca.pem')}`)]);
     expect(wrongCa.code).toBe(3);
     expect(wrongCa.stdout).toMatch(/^MYSQL REPLICATION UNKNOWN - server a: cannot check: TLS failed: .*(certificate|self.signed)/i);
     const plain = await runCheck('check_ha_mysql', ['-H', `a=127.0.0.1:${a.port}`, '--defaults-file', cnf('')]);
     expect(plain.code).toBe(3);
-    expect(plain.stdout).toContain("Access denied for user 'tlsmon'");
+    expect(plain.stdout).toMatch(/Access denied for user '?tlsmon/);
   });
 
   it('a hung server (SIGSTOP) with -t 3: answers within the timeout, CRITICAL for it', async () => {

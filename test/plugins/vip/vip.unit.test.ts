@@ -77,7 +77,7 @@ describe('check_ha_vip evaluation', () => {
     const v6 = { ...addr, family: 6 as const, address: '2001:db8::100', dadFailed: true, tentative: true };
     const r = out({ ...base, vip: { family: 6, address: '2001:db8::100' }, held: { iface, addr: v6 } });
     expect(r.exitCode).toBe(State.CRITICAL);
-    expect(r.text).toContain("duplicate address detection failed");
+    expect(r.text).toContain('duplicate address detection of the kernel failed');
     expect(out({ ...base, vip: { family: 6, address: '2001:db8::100' }, held: { iface, addr: { ...v6, dadFailed: false } } }).exitCode).toBe(State.WARNING);
   });
 });
