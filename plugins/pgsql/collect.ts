@@ -5,7 +5,6 @@
  *
  * `pg` is imported lazily: --help and --input-file never pay for loading it.
  */
-import { readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import type { ConnectionOptions } from 'node:tls';
 import type { Client, ClientConfig, QueryConfig } from 'pg';
@@ -84,9 +83,9 @@ export async function sslOptions(s: ConnectSettings, host: string): Promise<fals
   let ca: string | undefined;
   if (s.sslRootCert) {
     try {
-      ca = await readFile(s.sslRootCert, 'utf8');
+      ca = await readTextFile(s.sslRootCert, '--sslrootcert');
     } catch (e) {
-      throw new PluginError(`cannot read --sslrootcert '${s.sslRootCert}': ${(e as Error).message}`);
+      throw e instanceof PluginError ? e : new PluginError(`cannot read --sslrootcert '${s.sslRootCert}': ${(e as Error).message}`);
     }
   }
   const opts: ConnectionOptions = { rejectUnauthorized: true, ...(ca ? { ca } : {}) };
