@@ -134,6 +134,27 @@ export function readBoundedFile(path: string, opts: BoundedReadOptions = {}): Pr
 }
 
 /**
+ * Checks, without reading it, that `path` is a regular file of at most `maxBytes`: for a file a
+ * command the check runs will read (crm_mon's CIB_file), so a FIFO or a device is refused with
+ * one line instead of hanging that command until -t.
+ */
+export function checkRegularFile(path: string, opts: Pick<BoundedReadOptions, 'maxBytes'> = {}): Promise<void> {
+  const max = opts.maxBytes ?? MAX_INPUT_BYTES;
+  return new Promise((resolve, reject) => {
+    open(path, OPEN_FLAGS, (openErr, fd) => {
+      if (openErr) return reject(inputErrorOf(openErr));
+      fstat(fd, (statErr, st) => {
+        close(fd, () => undefined);
+        if (statErr) return reject(inputErrorOf(statErr));
+        if (!st.isFile()) return reject(notRegular(st));
+        if (st.size > max) return reject(tooLarge(max));
+        resolve();
+      });
+    });
+  });
+}
+
+/**
  * The same for code that must stay synchronous (option files read while building a
  * connection). Safe on the main thread for the same reason: only regular files are read.
  */

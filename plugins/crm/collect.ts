@@ -9,6 +9,7 @@
 import { userInfo } from 'node:os';
 import { commandFailure, PluginError, type PluginContext } from '../../nagios/plugin.ts';
 import { findProgram, searchedText, type CommandResult } from '../../nagios/exec.ts';
+import { checkRegularFile, InputError } from '../../nagios/input.ts';
 import { sudoCommand } from '../lib/sudo.ts';
 import { describeCrmMonFailure, isOldCrmMonUsageError } from './failure.ts';
 import { looksLikeCrmMonXml } from './parse.ts';
@@ -52,6 +53,12 @@ export async function collect(ctx: PluginContext): Promise<Collected> {
   const cibFileOption = ctx.string('cib-file');
   if (sudo && cibFileOption !== undefined) throw new PluginError('--sudo and --cib-file cannot be combined: sudo drops the CIB_file variable');
   const cibFile = cibFileOption ?? (ctx.env.CIB_file || undefined);
+  if (cibFile !== undefined) {
+    // crm_mon reads it: a FIFO or /dev/zero would hang it (or grow it) until -t.
+    await checkRegularFile(cibFile).catch((e: unknown) => {
+      throw e instanceof InputError ? new PluginError(`cannot use CIB file '${cibFile}': ${e.reason}`) : e;
+    });
+  }
   const crmMon = resolveCrmMon(ctx);
   const user = currentUser();
 

@@ -83,6 +83,19 @@ describe('the built checks refuse what is not a regular file, quickly and with l
     expect(auth.ms).toBeLessThan(3000);
   });
 
+  it('--cib-file, read by crm_mon, is checked before crm_mon runs', async () => {
+    const r = await measured('check_ha_crm', [`--cib-file=${fifo}`, '-t', '3']);
+    // Before: crm_mon blocked on the FIFO until -t (UNKNOWN, plugin timed out).
+    expect(r.code).toBe(3);
+    expect(r.stdout).toMatch(/^CRM UNKNOWN - cannot use CIB file '.*fifo': it is a FIFO, not a regular file/);
+    expect(r.ms).toBeLessThan(2500);
+  });
+
+  it('--help states the limit', async () => {
+    const r = await runBin('check_ha_drbd', ['--help']);
+    expect(r.stdout).toMatch(/--input-file PATH[\s\S]*regular file \(no FIFO or device\) of at most 16 MiB/);
+  });
+
   it('a regular file at the limit is still read', async () => {
     const atLimit = join(dir, 'at-limit');
     writeFileSync(atLimit, readFileSync(fixturePath('drbd', 'proc-8.4-healthy.txt')));
