@@ -257,7 +257,8 @@ export async function runPlugin(d: PluginDescriptor, argv: readonly string[], de
       const withPath = opts.env && 'PATH' in opts.env ? opts : { ...opts, env: { ...opts.env, PATH: env.PATH } };
       const p = baseRunner(file, args, withPath);
       inflight.add(p);
-      activity = `running ${file}`;
+      const doing = `running ${file}`;
+      activity = doing;
       try {
         return await p;
       } catch (e) {
@@ -265,6 +266,7 @@ export async function runPlugin(d: PluginDescriptor, argv: readonly string[], de
         throw e;
       } finally {
         inflight.delete(p);
+        if (activity === doing) activity = undefined;
       }
     },
     env,
