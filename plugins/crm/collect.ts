@@ -54,9 +54,10 @@ export async function collect(ctx: PluginContext): Promise<Collected> {
   if (sudo && cibFileOption !== undefined) throw new PluginError('--sudo and --cib-file cannot be combined: sudo drops the CIB_file variable');
   const cibFile = cibFileOption ?? (ctx.env.CIB_file || undefined);
   if (cibFile !== undefined) {
-    // crm_mon reads it: a FIFO or /dev/zero would hang it (or grow it) until -t.
+    // crm_mon reads it: a FIFO or /dev/zero would hang it (or grow it) until -t. A missing or
+    // unreadable file is left to crm_mon, whose message failure.ts words.
     await checkRegularFile(cibFile).catch((e: unknown) => {
-      throw e instanceof InputError ? new PluginError(`cannot use CIB file '${cibFile}': ${e.reason}`) : e;
+      if (e instanceof InputError && (e.kind === 'not-regular' || e.kind === 'too-large')) throw new PluginError(`cannot use CIB file '${cibFile}': ${e.reason}`);
     });
   }
   const crmMon = resolveCrmMon(ctx);
