@@ -5,9 +5,9 @@
  * `runPlugin` never exits the process and never throws: it returns the exit code and the
  * text, so the agent can run checks in-process and the bin shim can print and exit.
  */
-import { readFile } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { CommandError, runCommand, type CommandRunner } from './exec.ts';
+import { CommandError, KILL_GRACE_MS, runCommand, type CommandRunner } from './exec.ts';
+import { InputError, MAX_INPUT_TEXT, readBoundedFile, readBoundedStream } from './input.ts';
 import { parseRange, RangeError, type Thresholds } from './range.ts';
 import { DEFAULT_MAX_BYTES, render, renderMessage, VERBOSE_MAX_BYTES, type CheckResult, type Rendered } from './result.ts';
 import { parseStateName, State, type StateCode } from './states.ts';
@@ -44,7 +44,11 @@ export interface PluginContext {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Contents of `--input-file` (`-` for stdin), or undefined when not given. */
   readInput(): Promise<string | undefined>;
-  /** Time left before `-t` expires, minus a margin, for sub-timeouts. */
+  /**
+   * Time left before `-t` expires, plus a little, for sub-timeouts: a sub-timeout given all of
+   * it never fires before the check's own timeout, so running out of time ends in the -t state
+   * whatever the check was doing (a connect or query timeout does not become CRITICAL).
+   */
   remainingMs(): number;
   string(name: string): string | undefined;
   strings(name: string): string[];
@@ -79,7 +83,8 @@ export class PluginError extends Error {
 
 export interface RunDeps {
   readonly runCommand?: CommandRunner;
-  readonly readStdin?: () => Promise<string>;
+  /** Reads `--input-file -`; given the check's signal, it must stop when it fires. */
+  readonly readStdin?: (signal: AbortSignal) => Promise<string>;
   readonly env?: Readonly<Record<string, string | undefined>>;
   /**
    * Aborts the check from outside (the agent's command_timeout): commands and connections
@@ -89,8 +94,10 @@ export interface RunDeps {
 }
 
 export const DEFAULT_TIMEOUT_S = 10;
-/** Sub-timeouts end this long before `-t` so the plugin can still report what happened. */
-const MARGIN_MS = 250;
+/** Sub-timeouts given all the time left end this long after `-t` (see remainingMs). */
+const SLACK_MS = 100;
+/** After `-t`, how long the runner waits for the commands it started to be killed and reaped. */
+const RELEASE_WAIT_MS = KILL_GRACE_MS + 300;
 
 const STANDARD_OPTIONS: readonly PluginOption[] = [
   { name: 'help', short: 'h', type: 'boolean', help: 'Print this help and exit.' },
@@ -108,7 +115,7 @@ function allOptions(d: PluginDescriptor): PluginOption[] {
     );
   }
   if (d.inputFile) {
-    list.push({ name: 'input-file', type: 'string', valueName: 'PATH', help: "Read the data from PATH ('-' for stdin) instead of running the collector; the format is detected from the content." });
+    list.push({ name: 'input-file', type: 'string', valueName: 'PATH', help: `Read the data from PATH ('-' for stdin) instead of running the collector; the format is detected from the content. PATH must be a regular file (no FIFO or device) of at most ${MAX_INPUT_TEXT}; stdin is read up to ${MAX_INPUT_TEXT} too.` });
   }
   list.push(...d.options);
   return list;
@@ -170,13 +177,8 @@ function describeError(e: unknown, prefix: string, verbose: number): Rendered {
   return renderMessage(prefix, State.UNKNOWN, `internal error: ${msg} (please report it; run with -vvv for details)`);
 }
 
-function readStdinDefault(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    process.stdin.on('data', (c: Buffer) => chunks.push(c));
-    process.stdin.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    process.stdin.on('error', reject);
-  });
+function readStdinDefault(signal: AbortSignal): Promise<string> {
+  return readBoundedStream(process.stdin, { signal });
 }
 
 type ParseArgsOptions = Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
@@ -238,6 +240,11 @@ export async function runPlugin(d: PluginDescriptor, argv: readonly string[], de
   // A command given all the time left (remainingMs()) that runs out of it is the check timing
   // out: it must end in the -t state (-t 10:CRITICAL), not in a plain UNKNOWN.
   let budgetSpent = false;
+  // Commands under way: after a timeout the runner waits (briefly) until they are killed, so a
+  // check that timed out has released its processes when its result is returned.
+  const inflight = new Set<Promise<unknown>>();
+  // What the check was doing, for the timeout message.
+  let activity: string | undefined;
   const ctx: PluginContext = {
     options: values,
     thresholds,
@@ -246,28 +253,38 @@ export async function runPlugin(d: PluginDescriptor, argv: readonly string[], de
     signal: controller.signal,
     async runCommand(file, args, opts) {
       const budget = ctx.remainingMs();
+      // The check's PATH (the agent passes the request's environment) is the one searched.
+      const withPath = opts.env && 'PATH' in opts.env ? opts : { ...opts, env: { ...opts.env, PATH: env.PATH } };
+      const p = baseRunner(file, args, withPath);
+      inflight.add(p);
+      const doing = `running ${file}`;
+      activity = doing;
       try {
-        return await baseRunner(file, args, opts);
+        return await p;
       } catch (e) {
         if (e instanceof CommandError && e.kind === 'timeout' && opts.timeoutMs >= budget) budgetSpent = true;
         throw e;
+      } finally {
+        inflight.delete(p);
+        if (activity === doing) activity = undefined;
       }
     },
     env,
     async readInput() {
       if (inputPath === undefined) return undefined;
+      activity = inputPath === '-' ? 'reading stdin' : `reading ${inputPath}`;
       try {
-        if (inputPath === '-') return await (deps.readStdin ?? readStdinDefault)();
-        // node:fs, not node:fs/promises: fs is loaded with Node itself, fs/promises costs start-up time.
-        return await new Promise<string>((resolve, reject) => readFile(inputPath, 'utf8', (err, text) => (err ? reject(err) : resolve(text))));
+        if (inputPath === '-') return await (deps.readStdin ?? readStdinDefault)(controller.signal);
+        return (await readBoundedFile(inputPath, { signal: controller.signal })).text;
       } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : firstLine((e as Error).message);
-        throw new PluginError(`cannot read input file '${inputPath}': ${why}`);
+        if (!(e instanceof InputError)) throw e;
+        throw new PluginError(`cannot read input ${inputPath === '-' ? 'from stdin' : `file ${inputPath}`}: ${e.reason}`);
+      } finally {
+        activity = undefined;
       }
     },
     remainingMs() {
-      return Math.max(1, timeout.ms - (Date.now() - started) - MARGIN_MS);
+      return Math.max(1, timeout.ms - (Date.now() - started) + SLACK_MS);
     },
     string(name) {
       const v = values[name];
@@ -284,20 +301,25 @@ export async function runPlugin(d: PluginDescriptor, argv: readonly string[], de
     },
   };
 
+  // The -t timer is the earliest deadline of the check (sub-timeouts end SLACK_MS after it):
+  // when it fires, the answer is the -t state, whatever the check is doing or throws later.
   let timer: NodeJS.Timeout | undefined;
+  const timedOutText = (): string => `plugin timed out after ${timeout.ms / 1000} s${activity ? ` while ${activity}` : ''} (raise -t, or check why the data source is slow)`;
   const timedOut = new Promise<Rendered>((resolve) => {
     timer = setTimeout(() => {
+      const text = timedOutText();
       controller.abort();
-      resolve(renderMessage(d.prefix, timeout.state, `plugin timed out after ${timeout.ms / 1000} s; raise -t or check why the data source is slow`));
+      resolve(renderMessage(d.prefix, timeout.state, text));
     }, timeout.ms);
   });
   const work = (async (): Promise<Rendered> => {
     try {
       const result = await d.run(ctx);
+      if (controller.signal.aborted && !external?.aborted) return renderMessage(d.prefix, timeout.state, timedOutText());
       // Within Nagios 4's 8 KiB by default; -v asks for the detail a bigger limit holds.
       return render(result, { prefix: d.prefix, maxBytes: verbose > 0 ? VERBOSE_MAX_BYTES : DEFAULT_MAX_BYTES });
     } catch (e) {
-      if (controller.signal.aborted) return renderMessage(d.prefix, timeout.state, `plugin timed out after ${timeout.ms / 1000} s`);
+      if (controller.signal.aborted) return renderMessage(d.prefix, timeout.state, timedOutText());
       if (budgetSpent) {
         const why = e instanceof Error ? firstLine(e.message) : String(e);
         return renderMessage(d.prefix, timeout.state, `plugin timed out after ${timeout.ms / 1000} s: ${why}`);
@@ -306,7 +328,15 @@ export async function runPlugin(d: PluginDescriptor, argv: readonly string[], de
     }
   })();
   try {
-    return await Promise.race([work, timedOut, stoppedFromOutside]);
+    const rendered = await Promise.race([work, timedOut, stoppedFromOutside]);
+    if (controller.signal.aborted && inflight.size > 0) {
+      // Commands still being killed (SIGTERM, then SIGKILL after KILL_GRACE_MS): wait for it,
+      // boundedly, so nothing of this check outlives its answer.
+      let wait: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...inflight]), new Promise((r) => (wait = setTimeout(r, RELEASE_WAIT_MS)))]);
+      clearTimeout(wait);
+    }
+    return rendered;
   } finally {
     clearTimeout(timer);
     external?.removeEventListener('abort', onExternalAbort);

@@ -6,20 +6,16 @@
  * again with `--as-xml` (their one-shot XML mode). `--inactive` makes both list stopped
  * resources, which is how "should run but is stopped" is seen at all.
  */
-import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { commandFailure, PluginError, type PluginContext } from '../../nagios/plugin.ts';
-import type { CommandResult } from '../../nagios/exec.ts';
+import { findProgram, searchedText, type CommandResult } from '../../nagios/exec.ts';
+import { checkRegularFile, InputError } from '../../nagios/input.ts';
 import { sudoCommand } from '../lib/sudo.ts';
 import { describeCrmMonFailure, isOldCrmMonUsageError } from './failure.ts';
 import { looksLikeCrmMonXml } from './parse.ts';
 
 export const MODERN_ARGS = ['--output-as=xml', '--inactive'] as const;
 export const LEGACY_ARGS = ['--as-xml', '--inactive'] as const;
-
-/** Where crm_mon lives when PATH lacks it (NRPE and cron often run with PATH=/usr/bin:/bin). */
-const FALLBACK_DIRS = ['/usr/sbin', '/sbin', '/usr/bin', '/bin'];
 
 const NOT_FOUND_HINT = 'install pacemaker-cli-utils (Debian/Ubuntu; pacemaker-cli on RHEL/SUSE) or give its path with --crm-mon';
 
@@ -32,25 +28,12 @@ export interface Collected {
   readonly user?: string | undefined;
 }
 
-async function isExecutable(path: string): Promise<boolean> {
-  try {
-    await access(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function resolveCrmMon(ctx: PluginContext): Promise<string> {
-  const explicit = ctx.string('crm-mon');
-  if (explicit !== undefined && explicit.includes('/')) return explicit;
-  const name = explicit ?? 'crm_mon';
-  const dirs = [...(ctx.env.PATH ?? '').split(':').filter((d) => d !== ''), ...FALLBACK_DIRS];
-  for (const dir of dirs) {
-    const candidate = `${dir}/${name}`;
-    if (await isExecutable(candidate)) return candidate;
-  }
-  throw new PluginError(`'${name}' was not found in PATH or ${FALLBACK_DIRS.join(', ')}: ${NOT_FOUND_HINT}`);
+/** The absolute path of crm_mon (the shared lookup: PATH, then the sbin and bin directories). */
+function resolveCrmMon(ctx: PluginContext): string {
+  const name = ctx.string('crm-mon') ?? 'crm_mon';
+  const found = findProgram(name, ctx.env.PATH);
+  if (found === undefined) throw new PluginError(`'${name}' was not found in ${searchedText()}: ${NOT_FOUND_HINT}`);
+  return found;
 }
 
 function currentUser(): string | undefined {
@@ -70,7 +53,14 @@ export async function collect(ctx: PluginContext): Promise<Collected> {
   const cibFileOption = ctx.string('cib-file');
   if (sudo && cibFileOption !== undefined) throw new PluginError('--sudo and --cib-file cannot be combined: sudo drops the CIB_file variable');
   const cibFile = cibFileOption ?? (ctx.env.CIB_file || undefined);
-  const crmMon = await resolveCrmMon(ctx);
+  if (cibFile !== undefined) {
+    // crm_mon reads it: a FIFO or /dev/zero would hang it (or grow it) until -t. A missing or
+    // unreadable file is left to crm_mon, whose message failure.ts words.
+    await checkRegularFile(cibFile).catch((e: unknown) => {
+      if (e instanceof InputError && (e.kind === 'not-regular' || e.kind === 'too-large')) throw new PluginError(`cannot use CIB file '${cibFile}': ${e.reason}`);
+    });
+  }
+  const crmMon = resolveCrmMon(ctx);
   const user = currentUser();
 
   // Only the variables crm_mon reads to find the CIB are passed on from the context's

@@ -5,7 +5,7 @@
  * read first; if it lists minors (DRBD 8.x) they are used; if it only holds the version and
  * that is 9.x, `drbdsetup status --json` is run. --source forces one.
  */
-import { readFile } from 'node:fs';
+import { InputError, readBoundedFile } from '../../nagios/input.ts';
 import { commandFailure, PluginError, type PluginContext } from '../../nagios/plugin.ts';
 import { sudoCommand } from '../lib/sudo.ts';
 import { detectFormat, DrbdParseError, type DrbdFormat } from './parse.ts';
@@ -30,16 +30,16 @@ const DRBDSETUP_ARGS = {
 const INSTALL_HINT = 'install the drbd-utils package (apt-get install drbd-utils, dnf install drbd-utils) or give its path with --drbdsetup';
 const SUDO_HINT = "drbdsetup needs root: add the sudoers rule from the plugin's README and use --sudo";
 
-async function readProc(path: string): Promise<string> {
+async function readProc(path: string, signal: AbortSignal): Promise<string> {
   try {
-    return await new Promise<string>((resolve, reject) => readFile(path, 'utf8', (err, text) => (err ? reject(err) : resolve(text))));
+    // Bounded and regular files only (/proc files are): --proc-file=/dev/zero or a FIFO is refused.
+    return (await readBoundedFile(path, { signal })).text;
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') {
+    if (!(e instanceof InputError)) throw e;
+    if (e.kind === 'not-found') {
       throw new PluginError(`'${path}' does not exist: the DRBD kernel module is not loaded (modprobe drbd), or this is not a DRBD node`);
     }
-    if (code === 'EACCES') throw new PluginError(`cannot read '${path}': permission denied`);
-    throw new PluginError(`cannot read '${path}': ${(e as Error).message}`);
+    throw new PluginError(`cannot read '${path}': ${e.reason}`);
   }
 }
 
@@ -93,7 +93,7 @@ export async function collect(ctx: PluginContext, source: DrbdSource): Promise<C
   if (source === 'status-json' || source === 'events2') return runDrbdsetup(ctx, source);
 
   const procFile = ctx.string('proc-file') ?? DEFAULT_PROC_FILE;
-  const proc = await readProc(procFile);
+  const proc = await readProc(procFile, ctx.signal);
   if (source === 'proc' || /^\s*\d+: cs:/m.test(proc)) return { format: 'proc', text: proc, origin: procFile };
   // DRBD 9 keeps only its version in /proc/drbd; its state is read through drbdsetup.
   const major = /^version: (\d+)\./m.exec(proc)?.[1];

@@ -4,7 +4,6 @@
  * PluginErrors: not reachable = CRITICAL (HAProxy is down for its users); refused
  * credentials, privileges, a wrong URL = UNKNOWN (our configuration).
  */
-import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { PluginError } from '../../nagios/plugin.ts';
@@ -112,9 +111,9 @@ export async function fetchStatsPage(url: URL, creds: Credentials | undefined, c
   let ca: string | undefined;
   if (caFile) {
     try {
-      ca = await readFile(caFile, 'utf8');
+      ca = await readTextFile(caFile, '--ca-file', { signal });
     } catch (e) {
-      throw new PluginError(`cannot read --ca-file '${caFile}': ${(e as Error).message}`);
+      throw e instanceof PluginError ? e : new PluginError(`cannot read --ca-file '${caFile}': ${(e as Error).message}`);
     }
   }
   const headers: Record<string, string> = { 'user-agent': 'check_ha_haproxy', accept: 'text/plain' };

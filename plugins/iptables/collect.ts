@@ -3,7 +3,8 @@
  * `nft -j list ruleset` (directly as root, or through `sudo -n`), the policy file and
  * the baseline file.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { InputError, readBoundedFile } from '../../nagios/input.ts';
 import { dirname } from 'node:path';
 import { CommandError } from '../../nagios/exec.ts';
 import { PluginError, type PluginContext } from '../../nagios/plugin.ts';
@@ -33,7 +34,7 @@ async function dump(ctx: PluginContext, file: string, args: string[], pkg: strin
     if (res.exitCode !== 0) throw new PluginError(describeFailure(`${file} ${args.join(' ')}`.trim(), res));
     return res.stdout;
   } catch (e) {
-    if (e instanceof PluginError && / was not found: install the Debian package /.test(e.message) && !e.message.startsWith("'sudo'")) return undefined;
+    if (e instanceof PluginError && / was not found\b.*: install the Debian package /.test(e.message) && !e.message.startsWith("'sudo'")) return undefined;
     if (e instanceof CommandError) throw new PluginError(e.message);
     throw e;
   }
@@ -45,9 +46,9 @@ export async function collectRulesets(ctx: PluginContext, want: { v6: boolean; s
   const sources: string[] = [];
   const notes: string[] = [];
   if (input !== undefined || files.v4 || files.v6 || files.nft) {
-    let v4 = files.v4 ? await readTextFile(files.v4, 'iptables-save file') : undefined;
-    const v6 = files.v6 ? await readTextFile(files.v6, 'ip6tables-save file') : undefined;
-    let nft = files.nft ? await readTextFile(files.nft, 'nft JSON file') : undefined;
+    let v4 = files.v4 ? await readTextFile(files.v4, 'iptables-save file', { signal: ctx.signal }) : undefined;
+    const v6 = files.v6 ? await readTextFile(files.v6, 'ip6tables-save file', { signal: ctx.signal }) : undefined;
+    let nft = files.nft ? await readTextFile(files.nft, 'nft JSON file', { signal: ctx.signal }) : undefined;
     if (input !== undefined) {
       if (input.trimStart().startsWith('{')) nft = input;
       else v4 = input;
@@ -90,11 +91,11 @@ export async function readPolicyFile(path: string): Promise<string> {
 
 export async function readBaseline(path: string): Promise<string> {
   try {
-    return await readFile(path, 'utf8');
+    return (await readBoundedFile(path)).text;
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new PluginError(`baseline '${path}' does not exist: record it first with --baseline ${path} --record`);
-    throw new PluginError(`cannot read baseline '${path}': ${code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
+    if (!(e instanceof InputError)) throw e;
+    if (e.kind === 'not-found') throw new PluginError(`baseline '${path}' does not exist: record it first with --baseline ${path} --record`);
+    throw new PluginError(`cannot read baseline '${path}': ${e.reason}`);
   }
 }
 

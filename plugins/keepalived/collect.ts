@@ -4,7 +4,8 @@
  * remembering states between runs, and probing MASTER addresses on the segment.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
+import { InputError, readBoundedFile } from '../../nagios/input.ts';
 import { join } from 'node:path';
 import { PluginError, type PluginContext } from '../../nagios/plugin.ts';
 import { replaceFile } from '../lib/files.ts';
@@ -15,15 +16,15 @@ export const DEFAULT_STATE_FILE = '/var/lib/hawatch/keepalived/state';
 export const DEFAULT_PID_FILE = '/run/keepalived.pid';
 export const DEFAULT_STATE_DIR = '/var/lib/hawatch';
 
-export async function readTextFile(path: string, what: string): Promise<{ text: string; mtimeMs: number }> {
+/** Bounded, regular files only (nagios/input.ts); text and modification time from one open. */
+export async function readTextFile(path: string, what: string, signal?: AbortSignal): Promise<{ text: string; mtimeMs: number }> {
   try {
-    const [text, st] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
-    return { text, mtimeMs: st.mtimeMs };
+    return await readBoundedFile(path, { signal });
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new PluginError(`${what} '${path}' does not exist`);
-    if (code === 'EACCES') throw new PluginError(`cannot read ${what} '${path}': permission denied (keepalived writes dumps with umask 0177: start it with --umask=0133, or run the check as root)`);
-    throw new PluginError(`cannot read ${what} '${path}': ${(e as Error).message}`);
+    if (!(e instanceof InputError)) throw e;
+    if (e.kind === 'not-found') throw new PluginError(`${what} '${path}' does not exist`);
+    if (e.kind === 'permission') throw new PluginError(`cannot read ${what} '${path}': permission denied (keepalived writes dumps with umask 0177: start it with --umask=0133, or run the check as root)`);
+    throw new PluginError(`cannot read ${what} '${path}': ${e.reason}`);
   }
 }
 
@@ -46,15 +47,15 @@ export interface ProcessStatus {
 export async function keepalivedProcess(pidFile: string): Promise<ProcessStatus> {
   let pidText: string;
   try {
-    pidText = await readFile(pidFile, 'utf8');
+    pidText = (await readBoundedFile(pidFile, { maxBytes: 4096 })).text;
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return { running: false, detail: code === 'ENOENT' ? `pid file ${pidFile} does not exist` : `cannot read pid file ${pidFile}: ${code ?? (e as Error).message}` };
+    const err = e instanceof InputError ? e : undefined;
+    return { running: false, detail: err?.kind === 'not-found' ? `pid file ${pidFile} does not exist` : `cannot read pid file ${pidFile}: ${err?.reason ?? (e as Error).message}` };
   }
   const pid = Number(pidText.trim());
   if (!Number.isInteger(pid) || pid <= 0) return { running: false, detail: `pid file ${pidFile} holds no pid` };
   try {
-    const comm = (await readFile(`/proc/${pid}/comm`, 'utf8')).trim();
+    const comm = (await readBoundedFile(`/proc/${pid}/comm`, { maxBytes: 4096 })).text.trim();
     if (!comm.startsWith('keepalived')) return { running: false, pid, detail: `pid ${pid} from ${pidFile} is '${comm}', not keepalived (stale pid file)` };
     return { running: true, pid, detail: `keepalived runs as pid ${pid}` };
   } catch {
@@ -138,7 +139,7 @@ export function memoryPath(stateDir: string, source: string): string {
 
 export async function loadMemory(path: string): Promise<Memory | undefined> {
   try {
-    const data = JSON.parse(await readFile(path, 'utf8')) as unknown;
+    const data = JSON.parse((await readBoundedFile(path)).text) as unknown;
     return typeof data === 'object' && data !== null ? (data as Memory) : undefined;
   } catch {
     return undefined;

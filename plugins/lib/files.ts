@@ -1,29 +1,39 @@
 /**
  * Reading a file the user named in an option (saved command output, a policy, a password
- * file): a failure is one line for the user, `cannot read quorum file '/x': no such file`.
+ * file): a failure is one line for the user, `cannot read quorum file /x: no such file`.
+ * Reads are bounded (MAX_INPUT_BYTES), refuse FIFOs, devices and directories, and stop when
+ * the check's signal fires: see nagios/input.ts for why fs.readFile is not used.
  * Replacing a file the check keeps (a baseline, state between runs) atomically and safely.
  */
-import { readFile } from 'node:fs';
 import { rename, unlink, writeFile } from 'node:fs/promises';
+import { InputError, readBoundedFile, type BoundedText } from '../../nagios/input.ts';
 import { PluginError } from '../../nagios/plugin.ts';
+
+export { MAX_INPUT_BYTES, MAX_INPUT_TEXT } from '../../nagios/input.ts';
 
 export interface ReadOptions {
   /** Said after "permission denied" in parentheses: what to change (mode, owner). */
   readonly permissionHint?: string;
+  /** The check's signal (ctx.signal): the read stops when -t runs out. */
+  readonly signal?: AbortSignal;
+  /** Default MAX_INPUT_BYTES. */
+  readonly maxBytes?: number;
+}
+
+/** readTextFile with the file's modification time (for state files that age). */
+export async function readTextFileWithTime(path: string, what?: string, opts: ReadOptions = {}): Promise<BoundedText> {
+  try {
+    return await readBoundedFile(path, { signal: opts.signal, ...(opts.maxBytes === undefined ? {} : { maxBytes: opts.maxBytes }) });
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    const why = e.kind === 'permission' && opts.permissionHint ? `${e.reason} (${opts.permissionHint})` : e.reason;
+    throw new PluginError(`cannot read ${what === undefined ? '' : `${what} `}${path}: ${why}`);
+  }
 }
 
 /** Reads `path` as UTF-8; `what` names it in the message (`quorum file`, `--auth-file`). */
 export async function readTextFile(path: string, what?: string, opts: ReadOptions = {}): Promise<string> {
-  try {
-    // node:fs, not node:fs/promises: see readInput in nagios/plugin.ts (start-up time).
-    return await new Promise<string>((resolve, reject) => readFile(path, 'utf8', (err, text) => (err ? reject(err) : resolve(text))));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file'
-      : code === 'EACCES' ? `permission denied${opts.permissionHint ? ` (${opts.permissionHint})` : ''}`
-        : (e as Error).message;
-    throw new PluginError(`cannot read ${what === undefined ? '' : `${what} `}'${path}': ${why}`);
-  }
+  return (await readTextFileWithTime(path, what, opts)).text;
 }
 
 /**

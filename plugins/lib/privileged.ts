@@ -3,12 +3,16 @@
  * signals), directly or through `sudo -n`, and turns the usual failures into one line
  * that says what to install or which sudoers rule to add.
  */
-import { CommandError, type CommandResult } from '../../nagios/exec.ts';
+import { CommandError, searchedText, type CommandResult } from '../../nagios/exec.ts';
 import { PluginError, type PluginContext } from '../../nagios/plugin.ts';
 import { sudoCommand } from './sudo.ts';
 
 export interface PrivilegedSpec {
-  /** Absolute path or name found in PATH (with sudo: in /usr/sbin, see sudo.ts). */
+  /**
+   * Absolute path, or a name looked up by nagios/exec.ts findProgram (PATH, then /usr/local/sbin,
+   * /usr/sbin, /sbin, /usr/bin, /bin: a restricted PATH does not hide sbin tools). With sudo: in
+   * /usr/sbin, see sudo.ts.
+   */
   readonly file: string;
   readonly args: readonly string[];
   /** Debian package that ships `file`. */
@@ -53,7 +57,7 @@ export async function runPrivileged(ctx: PluginContext, spec: PrivilegedSpec): P
   } catch (e) {
     if (e instanceof CommandError && e.kind === 'not-found') {
       if (spec.sudo) throw new PluginError(`'sudo' was not found: install the Debian package sudo and add the sudoers rule '${spec.sudoersRule}'`);
-      throw new PluginError(`'${spec.file}' was not found: install the Debian package ${spec.debianPackage} (or check PATH)`);
+      throw new PluginError(`'${spec.file}' was not found in ${searchedText()}: install the Debian package ${spec.debianPackage}`);
     }
     if (e instanceof CommandError && e.kind === 'permission') {
       throw new PluginError(`no permission to run '${file}': ${privilegeHint(spec)}`);

@@ -5,10 +5,11 @@
  *
  * The driver (mysql2) is loaded lazily so `--help` and `--input-file` runs never pay for it.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { connect as netConnect, isIP } from 'node:net';
 import { userInfo } from 'node:os';
 import type { Connection } from 'mysql2';
+import { InputError, readBoundedFileSync } from '../../nagios/input.ts';
 import { PluginError } from '../../nagios/plugin.ts';
 import { optionsFor, parseOptionFile, type OptionGroups } from './option-file.ts';
 import type { Target } from './target.ts';
@@ -43,7 +44,8 @@ export interface CredentialOptions {
 const fsReader = {
   readFile(path: string): string | undefined {
     try {
-      return readFileSync(path, 'utf8');
+      // Bounded, regular files only: a FIFO named by !include would block this thread for good.
+      return readBoundedFileSync(path);
     } catch {
       return undefined;
     }
@@ -60,11 +62,11 @@ const fsReader = {
 function readOptionFile(path: string, required: boolean): OptionGroups | undefined {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readBoundedFileSync(path);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (!required && code === 'ENOENT') return undefined;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied (the check runs as the nagios user: make the file readable by it, mode 0600)' : (e as Error).message;
+    if (!(e instanceof InputError)) throw e;
+    if (!required && e.kind === 'not-found') return undefined;
+    const why = e.kind === 'permission' ? 'permission denied (the check runs as the nagios user: make the file readable by it, mode 0600)' : e.reason;
     throw new PluginError(`cannot read option file '${path}': ${why}`);
   }
   return parseOptionFile(text, path, fsReader);
@@ -79,7 +81,7 @@ export function loadCredentials(o: CredentialOptions): Credentials {
   const file = o.defaultsFile ?? (home ? `${home}/.my.cnf` : undefined);
   const groups = file ? readOptionFile(file, o.defaultsFile !== undefined) : undefined;
   const opts = groups ? optionsFor(groups, ['client', ...o.groups]) : new Map<string, string>();
-  const fileLabel = o.defaultsFile ?? '~/.my.cnf';
+  const fileLabel = o.defaultsFile ?? file ?? '.my.cnf in the home directory';
   let user = o.user;
   let source = 'command line';
   if (user === undefined && opts.has('user')) { user = opts.get('user'); source = fileLabel; }

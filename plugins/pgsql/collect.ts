@@ -5,7 +5,6 @@
  *
  * `pg` is imported lazily: --help and --input-file never pay for loading it.
  */
-import { readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import type { ConnectionOptions } from 'node:tls';
 import type { Client, ClientConfig, QueryConfig } from 'pg';
@@ -84,9 +83,9 @@ export async function sslOptions(s: ConnectSettings, host: string): Promise<fals
   let ca: string | undefined;
   if (s.sslRootCert) {
     try {
-      ca = await readFile(s.sslRootCert, 'utf8');
+      ca = await readTextFile(s.sslRootCert, '--sslrootcert');
     } catch (e) {
-      throw new PluginError(`cannot read --sslrootcert '${s.sslRootCert}': ${(e as Error).message}`);
+      throw e instanceof PluginError ? e : new PluginError(`cannot read --sslrootcert '${s.sslRootCert}': ${(e as Error).message}`);
     }
   }
   const opts: ConnectionOptions = { rejectUnauthorized: true, ...(ca ? { ca } : {}) };
@@ -106,7 +105,7 @@ export function classifyError(e: unknown, timeoutMs: number): { kind: HostErrorK
     case 'ENOTFOUND': case 'EAI_AGAIN': return { kind: 'config', message: 'host name does not resolve' };
     case 'ECONNRESET': case 'EPIPE': return { kind: 'down', message: 'connection reset by the server' };
     case 'ETIMEDOUT': return { kind: 'timeout', message: 'connection timed out' };
-    case '28P01': return { kind: 'auth', message: `authentication failed: ${msg} (check PGPASSWORD, --password-file or ~/.pgpass)` };
+    case '28P01': return { kind: 'auth', message: `authentication failed: ${msg} (check PGPASSWORD, --password-file or the .pgpass file in the home directory)` };
     case '28000': return { kind: 'auth', message: `connection rejected: ${msg} (check pg_hba.conf and the user name)` };
     case '3D000': return { kind: 'config', message: `${msg} (use -d to pick an existing database, e.g. postgres)` };
     case '42501': return { kind: 'auth', message: `${msg} (grant the monitoring user the pg_monitor role)` };
@@ -116,7 +115,7 @@ export function classifyError(e: unknown, timeoutMs: number): { kind: HostErrorK
     default: break;
   }
   if (/client password must be a string|password must be a string|SASL.*password/i.test(msg)) {
-    return { kind: 'auth', message: 'the server asks for a password and none was found (set PGPASSWORD, PGPASSFILE/~/.pgpass or --password-file)' };
+    return { kind: 'auth', message: 'the server asks for a password and none was found (set PGPASSWORD, PGPASSFILE, the .pgpass file in the home directory or --password-file)' };
   }
   if (/timeout expired|connection timeout|Query read timeout|timed out/i.test(msg)) {
     return { kind: 'timeout', message: `no answer within ${(timeoutMs / 1000).toFixed(1)} s (server hung or overloaded?)` };

@@ -177,7 +177,7 @@ export async function resolveExpectation(ctx: PluginContext): Promise<Expectatio
   const [, kind, name] = m as unknown as [string, string, string];
   if (kind === 'keepalived') {
     const path = ctx.string('keepalived-state') ?? DEFAULT_KEEPALIVED_STATE;
-    const parsed = parseKeepalivedState(await readTextFile(path, 'keepalived state'));
+    const parsed = parseKeepalivedState(await readTextFile(path, 'keepalived state', { signal: ctx.signal }));
     const inst = parsed.instances.find((i) => i.name === name);
     if (!inst) throw new PluginError(`keepalived instance '${name}' is not in '${path}' (known: ${parsed.instances.map((i) => i.name).join(', ') || 'none'})`);
     return { role: inst.state === 'MASTER' ? 'owner' : 'standby', because: `keepalived ${name} is ${inst.state}` };
@@ -185,7 +185,7 @@ export async function resolveExpectation(ctx: PluginContext): Promise<Expectatio
   const xmlPath = ctx.string('crm-mon-xml');
   let xml: string;
   if (xmlPath !== undefined) {
-    xml = await readTextFile(xmlPath, 'crm_mon XML');
+    xml = await readTextFile(xmlPath, 'crm_mon XML', { signal: ctx.signal });
   } else {
     const res = await runPrivileged(ctx, {
       file: 'crm_mon', args: ['--output-as=xml', '--inactive'], debianPackage: 'pacemaker-cli-utils', sudoersRule: '(none: crm_mon needs the haclient group)', sudo: false, timeoutMs: 8000,

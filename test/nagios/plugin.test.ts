@@ -82,7 +82,7 @@ describe('runPlugin', () => {
     const t0 = Date.now();
     const r = await runPlugin(value, ['--sleep', '5000', '-t', '0.3']);
     expect(Date.now() - t0).toBeLessThan(2000);
-    expect(r).toEqual({ exitCode: 3, text: 'TEST UNKNOWN - plugin timed out after 0.3 s, raise -t or check why the data source is slow\n' });
+    expect(r).toEqual({ exitCode: 3, text: 'TEST UNKNOWN - plugin timed out after 0.3 s (raise -t, or check why the data source is slow)\n' });
     expect((await runPlugin(value, ['--sleep', '5000', '-t', '0.2:CRITICAL'])).exitCode).toBe(State.CRITICAL);
   });
   it('an external abort (the agent\'s command_timeout) stops the check and what it started', async () => {

@@ -16,9 +16,9 @@ describe('readTextFile', () => {
   });
   it('names what and where, without a stack or errno code', async () => {
     const missing = join(dir, 'none');
-    await expect(readTextFile(missing, 'quorum file')).rejects.toEqual(new PluginError(`cannot read quorum file '${missing}': no such file`));
-    await expect(readTextFile(missing)).rejects.toThrow(`cannot read '${missing}': no such file`);
-    await expect(readTextFile(dir, '--auth-file')).rejects.toThrow(/^cannot read --auth-file '.*': EISDIR/);
+    await expect(readTextFile(missing, 'quorum file')).rejects.toEqual(new PluginError(`cannot read quorum file ${missing}: no such file`));
+    await expect(readTextFile(missing)).rejects.toThrow(`cannot read ${missing}: no such file`);
+    await expect(readTextFile(dir, '--auth-file')).rejects.toThrow(/^cannot read --auth-file .*: it is a directory, not a regular file/);
   });
 });
 
