@@ -40,6 +40,7 @@ beforeAll(async () => {
   ].join('\n');
   agent = createAgent({ load: () => parseConfigText(text, join(dir, 'agent.cfg')), useTls: true, plugins: [testPlugin], logger: createLogger('debug', (l) => logLines.push(l)) });
   await agent.start();
+  agent.serve();
   onCleanup(() => agent.close(1000));
 });
 afterAll(cleanup);
