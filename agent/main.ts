@@ -191,9 +191,11 @@ async function main(): Promise<void> {
     log.error('cannot start', { error: (e as Error).message });
     fail((e as Error).message);
   }
+  let pidWritten = false;
   if (first.pidFile) {
     const why = await writePidFile(first.pidFile, process.pid);
     if (why) log.warn('pid_file not written', { file: first.pidFile, error: why });
+    pidWritten = why === undefined;
   }
   const why = dropPrivileges(first);
   if (why) {
@@ -237,7 +239,8 @@ async function main(): Promise<void> {
     stopping = true;
     log.info('stopping', { signal });
     void agent.close(10_000).then(async () => {
-      if (first.pidFile) await unlink(first.pidFile).catch(() => undefined);
+      // Only a pid file we wrote: never a FIFO or someone else's file at that path.
+      if (first.pidFile && pidWritten) await unlink(first.pidFile).catch(() => undefined);
       log.info('stopped');
       await log.close();
       process.exit(0);

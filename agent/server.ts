@@ -147,7 +147,7 @@ export function createAgent(opts: AgentOptions): Agent {
   /** Open connections per source address, for hawatch_max_connections_per_host. */
   const perSource = new Map<string, number>();
   /** Connections still waiting for their request, oldest first: evicted first when all slots are taken. */
-  const waiting = new Set<Socket>();
+  const waiting = new Map<Socket, string>();
   /** Connections accepted before serve(). */
   let held: Socket[] | undefined = [];
   const quiet = new QuietLog(10_000);
@@ -236,6 +236,20 @@ export function createAgent(opts: AgentOptions): Agent {
     throw new Error(`cannot listen on ${c.serverAddress ?? '*'}:${c.serverPort}: ${lastError?.message}${hint}`);
   }
 
+  /** Frees a connection's slot, once, right away (its 'close' event comes later). */
+  function release(raw: Socket, remote: string): void {
+    if (!sockets.delete(raw)) return;
+    waiting.delete(raw);
+    const left = (perSource.get(remote) ?? 1) - 1;
+    if (left > 0) perSource.set(remote, left);
+    else perSource.delete(remote);
+  }
+
+  function evict(raw: Socket): void {
+    release(raw, waiting.get(raw) ?? normalizeAddress(raw.remoteAddress ?? ''));
+    raw.destroy();
+  }
+
   function onConnection(raw: Socket): void {
     const g = gen;
     const remote = normalizeAddress(raw.remoteAddress ?? '');
@@ -250,24 +264,36 @@ export function createAgent(opts: AgentOptions): Agent {
       raw.destroy();
       return;
     }
+    // A full table makes room by closing the oldest connection still waiting for its
+    // request (an idle one: check_nrpe sends its query within milliseconds of connecting),
+    // so idle clients cannot lock legitimate checks out until their timeout. Per source
+    // first (a flood from one address only ever evicts its own), then over all sources.
     const perHost = Math.min(g.config.maxConnectionsPerHost, g.config.maxConnections);
-    const mine = perSource.get(remote) ?? 0;
+    let mine = perSource.get(remote) ?? 0;
     if (mine >= perHost) {
+      let oldest: Socket | undefined;
+      for (const [s, from] of waiting) {
+        if (from === remote) {
+          oldest = s;
+          break;
+        }
+      }
       const n = quiet.due(`source|${remote}`);
-      if (n !== undefined) log.warn('connection refused: too many open connections from this source', { remote, max_per_host: perHost, times: n });
-      raw.destroy();
-      return;
+      if (!oldest) {
+        if (n !== undefined) log.warn('connection refused: too many open connections from this source', { remote, max_per_host: perHost, times: n });
+        raw.destroy();
+        return;
+      }
+      if (n !== undefined) log.warn('too many open connections from this source: closed its oldest one still waiting for its request', { remote, max_per_host: perHost, times: n });
+      evict(oldest);
+      mine = perSource.get(remote) ?? 0;
     }
     if (sockets.size >= g.config.maxConnections) {
-      // Every slot is taken: the oldest connection still waiting for its request (an idle
-      // one: check_nrpe sends its query within milliseconds) makes room, so idle clients
-      // from many sources cannot lock legitimate checks out until their timeout.
-      const oldest = waiting.values().next().value as Socket | undefined;
+      const oldest = waiting.keys().next().value as Socket | undefined;
       if (oldest) {
         const n = quiet.due('evict');
-        if (n !== undefined) log.warn('all connection slots taken: closed the oldest connection still waiting for its request', { remote: normalizeAddress(oldest.remoteAddress ?? ''), max: g.config.maxConnections, times: n });
-        waiting.delete(oldest);
-        oldest.destroy();
+        if (n !== undefined) log.warn('all connection slots taken: closed the oldest connection still waiting for its request', { remote: waiting.get(oldest), max: g.config.maxConnections, times: n });
+        evict(oldest);
       } else {
         const n = quiet.due('full');
         if (n !== undefined) log.warn('connection refused: too many open connections', { remote, max: g.config.maxConnections, times: n });
@@ -277,14 +303,8 @@ export function createAgent(opts: AgentOptions): Agent {
     }
     sockets.add(raw);
     perSource.set(remote, mine + 1);
-    waiting.add(raw);
-    raw.once('close', () => {
-      sockets.delete(raw);
-      waiting.delete(raw);
-      const left = (perSource.get(remote) ?? 1) - 1;
-      if (left > 0) perSource.set(remote, left);
-      else perSource.delete(remote);
-    });
+    waiting.set(raw, remote);
+    raw.once('close', () => release(raw, remote));
     // The clock runs from accept, also while the connection is held before serve().
     const timeoutMs = requestTimeoutMs(g.config);
     const timer = setTimeout(() => {
