@@ -54,6 +54,8 @@ interface ArgWord {
   readonly tainted: boolean;
   /** The word up to its first `$ARGn$`, as the template wrote it (`$$` read as `$`). */
   readonly fixed: string;
+  /** n of that first `$ARGn$` (for messages: "argument 2"). */
+  readonly arg: number;
 }
 
 const ARG_MACRO = /^ARG\d+$/;
@@ -76,8 +78,9 @@ function argWords(templates: readonly string[], args: readonly string[]): ArgWor
     const value = expandMacros(t, args);
     const at = firstArgMacro(t);
     const fixed = at === -1 ? value : expandMacros(t.slice(0, at), []);
+    const arg = at === -1 ? 0 : Number(/^\$ARG(\d+)\$/.exec(t.slice(at))?.[1] ?? 0);
     // An empty argument changes nothing: the word is what the configuration says.
-    return { value, tainted: at !== -1 && value !== expandMacros(t, []), fixed };
+    return { value, tainted: at !== -1 && value !== expandMacros(t, []), fixed, arg };
   });
 }
 
@@ -87,7 +90,10 @@ function optionFixedByTemplate(w: ArgWord): boolean {
   return w.fixed.length >= 2 && w.fixed.startsWith('-');
 }
 
-const ADDS_OPTION = 'an argument may not start with a dash unless the configured command line puts it right after an option';
+/** Why a dashed argument is refused; `w.arg` names which one. */
+function addsOption(w: ArgWord): string {
+  return `argument ${w.arg} may not start with a dash: the configured command line does not put it right after an option`;
+}
 
 /**
  * Why the request's arguments must not run this command, or undefined. Arguments can never
@@ -116,7 +122,7 @@ function refuseInproc(plugin: PluginDescriptor, words: readonly ArgWord[]): stri
   }
   // What node:util parseArgs (the plugins' parser: no abbreviations) will read each word as.
   let valueOf: PluginOption | undefined;
-  for (const [k, w] of words.entries()) {
+  for (const w of words) {
     if (valueOf) {
       if (valueOf.restricted && w.tainted) return restrictedWhy(valueOf.name, valueOf.restricted);
       valueOf = undefined;
@@ -125,10 +131,10 @@ function refuseInproc(plugin: PluginDescriptor, words: readonly ArgWord[]): stri
     if (!w.value.startsWith('-') || w.value === '-') continue;
     if (w.value === '--') {
       // Everything after `--` is a positional, which the checks refuse.
-      if (w.tainted) return `argument in word ${k + 1}: ${ADDS_OPTION}`;
+      if (w.tainted) return addsOption(w);
       break;
     }
-    if (w.tainted && !optionFixedByTemplate(w)) return `argument in word ${k + 1}: ${ADDS_OPTION}`;
+    if (w.tainted && !optionFixedByTemplate(w)) return addsOption(w);
     if (w.value.startsWith('--')) {
       const eq = w.value.indexOf('=');
       const o = long.get(eq === -1 ? w.value.slice(2) : w.value.slice(2, eq));
@@ -142,7 +148,7 @@ function refuseInproc(plugin: PluginDescriptor, words: readonly ArgWord[]): stri
       const o = short.get(w.value[i]!);
       if (!o) break;
       // The letters themselves must come from the configuration.
-      if (w.tainted && i >= w.fixed.length) return `argument in word ${k + 1}: ${ADDS_OPTION}`;
+      if (w.tainted && i >= w.fixed.length) return addsOption(w);
       if (o.type === 'string') {
         if (o.restricted && w.tainted) return restrictedWhy(o.name, o.restricted);
         if (i === w.value.length - 1) valueOf = o;
@@ -164,7 +170,7 @@ function refuseExec(words: readonly ArgWord[], firstArg: number): string | undef
     if (optionFixedByTemplate(w)) continue;
     const prev = words[k - 1];
     const afterOption = k >= firstArg && w.fixed === '' && prev !== undefined && !prev.tainted && prev.value.startsWith('-') && prev.value !== '-' && prev.value !== '--';
-    if (!afterOption) return k === 0 ? 'the program name may not come from an argument starting with a dash' : `argument in word ${k + 1}: ${ADDS_OPTION}`;
+    if (!afterOption) return addsOption(w);
   }
   return undefined;
 }
