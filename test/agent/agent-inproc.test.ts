@@ -13,7 +13,7 @@ import { createAgent, type Agent } from '../../agent/server.ts';
 import { runPlugin } from '../../nagios/plugin.ts';
 import { freePort } from '../support/ports.ts';
 import { checkNrpe, cleanup, expectCleanCut, onCleanup, requireTools, tempDir } from './helpers.ts';
-import { testPlugin } from './fixtures/test-plugin.ts';
+import { sleepsAborted, testPlugin } from './fixtures/test-plugin.ts';
 
 let agent: Agent;
 let port: number;
@@ -119,8 +119,11 @@ describe('check_ha_* plugins run inside the agent', () => {
       expect(f.code).toBe(0);
       expect(f.ms).toBeLessThan(1500);
     }
+    const abortedBefore = sleepsAborted.count;
     const s = await slow;
     expect(s).toMatchObject({ code: 3, stdout: 'NRPE: Command timed out after 2 seconds\n' });
+    // The check itself was stopped (its timers and reads released), not only the answer sent.
+    expect(sleepsAborted.count).toBe(abortedBefore + 1);
     expect(s.ms).toBeLessThan(3500);
   });
 

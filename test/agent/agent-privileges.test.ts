@@ -128,6 +128,25 @@ describe('privilege drop before serving', () => {
   });
 });
 
+describe('held TLS connections', () => {
+  it('a check_nrpe over TLS that connects before serve() is answered once serving starts', async () => {
+    requireTools();
+    const port = await freePort();
+    const agent = createAgent({
+      load: () => parseConfigText(`server_port=${port}\nserver_address=127.0.0.1\ncommand[hello]=/bin/echo hello\n`),
+      useTls: true,
+      plugins: [],
+      logger: createLogger('error', () => undefined),
+    });
+    await agent.start();
+    onCleanup(() => agent.close(500));
+    const early = checkNrpe(port, ['-c', 'hello']);
+    await new Promise((r) => setTimeout(r, 400));
+    agent.serve();
+    expect(await early).toMatchObject({ code: 0, stdout: 'hello\n' });
+  });
+});
+
 describe('log_file across SIGHUP', () => {
   it('is made the agent user\'s at start, so SIGHUP reopens it and logging goes on there', async () => {
     requireTools();
