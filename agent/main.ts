@@ -83,7 +83,12 @@ async function writePidFile(path: string, pid: number): Promise<string | undefin
 function lookupIds(user: string, group: string): { uid: number; gid: number } {
   const id = (db: 'passwd' | 'group', name: string): number => {
     if (/^\d+$/.test(name)) return Number(name);
-    const line = execFileSync('getent', [db, name], { encoding: 'utf8', timeout: 5000 }).split('\n')[0] ?? '';
+    let line = '';
+    try {
+      line = execFileSync('getent', [db, name], { encoding: 'utf8', timeout: 5000 }).split('\n')[0] ?? '';
+    } catch {
+      throw new Error(`no ${db === 'passwd' ? 'user' : 'group'} '${name}' (getent ${db} ${name} found nothing): check nrpe_user and nrpe_group`);
+    }
     const n = Number(line.split(':')[2]);
     if (!Number.isInteger(n)) throw new Error(`getent ${db} ${name} gave no id`);
     return n;

@@ -171,7 +171,10 @@ export function createAgent(opts: AgentOptions): Agent {
       tls.server.on('tlsClientError', (e: Error, t: TLSSocket) => {
         handshaking.delete(socketKey(t));
         const reason = (e as Error & { reason?: string }).reason ?? e.message.trim();
-        log.info('TLS handshake failed; closed', { remote: normalizeAddress(t.remoteAddress ?? ''), error: reason, code: (e as NodeJS.ErrnoException).code });
+        const remote = normalizeAddress(t.remoteAddress ?? '');
+        // A flood of broken handshakes must not become a flood of log lines: once per 10 s per source and reason.
+        const n = quiet.due(`tls|${remote}|${reason}`);
+        if (n !== undefined) log.info('TLS handshake failed; closed', { remote, error: reason, code: (e as NodeJS.ErrnoException).code, ...(n > 1 ? { times: n } : {}) });
       });
     }
     generationCounter++;
@@ -308,7 +311,8 @@ export function createAgent(opts: AgentOptions): Agent {
     // The clock runs from accept, also while the connection is held before serve().
     const timeoutMs = requestTimeoutMs(g.config);
     const timer = setTimeout(() => {
-      log.warn('connection timed out before a complete request', { remote, timeout_s: timeoutMs / 1000 });
+      const n = quiet.due(`timeout|${remote}`);
+      if (n !== undefined) log.warn('connection timed out before a complete request', { remote, timeout_s: timeoutMs / 1000, ...(n > 1 ? { times: n } : {}) });
       raw.destroy();
     }, timeoutMs);
     raw.once('close', () => clearTimeout(timer));
@@ -346,7 +350,9 @@ export function createAgent(opts: AgentOptions): Agent {
     });
     raw.once('close', () => {
       // Node closes a connection whose client certificate fails verification without an event.
-      if (g.handshaking.delete(key)) log.info('closed during the TLS handshake', { remote, ...(tls.requireClientCert ? { hint: 'no valid client certificate?' } : {}) });
+      if (!g.handshaking.delete(key)) return;
+      const n = quiet.due(`handshake-close|${remote}`);
+      if (n !== undefined) log.info('closed during the TLS handshake', { remote, ...(tls.requireClientCert ? { hint: 'no valid client certificate?' } : {}), ...(n > 1 ? { times: n } : {}) });
     });
     tls.server.emit('connection', raw);
   }
