@@ -176,15 +176,21 @@ function refuseExec(words: readonly ArgWord[], firstArg: number): string | undef
 }
 
 /**
- * Shell lines get the arguments pasted in (as NRPE does): an argument with white space
- * would add words, so it is refused; dashed ones follow the rule of external programs,
- * judged on the line split at white space.
+ * Shell lines get the arguments pasted in (as NRPE does), so the shell reads them again: an
+ * argument with white space, `$` (`a$IFS-n` splits into two words) or a glob (`*`, `?`)
+ * would add words and is refused; dashes follow the rule of external programs, judged on
+ * the line split at white space with the quotes the shell removes left out (`"$ARG1$"`
+ * with `-n` is still `-n`).
  */
 function refuseShell(line: string, args: readonly string[]): string | undefined {
   const used = new Set<number>();
   for (const m of line.matchAll(/\$ARG(\d+)\$/g)) used.add(Number(m[1]));
-  for (const n of used) {
-    if (/\s/.test(args[n - 1] ?? '')) return `argument ${n} contains white space, which would add words to a shell command line`;
+  for (const n of [...used].sort((a, b) => a - b)) {
+    const a = args[n - 1] ?? '';
+    if (/\s/.test(a)) return `argument ${n} contains white space, which would add words to a shell command line`;
+    if (/[$*?]/.test(a)) return `argument ${n} contains a dollar sign or a glob, which the shell would expand into more words`;
   }
-  return refuseExec(argWords(line.split(/[ \t]+/).filter((w) => w !== ''), args), 1);
+  const unquote = (w: string): string => w.replace(/["'\\]/g, '');
+  const words = line.split(/[ \t]+/).filter((w) => w !== '').map(unquote);
+  return refuseExec(argWords(words, args.map(unquote)), 1);
 }

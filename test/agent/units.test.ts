@@ -111,6 +111,12 @@ describe('arguments cannot add options', () => {
     expect(refuse('/bin/echo -w $ARG1$ $ARG2$', ['5', '-e'])).toMatch(/^argument 2 /);
     expect(refuse('/bin/echo $ARG1$ | cat', ['a b'])).toMatch(/white space/);
     expect(refuse('/bin/echo -w $ARG1$ | cat', ['-5'])).toBeUndefined();
+    // the shell removes quotes and expands $ and globs after the nasty_metachars check
+    expect(refuse('/bin/echo "$ARG1$" | cat', ['-n'])).toMatch(/^argument 1 may not start with a dash/);
+    expect(refuse('/bin/echo $ARG1$ | cat', ['"-n"'])).toMatch(/^argument 1 may not start with a dash/);
+    expect(refuse('/bin/echo $ARG1$ | cat', ['a$IFS-n'])).toMatch(/dollar sign/);
+    expect(refuse('/bin/echo $ARG1$ | cat', ['*'])).toMatch(/glob/);
+    expect(refuse('/bin/echo "-w" "$ARG1$" | cat', ['-5'])).toBeUndefined();
   });
 });
 
