@@ -176,8 +176,9 @@ export function fitAnswer(output: Buffer, maxBytes: number, incomplete: boolean)
   const head = (bar1 === -1 ? first : first.slice(0, bar1)).trimEnd();
   const long = (bar2 === -1 ? rest : rest.slice(0, bar2)).trimEnd();
   const items = [...perfItems(bar1 === -1 ? '' : first.slice(bar1 + 1)), ...perfItems(bar2 === -1 ? '' : rest.slice(bar2 + 1))];
-  // Where the read was cut, the last item seen may be a fragment; with no perfdata seen at all, the cut was in the long text.
-  if (incomplete) items.pop();
+  // Where the read was cut inside perfdata (the first line without a newline after it, or
+  // the long output's perfdata, which runs to the end), the last item may be a fragment.
+  if (incomplete && (nl === -1 || bar2 !== -1)) items.pop();
   const tail = long === '' ? '' : `\n${long}`;
   const size = (s: string): number => Buffer.byteLength(s, 'utf8');
   const textBytes = size(head) + size(tail);

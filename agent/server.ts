@@ -16,15 +16,13 @@ import { planCommands, refuseArguments, type CommandPlan } from './commands.ts';
 import { configProblems, type AgentConfig } from './config.ts';
 import { buildAllowedHosts, normalizeAddress, type AllowedHosts } from './hosts.ts';
 import type { Logger } from './log.ts';
-import { runPlan } from './run.ts';
+import { runPlan, type RunOutcome } from './run.ts';
 import { buildTls, type TlsSetup } from './tls.ts';
 
 /** What `_NRPE_CHECK` answers: the NRPE version whose protocol we speak, and who we are. */
 export const NRPE_COMPAT_VERSION = '4.1.0';
 export const HELLO_TEXT = `NRPE v${NRPE_COMPAT_VERSION}-hawatch`;
 const HELLO_COMMAND = '_NRPE_CHECK';
-/** A held connection's continuation (see serve()). */
-const HELD = Symbol('held');
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** After the answer is written, a client that does not close is cut off after this long. */
 const LINGER_MS = 5000;
@@ -148,8 +146,8 @@ export function createAgent(opts: AgentOptions): Agent {
   const perSource = new Map<string, number>();
   /** Connections still waiting for their request, oldest first: evicted first when all slots are taken. */
   const waiting = new Map<Socket, string>();
-  /** Connections accepted before serve(). */
-  let held: Socket[] | undefined = [];
+  /** Connections accepted before serve(), as what starts serving each. */
+  let held: (() => void)[] | undefined = [];
   const quiet = new QuietLog(10_000);
   let inFlight = 0;
 
@@ -319,8 +317,7 @@ export function createAgent(opts: AgentOptions): Agent {
     if (held) {
       // Not serving yet (privileges not dropped): do not read, do not start TLS.
       raw.pause();
-      held.push(raw);
-      (raw as Socket & { [HELD]?: () => void })[HELD] = () => handleConnection(raw, g, remote, timer);
+      held.push(() => handleConnection(raw, g, remote, timer));
       return;
     }
     handleConnection(raw, g, remote, timer);
@@ -461,19 +458,20 @@ export function createAgent(opts: AgentOptions): Agent {
         const asRoot = opts.refuseRoot === true && typeof process.getuid === 'function' && (process.getuid() === 0 || process.geteuid?.() === 0);
         inFlight++;
         try {
-          if (refused || asRoot) {
-            code = 3;
-            output = refused ? `NRPE: arguments refused: ${refused}` : 'NRPE: the agent still runs as root and refuses to run commands; check nrpe_user';
-            problem = refused ? `arguments refused: ${refused}` : 'running as root';
+          let r: RunOutcome;
+          if (refused) {
+            r = { code: 3, output: Buffer.from(`NRPE: arguments refused: ${refused}`), timedOut: false, problem: `arguments refused: ${refused}` };
+          } else if (asRoot) {
+            r = { code: 3, output: Buffer.from('NRPE: the agent still runs as root and refuses to run commands, check nrpe_user'), timedOut: false, problem: 'running as root' };
           } else {
-          const r = await g.limiter.run(() =>
-            runPlan({ plan, args: query.args, timeoutS: cfg.commandTimeoutS, maxOutputBytes: version === 2 ? 1035 : 65535, answerBytes: version === 2 ? 1023 : 65535, env: g.env }),
-          );
+            r = await g.limiter.run(() =>
+              runPlan({ plan, args: query.args, timeoutS: cfg.commandTimeoutS, maxOutputBytes: version === 2 ? 1035 : 65535, answerBytes: version === 2 ? 1023 : 65535, env: g.env }),
+            );
+          }
           code = r.code;
           output = r.output;
           problem = r.problem ?? (r.timedOut ? 'timed out' : undefined);
           stderr = r.stderr;
-          }
         } catch (e) {
           // runPlan does not throw; never let a bug take the daemon down.
           code = 3;
@@ -522,13 +520,9 @@ export function createAgent(opts: AgentOptions): Agent {
       for (const a of agent.addresses()) log.info('listening', { address: a.address, port: a.port, tls: Boolean(g.tls) });
     },
     serve() {
-      const waitingNow = held ?? [];
+      const pending = held ?? [];
       held = undefined;
-      for (const raw of waitingNow) {
-        const go = (raw as Socket & { [HELD]?: () => void })[HELD];
-        delete (raw as Socket & { [HELD]?: () => void })[HELD];
-        go?.();
-      }
+      for (const go of pending) go();
     },
     async reload() {
       let g: Generation;

@@ -133,7 +133,15 @@ describe('answers cut to the packet', () => {
     expect(fit("OK | 'a b'=1 'c''d e'=2", 15)).toBe("OK | 'a b'=1");
     // read already cut: the last item may be a fragment and is left out
     expect(fit('OK | a=1 b=2 c=3', 100, true)).toBe('OK | a=1 b=2');
+    expect(fit('OK | a=1 b=2\nlong | c=3 d=4', 100, true)).toBe('OK | a=1 b=2 c=3\nlong');
+    expect(fit('OK | a=1 b=2\nlong text cut her', 100, true)).toBe('OK | a=1 b=2\nlong text cut her');
     expect(fit('no perfdata at all, just text', 10)).toBe('no perfdat');
+    // v3/v4: the same at 64 KiB
+    const big = `OK - 3000 items | ${Array.from({ length: 3000 }, (_, i) => `drbd${i}/0_out_of_sync=${i}B;5242880;31457280;0`).join(' ')}`;
+    const cut = fit(big, 65535);
+    expect(Buffer.byteLength(cut)).toBeLessThanOrEqual(65535);
+    expect(cut.split(' ').at(-1)).toMatch(/^drbd\d+\/0_out_of_sync=\d+B;5242880;31457280;0$/);
+    expect(big.startsWith(cut)).toBe(true);
   });
 });
 
