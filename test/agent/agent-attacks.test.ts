@@ -98,7 +98,7 @@ describe('connection slots', () => {
     const idle = await openMany(agent.port, 20, () => '127.0.0.2', (s) => s.on('close', () => closedAt.push(performance.now() - t0)));
     await waitFor('the idle connections to be closed', () => closedAt.length === 20, 10_000, { everyMs: 50 }).catch(() => undefined);
     expect(closedAt.length).toBe(20);
-    // closed by the 1 s timeout, not by the 120 s (connection_timeout default 300 s)
+    // closed by the 1 s hawatch_handshake_timeout, not at connection_timeout (300 s)
     for (const ms of closedAt) expect(ms).toBeLessThan(6000);
     for (const ms of closedAt) expect(ms).toBeGreaterThan(800);
     for (const s of idle) s.destroy();
