@@ -11,7 +11,7 @@
  * cannot add words; for shell lines they are substituted into the line, as NRPE does (the
  * arguments were checked against nasty_metachars first).
  */
-import type { PluginDescriptor } from '../nagios/plugin.ts';
+import { pluginOptions, type PluginDescriptor, type PluginOption } from '../nagios/plugin.ts';
 import { expandMacros, splitCommandLine } from './shellwords.ts';
 
 export type CommandPlan =
@@ -45,4 +45,152 @@ export function planCommands(commands: ReadonlyMap<string, string>, plugins: rea
 /** argv for an inproc or exec plan with the request's arguments substituted per word. */
 export function substituteArgs(templates: readonly string[], args: readonly string[]): string[] {
   return templates.map((t) => expandMacros(t, args));
+}
+
+/** A word of a command's argv and how much of it the network chose. */
+interface ArgWord {
+  readonly value: string;
+  /** An argument (`$ARGn$`) changed this word. */
+  readonly tainted: boolean;
+  /** The word up to its first `$ARGn$`, as the template wrote it (`$$` read as `$`). */
+  readonly fixed: string;
+  /** n of that first `$ARGn$` (for messages: "argument 2"). */
+  readonly arg: number;
+}
+
+const ARG_MACRO = /^ARG\d+$/;
+
+/** Index of the first `$ARGn$` in a template word (the way expandMacros reads `$...$` pairs), or -1. */
+function firstArgMacro(t: string): number {
+  let i = 0;
+  for (;;) {
+    const start = t.indexOf('$', i);
+    if (start === -1) return -1;
+    const end = t.indexOf('$', start + 1);
+    if (end === -1) return -1;
+    if (ARG_MACRO.test(t.slice(start + 1, end))) return start;
+    i = end + 1;
+  }
+}
+
+function argWords(templates: readonly string[], args: readonly string[]): ArgWord[] {
+  return templates.map((t) => {
+    const value = expandMacros(t, args);
+    const at = firstArgMacro(t);
+    const fixed = at === -1 ? value : expandMacros(t.slice(0, at), []);
+    const arg = at === -1 ? 0 : Number(/^\$ARG(\d+)\$/.exec(t.slice(at))?.[1] ?? 0);
+    // An empty argument changes nothing: the word is what the configuration says.
+    return { value, tainted: at !== -1 && value !== expandMacros(t, []), fixed, arg };
+  });
+}
+
+/** The option name and `=` (long) or the option letter (short) came from the configuration, not from an argument. */
+function optionFixedByTemplate(w: ArgWord): boolean {
+  if (w.fixed.startsWith('--')) return w.fixed.includes('=');
+  return w.fixed.length >= 2 && w.fixed.startsWith('-');
+}
+
+/** Why a dashed argument is refused; `w.arg` names which one. */
+function addsOption(w: ArgWord): string {
+  return `argument ${w.arg} may not start with a dash: the configured command line does not put it right after an option`;
+}
+
+/**
+ * Why the request's arguments must not run this command, or undefined. Arguments can never
+ * add options: an `$ARGn$` value starting with `-` is refused unless the configured command
+ * line puts it right after an option that takes a value (`-w $ARG1$` takes `-5:`), or the
+ * option is written in the same word (`--warning=$ARG1$`). Options of hawatch's checks that
+ * name a file or a program (`restricted`) cannot be set, nor given a value, by an argument.
+ */
+export function refuseArguments(plan: CommandPlan, args: readonly string[]): string | undefined {
+  if (args.every((a) => a === '')) return undefined;
+  if (plan.kind === 'inproc') return refuseInproc(plan.plugin, argWords(plan.argTemplates, args));
+  if (plan.kind === 'exec') return refuseExec(argWords([plan.file, ...plan.argTemplates], args), 1);
+  return refuseShell(plan.line, args);
+}
+
+function restrictedWhy(name: string, kind: 'file' | 'program'): string {
+  return `option --${name} names a ${kind} and cannot be set through arguments (write it in the command line of the agent configuration)`;
+}
+
+function refuseInproc(plugin: PluginDescriptor, words: readonly ArgWord[]): string | undefined {
+  const long = new Map<string, PluginOption>();
+  const short = new Map<string, PluginOption>();
+  for (const o of pluginOptions(plugin)) {
+    long.set(o.name, o);
+    if (o.short) short.set(o.short, o);
+  }
+  // What node:util parseArgs (the plugins' parser: no abbreviations) will read each word as.
+  let valueOf: PluginOption | undefined;
+  for (const w of words) {
+    if (valueOf) {
+      if (valueOf.restricted && w.tainted) return restrictedWhy(valueOf.name, valueOf.restricted);
+      valueOf = undefined;
+      continue;
+    }
+    if (!w.value.startsWith('-') || w.value === '-') continue;
+    if (w.value === '--') {
+      // Everything after `--` is a positional, which the checks refuse.
+      if (w.tainted) return addsOption(w);
+      break;
+    }
+    if (w.tainted && !optionFixedByTemplate(w)) return addsOption(w);
+    if (w.value.startsWith('--')) {
+      const eq = w.value.indexOf('=');
+      const o = long.get(eq === -1 ? w.value.slice(2) : w.value.slice(2, eq));
+      if (!o) continue;
+      if (o.restricted && w.tainted) return restrictedWhy(o.name, o.restricted);
+      if (eq === -1 && o.type === 'string') valueOf = o;
+      continue;
+    }
+    // A short option group: -v, -vvv, -w5, -vw 5 (parseArgs' reading).
+    for (let i = 1; i < w.value.length; i++) {
+      const o = short.get(w.value[i]!);
+      if (!o) break;
+      // The letters themselves must come from the configuration.
+      if (w.tainted && i >= w.fixed.length) return addsOption(w);
+      if (o.type === 'string') {
+        if (o.restricted && w.tainted) return restrictedWhy(o.name, o.restricted);
+        if (i === w.value.length - 1) valueOf = o;
+        break;
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * External programs: their options are unknown, so a dashed argument is taken only right
+ * after an option the configuration wrote (`-w $ARG1$`) or inside an option word it wrote
+ * (`--warning=$ARG1$`).
+ */
+function refuseExec(words: readonly ArgWord[], firstArg: number): string | undefined {
+  for (const [k, w] of words.entries()) {
+    if (!w.tainted || !w.value.startsWith('-')) continue;
+    if (optionFixedByTemplate(w)) continue;
+    const prev = words[k - 1];
+    const afterOption = k >= firstArg && w.fixed === '' && prev !== undefined && !prev.tainted && prev.value.startsWith('-') && prev.value !== '-' && prev.value !== '--';
+    if (!afterOption) return addsOption(w);
+  }
+  return undefined;
+}
+
+/**
+ * Shell lines get the arguments pasted in (as NRPE does), so the shell reads them again: an
+ * argument with white space, `$` (`a$IFS-n` splits into two words) or a glob (`*`, `?`)
+ * would add words and is refused; dashes follow the rule of external programs, judged on
+ * the line split at white space with the quotes the shell removes left out (`"$ARG1$"`
+ * with `-n` is still `-n`).
+ */
+function refuseShell(line: string, args: readonly string[]): string | undefined {
+  const used = new Set<number>();
+  for (const m of line.matchAll(/\$ARG(\d+)\$/g)) used.add(Number(m[1]));
+  for (const n of [...used].sort((a, b) => a - b)) {
+    const a = args[n - 1] ?? '';
+    if (/\s/.test(a)) return `argument ${n} contains white space, which would add words to a shell command line`;
+    if (/[$*?]/.test(a)) return `argument ${n} contains a dollar sign or a glob, which the shell would expand into more words`;
+  }
+  const unquote = (w: string): string => w.replace(/["'\\]/g, '');
+  const words = line.split(/[ \t]+/).filter((w) => w !== '').map(unquote);
+  return refuseExec(argWords(words, args.map(unquote)), 1);
 }

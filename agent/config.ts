@@ -51,6 +51,10 @@ export interface AgentConfig {
   readonly debug: boolean;
   /** hawatch_max_connections: connections open at once; more are closed at accept. */
   readonly maxConnections: number;
+  /** hawatch_max_connections_per_host: connections one source address may hold at once. */
+  readonly maxConnectionsPerHost: number;
+  /** hawatch_handshake_timeout: seconds from accept to a complete request (TLS handshake included). */
+  readonly handshakeTimeoutS: number;
   readonly ssl: SslConfig;
   /** Where the config came from (the main file, then includes), for messages. */
   readonly files: readonly string[];
@@ -86,6 +90,8 @@ interface Mutable {
   logFile?: string;
   debug: boolean;
   maxConnections: number;
+  maxConnectionsPerHost: number;
+  handshakeTimeoutS: number;
   ssl: {
     version: SslVersion;
     useAdh: 0 | 1 | 2;
@@ -116,6 +122,12 @@ function defaults(): Mutable {
     keepEnvVars: [],
     debug: false,
     maxConnections: 1024,
+    // A monitoring server rarely runs more than a few dozen checks on one node at once; far
+    // below the global cap, so one source (or a few) cannot take every slot.
+    maxConnectionsPerHost: 64,
+    // check_nrpe sends its query right after the handshake: a few seconds is ample, and idle
+    // or half-dead connections free their slot quickly.
+    handshakeTimeoutS: 5,
     ssl: { version: 'TLSv1+', useAdh: 1, cipherList: DEFAULT_CIPHER_LIST, clientCerts: 0, logging: 0, dhParams: '2048', anonEcdh: true },
     files: [],
     warnings: [],
@@ -256,6 +268,12 @@ async function parseInto(cfg: Mutable, text: string, path: string, depth: number
         break;
       case 'hawatch_max_connections':
         cfg.maxConnections = intIn(where, key, value, 1, 1_000_000);
+        break;
+      case 'hawatch_max_connections_per_host':
+        cfg.maxConnectionsPerHost = intIn(where, key, value, 1, 1_000_000);
+        break;
+      case 'hawatch_handshake_timeout':
+        cfg.handshakeTimeoutS = intIn(where, key, value, 1, 3600);
         break;
       case 'hawatch_dh_params':
         if (value !== 'auto' && value !== '2048' && value !== '') cfg.ssl.dhParams = abs(value);

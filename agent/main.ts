@@ -3,7 +3,9 @@
  *
  *   hawatch-agent -c /etc/hawatch/agent.cfg [-n] [--check-config]
  */
-import { unlink, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { constants as fsc } from 'node:fs';
+import { lstat, open, unlink } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { VERSION } from '../nagios/version.ts';
 import { plugins } from '../plugins/registry.ts';
@@ -50,6 +52,65 @@ function dropPrivileges(cfg: AgentConfig): string | undefined {
   }
   if (process.getuid() === 0 || process.getgid!() === 0) return 'nrpe_user/nrpe_group must not be root';
   return undefined;
+}
+
+/**
+ * Writes the pid file as root, before the drop. Never blocks (O_NONBLOCK: a FIFO without a
+ * reader fails at once instead of hanging the start) and never writes through a symlink or
+ * into anything but a regular file (the folder may belong to the agent user).
+ */
+async function writePidFile(path: string, pid: number): Promise<string | undefined> {
+  let fh;
+  try {
+    fh = await open(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_NOFOLLOW | fsc.O_NONBLOCK, 0o644);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'ENXIO' ? 'it is a FIFO; use a regular file' : code === 'ELOOP' ? 'it is a symbolic link; use a regular file' : (e as Error).message;
+  }
+  try {
+    if (!(await fh.stat()).isFile()) return 'it is not a regular file';
+    await fh.truncate(0);
+    await fh.write(`${pid}\n`, 0);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** uid and gid of nrpe_user / nrpe_group (names or numbers), through NSS like the C daemon. */
+function lookupIds(user: string, group: string): { uid: number; gid: number } {
+  const id = (db: 'passwd' | 'group', name: string): number => {
+    if (/^\d+$/.test(name)) return Number(name);
+    let line = '';
+    try {
+      line = execFileSync('getent', [db, name], { encoding: 'utf8', timeout: 5000 }).split('\n')[0] ?? '';
+    } catch {
+      throw new Error(`no ${db === 'passwd' ? 'user' : 'group'} '${name}' (getent ${db} ${name} found nothing): check nrpe_user and nrpe_group`);
+    }
+    const n = Number(line.split(':')[2]);
+    if (!Number.isInteger(n)) throw new Error(`getent ${db} ${name} gave no id`);
+    return n;
+  };
+  return { uid: id('passwd', user), gid: id('group', group) };
+}
+
+/**
+ * Makes log_file belong to the user the agent switches to, so that user can reopen it on
+ * SIGHUP (after logrotate, or at start after the drop). Only a regular file owned by root, or
+ * a new one, is chowned, through its descriptor (never through a symbolic link).
+ */
+async function prepareLogFile(path: string, user: string, group: string): Promise<void> {
+  const st = await lstat(path).catch(() => undefined);
+  if (st && (!st.isFile() || st.uid !== 0)) return;
+  const { uid, gid } = lookupIds(user, group);
+  const fh = await open(path, fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW | fsc.O_NONBLOCK, 0o640);
+  try {
+    if ((await fh.stat()).isFile()) await fh.chown(uid, gid);
+  } finally {
+    await fh.close();
+  }
 }
 
 async function main(): Promise<void> {
@@ -103,7 +164,9 @@ async function main(): Promise<void> {
     log.setLevel(cfg.debug ? 'debug' : 'info');
     await log.setFile(cfg.logFile);
   };
+  const willDrop = typeof process.getuid === 'function' && process.getuid() === 0 && first.nrpeUser !== undefined;
   try {
+    if (willDrop && first.logFile) await prepareLogFile(first.logFile, first.nrpeUser!, first.nrpeGroup ?? first.nrpeUser!);
     await applyLogging(first);
   } catch (e) {
     fail(`cannot open log_file '${first.logFile}': ${(e as Error).message}`);
@@ -122,21 +185,39 @@ async function main(): Promise<void> {
     useTls: !values['no-ssl'],
     plugins,
     logger: log,
+    refuseRoot: true,
   });
+  // Order matters: bind (root, for low ports) and read the TLS files; write the pid file
+  // (root); drop to nrpe_user; only then answer anything. Connections that arrive before
+  // serve() wait in the kernel and in the agent, unread.
   try {
     await agent.start();
   } catch (e) {
     log.error('cannot start', { error: (e as Error).message });
     fail((e as Error).message);
   }
+  let pidWritten = false;
   if (first.pidFile) {
-    await writeFile(first.pidFile, `${process.pid}\n`).catch((e: Error) => log.warn('cannot write pid_file', { file: first.pidFile, error: e.message }));
+    const why = await writePidFile(first.pidFile, process.pid);
+    if (why) log.warn('pid_file not written', { file: first.pidFile, error: why });
+    pidWritten = why === undefined;
   }
   const why = dropPrivileges(first);
   if (why) {
     log.error('cannot start', { error: why });
     fail(why);
   }
+  if (willDrop && first.logFile) {
+    // Reopen as the agent user now, so a file it cannot reopen fails the start, not the first SIGHUP.
+    try {
+      await applyLogging(first);
+    } catch (e) {
+      await log.setFile(undefined);
+      log.error('cannot start', { error: `cannot reopen log_file '${first.logFile}' as ${first.nrpeUser}: ${(e as Error).message}` });
+      fail(`cannot reopen log_file '${first.logFile}' as ${first.nrpeUser}: ${(e as Error).message}; make it writable by that user`);
+    }
+  }
+  agent.serve();
   log.info('started', { version: VERSION, pid: process.pid, uid: process.getuid?.(), plugins: plugins.map((p) => p.name).join(',') });
 
   let reloading = Promise.resolve();
@@ -163,7 +244,8 @@ async function main(): Promise<void> {
     stopping = true;
     log.info('stopping', { signal });
     void agent.close(10_000).then(async () => {
-      if (first.pidFile) await unlink(first.pidFile).catch(() => undefined);
+      // Only a pid file we wrote: never a FIFO or someone else's file at that path.
+      if (first.pidFile && pidWritten) await unlink(first.pidFile).catch(() => undefined);
       log.info('stopped');
       await log.close();
       process.exit(0);

@@ -12,11 +12,11 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { containsNastyMetachars, decodePacket, encodePacket, expectedPacketLength, NrpeDecodeError, PacketType, parseQuery, type NrpeVersion } from '../nagios/nrpe.ts';
 import type { PluginDescriptor } from '../nagios/plugin.ts';
-import { planCommands, type CommandPlan } from './commands.ts';
+import { planCommands, refuseArguments, type CommandPlan } from './commands.ts';
 import { configProblems, type AgentConfig } from './config.ts';
 import { buildAllowedHosts, normalizeAddress, type AllowedHosts } from './hosts.ts';
 import type { Logger } from './log.ts';
-import { runPlan } from './run.ts';
+import { runPlan, type RunOutcome } from './run.ts';
 import { buildTls, type TlsSetup } from './tls.ts';
 
 /** What `_NRPE_CHECK` answers: the NRPE version whose protocol we speak, and who we are. */
@@ -68,11 +68,22 @@ export interface AgentOptions {
   readonly logger: Logger;
   /** The environment commands inherit PATH and keep_env_vars from (default process.env). */
   readonly baseEnv?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Never run a command while the process is root (the daemon sets it: it drops to
+   * nrpe_user before serving, and this is the last line if that order were ever broken).
+   */
+  readonly refuseRoot?: boolean;
 }
 
 export interface Agent {
-  /** Loads the config, builds everything and starts listening. Throws on a bad config. */
+  /**
+   * Loads the config, builds everything and binds the listeners. Throws on a bad config.
+   * Connections are held (not read, not answered) until serve(): the daemon drops its
+   * privileges in between.
+   */
   start(): Promise<void>;
+  /** Starts answering, beginning with the connections held since start(). */
+  serve(): void;
   /** Re-reads the config; on any problem keeps the running one and returns false. */
   reload(): Promise<boolean>;
   /** Stops listening, waits up to `graceMs` for requests in flight, then closes the rest. */
@@ -85,6 +96,32 @@ export interface Agent {
 
 function socketKey(s: { remoteAddress?: string | undefined; remotePort?: number | undefined; localPort?: number | undefined }): string {
   return `${s.remoteAddress}|${s.remotePort}|${s.localPort}`;
+}
+
+/** From accept to a complete request (TLS handshake included). */
+function requestTimeoutMs(c: AgentConfig): number {
+  return Math.min(c.handshakeTimeoutS, c.connectionTimeoutS) * 1000;
+}
+
+/** Says something at most once per interval per key, with the count of what it kept quiet. */
+class QuietLog {
+  private readonly last = new Map<string, { at: number; quiet: number }>();
+  private readonly everyMs: number;
+  constructor(everyMs: number) {
+    this.everyMs = everyMs;
+  }
+  /** The number of events since the last time, or undefined to stay quiet now. */
+  due(key: string): number | undefined {
+    const now = Date.now();
+    const e = this.last.get(key);
+    if (e && now - e.at < this.everyMs) {
+      e.quiet++;
+      return undefined;
+    }
+    if (this.last.size > 10_000) this.last.clear();
+    this.last.set(key, { at: now, quiet: 0 });
+    return (e?.quiet ?? 0) + 1;
+  }
 }
 
 function childEnv(cfg: AgentConfig, base: Readonly<Record<string, string | undefined>>): Record<string, string | undefined> {
@@ -105,13 +142,20 @@ export function createAgent(opts: AgentOptions): Agent {
   let listenKey = '';
   let closing = false;
   const sockets = new Set<Socket>();
+  /** Open connections per source address, for hawatch_max_connections_per_host. */
+  const perSource = new Map<string, number>();
+  /** Connections still waiting for their request, oldest first: evicted first when all slots are taken. */
+  const waiting = new Map<Socket, string>();
+  /** Connections accepted before serve(), as what starts serving each. */
+  let held: (() => void)[] | undefined = [];
+  const quiet = new QuietLog(10_000);
   let inFlight = 0;
 
   async function buildGeneration(config: AgentConfig): Promise<Generation> {
     const problems = configProblems(config, opts.useTls);
     if (problems.length) throw new Error(problems.join('; '));
     const allowed = await buildAllowedHosts(config.allowedHosts);
-    const tls = opts.useTls ? await buildTls(config.ssl, config.connectionTimeoutS * 1000) : undefined;
+    const tls = opts.useTls ? await buildTls(config.ssl, requestTimeoutMs(config)) : undefined;
     const plans = planCommands(config.commands, opts.plugins, config.commandPrefix);
     const handshaking = new Map<string, (t: TLSSocket) => void>();
     if (tls) {
@@ -125,7 +169,10 @@ export function createAgent(opts: AgentOptions): Agent {
       tls.server.on('tlsClientError', (e: Error, t: TLSSocket) => {
         handshaking.delete(socketKey(t));
         const reason = (e as Error & { reason?: string }).reason ?? e.message.trim();
-        log.info('TLS handshake failed; closed', { remote: normalizeAddress(t.remoteAddress ?? ''), error: reason, code: (e as NodeJS.ErrnoException).code });
+        const remote = normalizeAddress(t.remoteAddress ?? '');
+        // A flood of broken handshakes must not become a flood of log lines: once per 10 s per source and reason.
+        const n = quiet.due(`tls|${remote}|${reason}`);
+        if (n !== undefined) log.info('TLS handshake failed; closed', { remote, error: reason, code: (e as NodeJS.ErrnoException).code, ...(n > 1 ? { times: n } : {}) });
       });
     }
     generationCounter++;
@@ -160,12 +207,14 @@ export function createAgent(opts: AgentOptions): Agent {
     const hosts = c.serverAddress ? [c.serverAddress] : ['::', '0.0.0.0'];
     let lastError: Error | undefined;
     for (const host of hosts) {
-      // allowHalfOpen: a client that shuts down its sending side after the query still gets
-      // the answer (the C daemon answers it too).
-      const server = createServer({ noDelay: true, allowHalfOpen: true });
-      server.maxConnections = c.maxConnections;
+      // No allowHalfOpen: a client that closes before its request is complete (e.g. during
+      // the TLS handshake) is closed at once instead of sitting in CLOSE-WAIT holding a slot.
+      // Once the request is complete, half-close is allowed again (see readRequest), so a
+      // client that shuts down its sending side after the query still gets the answer.
+      // The connection caps are counted in onConnection (per source, with eviction), not
+      // with server.maxConnections, which would let one source take every slot.
+      const server = createServer({ noDelay: true, allowHalfOpen: false });
       server.on('connection', onConnection);
-      server.on('drop', (d?: { remoteAddress?: string }) => log.warn('connection refused: too many open connections', { remote: d?.remoteAddress, max: c.maxConnections }));
       try {
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);
@@ -188,6 +237,20 @@ export function createAgent(opts: AgentOptions): Agent {
     throw new Error(`cannot listen on ${c.serverAddress ?? '*'}:${c.serverPort}: ${lastError?.message}${hint}`);
   }
 
+  /** Frees a connection's slot, once, right away (its 'close' event comes later). */
+  function release(raw: Socket, remote: string): void {
+    if (!sockets.delete(raw)) return;
+    waiting.delete(raw);
+    const left = (perSource.get(remote) ?? 1) - 1;
+    if (left > 0) perSource.set(remote, left);
+    else perSource.delete(remote);
+  }
+
+  function evict(raw: Socket): void {
+    release(raw, waiting.get(raw) ?? normalizeAddress(raw.remoteAddress ?? ''));
+    raw.destroy();
+  }
+
   function onConnection(raw: Socket): void {
     const g = gen;
     const remote = normalizeAddress(raw.remoteAddress ?? '');
@@ -197,17 +260,71 @@ export function createAgent(opts: AgentOptions): Agent {
       return;
     }
     if (!g.allowed.allows(remote)) {
-      log.warn('host not allowed', { remote });
+      const n = quiet.due(`denied|${remote}`);
+      if (n !== undefined) log.warn('host not allowed', { remote, ...(n > 1 ? { times: n } : {}) });
       raw.destroy();
       return;
     }
+    // A full table makes room by closing the oldest connection still waiting for its
+    // request (an idle one: check_nrpe sends its query within milliseconds of connecting),
+    // so idle clients cannot lock legitimate checks out until their timeout. Per source
+    // first (a flood from one address only ever evicts its own), then over all sources.
+    const perHost = Math.min(g.config.maxConnectionsPerHost, g.config.maxConnections);
+    let mine = perSource.get(remote) ?? 0;
+    if (mine >= perHost) {
+      let oldest: Socket | undefined;
+      for (const [s, from] of waiting) {
+        if (from === remote) {
+          oldest = s;
+          break;
+        }
+      }
+      const n = quiet.due(`source|${remote}`);
+      if (!oldest) {
+        if (n !== undefined) log.warn('connection refused: too many open connections from this source', { remote, max_per_host: perHost, times: n });
+        raw.destroy();
+        return;
+      }
+      if (n !== undefined) log.warn('too many open connections from this source: closed its oldest one still waiting for its request', { remote, max_per_host: perHost, times: n });
+      evict(oldest);
+      mine = perSource.get(remote) ?? 0;
+    }
+    if (sockets.size >= g.config.maxConnections) {
+      const oldest = waiting.keys().next().value as Socket | undefined;
+      if (oldest) {
+        const n = quiet.due('evict');
+        if (n !== undefined) log.warn('all connection slots taken: closed the oldest connection still waiting for its request', { remote: waiting.get(oldest), max: g.config.maxConnections, times: n });
+        evict(oldest);
+      } else {
+        const n = quiet.due('full');
+        if (n !== undefined) log.warn('connection refused: too many open connections', { remote, max: g.config.maxConnections, times: n });
+        raw.destroy();
+        return;
+      }
+    }
     sockets.add(raw);
-    raw.once('close', () => sockets.delete(raw));
+    perSource.set(remote, mine + 1);
+    waiting.set(raw, remote);
+    raw.once('close', () => release(raw, remote));
+    // The clock runs from accept, also while the connection is held before serve().
+    const timeoutMs = requestTimeoutMs(g.config);
     const timer = setTimeout(() => {
-      log.warn('connection timed out before a complete request', { remote, timeout_s: g.config.connectionTimeoutS });
+      const n = quiet.due(`timeout|${remote}`);
+      if (n !== undefined) log.warn('connection timed out before a complete request', { remote, timeout_s: timeoutMs / 1000, ...(n > 1 ? { times: n } : {}) });
       raw.destroy();
-    }, g.config.connectionTimeoutS * 1000);
+    }, timeoutMs);
     raw.once('close', () => clearTimeout(timer));
+    if (held) {
+      // Not serving yet (privileges not dropped): do not read, do not start TLS.
+      raw.pause();
+      held.push(() => handleConnection(raw, g, remote, timer));
+      return;
+    }
+    handleConnection(raw, g, remote, timer);
+  }
+
+  function handleConnection(raw: Socket, g: Generation, remote: string, timer: NodeJS.Timeout): void {
+    if (raw.destroyed) return;
     if (!g.tls) {
       readRequest(raw, raw, g, remote, timer, undefined);
       return;
@@ -230,12 +347,15 @@ export function createAgent(opts: AgentOptions): Agent {
     });
     raw.once('close', () => {
       // Node closes a connection whose client certificate fails verification without an event.
-      if (g.handshaking.delete(key)) log.info('closed during the TLS handshake', { remote, ...(tls.requireClientCert ? { hint: 'no valid client certificate?' } : {}) });
+      if (!g.handshaking.delete(key)) return;
+      const n = quiet.due(`handshake-close|${remote}`);
+      if (n !== undefined) log.info('closed during the TLS handshake', { remote, ...(tls.requireClientCert ? { hint: 'no valid client certificate?' } : {}), ...(n > 1 ? { times: n } : {}) });
     });
     tls.server.emit('connection', raw);
   }
 
   function readRequest(stream: Duplex, raw: Socket, g: Generation, remote: string, timer: NodeJS.Timeout, tlsSocket: TLSSocket | undefined): void {
+    stream.resume();
     const chunks: Buffer[] = [];
     let total = 0;
     let need = 0;
@@ -271,6 +391,10 @@ export function createAgent(opts: AgentOptions): Agent {
       if (need > 0 && total === need) {
         done = true;
         clearTimeout(timer);
+        waiting.delete(raw);
+        // The request is complete: a client that now shuts down its sending side still gets the answer.
+        raw.allowHalfOpen = true;
+        stream.allowHalfOpen = true;
         stream.off('data', onData);
         const packet = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
         answer(packet, stream, raw, g, remote, started).catch((e: unknown) => {
@@ -330,11 +454,20 @@ export function createAgent(opts: AgentOptions): Agent {
         mode = 'undefined';
       } else {
         mode = plan.kind;
+        const refused = query.args.length > 0 ? refuseArguments(plan, query.args) : undefined;
+        const asRoot = opts.refuseRoot === true && typeof process.getuid === 'function' && (process.getuid() === 0 || process.geteuid?.() === 0);
         inFlight++;
         try {
-          const r = await g.limiter.run(() =>
-            runPlan({ plan, args: query.args, timeoutS: cfg.commandTimeoutS, maxOutputBytes: version === 2 ? 1035 : 65535, env: g.env }),
-          );
+          let r: RunOutcome;
+          if (refused) {
+            r = { code: 3, output: Buffer.from(`NRPE: arguments refused: ${refused}`), timedOut: false, problem: `arguments refused: ${refused}` };
+          } else if (asRoot) {
+            r = { code: 3, output: Buffer.from('NRPE: the agent still runs as root and refuses to run commands, check nrpe_user'), timedOut: false, problem: 'running as root' };
+          } else {
+            r = await g.limiter.run(() =>
+              runPlan({ plan, args: query.args, timeoutS: cfg.commandTimeoutS, maxOutputBytes: version === 2 ? 1035 : 65535, answerBytes: version === 2 ? 1023 : 65535, env: g.env }),
+            );
+          }
           code = r.code;
           output = r.output;
           problem = r.problem ?? (r.timedOut ? 'timed out' : undefined);
@@ -385,6 +518,11 @@ export function createAgent(opts: AgentOptions): Agent {
       gen = g;
       describeGeneration(g);
       for (const a of agent.addresses()) log.info('listening', { address: a.address, port: a.port, tls: Boolean(g.tls) });
+    },
+    serve() {
+      const pending = held ?? [];
+      held = undefined;
+      for (const go of pending) go();
     },
     async reload() {
       let g: Generation;

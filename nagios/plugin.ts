@@ -22,6 +22,11 @@ export interface PluginOption {
   /** Placeholder shown in help: `--role ROLE`. */
   readonly valueName?: string;
   readonly help: string;
+  /**
+   * The value names a file (read or written) or a program to run: the agent never lets a
+   * network argument (`$ARGn$` with dont_blame_nrpe=1) set such an option or its value.
+   */
+  readonly restricted?: 'file' | 'program';
 }
 
 export interface PluginThresholds {
@@ -115,10 +120,15 @@ function allOptions(d: PluginDescriptor): PluginOption[] {
     );
   }
   if (d.inputFile) {
-    list.push({ name: 'input-file', type: 'string', valueName: 'PATH', help: `Read the data from PATH ('-' for stdin) instead of running the collector; the format is detected from the content. PATH must be a regular file (no FIFO or device) of at most ${MAX_INPUT_TEXT}; stdin is read up to ${MAX_INPUT_TEXT} too.` });
+    list.push({ name: 'input-file', type: 'string', valueName: 'PATH', restricted: 'file', help: `Read the data from PATH ('-' for stdin) instead of running the collector; the format is detected from the content. PATH must be a regular file (no FIFO or device) of at most ${MAX_INPUT_TEXT}; stdin is read up to ${MAX_INPUT_TEXT} too.` });
   }
   list.push(...d.options);
   return list;
+}
+
+/** Every option a plugin accepts (standard ones included), as its command line parser sees them. */
+export function pluginOptions(d: PluginDescriptor): readonly PluginOption[] {
+  return allOptions(d);
 }
 
 export function helpText(d: PluginDescriptor): string {

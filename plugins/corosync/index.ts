@@ -28,8 +28,8 @@ const descriptor: PluginDescriptor = {
   inputFile: true,
   thresholds: { subject: 'the number of cluster members' },
   options: [
-    { name: 'quorum-file', type: 'string', valueName: 'PATH', help: 'Read saved `corosync-quorumtool -s` output instead of running it (--input-file is the same).' },
-    { name: 'links-file', type: 'string', valueName: 'PATH', help: 'Read saved `corosync-cfgtool -s`, `-s -b` or `-n` output instead of running it.' },
+    { name: 'quorum-file', type: 'string', restricted: 'file', valueName: 'PATH', help: 'Read saved `corosync-quorumtool -s` output instead of running it (--input-file is the same).' },
+    { name: 'links-file', type: 'string', restricted: 'file', valueName: 'PATH', help: 'Read saved `corosync-cfgtool -s`, `-s -b` or `-n` output instead of running it.' },
     { name: 'no-links', type: 'boolean', help: 'Do not check links (corosync-cfgtool).' },
     { name: 'no-quorum', type: 'boolean', help: 'Do not check quorum (corosync-quorumtool).' },
     { name: 'sudo', type: 'boolean', help: 'Run the corosync tools through `sudo -n`.' },

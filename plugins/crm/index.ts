@@ -42,8 +42,8 @@ const descriptor: PluginDescriptor = {
   thresholds: { subject: 'the highest fail-count of any resource on any node', warning: '2' },
   inputFile: true,
   options: [
-    { name: 'crm-mon', type: 'string', valueName: 'PATH', help: 'crm_mon to run (default: crm_mon from PATH, else /usr/sbin/crm_mon).' },
-    { name: 'cib-file', type: 'string', valueName: 'PATH', help: 'Have crm_mon read this saved CIB instead of the live cluster (sets CIB_file; the CIB_file environment variable works too).' },
+    { name: 'crm-mon', type: 'string', restricted: 'program', valueName: 'PATH', help: 'crm_mon to run (default: crm_mon from PATH, else /usr/sbin/crm_mon).' },
+    { name: 'cib-file', type: 'string', restricted: 'file', valueName: 'PATH', help: 'Have crm_mon read this saved CIB instead of the live cluster (sets CIB_file; the CIB_file environment variable works too).' },
     { name: 'sudo', type: 'boolean', help: 'Run crm_mon through "sudo -n" (for users outside the haclient group; see the README for the sudoers rule).' },
     { name: 'ignore-resource', type: 'string', multiple: true, valueName: 'NAME|GLOB', help: 'Leave out resources whose id (or group/clone id) matches; globs * ? [..]; repeatable or comma separated.' },
     { name: 'ignore-node', type: 'string', multiple: true, valueName: 'NAME|GLOB', help: 'Do not judge the state of these nodes; repeatable or comma separated.' },

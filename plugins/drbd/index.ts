@@ -31,8 +31,8 @@ const descriptor: PluginDescriptor = {
     { name: 'role', type: 'string', valueName: 'ROLE', help: 'Expect this role (primary or secondary) on every checked resource; any other role is CRITICAL.' },
     { name: 'unit', type: 'string', valueName: 'UNIT', default: 'MiB', help: 'Unit of the -w/-c ranges: KiB, MiB or GiB.' },
     { name: 'source', type: 'string', valueName: 'SOURCE', default: 'auto', help: "Where to read: auto (/proc/drbd on 8.x, 'drbdsetup status --json' on 9.x), proc, status-json or events2. With --input-file: the format of the file (auto detects it)." },
-    { name: 'proc-file', type: 'string', valueName: 'PATH', default: DEFAULT_PROC_FILE, help: 'The /proc/drbd file to read.' },
-    { name: 'drbdsetup', type: 'string', valueName: 'PATH', default: 'drbdsetup', help: 'The drbdsetup program (looked up in PATH; with --sudo a bare name means /usr/sbin/drbdsetup, the path of the sudoers rule).' },
+    { name: 'proc-file', type: 'string', restricted: 'file', valueName: 'PATH', default: DEFAULT_PROC_FILE, help: 'The /proc/drbd file to read.' },
+    { name: 'drbdsetup', type: 'string', restricted: 'program', valueName: 'PATH', default: 'drbdsetup', help: 'The drbdsetup program (looked up in PATH; with --sudo a bare name means /usr/sbin/drbdsetup, the path of the sudoers rule).' },
     { name: 'sudo', type: 'boolean', help: "Run drbdsetup through 'sudo -n' (see the README for the sudoers rule)." },
   ],
   notes: [

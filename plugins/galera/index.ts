@@ -16,11 +16,11 @@ const descriptor: PluginDescriptor = {
     { name: 'hostname', short: 'H', type: 'string', multiple: true, valueName: '[NAME=]HOST[:PORT]', help: "Node(s) to check; repeat or comma-separate. A path starting with '/' is a Unix socket. Default: host/socket from the option file, else localhost." },
     { name: 'port', short: 'P', type: 'string', valueName: 'PORT', help: 'Port for nodes given without one.', default: '3306' },
     { name: 'user', short: 'u', type: 'string', valueName: 'USER', help: 'MySQL user (default: user= from the option file, MYSQL_USER, or the login name). Passwords are never taken from the command line.' },
-    { name: 'defaults-file', type: 'string', valueName: 'PATH', help: 'Option file with a [client] (or [check_ha_galera]) group holding user= and password= (default ~/.my.cnf; then MYSQL_PWD).' },
+    { name: 'defaults-file', type: 'string', restricted: 'file', valueName: 'PATH', help: 'Option file with a [client] (or [check_ha_galera]) group holding user= and password= (default ~/.my.cnf; then MYSQL_PWD).' },
     { name: 'fc-warning', type: 'string', valueName: 'RANGE', help: 'Warning range for wsrep_flow_control_paused (fraction 0..1 of time paused since the last FLUSH STATUS), e.g. 0.1.' },
     { name: 'fc-critical', type: 'string', valueName: 'RANGE', help: 'Critical range for wsrep_flow_control_paused, e.g. 0.5.' },
     { name: 'donor-ok', type: 'boolean', help: 'Donor/Desynced is OK (a node set aside for backups); default WARNING.' },
-    { name: 'save-input', type: 'string', valueName: 'PATH', help: 'Also write the collected status as JSON to PATH, for --input-file.' },
+    { name: 'save-input', type: 'string', restricted: 'file', valueName: 'PATH', help: 'Also write the collected status as JSON to PATH, for --input-file.' },
   ],
   notes: [
     'States: non-Primary, wsrep_connected/wsrep_ready OFF, a node not Synced/Donor/Joining/Joined, or a node that is',

@@ -57,10 +57,10 @@ const descriptor: PluginDescriptor = {
   },
   inputFile: true,
   options: [
-    { name: 'socket', short: 'S', type: 'string', valueName: 'PATH|HOST:PORT', help: "HAProxy stats socket ('stats socket' in haproxy.cfg; level user is enough). Default: /run/haproxy/admin.sock." },
+    { name: 'socket', short: 'S', type: 'string', restricted: 'file', valueName: 'PATH|HOST:PORT', help: "HAProxy stats socket ('stats socket' in haproxy.cfg; level user is enough). Default: /run/haproxy/admin.sock." },
     { name: 'url', short: 'U', type: 'string', valueName: 'URL', help: "Stats page instead of the socket, e.g. http://lb1:8404/stats (';csv' is appended)." },
-    { name: 'auth-file', type: 'string', valueName: 'PATH', help: "First line 'user:password' for the stats page (else HAPROXY_STATS_USER and HAPROXY_STATS_PASSWORD)." },
-    { name: 'ca-file', type: 'string', valueName: 'PATH', help: 'CA certificate(s) to verify an https stats page (default: the system CAs).' },
+    { name: 'auth-file', type: 'string', restricted: 'file', valueName: 'PATH', help: "First line 'user:password' for the stats page (else HAPROXY_STATS_USER and HAPROXY_STATS_PASSWORD)." },
+    { name: 'ca-file', type: 'string', restricted: 'file', valueName: 'PATH', help: 'CA certificate(s) to verify an https stats page (default: the system CAs).' },
     { name: 'backend', short: 'b', type: 'string', multiple: true, valueName: 'GLOB', help: 'Check only these backends (repeatable; globs * ? [..]); frontends are then left out unless --frontend names some.' },
     { name: 'exclude-backend', type: 'string', multiple: true, valueName: 'GLOB', help: 'Leave these backends out (repeatable).' },
     { name: 'frontend', type: 'string', multiple: true, valueName: 'GLOB', help: 'Check only these frontends (repeatable); backends are then left out unless --backend names some.' },

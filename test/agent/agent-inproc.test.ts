@@ -12,8 +12,8 @@ import { createLogger } from '../../agent/log.ts';
 import { createAgent, type Agent } from '../../agent/server.ts';
 import { runPlugin } from '../../nagios/plugin.ts';
 import { freePort } from '../support/ports.ts';
-import { checkNrpe, cleanup, onCleanup, requireTools, tempDir } from './helpers.ts';
-import { testPlugin } from './fixtures/test-plugin.ts';
+import { checkNrpe, cleanup, expectCleanCut, onCleanup, requireTools, tempDir } from './helpers.ts';
+import { sleepsAborted, testPlugin } from './fixtures/test-plugin.ts';
 
 let agent: Agent;
 let port: number;
@@ -37,9 +37,12 @@ beforeAll(async () => {
     'command[test_sleep]=check_ha_test --value 1 --sleep $ARG1$ -t 30',
     'command[test_missing]=check_ha_test --input-file /nonexistent/file',
     'command[test_help]=check_ha_test --bogus',
+    'command[test_perf]=check_ha_test --value 1 --perf $ARG1$',
+    'command[test_prog]=check_ha_test --value 1 --program $ARG1$',
   ].join('\n');
   agent = createAgent({ load: () => parseConfigText(text, join(dir, 'agent.cfg')), useTls: true, plugins: [testPlugin], logger: createLogger('debug', (l) => logLines.push(l)) });
   await agent.start();
+  agent.serve();
   onCleanup(() => agent.close(1000));
 });
 afterAll(cleanup);
@@ -52,7 +55,7 @@ async function standalone(argv: string[]): Promise<{ code: number; stdout: strin
 describe('check_ha_* plugins run inside the agent', () => {
   it('plans the plugin command lines as in-process', () => {
     const rec = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((r) => r.msg === 'config loaded');
-    expect(rec).toMatchObject({ inproc: 6, exec: 0, shell: 0 });
+    expect(rec).toMatchObject({ inproc: 8, exec: 0, shell: 0 });
   });
 
   it('gives the same output and exit code as the standalone plugin', async () => {
@@ -85,7 +88,27 @@ describe('check_ha_* plugins run inside the agent', () => {
     expect(await checkNrpe(port, ['-c', 'test_long', '-a', '40'])).toMatchObject({ code: 0, stdout: direct.stdout });
     const v2 = await checkNrpe(port, ['-2', '-c', 'test_long', '-a', '40']);
     expect(v2.code).toBe(0);
-    expect(v2.stdout).toBe(direct.stdout.slice(0, 1023) + '\n');
+    expectCleanCut(v2.stdout, direct.stdout, 1023);
+  });
+
+  it('cuts perfdata over 1 KiB at an item boundary on v2 (check_nrpe -2), whole on v4', async () => {
+    const direct = await standalone(['--value', '1', '--perf', '40']);
+    expect(direct.stdout.split('\n')).toHaveLength(3); // first line with perfdata, one long-output line, end
+    expect(Buffer.byteLength(direct.stdout.split('|')[1]!)).toBeGreaterThan(2048);
+    expect(await checkNrpe(port, ['-c', 'test_perf', '-a', '40'])).toMatchObject({ code: 0, stdout: direct.stdout });
+    const v2 = await checkNrpe(port, ['-2', '-c', 'test_perf', '-a', '40']);
+    expect(v2.code).toBe(0);
+    expectCleanCut(v2.stdout, direct.stdout, 1023);
+    // as many whole items as fit, the quoted labels with spaces among them
+    expect(v2.stdout).toMatch(/'disk 2 used'=2048B;5242880;31457280;0;8589635584 /);
+    const kept = v2.stdout.split('|')[1]!.trim().split(/ (?=res|'|value)/);
+    expect(kept.length).toBeGreaterThan(5);
+    expect(Buffer.byteLength(v2.stdout)).toBeGreaterThan(1023 - 80);
+  });
+
+  it('refuses a restricted option of the check from an argument, with one UNKNOWN line', async () => {
+    const r = await checkNrpe(port, ['-c', 'test_prog', '-a', '/usr/bin/id']);
+    expect(r).toMatchObject({ code: 3, stdout: 'NRPE: arguments refused: option --program names a program and cannot be set through arguments (write it in the command line of the agent configuration)\n' });
   });
 
   it('answers NRPE’s timeout text when the plugin outlives command_timeout, without blocking others', async () => {
@@ -96,8 +119,11 @@ describe('check_ha_* plugins run inside the agent', () => {
       expect(f.code).toBe(0);
       expect(f.ms).toBeLessThan(1500);
     }
+    const abortedBefore = sleepsAborted.count;
     const s = await slow;
     expect(s).toMatchObject({ code: 3, stdout: 'NRPE: Command timed out after 2 seconds\n' });
+    // The check itself was stopped (its timers and reads released), not only the answer sent.
+    expect(sleepsAborted.count).toBe(abortedBefore + 1);
     expect(s.ms).toBeLessThan(3500);
   });
 

@@ -13,6 +13,7 @@ import { freePort, isListening } from '../support/ports.ts';
 import { stopChild } from '../support/process.ts';
 import { requireFile } from '../support/require.ts';
 import { removeDir, tempDir as makeTempDir } from '../support/tmp.ts';
+import { expect } from 'vitest';
 import { waitFor } from '../support/wait.ts';
 
 export const AGENT_BIN = join(ROOT, 'dist/bin/hawatch-agent.cjs');
@@ -182,4 +183,26 @@ export function rawExchange(port: number, data: Buffer | readonly Buffer[], opts
       }
     });
   });
+}
+
+/** Perfdata items of a plugin output (first line after `|`, and after the `|` in the long output). */
+export function perfdataItems(output: string): string[] {
+  const [first = '', ...rest] = output.replace(/\n$/, '').split('\n');
+  const long = rest.join('\n');
+  const parts = [first.includes('|') ? first.slice(first.indexOf('|') + 1) : '', long.includes('|') ? long.slice(long.indexOf('|') + 1) : ''];
+  return parts.join(' ').match(/'(?:[^']|'')*'\S*|\S+/g) ?? [];
+}
+
+/**
+ * An answer cut to `max` bytes kept the first line's text whole and only whole perfdata
+ * items of the full output, in their order (never `label=12;5` cut inside an item).
+ */
+export function expectCleanCut(answer: string, full: string, max: number): void {
+  const text = answer.replace(/\n$/, '');
+  expect(Buffer.byteLength(text)).toBeLessThanOrEqual(max);
+  const head = (s: string): string => s.split('\n')[0]!.split('|')[0]!.trimEnd();
+  expect(head(text)).toBe(head(full));
+  const all = perfdataItems(full);
+  const kept = perfdataItems(text);
+  expect(all.slice(0, kept.length)).toEqual(kept);
 }

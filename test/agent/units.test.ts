@@ -1,10 +1,12 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { planCommand, substituteArgs } from '../../agent/commands.ts';
+import { planCommand, refuseArguments, substituteArgs } from '../../agent/commands.ts';
 import { ConfigError, configProblems, loadConfig, parseConfigText } from '../../agent/config.ts';
 import { buildAllowedHosts } from '../../agent/hosts.ts';
-import { finishOutput, normalizeCode } from '../../agent/run.ts';
+import { finishOutput, fitAnswer, normalizeCode } from '../../agent/run.ts';
+import { plugins } from '../../plugins/registry.ts';
+import { pluginOptions } from '../../nagios/plugin.ts';
 import { expandMacros, splitCommandLine } from '../../agent/shellwords.ts';
 import { requireFile } from '../support/require.ts';
 import { cleanup, run, tempDir } from './helpers.ts';
@@ -73,6 +75,76 @@ describe('NRPE output rules', () => {
   });
 });
 
+describe('arguments cannot add options', () => {
+  const refuse = (line: string, args: string[]): string | undefined => refuseArguments(planCommand('x', line, [testPlugin, ...plugins]), args);
+  it('in-process checks: dashed values only where the command line takes a value; restricted options never', () => {
+    expect(refuse('check_ha_test -w $ARG1$ -c $ARG2$', ['-5:', '~:30'])).toBeUndefined();
+    expect(refuse('check_ha_test --warning=$ARG1$', ['-5:'])).toBeUndefined();
+    expect(refuse('check_ha_test -w$ARG1$', ['-5:'])).toBeUndefined();
+    expect(refuse('check_ha_test -w $ARG1$ $ARG2$', ['5', '--value=3'])).toMatch(/^argument 2 may not start with a dash/);
+    expect(refuse('check_ha_test $ARG1$', ['-vvv'])).toMatch(/^argument 1 /);
+    expect(refuse('check_ha_test -$ARG1$', ['vvv'])).toMatch(/^argument 1 /);
+    expect(refuse('check_ha_test -v$ARG1$', ['t5'])).toMatch(/^argument 1 /);
+    expect(refuse('check_ha_test --$ARG1$', ['input-file=/etc/passwd'])).toMatch(/^argument 1 /);
+    expect(refuse('check_ha_test --input-$ARG1$', ['file=/etc/passwd'])).toMatch(/^argument 1 /);
+    expect(refuse('check_ha_test --input-file $ARG1$', ['/etc/passwd'])).toMatch(/^option --input-file names a file/);
+    expect(refuse('check_ha_test --input-file=$ARG1$', ['/etc/passwd'])).toMatch(/^option --input-file names a file/);
+    expect(refuse('check_ha_test --input-file=/srv/$ARG1$', ['x'])).toMatch(/^option --input-file names a file/);
+    expect(refuse('check_ha_test --program $ARG1$', ['/usr/bin/id'])).toMatch(/^option --program names a program/);
+    expect(refuse('check_ha_haproxy -vS$ARG1$', ['/run/x.sock'])).toMatch(/^option --socket names a file/);
+    // written by the administrator: fine, and no argument given changes nothing
+    expect(refuse('check_ha_test --input-file /srv/v.txt -w $ARG1$', ['5'])).toBeUndefined();
+    expect(refuse('check_ha_test --input-file $ARG1$', [])).toBeUndefined();
+    expect(refuse('check_ha_test --input-file $ARG1$', [''])).toBeUndefined();
+  });
+  it('marks every option of the checks that names a file or a program', () => {
+    const marked = plugins.flatMap((p) => pluginOptions(p).filter((o) => o.restricted).map((o) => `${p.name} --${o.name}`));
+    for (const o of ['check_ha_crm --crm-mon', 'check_ha_crm --cib-file', 'check_ha_drbd --drbdsetup', 'check_ha_drbd --input-file', 'check_ha_haproxy --socket', 'check_ha_haproxy --auth-file', 'check_ha_mysql --defaults-file', 'check_ha_mysql --save-input', 'check_ha_pgsql --password-file', 'check_ha_iptables --policy', 'check_ha_iptables --baseline', 'check_ha_keepalived --pid-file', 'check_ha_vip --arping', 'check_ha_lvs --ipvsadm']) expect(marked).toContain(o);
+    // an option whose value is a PATH, FILE, DIR or program and is not marked is a hole
+    const unmarked = plugins.flatMap((p) => pluginOptions(p).filter((o) => !o.restricted && /^(PATH|FILE|DIR)$/.test(o.valueName ?? '')).map((o) => `${p.name} --${o.name}`));
+    expect(unmarked).toEqual([]);
+  });
+  it('external programs and shell lines', () => {
+    expect(refuse('/bin/echo -w $ARG1$', ['-5'])).toBeUndefined();
+    expect(refuse('/bin/echo $ARG1$', ['-n'])).toMatch(/^argument 1 /);
+    expect(refuse('$ARG1$ x', ['-x'])).toMatch(/^argument 1 /);
+    expect(refuse('/bin/echo -w $ARG1$ $ARG2$', ['5', '-e'])).toMatch(/^argument 2 /);
+    expect(refuse('/bin/echo $ARG1$ | cat', ['a b'])).toMatch(/white space/);
+    expect(refuse('/bin/echo -w $ARG1$ | cat', ['-5'])).toBeUndefined();
+    // the shell removes quotes and expands $ and globs after the nasty_metachars check
+    expect(refuse('/bin/echo "$ARG1$" | cat', ['-n'])).toMatch(/^argument 1 may not start with a dash/);
+    expect(refuse('/bin/echo $ARG1$ | cat', ['"-n"'])).toMatch(/^argument 1 may not start with a dash/);
+    expect(refuse('/bin/echo $ARG1$ | cat', ['a$IFS-n'])).toMatch(/dollar sign/);
+    expect(refuse('/bin/echo $ARG1$ | cat', ['*'])).toMatch(/glob/);
+    expect(refuse('/bin/echo "-w" "$ARG1$" | cat', ['-5'])).toBeUndefined();
+  });
+});
+
+describe('answers cut to the packet', () => {
+  const fit = (s: string, max: number, incomplete = false): string => fitAnswer(Buffer.from(s), max, incomplete).toString();
+  it('never cuts inside a perfdata item: the text first, then whole items', () => {
+    const out = 'OK - fine | a=1;2;3 b=22;5;6 c=333\nline 1\nline 2 | d=4';
+    expect(fit(out, 1000)).toBe(out);
+    expect(fit(out, 42)).toBe('OK - fine | a=1;2;3 b=22;5;6\nline 1\nline 2');
+    expect(fit(out, 41)).toBe('OK - fine | a=1;2;3\nline 1\nline 2');
+    expect(fit(out, 33)).toBe('OK - fine | a=1;2;3\nline 1\nline 2');
+    expect(fit(out, 32)).toBe('OK - fine\nline 1\nline 2');
+    expect(fit(out, 18)).toBe('OK - fine\nline 1');
+    expect(fit("OK | 'a b'=1 'c''d e'=2", 15)).toBe("OK | 'a b'=1");
+    // read already cut: the last item may be a fragment and is left out
+    expect(fit('OK | a=1 b=2 c=3', 100, true)).toBe('OK | a=1 b=2');
+    expect(fit('OK | a=1 b=2\nlong | c=3 d=4', 100, true)).toBe('OK | a=1 b=2 c=3\nlong');
+    expect(fit('OK | a=1 b=2\nlong text cut her', 100, true)).toBe('OK | a=1 b=2\nlong text cut her');
+    expect(fit('no perfdata at all, just text', 10)).toBe('no perfdat');
+    // v3/v4: the same at 64 KiB
+    const big = `OK - 3000 items | ${Array.from({ length: 3000 }, (_, i) => `drbd${i}/0_out_of_sync=${i}B;5242880;31457280;0`).join(' ')}`;
+    const cut = fit(big, 65535);
+    expect(Buffer.byteLength(cut)).toBeLessThanOrEqual(65535);
+    expect(cut.split(' ').at(-1)).toMatch(/^drbd\d+\/0_out_of_sync=\d+B;5242880;31457280;0$/);
+    expect(big.startsWith(cut)).toBe(true);
+  });
+});
+
 describe('nrpe.cfg parsing', () => {
   it("reads Debian's stock /etc/nagios/nrpe.cfg as it is", async () => {
     const path = '/etc/nagios/nrpe.cfg';
@@ -83,6 +155,8 @@ describe('nrpe.cfg parsing', () => {
     expect(cfg.commands.get('check_load')).toBe('/usr/lib/nagios/plugins/check_load -r -w .15,.10,.05 -c .30,.25,.20');
     expect(cfg.commandTimeoutS).toBe(60);
     expect(cfg.connectionTimeoutS).toBe(300);
+    expect(cfg.handshakeTimeoutS).toBe(5);
+    expect(cfg.maxConnectionsPerHost).toBe(64);
     expect(cfg.dontBlameNrpe).toBe(false);
     expect(cfg.nrpeUser).toBe('nagios');
     expect(configProblems(cfg, true)).toEqual([]);

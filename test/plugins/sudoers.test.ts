@@ -108,7 +108,7 @@ beforeAll(async () => {
   requireUser('nagios', 'nagios-nrpe-server');
   dir = tempDir('hawatch-sudoers-');
   sudoers = join(dir, 'sudoers');
-  writeFileSync(sudoers, ['root ALL=(ALL:ALL) ALL', 'Defaults:nagios !requiretty, !lecture, !syslog', ...(await documentedRules()), ''].join('\n'), { mode: 0o440 });
+  writeFileSync(sudoers, ['root ALL=(ALL:ALL) ALL', 'Defaults:nagios !requiretty, !lecture', ...(await documentedRules()), ''].join('\n'), { mode: 0o440 });
 
   const record = (name: string, runs: string[][]): void => runs.forEach((argv, i) => commands.set(runs.length > 1 ? `${name} ${i}` : name, argv));
   record('corosync quorum', await sudoCommands(corosync, ['--no-links']));
@@ -122,7 +122,8 @@ beforeAll(async () => {
   // Pacemaker 1.1 / 2.0.0-2.0.2 refuse --output-as and are asked again with --as-xml.
   const legacy = await sudoCommands(crm, [], (cmd) => (cmd.includes('--output-as') ? { stdout: '', stderr: "crm_mon: unrecognized option '--output-as=xml'", exitCode: 64, signal: null } : ok(readFixture('crm', 'legacy-as-xml-2.1.xml'))));
   record('crm legacy', legacy.slice(1));
-  record('vip arping', await sudoCommands(vip, ['--vip', '192.0.2.100', '--input-file', fixturePath('vip', 'ip-addr-owner.json'), '--dad-count', '3']));
+  // The defaults (--dad-count 2 --dad-wait 1): the rule pins exactly that probe.
+  record('vip arping', await sudoCommands(vip, ['--vip', '192.0.2.100', '--input-file', fixturePath('vip', 'ip-addr-owner.json')]));
   record('keepalived pkill', await sudoCommands(keepalived, ['--source', 'json', '--trigger', '--dump-dir', dir, '--no-process-check', '-t', '1']));
 }, 60_000);
 
@@ -161,6 +162,12 @@ describe('documented sudoers rules', () => {
       ['/usr/sbin/arping', '-U', '-i', 'eth0', '-c', '1', '192.0.2.100'],
       ['/usr/sbin/arping', '-0', '-i', 'eth0', '-c', '2', '-W', '0.5', '-w', '1', '-U', '192.0.2.100'],
       ['/usr/sbin/arping', '-0', '-i', 'eth0', '-c', '2', '-W', '0.5', '-w', '1', '192.0.2.100', '-P'],
+      // a flood as root: 442,233 ARP packets in 3 s with the old rule ([0-9]+ and [0-9.]+)
+      ['/usr/sbin/arping', '-0', '-i', 'eth0', '-c', '999999999', '-W', '0.000001', '-w', '1', '192.0.2.100'],
+      ['/usr/sbin/arping', '-0', '-i', 'eth0', '-c', '2', '-W', '0.000001', '-w', '1', '192.0.2.100'],
+      ['/usr/sbin/arping', '-0', '-i', 'eth0', '-c', '999999999', '-W', '0.5', '-w', '1', '192.0.2.100'],
+      ['/usr/sbin/arping', '-0', '-i', 'eth0', '-c', '2', '-W', '0.5', '-w', '99999', '192.0.2.100'],
+      ['/usr/bin/arping', '-D', '-I', 'eth0', '-c', '999999999', '-w', '1', '192.0.2.100'],
       ['/usr/sbin/corosync-cfgtool', '-R'],
       ['/usr/sbin/crm_mon', '--output-as=xml', '--output-to=/etc/passwd'],
       ['/usr/bin/pkill', 'keepalived'],
