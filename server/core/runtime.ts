@@ -15,6 +15,8 @@ import { openSqliteStore } from '../store/sqlite.ts';
 import type { Store } from '../store/types.ts';
 import { startCron } from './cron.ts';
 import { Monitor } from './monitor.ts';
+import { StoreHealth } from './health.ts';
+import { DegradedAlert } from '../notify/degraded.ts';
 
 export interface RuntimeOptions {
   readonly inventory: Inventory;
@@ -34,6 +36,8 @@ export interface RuntimeOptions {
   readonly autoStart?: boolean;
   readonly tickMs?: number;
   readonly dispatchPollMs?: number;
+  /** How long the store must fail before the contacts get the degraded alert (default 60 s). */
+  readonly degradedAlertAfterMs?: number;
 }
 
 export interface Runtime {
@@ -42,15 +46,25 @@ export interface Runtime {
   readonly scheduler: Scheduler;
   readonly dispatcher: Dispatcher;
   readonly store: Store;
+  readonly health: StoreHealth;
+  /** Re-reads and applies the inventory (SIGHUP, POST /reload); null on the embedded inventory. */
+  readonly reload: (() => Promise<Inventory>) | null;
   start(): void;
   stop(): Promise<void>;
 }
 
 export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   const clock = o.clock ?? systemClock();
-  const store = openSqliteStore(o.database ?? o.inventory.server.database, () => clock.now());
-  const monitor = new Monitor(o.inventory, store, clock);
-  const log = (level: 'info' | 'warn', msg: string) => app.log[level](msg);
+  // app does not exist yet while the store opens and the monitor loads: log to stderr until then.
+  let app: FastifyInstance | null = null;
+  const log = (level: 'info' | 'warn' | 'error', msg: string) => {
+    if (app) app.log[level](msg);
+    else process.stderr.write(`hawatch-server: ${msg}\n`);
+  };
+  const database = o.database ?? o.inventory.server.database;
+  const store = openSqliteStore(database, () => clock.now(), log);
+  const health = new StoreHealth(clock, log, `the database ${database}`);
+  const monitor = new Monitor(o.inventory, store, clock, health);
   let mail: MailSender | null = o.mailSender !== undefined ? o.mailSender : o.inventory.notifier.email ? await createSmtpSender(o.inventory.notifier.email) : null;
   let channels: Channels = channelsFor(o.inventory, mail);
   const scheduler = new Scheduler({
@@ -61,7 +75,8 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     tickMs: o.tickMs,
     onError: (m) => log('warn', m),
   });
-  const dispatcher = new Dispatcher({ store, clock, inventory: () => monitor.inventory, channels: () => channels, pollMs: o.dispatchPollMs, log });
+  const dispatcher = new Dispatcher({ store, clock, inventory: () => monitor.inventory, channels: () => channels, pollMs: o.dispatchPollMs, log, health });
+  const degradedAlert = new DegradedAlert({ health, monitor, clock, channels: () => channels, afterMs: o.degradedAlertAfterMs ?? o.inventory.server.degradedAlertAfterMs, log });
   monitor.on((e) => {
     if (e.type === 'notifications') dispatcher.poke();
   });
@@ -85,17 +100,20 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
         return inv;
       }
     : null;
-  const app = await buildApp({
+  const built = await buildApp({
     logger: o.logger,
-    services: { monitor, store, clock, scheduler, dispatcher, apiToken: o.apiToken ?? (() => null), reload, version: o.version ?? '0.0.0' },
+    services: { monitor, store, clock, scheduler, dispatcher, health, apiToken: o.apiToken ?? (() => null), reload, version: o.version ?? '0.0.0' },
   });
+  app = built;
   let started = false;
   const rt: Runtime = {
-    app,
+    app: built,
     monitor,
     scheduler,
     dispatcher,
     store,
+    health,
+    reload,
     start() {
       if (started) return;
       started = true;
@@ -107,7 +125,9 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
       await scheduler.stop();
       if (stopCron) await stopCron();
       await dispatcher.stop();
-      await app.close();
+      degradedAlert.close();
+      monitor.close();
+      await built.close();
       mail?.close();
       store.close();
     },

@@ -7,11 +7,24 @@ import { CommandError, runCommand, type CommandRunner } from '../../nagios/exec.
 import { State } from '../../nagios/states.ts';
 import { explainEmptyStdout, failureOutcome, pluginOutcome, seconds } from './outcome.ts';
 import type { CheckOutcome, CheckRequest, Executor } from './types.ts';
+import { DEFAULT_CHECK_ENVIRONMENT } from '../inventory/load.ts';
+
+/**
+ * The complete environment of a plugin: runCommand adds to the server's environment, so
+ * every variable of the server is named here as removed (undefined) first. A plugin never
+ * sees HAWATCH_API_TOKEN, the SMTP password or anything else the server was started with.
+ */
+export function pluginEnvironment(base: Readonly<Record<string, string>> | undefined, extra: Readonly<Record<string, string | undefined>> | undefined): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const k of Object.keys(process.env)) env[k] = undefined;
+  Object.assign(env, base ?? DEFAULT_CHECK_ENVIRONMENT, extra ?? {});
+  return env;
+}
 
 export interface LocalExecutorOptions {
   /** Bytes of stdout + stderr accepted; more kills the plugin (UNKNOWN). Default 1 MiB. */
   readonly maxOutputBytes?: number;
-  /** Variables added to the plugins' environment (undefined removes one). */
+  /** Variables added to the plugins' environment after the request's (undefined removes one). */
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Replaceable for tests; default nagios/exec.ts runCommand. */
   readonly runCommand?: CommandRunner;
@@ -44,7 +57,7 @@ export class LocalExecutor implements Executor {
     req.signal?.addEventListener('abort', onAbort, { once: true });
     this.running.add(ac);
     try {
-      const r = await this.runner(file, args, { timeoutMs: req.timeoutMs, maxBytes: this.maxOutputBytes, signal: ac.signal, ...(this.env ? { env: this.env } : {}) });
+      const r = await this.runner(file, args, { timeoutMs: req.timeoutMs, maxBytes: this.maxOutputBytes, signal: ac.signal, env: pluginEnvironment(req.environment, this.env) });
       return explainEmptyStdout(pluginOutcome(r.exitCode, r.stdout, startedAt, mono), r.exitCode, r.stderr, r.signal);
     } catch (e) {
       if (!(e instanceof CommandError)) throw e;
