@@ -60,7 +60,13 @@ export class StoreHealth {
   fail(op: string, e: unknown): void {
     const now = this.clock.now();
     this.failures++;
-    const message = plainText(`${this.what} cannot be written (${op}: ${errorReason(e)}). State changes and notifications are held in memory and retried`);
+    const code = String((e as { code?: string })?.code ?? '');
+    const hint = code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB'
+      ? ', the file is damaged: restore it from a backup or rebuild it with sqlite3 .recover'
+      : code === 'SQLITE_FULL' || code === 'ENOSPC'
+        ? ', free space on its filesystem'
+        : '';
+    const message = plainText(`${this.what} cannot be written (${op}: ${errorReason(e)})${hint}. State changes and notifications are held in memory and retried`);
     const first = this.state === null;
     this.state = { since: this.state?.since ?? now, message };
     if (first || now - this.lastLog >= LOG_EVERY_MS) {

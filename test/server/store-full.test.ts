@@ -138,7 +138,8 @@ services:
     const port = await freePort();
     let srv = startServer(inv, port);
     const alive = () => (srv.child.exitCode !== null || srv.child.signalCode !== null ? `hawatch-server exited: ${srv.log.join('').slice(-2000)}` : undefined);
-    const json = (path: string) => fetch(`${srv.base}${path}`).then((r) => r.json());
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const json = (path: string): Promise<any> => fetch(`${srv.base}${path}`).then((r) => r.json());
     const state = async () => (await json('/api/v1/objects/node1/flip')).status?.stateName;
     await waitFor('the first check', async () => (await state()) === 'OK', 15_000, { stopWhen: alive });
 
@@ -151,7 +152,7 @@ services:
     await waitFor('the RECOVERY mail', () => count(/RECOVERY Service Alert: node1\/flip/) === 1, 15_000, { stopWhen: alive });
     const health = await waitFor('healthz to say degraded', async () => {
       const r = await fetch(`${srv.base}/healthz`);
-      return r.status === 503 ? r.json() : false;
+      return r.status === 503 ? ((await r.json()) as { message: string }) : false;
     }, 10_000, { stopWhen: alive });
     expect(health).toMatchObject({ ok: false, error: 'DEGRADED', message: expect.stringMatching(/cannot be written .*SQLITE_FULL/) });
     expect(await (await fetch(`${srv.base}/metrics`)).text()).toMatch(/^hawatch_store_degraded 1$/m);
