@@ -47,7 +47,8 @@ export interface CliIo {
   readonly serve?: (rt: Runtime, url: string, reload: () => Promise<void>) => Promise<void>;
 }
 
-async function readInventory(config: string | undefined): Promise<Inventory> {
+/** Reads and validates the inventory file (or the embedded one); an unreadable file is InventoryUnreadableError. */
+export async function readInventory(config: string | undefined): Promise<Inventory> {
   if (config === undefined) return loadInventory(DEFAULT_INVENTORY, '(embedded default inventory)');
   let text: string;
   try {
