@@ -47,7 +47,7 @@ export class LocalExecutor implements Executor {
     const startedAt = Date.now();
     const mono = performance.now();
     if (req.command.kind !== 'argv') {
-      return failureOutcome('protocol', State.UNKNOWN, `${req.hostName}: the local executor cannot run the NRPE command '${req.command.command}'; give the check a command line`, startedAt, mono);
+      return failureOutcome('protocol', State.UNKNOWN, `${req.hostName}: the local executor cannot run the NRPE command ${req.command.command}, give the check a command line`, startedAt, mono);
     }
     if (this.closed) return failureOutcome('aborted', State.UNKNOWN, 'check not run: the server is shutting down', startedAt, mono);
     const [file, ...args] = req.command.argv;
@@ -63,15 +63,15 @@ export class LocalExecutor implements Executor {
       if (!(e instanceof CommandError)) throw e;
       switch (e.kind) {
         case 'timeout':
-          return failureOutcome('timeout', req.timeoutState, `check timed out after ${seconds(req.timeoutMs)}: '${file}' was killed`, startedAt, mono);
+          return failureOutcome('timeout', req.timeoutState, `check timed out after ${seconds(req.timeoutMs)}: ${file} was killed`, startedAt, mono);
         case 'aborted':
           return failureOutcome('aborted', State.UNKNOWN, 'check aborted: the server is shutting down', startedAt, mono);
         case 'not-found':
-          return failureOutcome('spawn', State.UNKNOWN, `'${file}' was not found: check the command path (is the plugin package installed?)`, startedAt, mono);
+          return failureOutcome('spawn', State.UNKNOWN, `${file} was not found: check the command path (is the plugin package installed?)`, startedAt, mono);
         case 'permission':
-          return failureOutcome('spawn', State.UNKNOWN, `no permission to run '${file}': check its mode and owner`, startedAt, mono);
+          return failureOutcome('spawn', State.UNKNOWN, `no permission to run ${file}: check its mode and owner`, startedAt, mono);
         case 'too-large':
-          return failureOutcome('protocol', State.UNKNOWN, `'${file}' printed more than ${this.maxOutputBytes} bytes and was killed`, startedAt, mono);
+          return failureOutcome('protocol', State.UNKNOWN, `${file} printed more than ${this.maxOutputBytes} bytes and was killed`, startedAt, mono);
         default:
           return failureOutcome('spawn', State.UNKNOWN, e.message, startedAt, mono);
       }

@@ -43,21 +43,21 @@ describe('local executor', () => {
     const t0 = performance.now();
     const r = await exec.run(request(['/bin/sleep', '10'], 300));
     expect(performance.now() - t0).toBeLessThan(2000);
-    expect(r).toMatchObject({ state: State.CRITICAL, failure: 'timeout', output: "check timed out after 0.3 s: '/bin/sleep' was killed" });
+    expect(r).toMatchObject({ state: State.CRITICAL, failure: 'timeout', output: "check timed out after 0.3 s: /bin/sleep was killed" });
   });
 
   it('says what failed for a missing or non-executable plugin and for too much output', async () => {
-    expect(await exec.run(request(['/nonexistent/check_x']))).toMatchObject({ state: State.UNKNOWN, failure: 'spawn', output: "'/nonexistent/check_x' was not found: check the command path (is the plugin package installed?)" });
+    expect(await exec.run(request(['/nonexistent/check_x']))).toMatchObject({ state: State.UNKNOWN, failure: 'spawn', output: "/nonexistent/check_x was not found: check the command path (is the plugin package installed?)" });
     const script = join(dir, 'noexec');
     writeFileSync(script, '#!/bin/sh\necho hi\n');
     chmodSync(script, 0o644);
     expect(await exec.run(request([script]))).toMatchObject({ state: State.UNKNOWN, failure: 'spawn' });
-    expect(await exec.run(request(['/usr/bin/seq', '1', '100000']))).toMatchObject({ state: State.UNKNOWN, failure: 'protocol', output: "'/usr/bin/seq' printed more than 65536 bytes and was killed" });
+    expect(await exec.run(request(['/usr/bin/seq', '1', '100000']))).toMatchObject({ state: State.UNKNOWN, failure: 'protocol', output: '/usr/bin/seq printed more than 65536 bytes and was killed' });
   });
 
   it('explains an empty stdout with the stderr line', async () => {
     const r = await exec.run(request(['/bin/sh', '-c', 'echo "check_x: invalid option -- z" >&2; exit 3']));
-    expect(r).toMatchObject({ state: State.UNKNOWN, output: '(No output on stdout) exit status 3; stderr: check_x: invalid option -- z' });
+    expect(r).toMatchObject({ state: State.UNKNOWN, output: '(No output on stdout) exit status 3, stderr: check_x: invalid option -- z' });
     const k = await exec.run(request(['/bin/sh', '-c', 'kill -SEGV $$']));
     expect(k).toMatchObject({ state: State.UNKNOWN, output: '(No output on stdout) killed by SIGSEGV' });
   });
