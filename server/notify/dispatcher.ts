@@ -286,7 +286,11 @@ export class Dispatcher {
     if (this.timer) this.o.clock.clearTimeout(this.timer);
     this.timer = null;
     await this.running;
-    this.recordSent(); // last chance before the process ends
+    // Last chance before the process ends; what still cannot be recorded keeps its attempt
+    // mark, so the next start resends it once, flagged, with the same Message-ID.
+    if (!this.recordSent()) {
+      this.o.log?.('warn', `${this.sentUnrecorded.size} sent notification(s) could not be recorded as sent: the next start resends them flagged as possible duplicates, same Message-ID`);
+    }
   }
 }
 
