@@ -84,15 +84,24 @@ export function openSqliteStore(file: string, now: () => number = Date.now, log:
     }
     if (size === 0) throw new StoreOpenError(`${file} is empty (0 bytes), not a hawatch database: restore it from a backup, or delete it to start with no stored state`);
   }
-  const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('busy_timeout = 5000');
-  db.exec(SCHEMA);
-  // Databases written before the attempt mark existed.
-  const columns = new Set((db.prepare('PRAGMA table_info(outbox)').all() as { name: string }[]).map((c) => c.name));
-  if (!columns.has('attempt_at')) db.exec('ALTER TABLE outbox ADD COLUMN attempt_at INTEGER');
-  if (!columns.has('attempt_message_id')) db.exec('ALTER TABLE outbox ADD COLUMN attempt_message_id TEXT');
+  let db: Database.Database;
+  try {
+    db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 5000');
+    db.exec(SCHEMA);
+    // Databases written before the attempt mark existed.
+    const columns = new Set((db.prepare('PRAGMA table_info(outbox)').all() as { name: string }[]).map((c) => c.name));
+    if (!columns.has('attempt_at')) db.exec('ALTER TABLE outbox ADD COLUMN attempt_at INTEGER');
+    if (!columns.has('attempt_message_id')) db.exec('ALTER TABLE outbox ADD COLUMN attempt_message_id TEXT');
+  } catch (e) {
+    // The file as a whole is unusable (not a database, damaged header or schema, unwritable):
+    // refuse with what to do rather than start on something else.
+    const code = String((e as { code?: string }).code ?? '');
+    const what = code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT') ? 'is not a readable hawatch database' : 'cannot be opened';
+    throw new StoreOpenError(`${file} ${what} (${reason(e)}): restore it from a backup (or rebuild it with sqlite3 .recover), or move it away to start with no stored state`);
+  }
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version === 0) db.pragma(`user_version = ${SCHEMA_VERSION}`);
   else if (version > SCHEMA_VERSION) {

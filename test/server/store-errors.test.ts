@@ -126,6 +126,14 @@ describe('undecodable stored data', () => {
   });
 });
 
+describe('a file that is not a database', () => {
+  it('is refused with what to do', () => {
+    const db = join(dir, 'garbage.db');
+    writeFileSync(db, Buffer.alloc(8192, 0x41));
+    expect(() => openSqliteStore(db)).toThrow(`${db} is not a readable hawatch database (SQLITE_NOTADB file is not a database): restore it from a backup (or rebuild it with sqlite3 .recover), or move it away to start with no stored state`);
+  });
+});
+
 describe('an empty database file', () => {
   it('is refused with a message, not started empty', async () => {
     const db = join(dir, 'empty.db');
