@@ -58,7 +58,11 @@ function startSmtp(port: number): Promise<SMTPServer> {
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
         const raw = Buffer.concat(chunks).toString('utf8');
-        mails.push({ subject: header(raw, 'Subject'), messageId: header(raw, 'Message-ID'), text: raw.split(/\r?\n\r?\n/).slice(1).join('\n') });
+        let text = raw.replace(/^[\s\S]*?\r?\n\r?\n/, '');
+        if (/quoted-printable/i.test(header(raw, 'Content-Transfer-Encoding'))) {
+          text = text.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+        }
+        mails.push({ subject: header(raw, 'Subject'), messageId: header(raw, 'Message-ID'), text });
         // The disk fills between hawatch's send and its "sent" mark.
         if (fillOnNextMail) {
           fillOnNextMail = false;
