@@ -35,7 +35,14 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   registerMetrics(app);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  app.get('/healthz', { schema: { summary: 'Liveness', tags: ['metrics'] } }, async () => ({ ok: true }));
+  // Not OK while the store cannot be written: the process is up but records and sends nothing
+  // the normal way, which a load balancer or a monitoring of the monitor must see.
+  app.get('/healthz', { schema: { summary: 'Health: 200 when state is stored, 503 with the reason when degraded (store not writable)', tags: ['metrics'] } }, async (_req, reply) => {
+    const d = opts.services.health?.degraded;
+    if (!d) return { ok: true };
+    void reply.status(503);
+    return { ok: false, error: 'DEGRADED', message: d.message, since: d.since };
+  });
   const page = (type: string, body: string) => async (_req: unknown, reply: { header: (k: string, v: string) => unknown }) => {
     reply.header('content-type', type);
     reply.header('cache-control', 'no-cache');

@@ -7,6 +7,12 @@ import { cli } from './cli/cli.ts';
 
 const script = process.argv[1] ?? 'hawatch-server';
 
+// The monitor must outlive its own bugs: a rejection nobody handled is logged, not fatal
+// (Node's default would end the process and with it every check and notification).
+process.on('unhandledRejection', (e: unknown) => {
+  process.stderr.write(`hawatch-server: unhandled error, still running: ${(e as Error)?.stack ?? String(e)}\n`);
+});
+
 cli(process.argv.slice(2), {
   out: (s) => process.stdout.write(s),
   err: (s) => process.stderr.write(s),

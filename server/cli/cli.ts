@@ -14,7 +14,7 @@ import { createRuntime, type Runtime } from '../core/runtime.ts';
 import type { ExecutorFactory } from '../executors/types.ts';
 import { loadApiToken } from '../http/auth.ts';
 import { DEFAULT_INVENTORY } from '../inventory/default.ts';
-import { InventoryError, loadInventory } from '../inventory/load.ts';
+import { InventoryError, InventoryUnreadableError, loadInventory } from '../inventory/load.ts';
 import type { Inventory } from '../inventory/types.ts';
 import { demoCheck } from './demo-checks.ts';
 
@@ -47,20 +47,20 @@ export interface CliIo {
   readonly serve?: (rt: Runtime, url: string, reload: () => Promise<void>) => Promise<void>;
 }
 
-async function readInventory(config: string | undefined): Promise<Inventory> {
+/** Reads and validates the inventory file (or the embedded one); an unreadable file is InventoryUnreadableError. */
+export async function readInventory(config: string | undefined): Promise<Inventory> {
   if (config === undefined) return loadInventory(DEFAULT_INVENTORY, '(embedded default inventory)');
   let text: string;
   try {
     text = await readFile(config, 'utf8');
   } catch (e) {
-    throw new UsageError(`cannot read the inventory ${config}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (code ?? (e as Error).message);
+    throw new InventoryUnreadableError(`cannot read the inventory ${config} (${why}): put the file back or fix the path`);
   }
   return loadInventory(text, config);
 }
 
-class UsageError extends Error {
-  override name = 'UsageError';
-}
 
 function parse(args: string[]) {
   return parseArgs({
@@ -184,9 +184,19 @@ export async function cli(argv: string[], io: CliIo): Promise<number> {
   const url = `${address.replace('0.0.0.0', '127.0.0.1')}/`;
   rt.app.log.info(`hawatch-server ${VERSION} listening on ${url} with ${inventory.hosts.size} hosts, ${inventory.services.size} services (${config ?? 'embedded default inventory'})`);
   io.out(`hawatch-server: status page at ${url}\n`);
+  // SIGHUP comes from root or the server's own user: authorised by definition, no API token.
   const reload = async () => {
-    const r = await rt.app.inject({ method: 'POST', url: '/api/v1/reload', headers: { authorization: `Bearer ${token() ?? ''}` } });
-    if (r.statusCode !== 200) rt.app.log.warn(`reload refused: ${r.body}`);
+    if (!rt.reload) {
+      rt.app.log.warn('SIGHUP: nothing to reload, this server runs on the embedded default inventory (start it with --config FILE)');
+      return;
+    }
+    try {
+      const inv = await rt.reload();
+      for (const w of inv.warnings) rt.app.log.warn(`inventory: ${w}`);
+    } catch (e) {
+      if (e instanceof InventoryError) rt.app.log.error(`SIGHUP: reload refused, nothing changed. ${e.problems.length} problem${e.problems.length === 1 ? '' : 's'}:\n${e.problems.join('\n')}`);
+      else rt.app.log.error(`SIGHUP: reload failed, nothing changed: ${(e as Error).message}`);
+    }
   };
   if (io.serve) await io.serve(rt, url, reload);
   await rt.stop();

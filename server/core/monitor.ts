@@ -31,7 +31,9 @@ import {
   type ResultInput,
   type Transition,
 } from '../state/types.ts';
-import type { OutboxInsert, Store } from '../store/types.ts';
+import type { OutboxInsert, Store, StoreChange } from '../store/types.ts';
+import type { TimerHandle } from '../state/clock.ts';
+import { StoreHealth } from './health.ts';
 
 export type ObjectConfig =
   | { readonly kind: 'host'; readonly key: string; readonly host: HostConfig }
@@ -80,11 +82,19 @@ export class Monitor {
   private readonly listeners = new Set<(e: MonitorEvent) => void>();
   /** Freshness does not count the time the server was not running. */
   private readonly startedAt: number;
+  readonly health: StoreHealth;
+  /**
+   * Changes the store refused (full disk): merged into one, written in order before any
+   * later change, retried with backoff. The live state already shows them.
+   */
+  private unsaved: { statuses: Map<string, CheckStatus>; downtimes: Map<string, readonly Downtime[]>; history: HistoryEvent[]; outbox: OutboxInsert[]; forget: Set<string>; droppedHistory: number } | null = null;
+  private retryTimer: TimerHandle | null = null;
 
-  constructor(inventory: Inventory, store: Store, clock: Clock) {
+  constructor(inventory: Inventory, store: Store, clock: Clock, health?: StoreHealth) {
     this.inv = inventory;
     this.store = store;
     this.clock = clock;
+    this.health = health ?? new StoreHealth(clock);
     this.startedAt = clock.now();
     for (const s of store.loadStatuses()) this.statuses.set(s.key, s);
     for (const d of store.loadDowntimes()) this.downtimesByKey.set(d.key, [...(this.downtimesByKey.get(d.key) ?? []), d]);
@@ -120,8 +130,7 @@ export class Monitor {
       this.statuses.delete(k);
       this.downtimesByKey.delete(k);
     }
-    if (gone.length) this.store.forget(gone);
-    if (fresh.length) this.store.commit({ statuses: fresh, history: [], outbox: [] });
+    if (gone.length || fresh.length) this.write({ statuses: fresh, history: [], outbox: [] }, gone);
     this.objectsByKey = objects;
     this.rulesByMember = rulesByMember;
   }
@@ -195,17 +204,92 @@ export class Monitor {
     return p.downtimes.get(key) ?? this.downtimesByKey.get(key) ?? [];
   }
 
+  /**
+   * Writes a change in one transaction, after any change still waiting. A store error never
+   * reaches the caller: the change is kept in memory (merged, so a long outage holds one
+   * status per object, not one per result) and retried with backoff.
+   */
+  private write(change: StoreChange, forget: readonly string[] = []): boolean {
+    if (this.unsaved === null) {
+      try {
+        if (forget.length) this.store.forget(forget);
+        this.store.commit(change);
+        this.health.ok();
+        return true;
+      } catch (e) {
+        this.health.fail('writing state changes', e);
+        this.unsaved = { statuses: new Map(), downtimes: new Map(), history: [], outbox: [], forget: new Set(), droppedHistory: 0 };
+      }
+    }
+    const u = this.unsaved;
+    for (const k of forget) {
+      u.forget.add(k);
+      u.statuses.delete(k);
+      u.downtimes.delete(k);
+    }
+    for (const s of change.statuses) u.statuses.set(s.key, s);
+    for (const [k, d] of change.downtimes ?? []) u.downtimes.set(k, d);
+    // History is bounded while it cannot be written; the outbox is not (each row is an alert).
+    const room = Math.max(0, 10_000 - u.history.length);
+    u.history.push(...change.history.slice(0, room));
+    u.droppedHistory += Math.max(0, change.history.length - room);
+    u.outbox.push(...change.outbox);
+    this.scheduleRetry();
+    return false;
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer) return;
+    this.retryTimer = this.clock.setTimeout(() => {
+      this.retryTimer = null;
+      this.retryUnsaved();
+    }, this.health.backoffMs());
+  }
+
+  /** Writes the changes kept in memory; true when nothing is left. */
+  retryUnsaved(): boolean {
+    const u = this.unsaved;
+    if (u === null) return true;
+    try {
+      if (u.forget.size) this.store.forget([...u.forget]);
+      this.store.commit({ statuses: [...u.statuses.values()], downtimes: u.downtimes, history: u.history, outbox: u.outbox });
+    } catch (e) {
+      this.health.fail('writing state changes', e);
+      this.scheduleRetry();
+      return false;
+    }
+    this.unsaved = null;
+    if (this.retryTimer) this.clock.clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.health.ok();
+    if (u.outbox.length) this.emit({ type: 'notifications', count: u.outbox.length });
+    return true;
+  }
+
+  /** Counts of what waits in memory for the store (status page, alert). */
+  unsavedCounts(): { statuses: number; history: number; notifications: number; droppedHistory: number } {
+    const u = this.unsaved;
+    return { statuses: u?.statuses.size ?? 0, history: u?.history.length ?? 0, notifications: u?.outbox.length ?? 0, droppedHistory: u?.droppedHistory ?? 0 };
+  }
+
+  /** Stops the retry timer (shutdown), after one last try. */
+  close(): void {
+    this.retryUnsaved();
+    if (this.retryTimer) this.clock.clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+  }
+
   /** Writes the pending change in one transaction, then makes it visible. */
   private finish(p: Pending): void {
     const outbox = this.recipients(p.notifications);
-    this.store.commit({ statuses: [...p.statuses.values()], downtimes: p.downtimes, history: p.history, outbox });
+    const written = this.write({ statuses: [...p.statuses.values()], downtimes: p.downtimes, history: p.history, outbox });
     for (const [k, s] of p.statuses) this.statuses.set(k, s);
     for (const [k, d] of p.downtimes) {
       if (d.length) this.downtimesByKey.set(k, d);
       else this.downtimesByKey.delete(k);
     }
     if (p.statuses.size) this.emit({ type: 'status', keys: [...p.statuses.keys()] });
-    if (outbox.length) this.emit({ type: 'notifications', count: outbox.length });
+    if (outbox.length && written) this.emit({ type: 'notifications', count: outbox.length });
   }
 
   contactsOf(key: string): string[] {
@@ -379,8 +463,7 @@ export class Monitor {
   notifyContacts(contacts: readonly string[], subject: string, text: string): void {
     const n: NotificationIntent = { type: 'CUSTOM', key: '', kind: 'service', hostName: 'hawatch', serviceName: subject, state: 0, stateName: 'OK', output: text, at: this.clock.now(), number: 0 };
     const outbox = this.recipients([n], contacts);
-    this.store.commit({ statuses: [], history: [], outbox });
-    if (outbox.length) this.emit({ type: 'notifications', count: outbox.length });
+    if (this.write({ statuses: [], history: [], outbox }) && outbox.length) this.emit({ type: 'notifications', count: outbox.length });
   }
 
   summary(): { hosts: Record<string, number>; services: Record<string, number>; problems: CheckStatus[] } {

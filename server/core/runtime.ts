@@ -15,6 +15,8 @@ import { openSqliteStore } from '../store/sqlite.ts';
 import type { Store } from '../store/types.ts';
 import { startCron } from './cron.ts';
 import { Monitor } from './monitor.ts';
+import { StoreHealth } from './health.ts';
+import { DegradedAlert } from '../notify/degraded.ts';
 
 export interface RuntimeOptions {
   readonly inventory: Inventory;
@@ -34,6 +36,8 @@ export interface RuntimeOptions {
   readonly autoStart?: boolean;
   readonly tickMs?: number;
   readonly dispatchPollMs?: number;
+  /** How long the store must fail before the contacts get the degraded alert (default 60 s). */
+  readonly degradedAlertAfterMs?: number;
 }
 
 export interface Runtime {
@@ -42,76 +46,104 @@ export interface Runtime {
   readonly scheduler: Scheduler;
   readonly dispatcher: Dispatcher;
   readonly store: Store;
+  readonly health: StoreHealth;
+  /** Re-reads and applies the inventory (SIGHUP, POST /reload); null on the embedded inventory. */
+  readonly reload: (() => Promise<Inventory>) | null;
   start(): void;
   stop(): Promise<void>;
 }
 
 export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   const clock = o.clock ?? systemClock();
-  const store = openSqliteStore(o.database ?? o.inventory.server.database, () => clock.now());
-  const monitor = new Monitor(o.inventory, store, clock);
-  const log = (level: 'info' | 'warn', msg: string) => app.log[level](msg);
-  let mail: MailSender | null = o.mailSender !== undefined ? o.mailSender : o.inventory.notifier.email ? await createSmtpSender(o.inventory.notifier.email) : null;
-  let channels: Channels = channelsFor(o.inventory, mail);
-  const scheduler = new Scheduler({
-    monitor,
-    clock,
-    executorFactory: o.executorFactory,
-    runtimeMacros: o.runtimeMacros,
-    tickMs: o.tickMs,
-    onError: (m) => log('warn', m),
-  });
-  const dispatcher = new Dispatcher({ store, clock, inventory: () => monitor.inventory, channels: () => channels, pollMs: o.dispatchPollMs, log });
-  monitor.on((e) => {
-    if (e.type === 'notifications') dispatcher.poke();
-  });
-  let stopCron: (() => Promise<void>) | null = null;
-  const loader = o.loadInventory ?? null;
-  const reload = loader
-    ? async () => {
-        const inv = await loader(); // throws InventoryError: nothing changes
-        const nextMail = o.mailSender !== undefined ? o.mailSender : inv.notifier.email ? await createSmtpSender(inv.notifier.email) : null;
-        if (mail && mail !== nextMail) mail.close();
-        mail = nextMail;
-        channels = channelsFor(inv, mail);
-        monitor.reload(inv);
-        scheduler.plan();
-        monitor.evaluateClusterRules();
-        if (stopCron) {
-          await stopCron();
-          stopCron = startCron(monitor, inv, (m) => log('info', m));
-        }
-        log('info', `inventory reloaded: ${inv.hosts.size} hosts, ${inv.services.size} services`);
-        return inv;
-      }
-    : null;
-  const app = await buildApp({
-    logger: o.logger,
-    services: { monitor, store, clock, scheduler, dispatcher, apiToken: o.apiToken ?? (() => null), reload, version: o.version ?? '0.0.0' },
-  });
-  let started = false;
-  const rt: Runtime = {
-    app,
-    monitor,
-    scheduler,
-    dispatcher,
-    store,
-    start() {
-      if (started) return;
-      started = true;
-      scheduler.start();
-      dispatcher.start();
-      stopCron = startCron(monitor, monitor.inventory, (m) => log('info', m));
-    },
-    async stop() {
-      await scheduler.stop();
-      if (stopCron) await stopCron();
-      await dispatcher.stop();
-      await app.close();
-      mail?.close();
-      store.close();
-    },
+  // app does not exist yet while the store opens and the monitor loads: log to stderr until then.
+  // Lines from before the app (and its logger) exists are kept and replayed into it.
+  let app: FastifyInstance | null = null;
+  const early: ['info' | 'warn' | 'error', string][] = [];
+  const log = (level: 'info' | 'warn' | 'error', msg: string) => {
+    if (app) app.log[level](msg);
+    else early.push([level, msg]);
   };
-  if (o.autoStart ?? true) rt.start();
-  return rt;
+  try {
+    return await build();
+  } catch (e) {
+    for (const [, msg] of early) process.stderr.write(`hawatch-server: ${msg}\n`);
+    throw e;
+  }
+
+  async function build(): Promise<Runtime> {
+    const database = o.database ?? o.inventory.server.database;
+    const store = openSqliteStore(database, () => clock.now(), log);
+    const health = new StoreHealth(clock, log, `the database ${database}`);
+    const monitor = new Monitor(o.inventory, store, clock, health);
+    let mail: MailSender | null = o.mailSender !== undefined ? o.mailSender : o.inventory.notifier.email ? await createSmtpSender(o.inventory.notifier.email) : null;
+    let channels: Channels = channelsFor(o.inventory, mail);
+    const scheduler = new Scheduler({
+      monitor,
+      clock,
+      executorFactory: o.executorFactory,
+      runtimeMacros: o.runtimeMacros,
+      tickMs: o.tickMs,
+      onError: (m) => log('warn', m),
+    });
+    const dispatcher = new Dispatcher({ store, clock, inventory: () => monitor.inventory, channels: () => channels, pollMs: o.dispatchPollMs, log, health });
+    const degradedAlert = new DegradedAlert({ health, monitor, clock, channels: () => channels, afterMs: o.degradedAlertAfterMs ?? o.inventory.server.degradedAlertAfterMs, log });
+    monitor.on((e) => {
+      if (e.type === 'notifications') dispatcher.poke();
+    });
+    let stopCron: (() => Promise<void>) | null = null;
+    const loader = o.loadInventory ?? null;
+    const reload = loader
+      ? async () => {
+          const inv = await loader(); // throws InventoryError: nothing changes
+          const nextMail = o.mailSender !== undefined ? o.mailSender : inv.notifier.email ? await createSmtpSender(inv.notifier.email) : null;
+          if (mail && mail !== nextMail) mail.close();
+          mail = nextMail;
+          channels = channelsFor(inv, mail);
+          monitor.reload(inv);
+          scheduler.plan();
+          monitor.evaluateClusterRules();
+          if (stopCron) {
+            await stopCron();
+            stopCron = startCron(monitor, inv, (m) => log('info', m));
+          }
+          log('info', `inventory reloaded: ${inv.hosts.size} hosts, ${inv.services.size} services`);
+          return inv;
+        }
+      : null;
+    const built = await buildApp({
+      logger: o.logger,
+      services: { monitor, store, clock, scheduler, dispatcher, health, apiToken: o.apiToken ?? (() => null), reload, version: o.version ?? '0.0.0' },
+    });
+    app = built;
+    for (const [level, msg] of early.splice(0)) built.log[level](msg);
+    let started = false;
+    const rt: Runtime = {
+      app: built,
+      monitor,
+      scheduler,
+      dispatcher,
+      store,
+      health,
+      reload,
+      start() {
+        if (started) return;
+        started = true;
+        scheduler.start();
+        dispatcher.start();
+        stopCron = startCron(monitor, monitor.inventory, (m) => log('info', m));
+      },
+      async stop() {
+        await scheduler.stop();
+        if (stopCron) await stopCron();
+        await dispatcher.stop();
+        degradedAlert.close();
+        monitor.close();
+        await built.close();
+        mail?.close();
+        store.close();
+      },
+    };
+    if (o.autoStart ?? true) rt.start();
+    return rt;
+  }
 }

@@ -256,7 +256,7 @@ export class NrpeExecutor implements Executor {
 
       const totalLeft = Math.max(0, deadline - performance.now());
       const timer = setTimeout(() => {
-        const where = stage === 'exchange' ? `waiting for the answer to '${command}' from ${peer}` : stage === 'tls' ? `during the TLS handshake with ${peer}` : `connecting to ${peer}`;
+        const where = stage === 'exchange' ? `waiting for the answer to ${command} from ${peer}` : stage === 'tls' ? `during the TLS handshake with ${peer}` : `connecting to ${peer}`;
         const state = stage === 'exchange' ? req.timeoutState : t.unreachableState;
         failed('timeout', state, `Socket timeout after ${seconds(req.timeoutMs)} ${where}`);
       }, totalLeft);
@@ -298,8 +298,8 @@ export class NrpeExecutor implements Executor {
         if (settled) return;
         if (received === 0) {
           failed('protocol', State.UNKNOWN,
-            `Received 0 bytes from daemon at ${peer} for '${command}'. Check the agent's log: it refuses arguments unless dont_blame_nrpe=1, ` +
-              `arguments with | \` & > < ' \\ [ ] { } ; or newlines, unknown packet versions, and hosts not in allowed_hosts${t.tls.enabled ? '' : '; or it expects TLS (this check uses plain TCP)'}`,
+            `Received 0 bytes from daemon at ${peer} for ${command}. Check the agent log: it refuses arguments unless dont_blame_nrpe=1, ` +
+              `arguments with shell metacharacters or newlines (nasty_metachars), unknown packet versions, and hosts not in allowed_hosts${t.tls.enabled ? '' : ', or it expects TLS (this check uses plain TCP)'}`,
             true);
         } else {
           failed('protocol', State.UNKNOWN, `Receive underflow from ${peer}: only ${received} bytes received${need ? ` (${need} expected)` : ''}`, true);

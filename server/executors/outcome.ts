@@ -3,6 +3,7 @@
  * looks the same (one clear first line, no perfdata) whichever executor hit it.
  */
 import { interpretPluginRun, parsePluginOutput } from '../../nagios/output.ts';
+import { plainText } from '../core/text.ts';
 import type { StateCode } from '../../nagios/states.ts';
 import type { CheckOutcome, ExecutorFailure } from './types.ts';
 
@@ -14,7 +15,8 @@ export function pluginOutcome(exitCode: number | null, stdout: string, startedAt
 /** The check could not run or did not answer: `message` is the status line. */
 export function failureOutcome(failure: ExecutorFailure, state: StateCode, message: string, startedAt: number, monoStart: number): CheckOutcome {
   // A single line: a message built from an error text must not grow long output.
-  const line = message.replace(/\s*\n\s*/g, ' ').trim();
+  // The server's own words, shown on the page and in notifications: plain text (core/text.ts).
+  const line = plainText(message.replace(/\s*\n\s*/g, ' ').trim());
   return { ...parsePluginOutput(''), output: line, state, failure, executedAt: startedAt, durationMs: elapsed(monoStart) };
 }
 
@@ -60,5 +62,5 @@ export function explainEmptyStdout(outcome: CheckOutcome, exitCode: number | nul
   const err = (stderr.split('\n').find((l) => l.trim() !== '') ?? '').trim();
   const status = exitCode === null ? `killed by ${signal ? (signal.startsWith('SIG') ? signal : `SIG${signal}`) : 'a signal'}` : `exit status ${exitCode}`;
   const hint = exitCode === 127 ? ' (command not found: check the plugin path)' : exitCode === 126 ? ' (the plugin is not executable)' : '';
-  return { ...outcome, output: `(No output on stdout) ${status}${err ? `; stderr: ${err.slice(0, 300)}` : ''}${hint}` };
+  return { ...outcome, output: plainText(`(No output on stdout) ${status}${err ? `, stderr: ${err.slice(0, 300)}` : ''}${hint}`) };
 }

@@ -234,7 +234,7 @@ export class SshExecutor implements Executor {
     const t = req.transport;
     const fail = (failure: ExecutorFailure, state: StateCode, message: string): CheckOutcome => failureOutcome(failure, state, `SSH: ${message}`, startedAt, mono);
     if (t.kind !== 'ssh') return fail('protocol', State.UNKNOWN, `the SSH executor got a '${t.kind}' transport for ${req.hostName} (internal error, please report it)`);
-    if (req.command.kind !== 'argv') return fail('protocol', State.UNKNOWN, `${req.hostName} uses SSH but the check names an NRPE command ('${req.command.command}'); give it a command line`);
+    if (req.command.kind !== 'argv') return fail('protocol', State.UNKNOWN, `${req.hostName} uses SSH but the check names an NRPE command (${req.command.command}), give it a command line`);
     if (this.closed) return fail('aborted', State.UNKNOWN, 'check not run: the server is shutting down');
     const argv = req.command.argv;
     const remote = argv.map(shellQuote).join(' ');
@@ -266,16 +266,16 @@ export class SshExecutor implements Executor {
         if (!(await conn.acquire(ac.signal))) {
           if (ac.signal.aborted) throw new Error('aborted');
           if (attempt === 0) continue;
-          throw new SshFailure('connect', t.unreachableState, `connection to ${peer} lost before '${program}' could start: ${conn.endReason}`);
+          throw new SshFailure('connect', t.unreachableState, `connection to ${peer} lost before ${program} could start: ${conn.endReason}`);
         }
         stage = 'run';
         try {
           const result = await this.exec(conn, remote, ac.signal, peer, program!, t);
           if (result === 'retry' && attempt === 0 && !fresh) continue;
-          if (result === 'retry') throw new SshFailure('protocol', State.UNKNOWN, `${peer} refused to open a session channel for '${program}' (sshd MaxSessions?)`);
+          if (result === 'retry') throw new SshFailure('protocol', State.UNKNOWN, `${peer} refused to open a session channel for ${program} (sshd MaxSessions?)`);
           const { code, signal, stdout, stderr } = result;
           if (code === null) {
-            const lost = conn.dead ? `the connection to ${peer} was lost (${conn.endReason}) while '${program}' ran` : `'${program}' on ${peer} ended without an exit status${signal ? ` (killed by SIG${signal})` : ''}`;
+            const lost = conn.dead ? `the connection to ${peer} was lost (${conn.endReason}) while ${program} ran` : `${program} on ${peer} ended without an exit status${signal ? ` (killed by SIG${signal})` : ''}`;
             throw new SshFailure(conn.dead ? 'connect' : 'protocol', conn.dead ? t.unreachableState : State.UNKNOWN, lost);
           }
           return explainEmptyStdout(pluginOutcome(code, stdout, startedAt, mono), code, stderr);
@@ -287,7 +287,7 @@ export class SshExecutor implements Executor {
       if (why === 'timeout') {
         return stage === 'connect'
           ? fail('timeout', t.unreachableState, `no connection to ${peer} within ${seconds(req.timeoutMs)} (connect, handshake or authentication did not complete)`)
-          : fail('timeout', req.timeoutState, `check timed out after ${seconds(req.timeoutMs)} running '${program}' on ${peer}`);
+          : fail('timeout', req.timeoutState, `check timed out after ${seconds(req.timeoutMs)} running ${program} on ${peer}`);
       }
       if (why === 'aborted') return fail('aborted', State.UNKNOWN, 'check aborted: the server is shutting down');
       if (e instanceof SshFailure) return fail(e.failure, e.failure === 'connect' ? t.unreachableState : e.state, e.message);
@@ -332,10 +332,10 @@ export class SshExecutor implements Executor {
       const err = e as Error & { level?: string; code?: string };
       if (seen.fingerprint !== undefined && seen.fingerprint !== pin.fingerprint) {
         return new SshFailure('hostkey', t.unreachableState,
-          `host key mismatch for ${peer}: the pinned key is ${pin.fingerprint} but the host showed ${seen.fingerprint}; refusing to connect (if the host was reinstalled, pin the new key)`);
+          `host key mismatch for ${peer}: the pinned key is ${pin.fingerprint} but the host showed ${seen.fingerprint}, refusing to connect (if the host was reinstalled, pin the new key)`);
       }
       if (err.level === 'client-authentication') {
-        return new SshFailure('auth', t.unreachableState, `authentication as ${peer} with key ${t.privateKeyFile} failed: is its public key in the user's authorized_keys?`);
+        return new SshFailure('auth', t.unreachableState, `authentication as ${peer} with key ${t.privateKeyFile} failed: is its public key in the authorized_keys of that user?`);
       }
       if (err.level === 'client-timeout') return new SshFailure('timeout', t.unreachableState, `no SSH handshake with ${peer} within ${seconds(this.connectTimeoutMs)}`);
       if (err.level === 'client-socket' || err.code) return new SshFailure('connect', t.unreachableState, `could not connect to ${peer}: ${describeSocketError(e)}`);
@@ -451,7 +451,7 @@ export class SshExecutor implements Executor {
             bytes += d.length;
             if (bytes > this.maxOutputBytes) {
               ch.close();
-              done(() => reject(new SshFailure('protocol', State.UNKNOWN, `'${program}' on ${peer} printed more than ${this.maxOutputBytes} bytes; stopped`)));
+              done(() => reject(new SshFailure('protocol', State.UNKNOWN, `${program} on ${peer} printed more than ${this.maxOutputBytes} bytes; stopped`)));
               return;
             }
             into.push(d);

@@ -92,6 +92,11 @@ export interface CheckRequest {
   readonly timeoutState: StateCode;
   /** Aborts the check (server shutdown); the outcome is then UNKNOWN. */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Local checks: their whole environment (server.check_environment, by default PATH, LANG
+   * and LC_ALL as Nagios gives plugins). Nothing of the server's own environment is added.
+   */
+  readonly environment?: Readonly<Record<string, string>> | undefined;
 }
 
 /** Why the check did not produce a plugin result of its own; absent when it did. */

@@ -46,7 +46,18 @@ export function registerMetrics(app: FastifyInstance): void {
   sched('hawatch_notifications_sent_total', 'Notifications delivered since start', () => h().dispatcher?.stats.sent ?? 0);
   sched('hawatch_notification_failures_total', 'Failed delivery attempts since start (each is retried)', () => h().dispatcher?.stats.failed ?? 0);
   sched('hawatch_notification_digests_total', 'Grouped messages sent since start', () => h().dispatcher?.stats.digests ?? 0);
-  sched('hawatch_outbox_pending', 'Notifications waiting for delivery', () => h().store.outboxCounts().pending);
+  sched('hawatch_store_degraded', '1 while the store cannot be written (full disk): state is live but not stored, notifications held', () => (h().health?.degraded ? 1 : 0));
+  sched('hawatch_notifications_possible_duplicates_total', 'Notifications resent after a restart because their send was never recorded', () => h().dispatcher?.stats.possibleDuplicates ?? 0);
+  // A store that cannot be read must not break the scrape (the degraded metric above says why).
+  const counts = () => {
+    try {
+      return h().store.outboxCounts();
+    } catch {
+      return { pending: NaN, sent: NaN, quarantined: NaN };
+    }
+  };
+  sched('hawatch_outbox_pending', 'Notifications waiting for delivery', () => counts().pending);
+  sched('hawatch_outbox_quarantined', 'Outbox rows that could not be decoded and were set aside (see the log)', () => counts().quarantined);
 
   app.get('/metrics', { schema: { summary: 'Prometheus metrics (text exposition format)', tags: ['metrics'] } }, async (_req, reply) => {
     void reply.header('content-type', registry.contentType);

@@ -21,6 +21,7 @@ export const PAGE_HTML = String.raw`<!doctype html>
     <label>API token <input id="token" type="password" autocomplete="off" placeholder="needed to change state"></label>
   </div>
 </header>
+<div id="degraded" class="degraded" role="alert" hidden></div>
 <main>
   <div class="filters">
     <label><input id="onlyProblems" type="checkbox"> problems only</label>
@@ -67,6 +68,7 @@ header { display: flex; align-items: center; gap: 1.5em; padding: .6em 1em; back
 header h1 { font-size: 1.2em; margin: 0; }
 header .right { margin-left: auto; display: flex; gap: 1em; align-items: center; }
 header input { font: inherit; padding: .2em .4em; }
+.degraded { background: #b00020; color: #fff; padding: .6em 1em; font-weight: bold; }
 #summary { display: flex; gap: .4em; flex-wrap: wrap; }
 .badge { display: inline-block; padding: .1em .5em; border-radius: .8em; font-size: .85em; font-weight: 600; color: #fff; background: var(--pend); white-space: nowrap; }
 .badge.zero { opacity: .35; }
@@ -136,7 +138,15 @@ export const PAGE_JS = String.raw`
   function ago(t, now) { return t === null ? 'never' : duration(Math.max(0, now - t)) + ' ago'; }
   function say(text, isError) { message.textContent = text; message.className = isError ? 'error' : ''; }
 
+  function renderDegraded(data) {
+    var box = document.getElementById('degraded');
+    var d = data.degraded;
+    box.hidden = !d;
+    box.textContent = d ? 'DEGRADED since ' + new Date(d.since).toLocaleString() + ': ' + d.message : '';
+  }
+
   function renderSummary(data) {
+    renderDegraded(data);
     var box = document.getElementById('summary');
     box.textContent = '';
     var order = [['hosts', 'UP'], ['hosts', 'DOWN'], ['services', 'OK'], ['services', 'WARNING'], ['services', 'CRITICAL'], ['services', 'UNKNOWN'], ['services', 'PENDING']];
@@ -276,6 +286,8 @@ export const PAGE_JS = String.raw`
     last.objects.forEach(function (o) { o.durationMs += step; });
     render(last);
   }, 5000);
+  // The degraded banner must appear even when nothing else changes (no status event).
+  setInterval(refresh, 30000);
   refresh();
 })();
 `;

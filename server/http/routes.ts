@@ -81,12 +81,22 @@ export async function apiRoutes(app0: FastifyInstance): Promise<void> {
     schema: {
       summary: 'Everything the status page shows: counts and every object, problems first',
       tags: ['state'],
-      response: { 200: Type.Object({ generatedAt: Type.Number(), title: Type.String(), version: Type.String(), summary: Summary, objects: Type.Array(StatusView) }) },
+      response: {
+        200: Type.Object({
+          generatedAt: Type.Number(),
+          title: Type.String(),
+          version: Type.String(),
+          degraded: Type.Union([Type.Null(), Type.Object({ since: Type.Number(), message: Type.String() })], { description: 'set while the store cannot be written (full disk): state is live but not stored' }),
+          summary: Summary,
+          objects: Type.Array(StatusView),
+        }),
+      },
     },
   }, async () => {
     const sum = h.monitor.summary();
     return {
       generatedAt: now(),
+      degraded: h.health?.degraded ?? null,
       title: h.monitor.inventory.server.title,
       version: h.version,
       summary: { hosts: sum.hosts, services: sum.services },
@@ -131,7 +141,7 @@ export async function apiRoutes(app0: FastifyInstance): Promise<void> {
       summary: 'The notification outbox, newest first',
       tags: ['notifications'],
       querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }) }),
-      response: { 200: Type.Object({ pending: Type.Integer(), sent: Type.Integer(), outbox: Type.Array(OutboxView) }) },
+      response: { 200: Type.Object({ pending: Type.Integer(), sent: Type.Integer(), quarantined: Type.Integer(), outbox: Type.Array(OutboxView) }) },
     },
   }, async (req) => ({ ...h.store.outboxCounts(), outbox: h.store.recentOutbox(req.query.limit).map(outboxView) }));
 
@@ -204,13 +214,22 @@ export async function apiRoutes(app0: FastifyInstance): Promise<void> {
   });
 
   const streams = new Set<() => void>();
+  const perSource = new Map<string, number>();
   app.addHook('onClose', async () => {
     for (const close of [...streams]) close();
   });
 
   app.get('/events', {
-    schema: { summary: 'Server-sent events: "status" with changed keys, "reload"', tags: ['state'] },
+    schema: { summary: 'Server-sent events: "status" with changed keys, "reload"', tags: ['state'], response: { 429: ErrorBody, 503: ErrorBody } },
   }, (req, reply) => {
+    // Each stream holds a socket and memory for as long as the client likes: bounded per
+    // client address and in total, so one client cannot take them all.
+    const srv = h.monitor.inventory.server;
+    const source = req.ip;
+    const mine = perSource.get(source) ?? 0;
+    if (mine >= srv.sseMaxPerSource) throw new ApiError('TOO_MANY_REQUESTS', `${mine} event streams are open from ${source}, the limit is ${srv.sseMaxPerSource} (server.sse_max_per_source): close some pages`);
+    if (streams.size >= srv.sseMaxTotal) throw new ApiError('UNAVAILABLE', `${streams.size} event streams are open, the limit is ${srv.sseMaxTotal} (server.sse_max_total): try again later or poll /api/v1/status`);
+    perSource.set(source, mine + 1);
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
@@ -231,6 +250,9 @@ export async function apiRoutes(app0: FastifyInstance): Promise<void> {
     const ping = setInterval(() => res.write(`: ping\n\n`), 15_000);
     const close = () => {
       if (!streams.delete(close)) return;
+      const n = (perSource.get(source) ?? 1) - 1;
+      if (n > 0) perSource.set(source, n);
+      else perSource.delete(source);
       off();
       clearInterval(ping);
       if (flushTimer) clearTimeout(flushTimer);

@@ -38,6 +38,11 @@ export class InventoryError extends Error {
   }
 }
 
+/** The inventory file cannot be read at all (missing, no permission): a reload changes nothing. */
+export class InventoryUnreadableError extends Error {
+  override name = 'InventoryUnreadableError';
+}
+
 type Json = unknown;
 
 class Checker {
@@ -96,6 +101,13 @@ type Obj = Record<string, Json>;
 const isObj = (v: Json): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Reads typed values out of one mapping, reporting problems against its path. */
+/** What Nagios gives its plugins (plus its NAGIOS_ macros, which hawatch passes as arguments). */
+export const DEFAULT_CHECK_ENVIRONMENT: Readonly<Record<string, string>> = {
+  PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  LANG: 'C',
+  LC_ALL: 'C',
+};
+
 class Section {
   readonly c: Checker;
   readonly path: Path;
@@ -409,7 +421,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
 
   // server
   const srv = top.sub('server') ?? new Section(c, ['server'], {});
-  srv.keys(['listen', 'database', 'api_token_env', 'api_token_file', 'max_concurrent_checks', 'timeout_state', 'macros', 'title']);
+  srv.keys(['listen', 'database', 'api_token_env', 'api_token_file', 'max_concurrent_checks', 'timeout_state', 'macros', 'title', 'degraded_alert_after', 'sse_max_per_source', 'sse_max_total', 'check_environment']);
   let listenHost = '127.0.0.1';
   let listenPort = 8080;
   const listen = srv.str('listen');
@@ -431,6 +443,15 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
       else macros[k] = String(v);
     }
   }
+  const checkEnvironment: Record<string, string> = { ...DEFAULT_CHECK_ENVIRONMENT };
+  const envSec = srv.sub('check_environment');
+  if (envSec) {
+    for (const [k, v] of Object.entries(envSec.value)) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) c.fail(['server', 'check_environment', k], 'variable names are letters, digits and _ (not starting with a digit)', true);
+      else if (typeof v !== 'string' && typeof v !== 'number') c.fail(['server', 'check_environment', k], 'must be a string');
+      else checkEnvironment[k] = String(v);
+    }
+  }
   const server: ServerSettings = {
     listenHost,
     listenPort,
@@ -441,6 +462,10 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     timeoutState: srv.state('timeout_state', 2),
     macros,
     title: srv.str('title') ?? 'hawatch',
+    degradedAlertAfterMs: srv.duration('degraded_alert_after', 60_000),
+    sseMaxPerSource: srv.int('sse_max_per_source', 20, 1, 100_000),
+    sseMaxTotal: srv.int('sse_max_total', 200, 1, 100_000),
+    checkEnvironment,
   };
   const macroNames = new Set([...BUILTIN_MACROS, ...Object.keys(macros)]);
 

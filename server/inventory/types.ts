@@ -128,6 +128,17 @@ export interface ServerSettings {
   readonly timeoutState: StateCode;
   readonly macros: Readonly<Record<string, string>>;
   readonly title: string;
+  /** The store must fail this long before the contacts get the degraded alert. */
+  readonly degradedAlertAfterMs: number;
+  /** Live event streams (GET /api/v1/events) allowed per client address and in total. */
+  readonly sseMaxPerSource: number;
+  readonly sseMaxTotal: number;
+  /**
+   * The whole environment of local checks, as Nagios gives its plugins: PATH, LANG and LC_ALL
+   * by default, plus or overriding what server.check_environment names. Nothing else of the
+   * server's environment (API token, SMTP password) reaches a plugin.
+   */
+  readonly checkEnvironment: Readonly<Record<string, string>>;
 }
 
 export interface Inventory {

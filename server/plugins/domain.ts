@@ -3,6 +3,7 @@
  * to the plugin (fastify/demo style). Routes reach them as `app.hawatch.monitor` etc.
  */
 import fp from 'fastify-plugin';
+import type { StoreHealth } from '../core/health.ts';
 import type { Monitor } from '../core/monitor.ts';
 import type { Inventory } from '../inventory/types.ts';
 import type { Dispatcher } from '../notify/dispatcher.ts';
@@ -17,6 +18,8 @@ export interface HawatchServices {
   /** Absent in tests that drive results by hand. */
   readonly scheduler: Scheduler | null;
   readonly dispatcher: Dispatcher | null;
+  /** Whether the store can be written (degraded state); absent in tests without one. */
+  readonly health?: StoreHealth | undefined;
   /** Current API token (from env or file); null = state changes disabled. */
   readonly apiToken: () => string | null;
   /** Re-reads and validates the inventory, then applies it; throws InventoryError. */

@@ -26,5 +26,6 @@ export function buildRequest(inv: Inventory, host: HostConfig, serviceName: stri
     timeoutMs,
     timeoutState: inv.server.timeoutState,
     signal,
+    ...(host.transport.kind === 'local' ? { environment: inv.server.checkEnvironment } : {}),
   };
 }

@@ -8,6 +8,7 @@
 import { parsePerfdata } from '../../nagios/perfdata.ts';
 import type { ClusterRuleConfig, MemberMatch } from '../inventory/types.ts';
 import type { CheckStatus, ResultInput } from './types.ts';
+import { plainText } from '../core/text.ts';
 
 type Verdict = 'match' | 'nomatch' | 'undetermined';
 
@@ -61,10 +62,11 @@ export function evaluateClusterRule(rule: ClusterRuleConfig, lookup: (key: strin
   const state = surelyOk ? 0 : surelyBad ? rule.violationState : 3;
   const label = state === 0 ? 'OK' : state === 3 ? 'UNKNOWN' : ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'][state];
   const what = rule.description || rule.name;
-  const detail = `${m} of ${n} match, expected ${expectText(rule)}${m ? ` (${matching.join(', ')})` : ''}${u ? `; undetermined: ${undetermined.join(', ')}` : ''}`;
+  const detail = `${m} of ${n} match, expected ${expectText(rule)}${m ? ` (${matching.join(', ')})` : ''}${u ? `, undetermined: ${undetermined.join(', ')}` : ''}`;
   return {
     state,
-    output: `CLUSTER ${label} - ${what}: ${detail}`,
+    // Names come from the inventory: kept free of what Nagios-compatible tools mangle.
+    output: plainText(`CLUSTER ${label} - ${what}: ${detail}`),
     longOutput: rule.members.map((mem) => {
       const s = lookup(mem.key);
       return `${mem.key}: ${s?.checked ? s.output : 'pending'}`;

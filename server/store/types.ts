@@ -15,9 +15,15 @@ export interface OutboxRow extends OutboxInsert {
   readonly createdAt: number;
   readonly attempts: number;
   readonly nextAttemptAt: number;
-  readonly status: 'pending' | 'sent';
+  readonly status: 'pending' | 'sent' | 'quarantined';
   readonly sentAt: number | null;
   readonly lastError: string | null;
+  /**
+   * Set just before a send starts, with the Message-ID used: a pending row that has it was
+   * perhaps delivered by a process that died before recording it, so it is resent with the
+   * same Message-ID and marked as a possible duplicate.
+   */
+  readonly attempt: { readonly at: number; readonly messageId: string } | null;
 }
 
 /** One state change, written atomically: the transactional outbox. */
@@ -43,11 +49,17 @@ export interface Store {
   /** Removes objects that left the inventory (statuses and downtimes). */
   forget(keys: readonly string[]): void;
   history(q: HistoryQuery): HistoryEvent[];
-  /** Pending rows that are due now; with all pending rows of the same contact+channel due within `lookaheadMs`. */
-  dueOutbox(now: number, lookaheadMs: number, limit: number): OutboxRow[];
+  /**
+   * The oldest pending rows, in creation order, due or not (the dispatcher keeps the order
+   * per contact and object). A row that cannot be decoded is quarantined (status
+   * 'quarantined', reported through the store's log) and left out.
+   */
+  pendingOutbox(limit: number): OutboxRow[];
+  /** Records that these rows are being sent now with this Message-ID (before the send). */
+  markAttempt(ids: readonly number[], messageId: string, now: number): void;
   markSent(ids: readonly number[], now: number): void;
   markFailed(ids: readonly number[], error: string, nextAttemptAt: number): void;
-  outboxCounts(): { pending: number; sent: number };
+  outboxCounts(): { pending: number; sent: number; quarantined: number };
   recentOutbox(limit: number): OutboxRow[];
   nextOutboxDue(): number | null;
   getMeta(key: string): string | null;

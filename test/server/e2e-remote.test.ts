@@ -92,7 +92,7 @@ services:
       } catch {
         /* not up yet */
       }
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; server log: ${log.join('').slice(-1500)}`);
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(await Promise.all(['agent1/flip', 'agent2/flip', 'node2/flip'].map((k) => status(k).then((s) => s.output).catch(() => '?'))))}; server log: ${log.join('').slice(-1500)}`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }

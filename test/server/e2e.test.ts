@@ -215,6 +215,6 @@ services:
     expect(r.stderr).not.toMatch(/at .*\.cjs:\d+/); // no stack trace
     const missing = spawnSync(process.execPath, [BIN, '--config', join(dir, 'nope.yaml')], { encoding: 'utf8' });
     expect(missing.status).toBe(2);
-    expect(missing.stderr.trim()).toMatch(/^hawatch-server: cannot read the inventory .*nope\.yaml: ENOENT$/);
+    expect(missing.stderr.trim()).toMatch(/^hawatch-server: cannot read the inventory .*nope\.yaml \(no such file\): put the file back or fix the path$/);
   });
 });

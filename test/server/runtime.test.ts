@@ -148,7 +148,7 @@ describe('scheduler', () => {
     expect(mail.sent).toHaveLength(1);
     expect(mail.sent[0]?.subject).toBe('** hawatch: 4 notifications (4 PROBLEM) **');
     expect(mail.sent[0]?.text).toContain('web2/load is WARNING');
-    expect(rt.store.outboxCounts()).toEqual({ pending: 0, sent: 4 });
+    expect(rt.store.outboxCounts()).toEqual({ pending: 0, sent: 4, quarantined: 0 });
     await rt.stop();
   });
 
@@ -195,7 +195,7 @@ describe('HTTP API', () => {
     expect(hosts.json().hosts.map((h: { name: string }) => h.name)).toEqual(['web1', 'web2', 'cluster']);
     const svc = await app.inject({ url: '/api/v1/objects/web1/http' });
     expect(svc.json().status).toMatchObject({ key: 'web1/http', stateName: 'OK', checked: true });
-    expect((await app.inject({ url: '/api/v1/objects/nope/x' })).json()).toEqual({ error: 'NOT_FOUND', message: "no host or service 'nope/x' in the inventory" });
+    expect((await app.inject({ url: '/api/v1/objects/nope/x' })).json()).toEqual({ error: 'NOT_FOUND', message: 'no host or service nope/x in the inventory' });
 
     const noToken = await app.inject({ method: 'POST', url: '/api/v1/recheck', payload: { key: 'web1/http' } });
     expect(noToken.statusCode).toBe(401);

@@ -97,4 +97,20 @@ describe('status page in headless Chromium', () => {
     expect(await page.locator('#message').innerText()).toMatch(/missing or wrong bearer token/);
     expect(rt.monitor.downtimes()).toEqual([]);
   });
+
+  it('shows a degraded banner while the store cannot be written, and removes it after', async () => {
+    const page = await browser.newPage();
+    await page.goto(base);
+    await page.waitForSelector('tr[data-key="db2/drbd"]');
+    expect(await page.locator('#degraded').isHidden()).toBe(true);
+    await rt.scheduler.stop(); // a successful write would end the degraded state at once
+    rt.health.fail('writing state changes', Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }));
+    await page.reload();
+    await page.locator('#degraded', { hasText: 'DEGRADED since' }).waitFor({ timeout: 10_000 });
+    expect(await page.locator('#degraded').innerText()).toMatch(/cannot be written \(writing state changes: SQLITE_FULL database or disk is full\), free space on its filesystem/);
+    rt.health.ok();
+    await page.reload();
+    await page.waitForSelector('tr[data-key="db2/drbd"]');
+    expect(await page.locator('#degraded').isHidden()).toBe(true);
+  });
 });

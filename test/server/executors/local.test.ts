@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -43,21 +43,21 @@ describe('local executor', () => {
     const t0 = performance.now();
     const r = await exec.run(request(['/bin/sleep', '10'], 300));
     expect(performance.now() - t0).toBeLessThan(2000);
-    expect(r).toMatchObject({ state: State.CRITICAL, failure: 'timeout', output: "check timed out after 0.3 s: '/bin/sleep' was killed" });
+    expect(r).toMatchObject({ state: State.CRITICAL, failure: 'timeout', output: "check timed out after 0.3 s: /bin/sleep was killed" });
   });
 
   it('says what failed for a missing or non-executable plugin and for too much output', async () => {
-    expect(await exec.run(request(['/nonexistent/check_x']))).toMatchObject({ state: State.UNKNOWN, failure: 'spawn', output: "'/nonexistent/check_x' was not found: check the command path (is the plugin package installed?)" });
+    expect(await exec.run(request(['/nonexistent/check_x']))).toMatchObject({ state: State.UNKNOWN, failure: 'spawn', output: "/nonexistent/check_x was not found: check the command path (is the plugin package installed?)" });
     const script = join(dir, 'noexec');
     writeFileSync(script, '#!/bin/sh\necho hi\n');
     chmodSync(script, 0o644);
     expect(await exec.run(request([script]))).toMatchObject({ state: State.UNKNOWN, failure: 'spawn' });
-    expect(await exec.run(request(['/usr/bin/seq', '1', '100000']))).toMatchObject({ state: State.UNKNOWN, failure: 'protocol', output: "'/usr/bin/seq' printed more than 65536 bytes and was killed" });
+    expect(await exec.run(request(['/usr/bin/seq', '1', '100000']))).toMatchObject({ state: State.UNKNOWN, failure: 'protocol', output: '/usr/bin/seq printed more than 65536 bytes and was killed' });
   });
 
   it('explains an empty stdout with the stderr line', async () => {
     const r = await exec.run(request(['/bin/sh', '-c', 'echo "check_x: invalid option -- z" >&2; exit 3']));
-    expect(r).toMatchObject({ state: State.UNKNOWN, output: '(No output on stdout) exit status 3; stderr: check_x: invalid option -- z' });
+    expect(r).toMatchObject({ state: State.UNKNOWN, output: '(No output on stdout) exit status 3, stderr: check_x: invalid option -- z' });
     const k = await exec.run(request(['/bin/sh', '-c', 'kill -SEGV $$']));
     expect(k).toMatchObject({ state: State.UNKNOWN, output: '(No output on stdout) killed by SIGSEGV' });
   });
@@ -82,5 +82,66 @@ describe('createExecutor and ExecutorPool', () => {
     expect(pool.executorFor('local')).toBe(pool.executorFor('local'));
     await pool.close();
     expect(await pool.run(request([DUMMY, '0']))).toMatchObject({ state: State.UNKNOWN, failure: 'aborted' });
+  });
+});
+
+describe('local executor: what a plugin gets (issue 9 items 6 and 16)', () => {
+  it('a clean environment like Nagios gives plugins, plus what the inventory names; no server secret', async () => {
+    const { loadInventory } = await import('../../../server/inventory/load.ts');
+    const { buildRequest } = await import('../../../server/scheduler/request.ts');
+    const inv = loadInventory(`
+server: { check_environment: { LANG: de_DE.UTF-8, ORACLE_HOME: /opt/oracle } }
+hosts:
+  admin: { local: true }
+services:
+  - { name: env, host: admin, command: /usr/bin/env }
+`);
+    const host = inv.hosts.get('admin');
+    const svc = inv.services.get('admin/env');
+    if (!host || !svc) throw new Error('inventory');
+    const saved = { token: process.env.HAWATCH_API_TOKEN, smtp: process.env.SMTP_PASSWORD };
+    process.env.HAWATCH_API_TOKEN = 'api-secret';
+    process.env.SMTP_PASSWORD = 'smtp-secret';
+    try {
+      const r = await createLocalExecutor().run(buildRequest(inv, host, 'env', svc.command, 5000, {}));
+      const env = [r.output, ...r.longOutput.split('\n')].filter(Boolean).sort();
+      expect(env).toEqual(['LANG=de_DE.UTF-8', 'LC_ALL=C', 'ORACLE_HOME=/opt/oracle', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin']);
+      // Without an inventory entry: the Nagios defaults only.
+      const plain = await createLocalExecutor().run(request(['/usr/bin/env']));
+      expect([plain.output, ...plain.longOutput.split('\n')].filter(Boolean).sort()).toEqual(['LANG=C', 'LC_ALL=C', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin']);
+    } finally {
+      if (saved.token === undefined) delete process.env.HAWATCH_API_TOKEN;
+      else process.env.HAWATCH_API_TOKEN = saved.token;
+      if (saved.smtp === undefined) delete process.env.SMTP_PASSWORD;
+      else process.env.SMTP_PASSWORD = saved.smtp;
+    }
+  });
+
+  it('a hanging check that started a grandchild leaves no process behind after the timeout', async () => {
+    const marker = `hawatch-orphan-${process.pid}-${Date.now()}`;
+    const script = join(dir, 'hang.sh');
+    // The grandchildren are sleeps under a name pgrep can find, as a wrapper script or sudo leaves them.
+    const sleeper = join(dir, marker);
+    copyFileSync('/bin/sleep', sleeper);
+    chmodSync(sleeper, 0o755);
+    writeFileSync(script, `#!/bin/sh\n${sleeper} 300 &\n${sleeper} 301\n`, { mode: 0o755 });
+    const leftovers = async () => {
+      const { execFileSync } = await import('node:child_process');
+      let out = '';
+      try {
+        out = execFileSync('pgrep', ['-f', marker], { encoding: 'utf8' });
+      } catch {
+        /* pgrep exits 1 when nothing matches */
+      }
+      return out.split('\n').filter(Boolean).map(Number);
+    };
+    const started = Date.now();
+    const results = await Promise.all(Array.from({ length: 4 }, () => createLocalExecutor().run(request(['/bin/sh', script], 400))));
+    expect(results.map((r) => r.failure)).toEqual(['timeout', 'timeout', 'timeout', 'timeout']);
+    expect(Date.now() - started).toBeLessThan(3000);
+    await new Promise((r) => setTimeout(r, 300));
+    const left = await leftovers();
+    for (const pid of left) process.kill(pid, 'SIGKILL'); // clean up before failing
+    expect(left).toEqual([]);
   });
 });

@@ -109,7 +109,7 @@ describe('NRPE executor against stock nrpe 4.1 (anonymous DH, the default)', () 
     expect(await exec.run(request(nrpe.port, '_NRPE_CHECK'))).toMatchObject({ state: State.OK, output: 'NRPE v4.1.0' });
     const r = await exec.run(request(nrpe.port, 'echo', ['hello world']));
     expect(r).toMatchObject({ state: State.UNKNOWN, failure: 'protocol' });
-    expect(r.output).toMatch(/^CHECK_NRPE: Received 0 bytes from daemon at 127\.0\.0\.1:\d+ for 'echo'\. .*dont_blame_nrpe=1/);
+    expect(r.output).toMatch(/^CHECK_NRPE: Received 0 bytes from daemon at 127\.0\.0\.1:\d+ for echo\. .*dont_blame_nrpe=1/);
     expect(nrpe.log()).toContain('Request contained command arguments');
   });
 
@@ -141,7 +141,7 @@ describe('NRPE executor against stock nrpe 4.1 (anonymous DH, the default)', () 
   it('times out on a command that does not finish, with the timeout state', async () => {
     const r = await exec.run(request(nrpe.port, 'slow', [], {}, 1500));
     expect(r).toMatchObject({ state: State.CRITICAL, failure: 'timeout' });
-    expect(r.output).toMatch(/^CHECK_NRPE: Socket timeout after 1\.5 s waiting for the answer to 'slow'/);
+    expect(r.output).toMatch(/^CHECK_NRPE: Socket timeout after 1\.5 s waiting for the answer to slow/);
     expect(r.durationMs).toBeLessThan(3000);
   });
 
@@ -282,7 +282,7 @@ describe('NRPE executor against fake agents', () => {
       const r = await exec.run({ ...request(agent.port, 'x', [], { tls: PLAIN }, 800), timeoutState: State.UNKNOWN });
       expect(performance.now() - t0).toBeLessThan(2000);
       expect(r).toMatchObject({ state: State.UNKNOWN, failure: 'timeout' });
-      expect(r.output).toBe("CHECK_NRPE: Socket timeout after 0.8 s waiting for the answer to 'x' from 127.0.0.1:" + agent.port);
+      expect(r.output).toBe("CHECK_NRPE: Socket timeout after 0.8 s waiting for the answer to x from 127.0.0.1:" + agent.port);
     } finally {
       await exec.close();
       await agent.close();

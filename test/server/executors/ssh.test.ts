@@ -100,7 +100,7 @@ describe('SSH executor against a real sshd', () => {
       const r = await exec.run(request([DUMMY, '0', 'x'], { hostKey: wrong }));
       expect(r).toMatchObject({ state: State.CRITICAL, failure: 'hostkey' });
       expect(r.output).toBe(
-        `SSH: host key mismatch for ${sshd.user}@127.0.0.1:${sshd.port}: the pinned key is ${wrong} but the host showed ${sshd.fingerprint}; refusing to connect (if the host was reinstalled, pin the new key)`,
+        `SSH: host key mismatch for ${sshd.user}@127.0.0.1:${sshd.port}: the pinned key is ${wrong} but the host showed ${sshd.fingerprint}, refusing to connect (if the host was reinstalled, pin the new key)`,
       );
       // The client never authenticated: sshd saw no login for it.
       expect(sshd.log()).not.toMatch(/Accepted publickey[^\n]*\n[^\n]*mismatch/);
@@ -134,7 +134,7 @@ describe('SSH executor against a real sshd', () => {
     try {
       const r = await exec.run(request([DUMMY, '0', 'x'], { user: 'nagios' }));
       expect(r).toMatchObject({ state: State.CRITICAL, failure: 'auth' });
-      expect(r.output).toMatch(/^SSH: authentication as nagios@127\.0\.0\.1:\d+ with key .* failed: is its public key in the user's authorized_keys\?$/);
+      expect(r.output).toMatch(/^SSH: authentication as nagios@127\.0\.0\.1:\d+ with key .* failed: is its public key in the authorized_keys of that user\?$/);
     } finally {
       await exec.close();
     }
@@ -145,7 +145,7 @@ describe('SSH executor against a real sshd', () => {
     try {
       const r = await exec.run(request(['/usr/lib/nagios/plugins/check_nonexistent', '-w', '1']));
       expect(r.state).toBe(State.UNKNOWN);
-      expect(r.output).toMatch(/^\(No output on stdout\) exit status 127; stderr: .*check_nonexistent.*(No such file or directory|not found) \(command not found: check the plugin path\)$/);
+      expect(r.output).toMatch(/^\(No output on stdout\) exit status 127, stderr: .*check_nonexistent.*(No such file or directory|not found) \(command not found: check the plugin path\)$/);
     } finally {
       await exec.close();
     }
@@ -160,7 +160,7 @@ describe('SSH executor against a real sshd', () => {
       const r = await exec.run(request(['/bin/sleep', '4.31'], {}, 1000));
       expect(performance.now() - t0).toBeLessThan(2500);
       expect(r).toMatchObject({ state: State.CRITICAL, failure: 'timeout' });
-      expect(r.output).toBe(`SSH: check timed out after 1 s running '/bin/sleep' on ${sshd.user}@127.0.0.1:${sshd.port}`);
+      expect(r.output).toBe(`SSH: check timed out after 1 s running /bin/sleep on ${sshd.user}@127.0.0.1:${sshd.port}`);
       // We asked sshd to kill the plugin (a signal request); for an unprivileged login (as
       // here) sshd delivers it. As root it would refuse ("session signalling requires
       // privilege separation") and the plugin would linger until it writes.
@@ -248,7 +248,7 @@ describe('SSH executor when sshd dies', () => {
       const r = await running;
       expect(performance.now() - t0).toBeLessThan(3000);
       expect(r).toMatchObject({ state: State.UNKNOWN, failure: 'connect' });
-      expect(r.output).toMatch(new RegExp(`^SSH: the connection to ${sshd.user}@127\\.0\\.0\\.1:${sshd.port} was lost \\(.+\\) while '/bin/sleep' ran$`));
+      expect(r.output).toMatch(new RegExp(`^SSH: the connection to ${sshd.user}@127\\.0\\.0\\.1:${sshd.port} was lost \\(.+\\) while /bin/sleep ran$`));
       const after = await exec.run(req([DUMMY, '0', 'x']));
       expect(after).toMatchObject({ state: State.UNKNOWN, failure: 'connect' });
       expect(after.output).toMatch(/could not connect to .*Connection refused/);
