@@ -7,6 +7,7 @@
  *   - idle connections are closed after hawatch_handshake_timeout;
  *   - client-initiated TLS renegotiation is refused.
  */
+import { spawnSync } from 'node:child_process';
 import { Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -48,9 +49,13 @@ describe('connection slots', () => {
     const r = await checkNrpe(agent.port, ['-t', '5', '-c', 'hello']);
     expect(r).toMatchObject({ code: 0, stdout: 'hello\n' });
     expect(r.ms).toBeLessThan(5000);
-    // Closed on end-of-file, not at connection_timeout (300 s): nothing is left open.
+    // Closed on end-of-file, not at connection_timeout (300 s): no socket of the agent's
+    // port stays in CLOSE-WAIT (the kernel's own count, not the agent's log: under load the
+    // per-source cap may still have evicted a few before their end-of-file was read).
     expect(burstMs).toBeLessThan(60_000);
-    expect(agent.output()).not.toMatch(/too many open connections/);
+    const closeWait = (): number =>
+      spawnSync('ss', ['-Htn', 'state', 'close-wait', `( sport = :${agent.port} )`], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).length;
+    await waitFor('no CLOSE-WAIT socket left on the agent port', () => closeWait() === 0, 5000);
   }, 90_000);
 
   it('2,000 idle connections from other sources do not stop a check from 127.0.0.1', async () => {
