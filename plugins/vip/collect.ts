@@ -51,19 +51,29 @@ export interface DadResult {
   readonly foreign: readonly ArpReply[];
 }
 
-/** The argument lists of the probe below, as sudoers regular expressions (sudo >= 1.9.10). */
-const PROBE_ARGS_PATTERN = {
-  [ArpingFlavor.IPUTILS]: '^-D -I [A-Za-z0-9_.-]+ -c [0-9]+ -w [0-9]+ [0-9.]+$',
-  [ArpingFlavor.HABETS]: '^-0 -i [A-Za-z0-9_.-]+ -c [0-9]+ -W [0-9.]+ -w [0-9]+ [0-9.]+$',
-} as const;
+/** The probe's numbers: how many requests, the interval between them (Habets) and the deadline. */
+function probeTiming(count: number, waitSeconds: number): { count: string; interval: string; deadline: string } {
+  return { count: String(count), interval: String(Math.max(0.1, waitSeconds / count)), deadline: String(Math.max(1, Math.ceil(waitSeconds))) };
+}
+
+/** The defaults of --dad-count and --dad-wait (check_ha_vip and check_ha_keepalived --dad). */
+export const DEFAULT_DAD_COUNT = 2;
+export const DEFAULT_DAD_WAIT_S = 1;
 
 /**
  * The sudoers rule for the probe: arping as root, but only in the duplicate-detection form
- * (sender 0.0.0.0). A rule without arguments would let the nagios user send any ARP packet
- * as root, e.g. gratuitous replies that take over the VIP.
+ * (sender 0.0.0.0) and with exactly the count, interval and deadline the check sends (sudo
+ * >= 1.9.10 regular expressions). A rule without arguments would let the nagios user send
+ * any ARP packet as root (gratuitous replies that take over the VIP); a rule with [0-9]+ for
+ * the numbers let it flood the segment (-c 999999999 -W 0.000001).
  */
-export function arpingSudoersRule(arping: string, flavor: ArpingFlavor = ArpingFlavor.HABETS): string {
-  return `nagios ALL=(root) NOPASSWD: ${sudoProgramPath(arping)} ${PROBE_ARGS_PATTERN[flavor]}`;
+export function arpingSudoersRule(arping: string, flavor: ArpingFlavor = ArpingFlavor.HABETS, count = DEFAULT_DAD_COUNT, waitSeconds = DEFAULT_DAD_WAIT_S): string {
+  const t = probeTiming(count, waitSeconds);
+  const re = (n: string): string => n.replace(/\./g, '[.]');
+  const args = flavor === ArpingFlavor.IPUTILS
+    ? `^-D -I [A-Za-z0-9_.-]+ -c ${re(t.count)} -w ${re(t.deadline)} [0-9.]+$`
+    : `^-0 -i [A-Za-z0-9_.-]+ -c ${re(t.count)} -W ${re(t.interval)} -w ${re(t.deadline)} [0-9.]+$`;
+  return `nagios ALL=(root) NOPASSWD: ${sudoProgramPath(arping)} ${args}`;
 }
 
 const flavorCache = new Map<string, ArpingFlavor>();
@@ -88,17 +98,17 @@ async function arpingFlavor(ctx: PluginContext, req: DadRequest): Promise<Arping
 export async function probeDuplicate(ctx: PluginContext, req: DadRequest): Promise<DadResult> {
   if (req.family !== 4) throw new PluginError('ARP duplicate detection is IPv4 only');
   const flavor = await arpingFlavor(ctx, req);
-  const wait = Math.max(1, Math.ceil(req.waitSeconds));
+  const t = probeTiming(req.count, req.waitSeconds);
   const args = flavor === ArpingFlavor.IPUTILS
-    ? ['-D', '-I', req.iface, '-c', String(req.count), '-w', String(wait), req.address]
-    : ['-0', '-i', req.iface, '-c', String(req.count), '-W', String(Math.max(0.1, req.waitSeconds / req.count)), '-w', String(wait), req.address];
+    ? ['-D', '-I', req.iface, '-c', t.count, '-w', t.deadline, req.address]
+    : ['-0', '-i', req.iface, '-c', t.count, '-W', t.interval, '-w', t.deadline, req.address];
   const res = await runPrivileged(ctx, {
     file: req.arping,
     args,
     debianPackage: flavor === ArpingFlavor.IPUTILS ? 'iputils-arping' : 'arping',
-    sudoersRule: arpingSudoersRule(req.arping, flavor),
+    sudoersRule: arpingSudoersRule(req.arping, flavor, req.count, req.waitSeconds),
     sudo: req.sudo,
-    timeoutMs: (wait + 2) * 1000,
+    timeoutMs: (Number(t.deadline) + 2) * 1000,
   });
   const probe = parseArpingOutput(flavor, res.stdout);
   // iputils: 0 = nobody answered, 1 = answered, 2 = error. Habets: 0 = answered, 1 = no answer (or an error).

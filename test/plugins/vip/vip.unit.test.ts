@@ -1,4 +1,6 @@
 /** check_ha_vip without a network: ip -j addr, arping output, options, Pacemaker placement, and the verdicts. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { render } from '../../../nagios/result.ts';
 import { State } from '../../../nagios/states.ts';
@@ -79,5 +81,23 @@ describe('check_ha_vip evaluation', () => {
     expect(r.exitCode).toBe(State.CRITICAL);
     expect(r.text).toContain('duplicate address detection of the kernel failed');
     expect(out({ ...base, vip: { family: 6, address: '2001:db8::100' }, held: { iface, addr: { ...v6, dadFailed: false } } }).exitCode).toBe(State.WARNING);
+  });
+});
+
+describe('the arping sudoers rule (issue 9 item 18)', () => {
+  it('pins the count, interval and deadline the probe sends, as in the README', async () => {
+    const { arpingSudoersRule } = await import('../../../plugins/vip/collect.ts');
+    const { ArpingFlavor } = await import('../../../plugins/vip/parse.ts');
+    const readme = readFileSync(join(import.meta.dirname, '../../../plugins/vip/README.md'), 'utf8');
+    const habets = arpingSudoersRule('arping');
+    const iputils = arpingSudoersRule('/usr/bin/arping', ArpingFlavor.IPUTILS);
+    expect(readme).toContain(habets);
+    expect(readme).toContain(iputils);
+    // The numbers are literal: a flood such as -c 999999999 -W 0.000001 does not match.
+    const pattern = new RegExp(habets.split(' NOPASSWD: /usr/sbin/arping ')[1]!);
+    expect(pattern.test('-0 -i eth0 -c 2 -W 0.5 -w 1 192.0.2.10')).toBe(true);
+    expect(pattern.test('-0 -i eth0 -c 999999999 -W 0.000001 -w 1 192.0.2.10')).toBe(false);
+    // Other --dad-count/--dad-wait values give a rule with their own numbers.
+    expect(arpingSudoersRule('arping', ArpingFlavor.HABETS, 4, 2)).toContain('-c 4 -W 0[.]5 -w 2 ');
   });
 });
