@@ -180,4 +180,24 @@ describe('Debian packages', () => {
     expect(readdirSync('/usr/lib/nagios/plugins').filter((f) => f.startsWith('check_ha_'))).toEqual([]);
     await ok('/usr/sbin/visudo', ['-c', '-q']);
   }, 60_000);
+
+  it('never put sudoers rules in place that visudo refuses', async () => {
+    // The agent package with a broken rules file: it installs, says why, and sudo keeps working.
+    const unpacked = join(dir, 'agent-broken');
+    await ok('/usr/bin/dpkg-deb', ['-R', debs.find((d) => d.includes('hawatch-agent_'))!, unpacked]);
+    writeFileSync(join(unpacked, 'usr/share/hawatch-agent/sudoers'), 'nagios ALL=(root) NOPASSWD /usr/sbin/drbdsetup\n'); // no colon after NOPASSWD
+    const md5 = join(unpacked, 'DEBIAN', 'md5sums');
+    writeFileSync(md5, readFileSync(md5, 'utf8').split('\n').filter((l) => !l.endsWith('usr/share/hawatch-agent/sudoers')).join('\n'));
+    const broken = join(dir, 'hawatch-agent-broken.deb');
+    await ok('/usr/bin/dpkg-deb', ['--root-owner-group', '-Zgzip', '-b', unpacked, broken], 60_000);
+    installedByUs = true;
+    const r = await ok('/usr/bin/dpkg', ['-i', broken], 60_000);
+    expect(r.stderr).toMatch(/hawatch-agent: \/usr\/share\/hawatch-agent\/sudoers does not pass visudo -c; not installed in \/etc\/sudoers.d/);
+    expect(existsSync('/etc/sudoers.d/hawatch-agent')).toBe(false);
+    expect(readdirSync('/etc/sudoers.d').filter((f) => f.includes('hawatch'))).toEqual([]); // no temp file left either
+    await ok('/usr/sbin/visudo', ['-c', '-q']);
+    await ok('/usr/bin/dpkg', ['--purge', 'hawatch-agent'], 60_000);
+    installedByUs = false;
+    expect(existsSync('/etc/hawatch')).toBe(false);
+  }, 60_000);
 });
