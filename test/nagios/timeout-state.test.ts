@@ -75,7 +75,7 @@ describe('a server that accepts and never answers: the -t state wins', () => {
       const r = await runBin(bin, [...args(), '-t', '2:ok'], { killAfterMs: 10_000 });
       expect(r.stdout).toMatch(new RegExp(`^${prefix} OK - plugin timed out after 2 s`));
       expect(r.code).toBe(0);
-      expect(r.ms).toBeLessThan(3200);
+      expect(r.ms).toBeLessThan(4000); // -t 2 plus node start-up on a loaded 2-core CI machine
     });
   }
 
@@ -96,7 +96,7 @@ describe('a command that hangs: the -t state wins', () => {
     const r = await runBin('check_ha_drbd', ['--source', 'status-json', '--drbdsetup', hang, '-t', '2:ok'], { killAfterMs: 10_000 });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^DRBD OK - plugin timed out after 2 s while running .*drbdsetup/);
-    expect(r.ms).toBeLessThan(3200);
+    expect(r.ms).toBeLessThan(4000); // -t 2 plus node start-up on a loaded 2-core CI machine
   });
 });
 

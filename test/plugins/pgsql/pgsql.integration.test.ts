@@ -144,7 +144,7 @@ describe('check_ha_pgsql against real PostgreSQL 15', () => {
     try {
       // The time ran out (issue 9 item 8): the state after the colon, whatever stage it was at.
       const r = await check(['-H', primary.hostArg, '-H', standby.hostArg, '-t', '3:critical']);
-      expect(r.ms).toBeLessThan(4000); // -t 3 plus process start-up on a loaded CI machine
+      expect(r.ms).toBeLessThan(5000); // -t 3 plus process start-up (up to 1 s seen) on a loaded CI machine
       expect(r.code).toBe(2);
       expect(r.stdout).toMatch(/^PGSQL CRITICAL - plugin timed out after 3 s/);
     } finally {
