@@ -638,6 +638,43 @@ class Evaluator {
       || (r.kind === 'bundle' && (r.id === id || r.replicas.some((x) => x.members.some((m) => baseId(m.id) === id)))));
   }
 
+  // ---- roles ---------------------------------------------------------------------------
+
+  /**
+   * Promotion as gauges a cluster rule can count without reading text: `<clone>@<node>_promoted`
+   * for every running instance of a promotable clone (the number of promoted instances of that
+   * clone on that node: 1 or 0, more only with promoted-node-max above 1), and, when there is
+   * a promotable clone, `<node>_promoted` per cluster node (all its promoted instances). Stopped
+   * instances have no item. Ignored resources and nodes are left out, as everywhere.
+   */
+  rolePerfdata(): Perfdata[] {
+    const perClone = new Map<string, number>();
+    const perNode = new Map<string, number>();
+    let promotable = false;
+    for (const c of this.status.resources) {
+      if (c.kind !== 'clone' || !c.promotable) continue;
+      const memberIds = c.instances.flatMap((i) => (i.kind === 'group' ? [i.id, ...i.members.map((m) => m.id)] : [i.id]));
+      if (this.isIgnored(c.id, ...memberIds)) continue;
+      promotable = true;
+      for (const i of c.instances) {
+        const inst = i.kind === 'group' ? this.compoundInstance(i.members, false) : this.primitiveInstance(i, false);
+        if (!inst.active) continue;
+        for (const node of inst.nodes) {
+          if (this.ignoredNode(node)) continue;
+          const key = `${c.id}@${node}`;
+          const promoted = inst.role === ROLE.PROMOTED ? 1 : 0;
+          perClone.set(key, (perClone.get(key) ?? 0) + promoted);
+          perNode.set(node, (perNode.get(node) ?? 0) + promoted);
+        }
+      }
+    }
+    if (!promotable) return [];
+    const out: Perfdata[] = [...perClone].map(([key, n]) => ({ label: `${key}_promoted`, value: n, min: 0 }));
+    const nodes = this.status.nodes.filter((n) => !this.ignoredNode(n.name) && n.guestOf === undefined && n.type !== 'ping');
+    for (const n of nodes) out.push({ label: `${n.name}_promoted`, value: perNode.get(n.name) ?? 0, min: 0 });
+    return out;
+  }
+
   // ---- root ----------------------------------------------------------------------------
 
   evaluate(): CheckResult {
@@ -657,7 +694,8 @@ class Evaluator {
     if (c.disabled) parts.push(`${c.disabled} disabled`);
     const s = this.status;
     parts.push(s.dc.present ? (s.dc.withQuorum === false ? 'NO quorum' : `quorate, DC ${s.dc.name ?? '?'}`) : 'no DC');
-    return { state: State.OK, summary: parts.join(', '), children };
+    // On the root: the shared render keeps the root's perfdata first when it shortens the output.
+    return { state: State.OK, summary: parts.join(', '), children, perfdata: this.rolePerfdata() };
   }
 }
 

@@ -275,6 +275,25 @@ function matches(r: DrbdResource, wanted: string): boolean {
   return r.minor !== undefined && (wanted === String(r.minor) || wanted === `/dev/drbd${r.minor}`);
 }
 
+/**
+ * Roles as gauges a cluster rule can sum or compare without reading text: `<res>_primary` (this
+ * node), and `<res>@<peer>_peer_primary` for each peer whose role this node knows (8.x has one
+ * unnamed peer, called `peer`). A disconnected peer's role is Unknown: left out rather than
+ * guessed, so a rule counting primaries does not count a stale 0 or 1. They go on the root
+ * because the shared render keeps the root's perfdata first when it must shorten the output.
+ */
+export function rolePerfdata(resources: readonly DrbdResource[]): Perfdata[] {
+  const out: Perfdata[] = [];
+  for (const r of resources) {
+    out.push({ label: `${r.name}_primary`, value: r.role === 'Primary' ? 1 : 0, min: 0, max: 1 });
+    for (const c of r.connections) {
+      if (c.peerRole !== 'Primary' && c.peerRole !== 'Secondary') continue;
+      out.push({ label: `${r.name}@${c.name ?? 'peer'}_peer_primary`, value: c.peerRole === 'Primary' ? 1 : 0, min: 0, max: 1 });
+    }
+  }
+  return out;
+}
+
 export function evaluate(status: DrbdStatus, opts: DrbdCheckOptions): CheckResult {
   const selected = opts.resources.length ? status.resources.filter((r) => opts.resources.some((w) => matches(r, w))) : status.resources;
   const missing = opts.resources.filter((w) => !status.resources.some((r) => matches(r, w)));
@@ -293,5 +312,5 @@ export function evaluate(status: DrbdStatus, opts: DrbdCheckOptions): CheckResul
     ? selected.map((r) => `${r.name} ${r.role}`).join(', ')
     : [...new Set(selected.map((r) => r.role))].map((role) => `${selected.filter((r) => r.role === role).length} ${role}`).join(', ');
   const ignored = status.unconfiguredMinors.length ? `, unconfigured minors ignored: ${status.unconfiguredMinors.join(', ')}` : '';
-  return { ...group('', `${plural(selected.length, 'resource')} (${roles}), ${plural(volumes, 'volume')}: healthy, ${formatKiB(oosKiB)} out of sync${ignored}`, children), items: 'resources' };
+  return { ...group('', `${plural(selected.length, 'resource')} (${roles}), ${plural(volumes, 'volume')}: healthy, ${formatKiB(oosKiB)} out of sync${ignored}`, children, rolePerfdata(selected)), items: 'resources' };
 }

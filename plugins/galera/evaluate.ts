@@ -69,6 +69,29 @@ function evaluateNode(n: NodeUp, s: GaleraSettings, prefix: string): CheckResult
   return leaf(`node ${n.label}`, worst(...problems.map((p) => p.state)), summary, perf);
 }
 
+/** The node's name as a perfdata label part (the per-node prefix of several -H uses the same). */
+function nodeLabel(n: NodeObservation): string {
+  return n.label.replace(/[^A-Za-z0-9.-]+/g, '_');
+}
+
+/**
+ * Roles a cluster rule can count without reading text, per node that answered (also a single
+ * one): `<node>_primary_component` (1: wsrep_cluster_status is Primary, the node is in the
+ * quorate component that takes writes) and `<node>_synced` (1: wsrep_local_state 4, Synced).
+ * A node without a Galera provider is in no component: 0 and 0. A node that cannot be read is
+ * left out: its role is unknown. On the root, whose perfdata the shared render keeps first
+ * when it shortens the output.
+ */
+export function rolePerfdata(nodes: readonly NodeObservation[]): Perfdata[] {
+  return nodes.filter((n): n is NodeUp => n.ok).flatMap((n) => {
+    const active = n.providerLoaded;
+    return [
+      { label: `${nodeLabel(n)}_primary_component`, value: active && n.clusterStatus === 'Primary' ? 1 : 0, min: 0, max: 1 },
+      { label: `${nodeLabel(n)}_synced`, value: active && n.localState === 4 ? 1 : 0, min: 0, max: 1 },
+    ];
+  });
+}
+
 export function evaluate(nodes: readonly NodeObservation[], s: GaleraSettings): CheckResult {
   const many = nodes.length > 1;
   const children: CheckResult[] = [];
@@ -79,7 +102,7 @@ export function evaluate(nodes: readonly NodeObservation[], s: GaleraSettings): 
       children.push(leaf(`node ${n.label}`, state, `${n.kind === 'timeout' ? '' : 'cannot check: '}${n.message}${hint}`));
       continue;
     }
-    const prefix = many ? `${n.label.replace(/[^A-Za-z0-9.-]+/g, '_')}_` : '';
+    const prefix = many ? `${nodeLabel(n)}_` : '';
     children.push(evaluateNode(n, s, prefix));
   }
   const primary = nodes.filter((n): n is NodeUp => n.ok && n.providerLoaded && n.clusterStatus === 'Primary');
@@ -96,5 +119,5 @@ export function evaluate(nodes: readonly NodeObservation[], s: GaleraSettings): 
     const sizes = [...new Set(up.map((n) => n.clusterSize))].join('/');
     summary = `${primary.length}/${nodes.length} node${nodes.length === 1 ? '' : 's'} in a Primary component, cluster size ${sizes || '?'}`;
   }
-  return group('', summary, children);
+  return group('', summary, children, rolePerfdata(nodes));
 }

@@ -198,6 +198,16 @@ export function autoIncrementCollides(a: ServerUp, b: ServerUp): boolean {
   return (effectiveOffset(a) - effectiveOffset(b)) % g === 0;
 }
 
+/**
+ * `<server>_writable` per server (1: read_only and super_read_only both OFF), so that a cluster
+ * rule can count writable servers ("exactly one" in active-passive) without reading text. A
+ * server that cannot be read is left out: its writability is unknown. On the root, whose
+ * perfdata the shared render keeps first when it shortens the output.
+ */
+export function rolePerfdata(obs: Observations): Perfdata[] {
+  return obs.servers.filter((x): x is ServerUp => x.ok).map((x) => ({ label: `${labelPart(x.label)}_writable`, value: writable(x) ? 1 : 0, min: 0, max: 1 }));
+}
+
 export function evaluate(obs: Observations, s: EvaluateSettings): CheckResult {
   const children: CheckResult[] = [];
   const up = obs.servers.filter((x): x is ServerUp => x.ok);
@@ -275,7 +285,7 @@ export function evaluate(obs: Observations, s: EvaluateSettings): CheckResult {
 
   const ok = directions.length;
   const summary = `${up.length}/${obs.servers.length} server${obs.servers.length === 1 ? '' : 's'} reachable, ${ok} replication direction${ok === 1 ? '' : 's'}${maxLagText(directions)}`;
-  return group('', summary, children);
+  return group('', summary, children, rolePerfdata(obs));
 }
 
 function maxLagText(directions: readonly CheckResult[]): string {

@@ -193,13 +193,24 @@ function dedupeLabels(results: CheckResult[]): CheckResult[] {
   return results.map((r) => fix(r, r.name ?? ''));
 }
 
+/**
+ * `<host>_primary` per host (1: pg_is_in_recovery() is false), with the host as given with -H,
+ * also for a single host, so that a cluster rule summing it over the nodes' services counts
+ * primaries. An unreachable host's role is unknown: left out, not guessed. On the root, whose
+ * perfdata the shared render keeps first when it shortens the output.
+ */
+export function rolePerfdata(hosts: readonly HostObservation[]): Perfdata[] {
+  return hosts.filter((h) => h.role !== 'unreachable').map((h) => ({ label: `${labelPart(h.host)}_primary`, value: h.role === 'primary' ? 1 : 0, min: 0, max: 1 }));
+}
+
 export function evaluate(hosts: readonly HostObservation[], p: PgsqlPolicy): CheckResult {
   const results = dedupeLabels(hosts.map((h) => evaluateHost(h, p)));
+  const roles = rolePerfdata(hosts);
   if (!p.multiHost) {
     const only = results[0];
     if (!only) return leaf('', State.UNKNOWN, 'no host checked');
     // Lift the single host's tree to the root so the status line is about it.
-    return { ...only, name: undefined, summary: `${only.name}: ${only.summary}` };
+    return { ...only, name: undefined, summary: `${only.name}: ${only.summary}`, perfdata: [...roles, ...(only.perfdata ?? [])] };
   }
   const primaries = hosts.filter((h): h is PrimaryObservation => h.role === 'primary');
   const standbys = hosts.filter((h) => h.role === 'standby');
@@ -213,5 +224,5 @@ export function evaluate(hosts: readonly HostObservation[], p: PgsqlPolicy): Che
     cluster = leaf('cluster', State.CRITICAL, `split brain: ${primaries.length} primaries (${primaries.map((h) => h.host).join(', ')})`);
   }
   const down = unreachable.length ? `, ${unreachable.length} unreachable` : '';
-  return group('', `${cluster.summary}${down}`, [cluster, ...results]);
+  return group('', `${cluster.summary}${down}`, [cluster, ...results], roles);
 }

@@ -151,6 +151,7 @@ describe('normal operation: A MASTER, B BACKUP', () => {
     expect(a.code).toBe(0);
     const b = await ka(nodes.b, ['-e', 'VI_1=BACKUP']);
     expect(b.stdout).toMatch(/^KEEPALIVED OK - VI_1 BACKUP/);
+    expect(b.stdout).toContain('VI_1_master=0;;;0;1');
     expect(b.code).toBe(0);
   });
 
@@ -194,12 +195,15 @@ describe('split brain: VRRP dropped in B, both MASTER', () => {
   it('check_ha_vip: CRITICAL from B (A answers for the VIP)', async () => {
     const r = await vip(nodes.b, ['--expect-from', 'keepalived:VI_1', '--keepalived-state', join(nodes.b.dir, 'state')]);
     expect(r.stdout).toContain(`also answered by ${mac(nodes.a)}`);
+    // Split brain in the role gauges: B owns it too, so a rule summing vip_owned sees 2.
+    expect(r.stdout).toContain('vip_owned=1;;;0;1');
     expect(r.code).toBe(2);
   });
 
   it('check_ha_keepalived on B: MASTER where BACKUP is expected is CRITICAL', async () => {
     const r = await ka(nodes.b, ['-e', 'VI_1=BACKUP']);
     expect(r.stdout).toMatch(/^KEEPALIVED CRITICAL - VI_1: MASTER .*expected BACKUP/);
+    expect(r.stdout).toContain('VI_1_master=1;;;0;1');
     expect(r.code).toBe(2);
   });
 
@@ -242,6 +246,7 @@ describe('FAULT and failover', () => {
     expect(holdsVip(nodes.a)).toBe(false);
     const b = await vip(nodes.b, ['--expect-from', 'keepalived:VI_1', '--keepalived-state', join(nodes.b.dir, 'state')]);
     expect(b.stdout).toMatch(/^VIP OK - 192\.0\.2\.100 held here/);
+    expect(b.stdout).toContain('vip_owned=1;;;0;1');
     expect(b.code).toBe(0);
     const a = await ka(nodes.a, ['-e', 'VI_1=MASTER']);
     expect(a.stdout).toContain('keepalived is not running');

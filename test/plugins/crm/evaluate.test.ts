@@ -10,7 +10,8 @@ import { effectiveState, render } from '../../../nagios/result.ts';
 import { State } from '../../../nagios/states.ts';
 import { describeFailure, evaluate, parseExpectation, type EvalOptions } from '../../../plugins/crm/evaluate.ts';
 import { describeCrmMonFailure, isOldCrmMonUsageError, mainMessage } from '../../../plugins/crm/failure.ts';
-import { parseCrmMon, type ClusterStatus } from '../../../plugins/crm/parse.ts';
+import { parseCrmMon, type ClusterStatus, type Primitive } from '../../../plugins/crm/parse.ts';
+import { parsePerfdata } from '../../../nagios/perfdata.ts';
 import { globToRegExp } from '../../../plugins/lib/glob.ts';
 import { fixturesDir } from '../../support/paths.ts';
 
@@ -160,5 +161,49 @@ describe('describeCrmMonFailure', () => {
   it('mainMessage prefers the line with a cause', () => {
     expect(mainMessage(['error: Could not connect to launcher: Connection refused\ncrm_mon: Connection to cluster failed: Connection refused', ''])).toBe('Connection to cluster failed: Connection refused');
     expect(mainMessage(['just text'])).toBe('just text');
+  });
+});
+
+describe('roles in perfdata (what a cluster rule counts)', () => {
+  const roles = (name: string, opts: Partial<EvalOptions> = {}) =>
+    Object.fromEntries((evaluate(load(name), { ...DEFAULTS, ...opts }).perfdata ?? []).map((p) => [p.label, p.value]));
+
+  it('healthy: the promoted instance 1 on its node, the unpromoted 0; per-node counts', () => {
+    expect(roles('healthy.xml')).toEqual({ 'db-clone@node1_promoted': 1, 'db-clone@node2_promoted': 0, node1_promoted: 1, node2_promoted: 0 });
+  });
+
+  it('no promoted instance: every running instance 0', () => {
+    expect(roles('no-promoted.xml')).toEqual({ 'db-clone@node1_promoted': 0, 'db-clone@node2_promoted': 0, node1_promoted: 0, node2_promoted: 0 });
+  });
+
+  it('Pacemaker 1.1 Master/Slave roles count as promoted/unpromoted', () => {
+    expect(roles('pacemaker-1.1.12.xml')).toEqual({
+      'master_p_rabbitmq-server@ctl-2_promoted': 1, 'master_p_rabbitmq-server@ctl-1_promoted': 0, 'master_p_rabbitmq-server@ctl-3_promoted': 0,
+      'ctl-1_promoted': 0, 'ctl-2_promoted': 1, 'ctl-3_promoted': 0,
+    });
+  });
+
+  it('a stopped instance (node in standby or offline) has no item; the node count says 0', () => {
+    expect(roles('standby.xml')).toEqual({ 'db-clone@node1_promoted': 1, node1_promoted: 1, node2_promoted: 0 });
+    expect(roles('quorum-lost.xml')).toEqual({ node1_promoted: 0, node2_promoted: 0 });
+  });
+
+  it('--ignore-resource and --ignore-node leave their items out; no promotable clone, no items', () => {
+    expect(roles('healthy.xml', { ignoreNodes: ['node2'] })).toEqual({ 'db-clone@node1_promoted': 1, node1_promoted: 1 });
+    expect(roles('healthy.xml', { ignoreResources: ['db*'] })).toEqual({});
+  });
+
+  it('a large failing cluster: output shortened to 8 KiB, every role item kept', () => {
+    const base = load('healthy.xml');
+    const proto = base.resources.find((r): r is Primitive => r.kind === 'primitive')!;
+    // 300 failed primitives: their long output and perfdata would need several times 8 KiB.
+    const failed: Primitive[] = Array.from({ length: 300 }, (_, i) => ({ ...proto, id: `app-with-a-long-name-${i}`, failed: true, active: false, nodes: [] }));
+    const status: ClusterStatus = { ...base, resources: [...failed, ...base.resources] };
+    const r = evaluate(status, DEFAULTS);
+    const text = render(r, { prefix: 'CRM' }).text;
+    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(8192);
+    expect(text).toContain('output shortened');
+    const perf = parsePerfdata(text.split('\n')[0]!.split(' | ')[1] ?? '').items.map((p) => `${p.label}=${p.value}`);
+    for (const want of ['db-clone@node1_promoted=1', 'db-clone@node2_promoted=0', 'node1_promoted=1', 'node2_promoted=0']) expect(perf).toContain(want);
   });
 });

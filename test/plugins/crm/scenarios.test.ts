@@ -170,6 +170,8 @@ describe('check_ha_crm on real Pacemaker states (crm_simulate + crm_mon)', () =>
     expect(r.text).toMatch(/^CRM OK - 2 of 2 nodes online, 6 resource instances started, quorate, DC node1 \|/);
     expect(perf(r.text)).toMatchObject({ nodes_online: '2', nodes_offline: '0', nodes_standby: '0', resources_started: '6', resources_stopped: '0', resources_failed: '0', failed_actions: '0', fail_count_max: '0' });
     expect(r.text).toContain('fail_count_max=0;2;;0');
+    // Promotion as the scheduler decided it, as gauges a cluster rule counts.
+    expect(perf(r.text)).toMatchObject({ 'db-clone@node1_promoted': '1', 'db-clone@node2_promoted': '0', node1_promoted: '1', node2_promoted: '0' });
     expect(r.text).toContain('[OK] clone db-clone: promoted on node1, unpromoted on node2 (promotable clone of ocf:pacemaker:Stateful)');
     expect(r.text).toContain('[OK] STONITH: disabled (stonith-enabled=false)');
   });
@@ -308,6 +310,7 @@ describe('check_ha_crm on real Pacemaker states (crm_simulate + crm_mon)', () =>
     const r = await check('no-promoted');
     expect(r.code).toBe(2);
     expect(r.text).toMatch(/^CRM CRITICAL - clone db-clone: no promoted instance, unpromoted on node1, node2/);
+    expect(perf(r.text)).toMatchObject({ 'db-clone@node1_promoted': '0', 'db-clone@node2_promoted': '0', node1_promoted: '0', node2_promoted: '0' });
   });
 
   it('blocked resource (failed stop, no fencing): CRITICAL for the failure, blocked named', async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseThresholds, type Thresholds } from '../../../nagios/range.ts';
 import { effectiveState, render, type CheckResult } from '../../../nagios/result.ts';
 import { State } from '../../../nagios/states.ts';
-import { evaluate, formatDuration, formatKiB, type DrbdCheckOptions } from '../../../plugins/drbd/evaluate.ts';
+import { evaluate, rolePerfdata, formatDuration, formatKiB, type DrbdCheckOptions } from '../../../plugins/drbd/evaluate.ts';
 import { parseDrbd, type DrbdConnection, type DrbdDevice, type DrbdPeerDevice, type DrbdResource, type DrbdStatus } from '../../../plugins/drbd/parse.ts';
 import { readFixture } from '../../support/paths.ts';
 
@@ -196,7 +196,7 @@ describe('roles and resource selection', () => {
   it('--role: another role is CRITICAL', () => {
     expect(stateOf(status(), { role: 'Primary' })).toBe(State.OK);
     const result = evaluate(status(), opts({ role: 'Secondary' }));
-    expect(render(result, { prefix: 'DRBD' }).text.split('\n')[0]).toBe('DRBD CRITICAL - r0: role Primary, expected Secondary | r0/0@nodeb_out_of_sync=0B;;;0;1073741824 r0/0@nodeb_in_sync=100%;;;0;100');
+    expect(render(result, { prefix: 'DRBD' }).text.split('\n')[0]).toBe('DRBD CRITICAL - r0: role Primary, expected Secondary | r0_primary=1;;;0;1 r0@nodeb_peer_primary=0;;;0;1 r0/0@nodeb_out_of_sync=0B;;;0;1073741824 r0/0@nodeb_in_sync=100%;;;0;100');
   });
 
   it('--resource picks resources; a missing one is CRITICAL', () => {
@@ -226,5 +226,60 @@ describe('formatting', () => {
   it('sizes and durations', () => {
     expect([0, 512, 1024, 10 * 1024, 7 * 1024 * 1024, 813660, 1536].map(formatKiB)).toEqual(['0 B', '512 KiB', '1.00 MiB', '10.0 MiB', '7.00 GiB', '795 MiB', '1.50 MiB']);
     expect([45, 205, 3700].map(formatDuration)).toEqual(['45s', '3m25s', '1h01m40s']);
+  });
+});
+
+/** The role gauges by label, as a cluster rule reads them: label -> value, absent when left out. */
+function roles(result: CheckResult): Record<string, number | 'U'> {
+  const out: Record<string, number | 'U'> = {};
+  for (const p of result.perfdata ?? []) if (/_(peer_)?primary$/.test(p.label)) out[p.label] = p.value;
+  return out;
+}
+
+describe('roles in perfdata (what a cluster rule sums)', () => {
+  it('9.x resync fixture: this node Primary (SyncSource), the peer Secondary', () => {
+    expect(roles(evaluate(parseDrbd(fixture('status-9-resync-7GiB.json')), opts()))).toEqual({ r0_primary: 1, 'r0@nodeb_peer_primary': 0 });
+  });
+
+  it('8.4 resync fixture: the 8.x peer is named peer', () => {
+    const r = roles(evaluate(parseDrbd(fixture('proc-8.4-resync-7GiB.txt')), opts()));
+    expect(r).toEqual({ drbd0_primary: 1, 'drbd0@peer_peer_primary': 0 });
+  });
+
+  it('8.4 fixture with a Secondary resource whose peer is Primary', () => {
+    const r = roles(evaluate(parseDrbd(fixture('proc-8.4-healthy.txt')), opts()));
+    expect(r).toEqual({ drbd0_primary: 1, 'drbd0@peer_peer_primary': 0, drbd1_primary: 0, 'drbd1@peer_peer_primary': 1 });
+  });
+
+  it('one item per resource, not per volume; one per known peer', () => {
+    const r = roles(evaluate(parseDrbd(fixture('status-9-multi-volume-multi-peer.json')), opts()));
+    expect(r).toEqual({ r0_primary: 1, 'r0@nodeb_peer_primary': 0, 'r0@nodec_peer_primary': 0, r1_primary: 0, 'r1@nodeb_peer_primary': 1, 'r1@nodec_peer_primary': 0 });
+  });
+
+  it('a disconnected peer (role Unknown) is left out, never U or 0', () => {
+    const s = status({ connection: { connectionState: 'Connecting', peerRole: 'Unknown' }, peerDevice: { replicationState: 'Off', peerDiskState: 'DUnknown' } });
+    expect(rolePerfdata(s.resources)).toEqual([{ label: 'r0_primary', value: 1, min: 0, max: 1 }]);
+    const standalone = roles(evaluate(parseDrbd(fixture('proc-8.4-standalone.txt')), opts()));
+    expect(Object.keys(standalone).some((l) => l.includes('peer_primary'))).toBe(false);
+  });
+
+  it('both Primary (dual-primary or split brain) shows as 1 and 1', () => {
+    expect(roles(evaluate(status({ connection: { peerRole: 'Primary' } }), opts()))).toEqual({ r0_primary: 1, 'r0@nodeb_peer_primary': 1 });
+  });
+
+  it('only the selected resources (--resource)', () => {
+    const r = roles(evaluate(parseDrbd(fixture('proc-8.4-healthy.txt')), opts({ resources: ['drbd1'] })));
+    expect(r).toEqual({ drbd1_primary: 0, 'drbd1@peer_peer_primary': 1 });
+  });
+
+  it('40 resources: every role item survives the 8 KiB shortening', () => {
+    const result = evaluate(parseDrbd(fixture('status-9-40-resources.json')), opts());
+    const text = render(result, { prefix: 'DRBD' }).text;
+    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(8192);
+    expect(text).toContain('output shortened');
+    const perf = text.split('\n')[0]!.split(' | ')[1] ?? '';
+    const want = rolePerfdata(parseDrbd(fixture('status-9-40-resources.json')).resources);
+    expect(want.length).toBeGreaterThanOrEqual(40);
+    for (const p of want) expect(perf).toContain(`${p.label}=${p.value};`);
   });
 });

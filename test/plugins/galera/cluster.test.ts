@@ -77,13 +77,15 @@ afterAll(async () => {
 describe('check_ha_galera against a real 3-node Galera cluster', () => {
   it('healthy: Primary, Synced, size 3 on one node and on all three', async () => {
     const one = await check(['-H', host(0)], 'galera-3-nodes-healthy');
-    expect(one.stdout).toMatch(/^GALERA OK - Primary, Synced, cluster size 3 \| cluster_size=3;3:;2:;0 flow_control_paused=0;;;0;1 flow_control_paused_ns=\d+c;;;0/);
+    // The roles a cluster rule counts lead the perfdata.
+    expect(one.stdout).toMatch(/^GALERA OK - Primary, Synced, cluster size 3 \| n1_primary_component=1;;;0;1 n1_synced=1;;;0;1 cluster_size=3;3:;2:;0 flow_control_paused=0;;;0;1 flow_control_paused_ns=\d+c;;;0/);
     expect(one.code).toBe(0);
     const all = await check(['-H', `${host(0)},${host(1)},${host(2)}`]);
     expect(all.code).toBe(0);
     expect(all.stdout).toMatch(/^GALERA OK - 3\/3 nodes in a Primary component, cluster size 3/);
     expect(all.stdout).toContain('[OK] node n2: Primary, Synced, cluster size 3, ready ON, connected ON, cluster hawatch_test');
     expect(all.stdout).toContain('n3_cluster_size=3;3:;2:;0');
+    for (const n of ['n1', 'n2', 'n3']) expect(all.stdout).toContain(`${n}_primary_component=1;;;0;1 ${n}_synced=1;;;0;1`);
   });
 
   it('a desynced node (wsrep_desync=ON): WARNING, or OK with --donor-ok', async () => {
@@ -92,6 +94,7 @@ describe('check_ha_galera against a real 3-node Galera cluster', () => {
       const r = await check(['-H', host(1)], 'galera-node-desynced');
       expect(r.code).toBe(1);
       expect(r.stdout).toMatch(/^GALERA WARNING - node n2: Donor\/Desynced: serving a state transfer or desynced/);
+      expect(r.stdout).toContain('| n2_primary_component=1;;;0;1 n2_synced=0;;;0;1 ');
       expect((await check(['-H', host(1), '--donor-ok'])).code).toBe(0);
     } finally {
       await nodes[1]!.query('SET GLOBAL wsrep_desync = OFF');
@@ -108,6 +111,9 @@ describe('check_ha_galera against a real 3-node Galera cluster', () => {
     const all = await check(['-H', `${host(0)},${host(1)},${host(2)}`]);
     expect(all.code).toBe(2);
     expect(all.stdout).toMatch(/node n3: cannot check: connection refused/);
+    // The dead node's role is unknown: no item, the live ones still counted.
+    expect(all.stdout).not.toContain('n3_primary_component');
+    expect(all.stdout).toContain('n1_primary_component=1;;;0;1');
     expect(all.stdout).toContain("[WARNING] node n2: cluster size 2 (below 3) [Primary, Synced, cluster size 2, ready ON, connected ON, cluster hawatch_test]");
   });
 
@@ -118,5 +124,6 @@ describe('check_ha_galera against a real 3-node Galera cluster', () => {
     expect(r.code).toBe(2);
     expect(r.stdout).toMatch(/^GALERA CRITICAL - node n1: cluster status non-Primary: this node is in a partition without quorum and refuses writes, wsrep_ready=OFF: the node does not accept queries/);
     expect(r.stdout).toContain('cluster_size=1;3:;2:;0');
+    expect(r.stdout).toContain('| n1_primary_component=0;;;0;1 n1_synced=0;;;0;1 ');
   });
 });

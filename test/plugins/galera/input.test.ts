@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { runPlugin } from '../../../nagios/plugin.ts';
 import galera from '../../../plugins/galera/index.ts';
 import { parseStatusText } from '../../../plugins/galera/parse.ts';
+import { parsePerfdata } from '../../../nagios/perfdata.ts';
 import { fixturePath } from '../../support/paths.ts';
 
 const fixture = (name: string): string => fixturePath('galera', name);
@@ -35,7 +36,7 @@ describe('check_ha_galera --input-file', () => {
     expect(tsv.exitCode).toBe(2);
     expect(tsv.text).toMatch(/^GALERA CRITICAL - node input: cluster status non-Primary.*wsrep_ready=OFF.*Initialized: not part of a working cluster/);
     const none = await run(['--input-file', fixture('mariadb-10.11-no-galera.tsv')]);
-    expect(none.text.split('\n')[0]).toBe('GALERA CRITICAL - node input: Galera is not active: no Galera provider loaded (wsrep_provider_name is empty)');
+    expect(none.text.split('\n')[0]).toBe('GALERA CRITICAL - node input: Galera is not active: no Galera provider loaded (wsrep_provider_name is empty) | input_primary_component=0;;;0;1 input_synced=0;;;0;1');
     const boxed = [
       '+----------------------------+---------+', '| Variable_name              | Value   |', '+----------------------------+---------+',
       '| wsrep_cluster_size         | 3       |', '| wsrep_cluster_status       | Primary |', '| wsrep_connected            | ON      |',
@@ -65,5 +66,24 @@ describe('check_ha_galera --input-file', () => {
     const s = parseStatusText(readFileSync(fixture('mariadb-10.11-no-galera.tsv'), 'utf8'));
     expect(s.wsrep_provider_name).toBe('');
     expect(s.wsrep_cluster_status).toBe('Disconnected');
+  });
+});
+
+describe('roles in perfdata (what a cluster rule sums)', () => {
+  /** The role items of a run's first line, label -> value. */
+  const roles = (text: string) => Object.fromEntries(parsePerfdata(text.split('\n')[0]!.split('|')[1] ?? '').items.filter((p) => /_(primary_component|synced)$/.test(p.label)).map((p) => [p.label, p.value]));
+
+  it('healthy node: in the Primary component and Synced', async () => {
+    expect(roles((await run(['--input-file', fixture('galera-3-nodes-healthy.json')])).text)).toEqual({ n1_primary_component: 1, n1_synced: 1 });
+  });
+
+  it('desynced node: still in the Primary component, not Synced', async () => {
+    expect(roles((await run(['--input-file', fixture('galera-node-desynced.json')])).text)).toEqual({ n2_primary_component: 1, n2_synced: 0 });
+  });
+
+  it('survivor without quorum: not in a Primary component', async () => {
+    const r = roles((await run(['--input-file', fixture('galera-non-primary.json')])).text);
+    expect(r.n1_primary_component).toBe(0);
+    expect((await run(['--input-file', fixture('galera-non-primary-mariadb-N.tsv')])).text).toContain('input_primary_component=0;;;0;1');
   });
 });

@@ -57,6 +57,20 @@ describe('check_ha_keepalived evaluation', () => {
   });
 });
 
+describe('roles in perfdata (what a cluster rule sums)', () => {
+  const ev = (instances: Parameters<typeof evaluateKeepalived>[0]['instances']) =>
+    render(evaluateKeepalived({ source: 'test', instances, expectations: new Map(), windowSeconds: 3600, thresholds: {} }), { prefix: 'KEEPALIVED' }).text.split('\n')[0]!;
+  it('<instance>_master: 1 for MASTER only; BACKUP, FAULT, INIT, STOP are 0', () => {
+    const line = ev(['MASTER', 'BACKUP', 'FAULT', 'INIT', 'STOP'].map((state, i) => ({ name: `VI_${i}`, state, vips: [] })));
+    expect(line).toContain('| VI_0_master=1;;;0;1 VI_1_master=0;;;0;1 VI_2_master=0;;;0;1 VI_3_master=0;;;0;1 VI_4_master=0;;;0;1 ');
+    expect(line).toContain('vrrp_masters=1;;;0;5');
+  });
+  it('from the real dumps: both instances MASTER; the label is made safe', () => {
+    expect(ev(parseJsonDump(readFixture('keepalived', 'keepalived.json')))).toContain('VI_1_master=1;;;0;1 VI_DB_master=1;;;0;1');
+    expect(ev([{ name: 'web vip/1', state: 'BACKUP', vips: [] }])).toContain('web_vip_1_master=0;;;0;1');
+  });
+});
+
 describe('tracked scripts (issue 9 item 11d)', () => {
   const ev = (instances: Parameters<typeof evaluateKeepalived>[0]['instances']) =>
     render(evaluateKeepalived({ source: 'test', instances, expectations: new Map(), windowSeconds: 3600, thresholds: {} }), { prefix: 'KEEPALIVED' });

@@ -8,12 +8,13 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runPlugin } from '../../../nagios/plugin.ts';
 import mysql from '../../../plugins/mysql/index.ts';
-import { autoIncrementCollides, evaluate } from '../../../plugins/mysql/evaluate.ts';
+import { autoIncrementCollides, evaluate, rolePerfdata } from '../../../plugins/mysql/evaluate.ts';
 import { optionsFor, parseOptionFile } from '../../../plugins/mysql/option-file.ts';
 import { binlogStatusStatement, legacyColumnName, parseCapture, replicaStatusStatement, versionNumbers, type ServerUp } from '../../../plugins/mysql/parse.ts';
 import { parseTarget } from '../../../plugins/mysql/target.ts';
 import { loadCredentials } from '../../../plugins/mysql/connection.ts';
 import { effectiveState } from '../../../nagios/result.ts';
+import { parsePerfdata } from '../../../nagios/perfdata.ts';
 import { fixturePath } from '../../support/paths.ts';
 import { removeDir, tempDir } from '../../support/tmp.ts';
 import { runCheck } from './mariadb-harness.ts';
@@ -166,5 +167,35 @@ describe('hazard rules', () => {
     const r = evaluate(one, { mode: 'any', thresholds: {} });
     expect(effectiveState(r)).toBe(2);
     expect(JSON.stringify(r)).toContain('no replication into db2 from db1 configured');
+  });
+});
+
+describe('roles in perfdata (what a cluster rule sums)', () => {
+  const base = parseCapture(JSON.parse(readFileSync(fixture('mysql-8.4-active-passive-healthy.json'), 'utf8')));
+  const up = (i: number, o: Partial<ServerUp>): ServerUp => ({ ...(base.servers[i] as ServerUp), ...o });
+  /** The <server>_writable items of a plugin run's first line. */
+  const writable = (text: string) => Object.fromEntries(parsePerfdata(text.split('\n')[0]!.split('|')[1] ?? '').items.filter((p) => p.label.endsWith('_writable')).map((p) => [p.label, p.value]));
+
+  it('active-passive: the writable server 1, the super_read_only one 0', async () => {
+    const r = await run('--input-file', fixture('mysql-8.4-active-passive-healthy.json'), '--mode', 'active-passive');
+    expect(writable(r.text)).toEqual({ db1_writable: 1, db2_writable: 0 });
+  });
+
+  it('both writable (the active-passive fault) shows 1 and 1, also with --mode any', async () => {
+    const r = await run('--input-file', fixture('mysql-8.4-duplicate-key-both-writable.json'));
+    expect(writable(r.text)).toEqual({ db1_writable: 1, db2_writable: 1 });
+  });
+
+  it('read_only alone or super_read_only alone makes a server not writable', () => {
+    const obs = { ...base, servers: [up(0, { readOnly: true, superReadOnly: false }), up(1, { readOnly: false, superReadOnly: true })] };
+    expect(rolePerfdata(obs).map((p) => [p.label, p.value])).toEqual([['db1_writable', 0], ['db2_writable', 0]]);
+    const rw = { ...base, servers: [up(0, { readOnly: false, superReadOnly: false })] };
+    expect(rolePerfdata(rw)).toEqual([{ label: 'db1_writable', value: 1, min: 0, max: 1 }]);
+  });
+
+  it('a server that cannot be read is left out, and the role items lead the perfdata', () => {
+    const obs = { ...base, servers: [base.servers[0]!, { ok: false as const, label: 'db2', address: undefined, kind: 'down', message: 'connection refused' }] };
+    const r = evaluate(obs, { mode: 'active-passive', thresholds: {} });
+    expect(r.perfdata?.map((p) => [p.label, p.value])).toEqual([['db1_writable', 1]]);
   });
 });

@@ -162,6 +162,8 @@ describe('check_ha_mysql against a real MariaDB master-master pair', () => {
     expect(r.stdout).toMatch(/b_to_a_io_running=1;;;0;1/);
     expect(r.stdout).toMatch(/a_threads_running=\d+;;;0/);
     expect(r.stdout).toContain('MariaDB 10.');
+    // Both masters of the pair accept writes (read_only=OFF): the role a cluster rule counts.
+    expect(r.stdout).toMatch(/\| a_writable=1;;;0;1 b_writable=1;;;0;1 /);
     // Without a heartbeat table the lag is Seconds_Behind_Master.
     const sbm = await check();
     expect(sbm.code).toBe(0);
@@ -251,6 +253,7 @@ describe('check_ha_mysql against a real MariaDB master-master pair', () => {
       const one = await check('--mode', 'active-passive');
       expect(one.code).toBe(0);
       expect(one.stdout).toContain('[OK] mode active-passive: a is the only writable server');
+      expect(one.stdout).toContain(' a_writable=1;;;0;1 b_writable=0;;;0;1 ');
       const aa = await check('--mode', 'active-active');
       expect(aa.code).toBe(1);
       expect(aa.stdout).toMatch(/mode active-active: read-only in an active-active set: b \(read_only=ON\)/);
@@ -320,6 +323,9 @@ describe('check_ha_mysql against a real MariaDB master-master pair', () => {
     expect(r.code).toBe(2);
     expect(r.stdout).toMatch(/server c: cannot check: connection refused/);
     expect(r.stdout).toContain('[OK] server a: MariaDB');
+    // The dead server's writability is unknown: no item for it, rather than a 0 a rule would count.
+    expect(r.stdout).toContain('a_writable=1;;;0;1');
+    expect(r.stdout).not.toContain('c_writable');
     expect(r.stderr).toBe('');
   });
 

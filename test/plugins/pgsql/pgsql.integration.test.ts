@@ -15,6 +15,11 @@ let primary: PgServer;
 let standby: PgServer;
 let secrets: string;
 
+/** `<host>_primary`: the -H value made label-safe, as the plugin writes it (127.0.0.1_PORT). */
+function roleLabel(s: PgServer): string {
+  return `${s.hostArg.replace(/[^A-Za-z0-9_.-]+/g, '_')}_primary`;
+}
+
 function check(args: readonly string[], env: Record<string, string | undefined> = { PGPASSWORD: MONITOR_PASSWORD }): Promise<BinResult> {
   return runBin(BIN, ['-u', MONITOR_USER, ...args], { env });
 }
@@ -59,6 +64,12 @@ describe('check_ha_pgsql against real PostgreSQL 15', () => {
     const both = await check(['-H', primary.hostArg, '-H', standby.hostArg]);
     expect(both.status).toBe(`PGSQL OK - one primary (${primary.hostArg}), 1 standby`);
     expect(both.code).toBe(0);
+
+    // Roles a cluster rule sums, from the real servers (pg_is_in_recovery()).
+    expect(perfValue(p.perf, roleLabel(primary))).toBe(1);
+    expect(perfValue(s.perf, roleLabel(standby))).toBe(0);
+    expect(perfValue(both.perf, roleLabel(primary))).toBe(1);
+    expect(perfValue(both.perf, roleLabel(standby))).toBe(0);
   });
 
   it('takes the password from --password-file or PGPASSFILE, never from argv', async () => {
@@ -163,6 +174,8 @@ describe('check_ha_pgsql against real PostgreSQL 15', () => {
     expect(p.status).toMatch(/standby standby1: not connected \(expected with --standby\)/);
     const down = await check(['-H', standby.hostArg]);
     expect(down.code).toBe(2);
+    // A host that does not answer has no known role: no item rather than a guess.
+    expect(perfValue(down.perf, roleLabel(standby))).toBeUndefined();
     expect(down.status).toMatch(/connection refused \(is PostgreSQL running and listening there\?\)/);
     const cluster = await check(['-H', primary.hostArg, '-H', standby.hostArg]);
     expect(cluster.code).toBe(2);
@@ -177,6 +190,8 @@ describe('check_ha_pgsql against real PostgreSQL 15', () => {
     const r = await check(['-H', primary.hostArg, '-H', standby.hostArg, '--min-standbys', '0']);
     expect(r.code).toBe(2);
     expect(r.status).toBe(`PGSQL CRITICAL - cluster: split brain: 2 primaries (${primary.hostArg}, ${standby.hostArg})`);
+    expect(perfValue(r.perf, roleLabel(primary))).toBe(1);
+    expect(perfValue(r.perf, roleLabel(standby))).toBe(1);
     const alone = await check(['-H', standby.hostArg, '--role', 'standby']);
     expect(alone.code).toBe(2);
     expect(alone.status).toMatch(/is a primary, expected standby/);

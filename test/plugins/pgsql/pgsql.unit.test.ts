@@ -8,6 +8,9 @@ import { DEFAULT_LAG_THRESHOLDS, evaluate, formatBytes, type PgsqlPolicy } from 
 import descriptor from '../../../plugins/pgsql/index.ts';
 import { lsnDiff, parseCapture, parseHost, parseLsn, type HostCapture } from '../../../plugins/pgsql/parse.ts';
 import { perfValue } from '../../support/bin.ts';
+import { parsePerfdata } from '../../../nagios/perfdata.ts';
+
+const perfItems = (perf: string): [string, number | 'U'][] => parsePerfdata(perf).items.map((i) => [i.label, i.value]);
 import { fixturePath, readFixture } from '../../support/paths.ts';
 
 const fixture = (name: string): string => readFixture('pgsql', name);
@@ -167,6 +170,37 @@ describe('several hosts', () => {
     expect(down.state).toBe(State.CRITICAL);
     expect(run([{ host: 'db2', error: { kind: 'auth', message: 'authentication failed' } }]).state).toBe(State.UNKNOWN);
     expect(run([{ host: 'db2', error: { kind: 'timeout', message: 'no answer' } }]).state).toBe(State.CRITICAL);
+  });
+});
+
+describe('roles in perfdata (what a cluster rule sums)', () => {
+  const p = { host: 'db1', server: primaryServer, replication: [repRow()], walReceiver: [] };
+  const s = { host: 'db2', server: standbyServer, replication: [], walReceiver: [walRow] };
+  const roles = (perf: string) => Object.fromEntries(perfItems(perf).filter(([l]) => l.endsWith('_primary')));
+
+  it('<host>_primary is 1 on a primary, 0 on a standby, also for a single host', () => {
+    expect(roles(run([p]).perf)).toEqual({ db1_primary: 1 });
+    expect(roles(run([s]).perf)).toEqual({ db2_primary: 0 });
+    expect(roles(run([p, s]).perf)).toEqual({ db1_primary: 1, db2_primary: 0 });
+  });
+
+  it('split brain (real capture after pg_promote): both hosts say 1, labels from -H made label-safe', () => {
+    const r = run(parseCapture(fixture('cluster-split-brain.json')).hosts.slice(), { minStandbys: 0 });
+    expect(roles(r.perf)).toEqual({ '127.0.0.1_33755_primary': 1, '127.0.0.1_39103_primary': 1 });
+  });
+
+  it('an unreachable host is left out (its role is unknown), the others stay', () => {
+    expect(roles(run([p, { host: 'db2', error: { kind: 'down', message: 'connection refused' } }]).perf)).toEqual({ db1_primary: 1 });
+  });
+
+  it('a --role mismatch (CRITICAL) keeps the role item first', () => {
+    const r = run([s], { role: 'primary' });
+    expect(r.state).toBe(State.CRITICAL);
+    expect(r.perf.trim().startsWith('db2_primary=0;;;0;1')).toBe(true);
+  });
+
+  it('a socket directory host gives a valid label', () => {
+    expect(roles(run([{ ...p, host: '/var/run/postgresql' }]).perf)).toEqual({ var_run_postgresql_primary: 1 });
   });
 });
 

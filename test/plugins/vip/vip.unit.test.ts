@@ -60,6 +60,8 @@ describe('check_ha_vip evaluation', () => {
     const r = out({ ...base, held: { iface, addr }, dad: dad(['02:00:00:00:00:02']) });
     expect(r.exitCode).toBe(State.CRITICAL);
     expect(r.text).toContain('split brain: 192.0.2.100 is held here and also answered by 02:00:00:00:00:02 on eth0');
+    // The role stays what this node sees: it owns the VIP; the other owner says 1 too.
+    expect(r.text).toContain('| vip_owned=1;;;0;1 ');
   });
   it('standby that sees two hosts answer: split brain elsewhere', () => {
     const r = out({ ...base, dad: dad(['02:00:00:00:00:02', '02:00:00:00:00:03']), expectation: { role: 'standby', because: 'x' } });
@@ -70,6 +72,8 @@ describe('check_ha_vip evaluation', () => {
     expect(out({ ...base, dad: dad([]), orphanState: State.WARNING }).exitCode).toBe(State.WARNING);
     const r = out({ ...base, dad: dad([]), expectation: { role: 'owner', because: '--expect owner' } });
     expect(r.exitCode).toBe(State.CRITICAL);
+    // Not held is a known role (0), whatever was expected: the role item leads the perfdata.
+    expect(r.text).toContain('| vip_owned=0;;;0;1 ');
     expect(r.text).toContain('not held here but this node should own it');
   });
   it('held but should be standby: CRITICAL', () => {
