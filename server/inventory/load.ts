@@ -782,10 +782,15 @@ function readNotifier(c: Checker, n: Section): NotifierConfig & { dailySummary: 
   let smsHttp: HttpSmsConfig | null = null;
   let smstoolsSpool: string | null = null;
   let smsMaxLength = 160;
+  let smsMaxParts = 1;
   const sms = n.sub('sms');
   if (sms) {
-    sms.keys(['gateway', 'http', 'smstools', 'max_length']);
-    smsMaxLength = sms.int('max_length', 160, 40, 10_000);
+    sms.keys(['gateway', 'http', 'smstools', 'max_length', 'max_parts']);
+    // One SMS unless told otherwise: parts are billed one by one and may arrive out of order.
+    smsMaxParts = sms.int('max_parts', 1, 1, 10);
+    const capacity = smsMaxParts === 1 ? 160 : smsMaxParts * 153;
+    smsMaxLength = sms.int('max_length', capacity, 40, 10_000);
+    if (smsMaxLength > capacity) c.warn([...sms.path, 'max_length'], `${smsMaxLength} characters do not fit in ${smsMaxParts} SMS (${capacity} GSM characters): bodies are cut to ${capacity}; raise max_parts to allow longer ones`);
     smsGateway = sms.str('gateway');
     if (smsGateway !== null && !/\{number\}@[^\s@]+$/.test(smsGateway)) c.fail([...sms.path, 'gateway'], 'must be an address pattern with {number}, e.g. "{number}@sms.example.net"');
     const h = sms.sub('http');
@@ -849,6 +854,7 @@ function readNotifier(c: Checker, n: Section): NotifierConfig & { dailySummary: 
     smsHttp,
     smstoolsSpool,
     smsMaxLength,
+    smsMaxParts,
     groupWindowMs: n.duration('group_window', 10_000),
     groupThreshold: n.int('group_threshold', 3, 1, 10_000),
     retryInitialMs: retry?.duration('initial', 15_000, 100) ?? 15_000,

@@ -107,7 +107,10 @@ export interface NotifierConfig {
   readonly smsGateway: string | null;
   readonly smsHttp: HttpSmsConfig | null;
   readonly smstoolsSpool: string | null;
+  /** Septets of one SMS body (GSM-7, extension characters count two). */
   readonly smsMaxLength: number;
+  /** Concatenated parts a body may take (1: never split). */
+  readonly smsMaxParts?: number | undefined;
   /** Notifications to one contact within this window are held and may be grouped. */
   readonly groupWindowMs: number;
   /** More than this many held for one contact and channel become one digest message. */
