@@ -22,6 +22,8 @@ export interface HostConfig {
   readonly contacts: readonly string[];
   /** Cluster-rule hosts: no transport, never checked, always UP. */
   readonly virtual: boolean;
+  /** Results come only from outside (API, NRDP): never checked, pending until the first, stale after its freshness threshold. */
+  readonly passive?: boolean | undefined;
   readonly timeoutMs: number;
 }
 
@@ -33,6 +35,8 @@ export interface ServiceConfig {
   readonly policy: CheckPolicy;
   readonly contacts: readonly string[];
   readonly timeoutMs: number;
+  /** Results come only from outside (API, NRDP): never scheduled; `command` is unused. */
+  readonly passive?: boolean | undefined;
 }
 
 export type SmsRoute = 'gateway' | 'http' | 'smstools';
@@ -142,6 +146,9 @@ export interface ServerSettings {
    * server's environment (API token, SMTP password) reaches a plugin.
    */
   readonly checkEnvironment: Readonly<Record<string, string>>;
+  /** NRDP tokens (server.passive_tokens), and/or a file with one per line, read when used. */
+  readonly passiveTokens?: readonly string[] | undefined;
+  readonly passiveTokensFile?: string | null | undefined;
 }
 
 export interface Inventory {
