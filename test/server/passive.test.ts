@@ -263,6 +263,8 @@ describe('NRDP over real HTTP', () => {
 describe('freshness of passive objects (fake clock)', () => {
   it('a passive object that never got a result is pending, then stale after its threshold from the server start; it is never run', async () => {
     expect(status('db1/heartbeat')).toMatchObject({ checked: false });
+    const recheck = await rt.app.inject({ method: 'POST', url: '/api/v1/recheck', headers: { authorization: `Bearer ${API}` }, payload: { key: 'db1/heartbeat' } });
+    expect(recheck.statusCode).toBe(409);
     clock.advance(11 * 60_000);
     await settle();
     expect(status('db1/heartbeat')).toMatchObject({ checked: true, state: 2, stateType: 'HARD', stale: true });
@@ -292,6 +294,13 @@ describe('freshness of passive objects (fake clock)', () => {
     expect(status('backup1/nightly')).toMatchObject({ state: 1, stale: false });
     const res = await rt.app.inject({ method: 'POST', url: '/api/v1/results', headers: { authorization: `Bearer ${TOKEN}` }, payload: { host: 'db1', service: 'backup', state: 0, output: 'BACKUP OK - late' } });
     expect(res.json()).toMatchObject({ statuses: [{ state: 0, stale: false }] });
+  });
+});
+
+describe('OpenAPI', () => {
+  it('documents both doors', async () => {
+    const doc = (await rt.app.inject({ method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/results', '/nrdp/']));
   });
 });
 
