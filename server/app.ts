@@ -9,6 +9,7 @@ import { registerErrorHandler } from './http/errors.ts';
 import { registerMetrics } from './http/metrics.ts';
 import { PAGE_CSS, PAGE_HTML, PAGE_JS } from './http/page.ts';
 import { apiRoutes } from './http/routes.ts';
+import { logRequest, nrdpRoutes, passiveApiRoutes } from './http/passive.ts';
 
 export interface BuildAppOptions {
   readonly services: HawatchServices;
@@ -16,8 +17,10 @@ export interface BuildAppOptions {
 }
 
 export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
+  const logger = opts.logger ?? false;
   const app = Fastify({
-    logger: opts.logger ?? false,
+    // Request lines never carry a token, even one a client put in the URL (NRDP refuses it).
+    logger: typeof logger === 'object' && logger !== null && !('child' in logger) ? { ...logger, serializers: { req: logRequest, ...logger.serializers } } : logger,
     // Reject unknown body fields instead of silently dropping them (typos in commands).
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
     bodyLimit: 64 * 1024,
@@ -32,6 +35,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   });
   await app.register(domain, { services: opts.services });
   await app.register(apiRoutes, { prefix: '/api/v1' });
+  await app.register(passiveApiRoutes, { prefix: '/api/v1' });
+  await app.register(nrdpRoutes);
   registerMetrics(app);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

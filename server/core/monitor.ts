@@ -120,7 +120,7 @@ export class Monitor {
           ? initialStatus(o.key, 'host', o.key, null, now)
           : initialStatus(o.key, 'service', o.kind === 'service' ? o.service.hostName : o.rule.hostName, o.kind === 'service' ? o.service.name : o.rule.name, now);
         // Hosts without a check (and virtual cluster hosts) are UP, as in Nagios.
-        const ready = o.kind === 'host' && o.host.check === null ? { ...st, checked: true, output: o.host.virtual ? 'Virtual host for cluster rules' : 'No host check: assumed UP' } : st;
+        const ready = o.kind === 'host' && o.host.check === null && !o.host.passive ? { ...st, checked: true, output: o.host.virtual ? 'Virtual host for cluster rules' : 'No host check: assumed UP' } : st;
         this.statuses.set(o.key, ready);
         fresh.push(ready);
       }
@@ -357,13 +357,29 @@ export class Monitor {
     return this.current(p, key);
   }
 
-  private applyInto(p: Pending, key: string, result: ResultInput): void {
+  /**
+   * A passive result (Nagios PROCESS_SERVICE_CHECK_RESULT / PROCESS_HOST_CHECK_RESULT), for a
+   * passive or an active object: the same state machine as a check result. A host's state is
+   * given as Nagios takes it (0 UP, 1 DOWN, 2 UNREACHABLE) and is HARD at once, as Nagios 4
+   * treats passive host results (passive_host_checks_are_soft=0).
+   */
+  submitPassiveResult(key: string, result: Omit<ResultInput, 'stale' | 'latencyMs'>): CheckStatus {
+    const o = this.objectsByKey.get(key);
+    if (!o) throw new NotFoundError(`no host or service '${key}' in the inventory`);
+    if (o.kind === 'cluster') throw new ConflictError(`${key} is a cluster rule: it is computed from its members`);
+    const p = this.begin();
+    this.applyInto(p, key, result, o.kind === 'host' ? { ...o.host.policy, maxCheckAttempts: 1 } : undefined);
+    this.finish(p);
+    return this.current(p, key);
+  }
+
+  private applyInto(p: Pending, key: string, result: ResultInput, policy?: CheckPolicy): void {
     const now = this.clock.now();
     const status = this.current(p, key);
     const t = applyResult({
       status,
       downtimes: this.currentDowntimes(p, key),
-      policy: this.policyOf(key),
+      policy: policy ?? this.policyOf(key),
       result,
       now,
       host: status.kind === 'service' ? this.hostContext(status.hostName, p) : undefined,
@@ -446,13 +462,23 @@ export class Monitor {
     }
     const stale: string[] = [];
     for (const o of this.objectsByKey.values()) {
-      if (o.kind === 'cluster' || (o.kind === 'host' && o.host.check === null)) continue;
+      const passive = o.kind === 'host' ? !!o.host.passive : o.kind === 'service' && !!o.service.passive;
+      if (o.kind === 'cluster' || (o.kind === 'host' && o.host.check === null && !passive)) continue;
       const s = this.current(p, o.key);
       const policy = this.policyOf(o.key);
-      const seen = s.lastCheck === null ? null : Math.max(s.lastCheck, this.startedAt);
-      if (!s.stale && staleness({ ...s, lastCheck: seen }, policy, now).stale) {
+      // A passive object that never got a result is judged from the server start, as Nagios does.
+      const seen = s.lastCheck === null ? (passive ? this.startedAt : null) : Math.max(s.lastCheck, this.startedAt);
+      const st = staleness({ ...s, lastCheck: seen }, policy, now);
+      if (!s.stale && st.stale) {
         stale.push(o.key);
-        this.applyInto(p, o.key, staleResult(s, policy, now));
+        const r = staleResult({ ...s, lastCheck: seen }, policy, now);
+        if (!passive) this.applyInto(p, o.key, r);
+        else {
+          // Nothing re-checks a passive object, so its stale state is HARD at once (else it
+          // would stay SOFT 1/N and never notify); a host's is DOWN unless told UP.
+          const output = `No passive result for ${Math.round(st.ageMs / 1000)} s, freshness threshold ${Math.round(st.thresholdMs / 1000)} s: is the sender running`;
+          this.applyInto(p, o.key, { ...r, output, state: o.kind === 'host' ? (r.state === 0 ? 0 : 1) : r.state }, { ...policy, maxCheckAttempts: 1 });
+        }
       }
     }
     if (p.statuses.size || p.downtimes.size) this.finish(p);

@@ -182,7 +182,7 @@ export const PAGE_JS = String.raw`
       if (o.stale) st.appendChild(el('span', 'flag stale', 'STALE'));
       tr.appendChild(st);
       tr.appendChild(el('td', 'duration', o.checked ? duration(o.durationMs) : ''));
-      tr.appendChild(el('td', 'lastcheck', o.active || o.cluster ? ago(o.lastCheck, data.generatedAt) : '-'));
+      tr.appendChild(el('td', 'lastcheck', (o.active || o.cluster || o.lastCheck) ? ago(o.lastCheck, data.generatedAt) : '-'));
       tr.appendChild(el('td', 'attempt', o.attempt + '/' + o.maxAttempts));
       var out = el('td', 'output');
       out.appendChild(el('div', null, o.output));

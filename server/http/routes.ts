@@ -194,6 +194,7 @@ export async function apiRoutes(app0: FastifyInstance): Promise<void> {
     if (!o) throw new ApiError('NOT_FOUND', `no host or service '${req.body.key}' in the inventory`);
     if (o.kind === 'cluster') throw new ApiError('CONFLICT', `${req.body.key} is a cluster rule: re-check its members`);
     if (o.kind === 'host' && o.host.check === null) throw new ApiError('CONFLICT', `host ${o.key} has no check command`);
+    if (o.kind === 'service' && o.service.passive) throw new ApiError('CONFLICT', `${o.key} is passive: it runs nothing, its results come from POST /api/v1/results or NRDP`);
     if (!h.scheduler) throw new ApiError('UNAVAILABLE', 'the scheduler is not running');
     await h.scheduler.recheck(req.body.key);
     return { status: status(req.body.key) };

@@ -11,7 +11,7 @@ export function statusView(m: Monitor, s: CheckStatus, now: number) {
     key: s.key,
     kind: s.kind,
     cluster: o?.kind === 'cluster',
-    active: o?.kind === 'service' || (o?.kind === 'host' && o.host.check !== null),
+    active: (o?.kind === 'service' && !o.service.passive) || (o?.kind === 'host' && o.host.check !== null && !o.host.passive),
     hostName: s.hostName,
     serviceName: s.serviceName,
     checked: s.checked,

@@ -421,7 +421,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
 
   // server
   const srv = top.sub('server') ?? new Section(c, ['server'], {});
-  srv.keys(['listen', 'database', 'api_token_env', 'api_token_file', 'max_concurrent_checks', 'timeout_state', 'macros', 'title', 'degraded_alert_after', 'sse_max_per_source', 'sse_max_total', 'check_environment']);
+  srv.keys(['listen', 'database', 'api_token_env', 'api_token_file', 'max_concurrent_checks', 'timeout_state', 'macros', 'title', 'degraded_alert_after', 'sse_max_per_source', 'sse_max_total', 'check_environment', 'passive_tokens', 'passive_tokens_file']);
   let listenHost = '127.0.0.1';
   let listenPort = 8080;
   const listen = srv.str('listen');
@@ -466,6 +466,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     sseMaxPerSource: srv.int('sse_max_per_source', 20, 1, 100_000),
     sseMaxTotal: srv.int('sse_max_total', 200, 1, 100_000),
     checkEnvironment,
+    ...readPassiveTokens(c, srv),
   };
   const macroNames = new Set([...BUILTIN_MACROS, ...Object.keys(macros)]);
 
@@ -555,7 +556,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) c.fail(path, 'host names are letters, digits, _ . - (they appear in URLs and macros)', true);
     const s = Section.of(c, path, v ?? {}, true);
     if (!s) continue;
-    s.keys(['address', 'nrpe', 'ssh', 'local', 'check', 'args', 'contacts', 'contact_groups', 'notification_options', ...POLICY_KEYS]);
+    s.keys(['address', 'nrpe', 'ssh', 'local', 'check', 'args', 'passive', 'contacts', 'contact_groups', 'notification_options', ...POLICY_KEYS]);
     const address = s.str('address') ?? name;
     if (isIP(address) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(address)) c.fail([...path, 'address'], `is neither an IP address nor a DNS name: ${JSON.stringify(address)}`);
     const pol = readPolicy(s, baseHost, 'host');
@@ -568,6 +569,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
       timeoutMs: pol.timeoutMs,
       contacts: resolveContacts(s),
       virtual: false,
+      passive: readPassive(c, s, 'check'),
     });
   }
 
@@ -580,13 +582,15 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     const path = ['services', i];
     const s = Section.of(c, path, v, true);
     if (!s) return;
-    s.keys(['name', 'host', 'hosts', 'command', 'args', 'contacts', 'contact_groups', 'notification_options', ...POLICY_KEYS]);
+    s.keys(['name', 'host', 'hosts', 'command', 'args', 'passive', 'contacts', 'contact_groups', 'notification_options', ...POLICY_KEYS]);
+    const passive = readPassive(c, s, 'command');
     const name = s.str('name', true);
     if (name && !/^[A-Za-z0-9][A-Za-z0-9 _.:()-]*$/.test(name)) c.fail([...path, 'name'], 'service names are letters, digits, space and _ . : ( ) - (no /: it separates host and service)');
     const hostNames = [...s.strList('host'), ...s.strList('hosts')];
     const targets = hostNames.includes('*') ? [...hosts.keys()] : hostNames;
     if (targets.length === 0) c.fail(path, 'needs host: NAME or hosts: [NAMES] (or hosts: "*")');
-    const command = readCommand(c, [...path, 'command'], s.raw('command'), s.raw('args'), macroNames);
+    // A passive service gets its results from outside (API, NRDP) and runs nothing.
+    const command = passive && !s.has('command') ? null : readCommand(c, [...path, 'command'], s.raw('command'), s.raw('args'), macroNames);
     const pol = readPolicy(s, baseService, 'service');
     const svcContacts = resolveContacts(s);
     targets.forEach((h, j) => {
@@ -598,7 +602,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
       const key = serviceKey(h, name);
       if (services.has(key)) c.fail([...path, 'name'], `service '${name}' is defined twice on host ${h}`);
       if (command && hc.transport.kind === 'nrpe' && command.argv.length - 1 > 16) c.fail([...path, 'command'], 'NRPE passes at most 16 arguments');
-      services.set(key, { key, hostName: h, name, command: command ?? { line: '', argv: [''], args: [] }, policy: pol.policy, timeoutMs: pol.timeoutMs, contacts: svcContacts.length ? svcContacts : hc.contacts });
+      services.set(key, { key, hostName: h, name, command: command ?? { line: '', argv: [''], args: [] }, policy: pol.policy, timeoutMs: pol.timeoutMs, contacts: svcContacts.length ? svcContacts : hc.contacts, passive });
     });
   });
 
@@ -782,10 +786,15 @@ function readNotifier(c: Checker, n: Section): NotifierConfig & { dailySummary: 
   let smsHttp: HttpSmsConfig | null = null;
   let smstoolsSpool: string | null = null;
   let smsMaxLength = 160;
+  let smsMaxParts = 1;
   const sms = n.sub('sms');
   if (sms) {
-    sms.keys(['gateway', 'http', 'smstools', 'max_length']);
-    smsMaxLength = sms.int('max_length', 160, 40, 10_000);
+    sms.keys(['gateway', 'http', 'smstools', 'max_length', 'max_parts']);
+    // One SMS unless told otherwise: parts are billed one by one and may arrive out of order.
+    smsMaxParts = sms.int('max_parts', 1, 1, 10);
+    const capacity = smsMaxParts === 1 ? 160 : smsMaxParts * 153;
+    smsMaxLength = sms.int('max_length', capacity, 40, 10_000);
+    if (smsMaxLength > capacity) c.warn([...sms.path, 'max_length'], `${smsMaxLength} characters do not fit in ${smsMaxParts} SMS (${capacity} GSM characters): bodies are cut to ${capacity}; raise max_parts to allow longer ones`);
     smsGateway = sms.str('gateway');
     if (smsGateway !== null && !/\{number\}@[^\s@]+$/.test(smsGateway)) c.fail([...sms.path, 'gateway'], 'must be an address pattern with {number}, e.g. "{number}@sms.example.net"');
     const h = sms.sub('http');
@@ -849,10 +858,34 @@ function readNotifier(c: Checker, n: Section): NotifierConfig & { dailySummary: 
     smsHttp,
     smstoolsSpool,
     smsMaxLength,
+    smsMaxParts,
     groupWindowMs: n.duration('group_window', 10_000),
     groupThreshold: n.int('group_threshold', 3, 1, 10_000),
     retryInitialMs: retry?.duration('initial', 15_000, 100) ?? 15_000,
     retryMaxMs: retry?.duration('max', 15 * 60_000, 100) ?? 15 * 60_000,
     dailySummary,
   };
+}
+
+/** `passive: true` on a host or service; a passive object runs no check of its own. */
+function readPassive(c: Checker, s: Section, commandKey: 'check' | 'command'): boolean {
+  if (!s.has('passive')) return false;
+  const raw = s.raw('passive');
+  if (typeof raw !== 'boolean') {
+    c.fail([...s.path, 'passive'], 'must be true or false');
+    return false;
+  }
+  if (raw && commandKey === 'check' && s.has('check')) c.fail([...s.path, 'check'], 'a passive host runs no check: remove check, or passive');
+  if (raw && commandKey === 'command' && s.has('command')) c.warn([...s.path, 'command'], 'a passive service runs no command: it is ignored (results come from POST /api/v1/results or NRDP)');
+  return raw;
+}
+
+/** NRDP tokens for passive results: listed, or one per line in a file (read when used, # comments). */
+function readPassiveTokens(c: Checker, srv: Section): { passiveTokens: string[]; passiveTokensFile: string | null } {
+  const tokens = srv.strList('passive_tokens');
+  tokens.forEach((t, i) => {
+    if (t.length < 16 || /\s/.test(t)) c.fail(['server', 'passive_tokens', i], 'a token is at least 16 characters without blanks (e.g. openssl rand -hex 16)');
+  });
+  if (tokens.length) c.warn(['server', 'passive_tokens'], 'tokens written in the inventory are read by whoever reads it: prefer server.passive_tokens_file');
+  return { passiveTokens: tokens, passiveTokensFile: srv.str('passive_tokens_file') };
 }

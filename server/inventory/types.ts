@@ -22,6 +22,8 @@ export interface HostConfig {
   readonly contacts: readonly string[];
   /** Cluster-rule hosts: no transport, never checked, always UP. */
   readonly virtual: boolean;
+  /** Results come only from outside (API, NRDP): never checked, pending until the first, stale after its freshness threshold. */
+  readonly passive?: boolean | undefined;
   readonly timeoutMs: number;
 }
 
@@ -33,6 +35,8 @@ export interface ServiceConfig {
   readonly policy: CheckPolicy;
   readonly contacts: readonly string[];
   readonly timeoutMs: number;
+  /** Results come only from outside (API, NRDP): never scheduled; `command` is unused. */
+  readonly passive?: boolean | undefined;
 }
 
 export type SmsRoute = 'gateway' | 'http' | 'smstools';
@@ -107,7 +111,10 @@ export interface NotifierConfig {
   readonly smsGateway: string | null;
   readonly smsHttp: HttpSmsConfig | null;
   readonly smstoolsSpool: string | null;
+  /** Septets of one SMS body (GSM-7, extension characters count two). */
   readonly smsMaxLength: number;
+  /** Concatenated parts a body may take (1: never split). */
+  readonly smsMaxParts?: number | undefined;
   /** Notifications to one contact within this window are held and may be grouped. */
   readonly groupWindowMs: number;
   /** More than this many held for one contact and channel become one digest message. */
@@ -139,6 +146,9 @@ export interface ServerSettings {
    * server's environment (API token, SMTP password) reaches a plugin.
    */
   readonly checkEnvironment: Readonly<Record<string, string>>;
+  /** NRDP tokens (server.passive_tokens), and/or a file with one per line, read when used. */
+  readonly passiveTokens?: readonly string[] | undefined;
+  readonly passiveTokensFile?: string | null | undefined;
 }
 
 export interface Inventory {

@@ -11,6 +11,7 @@ import type { Monitor } from '../core/monitor.ts';
 import type { ContactConfig } from '../inventory/types.ts';
 import type { Clock, TimerHandle } from '../state/clock.ts';
 import type { Channels } from './dispatcher.ts';
+import { fitSeptets, smsBudget, smsClean } from './sms.ts';
 
 export interface DegradedAlertOptions {
   readonly health: StoreHealth;
@@ -100,7 +101,7 @@ export class DegradedAlert {
       'Free space where the database lives (or fix the error above): hawatch resumes by itself.',
       '',
     ];
-    const sms = `hawatch DEGRADED: cannot store state for ${minutes} min, ${problems.length} problems, ${held.notifications} notifications held`.slice(0, this.o.monitor.inventory.notifier.smsMaxLength);
+    const sms = fitSeptets(smsClean(`hawatch DEGRADED: cannot store state for ${minutes} min, ${problems.length} problems, ${held.notifications} notifications held`), smsBudget(this.o.monitor.inventory.notifier.smsMaxLength, this.o.monitor.inventory.notifier.smsMaxParts ?? 1));
     for (const c of this.contacts()) {
       if (this.told.has(c.name)) continue;
       if (await this.deliver(c, subject, lines.join('\n'), sms, `hawatch-degraded-${d.since}-${c.name.replace(/[^A-Za-z0-9_-]/g, '_')}`)) {

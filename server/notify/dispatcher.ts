@@ -12,6 +12,7 @@ import type { OutboxRow, Store } from '../store/types.ts';
 import { errorReason, StoreHealth } from '../core/health.ts';
 import { gatewaySmsSender, httpSmsSender, smstoolsSender, type MailSender, type SmsSender } from './channels.ts';
 import { digestEmail, digestSms, emailMessage, smsText } from './message.ts';
+import { smsBudget } from './sms.ts';
 
 export interface Channels {
   readonly mail: MailSender | null;
@@ -271,7 +272,7 @@ export class Dispatcher {
     if (!contact.sms || !contact.smsVia) throw new Error(`contact ${contact.name} has no SMS route`);
     const sender = ch.sms[contact.smsVia];
     if (!sender) throw new Error(`SMS route ${contact.smsVia} is not configured`);
-    const max = inv.notifier.smsMaxLength - (possibleDuplicate ? 20 : 0);
+    const max = smsBudget(inv.notifier.smsMaxLength, inv.notifier.smsMaxParts ?? 1) - (possibleDuplicate ? 20 : 0);
     const text = digest ? digestSms(notes, max) : smsText(first, max);
     await sender.sendSms(contact.sms, possibleDuplicate ? `possible duplicate: ${text}` : text, id.replace(/[<>]/g, ''));
   }

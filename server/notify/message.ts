@@ -1,5 +1,6 @@
 /** Notification texts, pure: Nagios-style email and short SMS, single and grouped. */
 import type { NotificationIntent } from '../state/types.ts';
+import { composeSms, fitSeptets, gsmSeptets, smsClean } from './sms.ts';
 
 export interface RenderedMessage {
   readonly subject: string;
@@ -32,13 +33,16 @@ export function emailMessage(n: NotificationIntent, address: string | undefined)
   return { subject, text: lines.join('\n') };
 }
 
-export function smsText(n: NotificationIntent, maxLength: number): string {
-  const text = n.type === 'CUSTOM' ? `hawatch ${n.serviceName}: ${n.output}` : `${n.type} ${objectName(n)} ${n.stateName}: ${n.output}${n.author ? ` (${n.author}: ${n.comment ?? ''})` : ''}`;
-  return truncate(text.replace(/\s+/g, ' '), maxLength);
-}
-
-function truncate(s: string, max: number): string {
-  return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+/**
+ * One SMS body in GSM-7 within `maxSeptets` (see sms.ts): state first (with the type when it
+ * is not a plain problem), host, service, then the acknowledgement comment and the first
+ * words of the output.
+ */
+export function smsText(n: NotificationIntent, maxSeptets: number): string {
+  if (n.type === 'CUSTOM') return composeSms({ head: 'hawatch', host: n.serviceName ?? 'message', service: null, note: null, output: n.output }, maxSeptets);
+  const head = n.type === 'PROBLEM' ? n.stateName : `${n.type} ${n.stateName}`;
+  const note = n.author ? `${n.author} ${n.comment ?? ''}` : n.comment ? n.comment : null;
+  return composeSms({ head, host: n.hostName, service: n.serviceName, note, output: n.output }, maxSeptets);
 }
 
 function countByType(notes: readonly NotificationIntent[]): string {
@@ -56,19 +60,20 @@ export function digestEmail(notes: readonly NotificationIntent[]): RenderedMessa
   return { subject, text: lines.join('\n') };
 }
 
-export function digestSms(notes: readonly NotificationIntent[], maxLength: number): string {
-  const head = `hawatch ${countByType(notes)}: `;
-  const parts = notes.map((n) => `${objectName(n)} ${n.stateName}`);
+export function digestSms(notes: readonly NotificationIntent[], maxSeptets: number): string {
+  const head = smsClean(`hawatch ${countByType(notes)}: `) + ' ';
+  const parts = notes.map((n) => smsClean(`${objectName(n)} ${n.stateName}`));
+  const len = (s: string) => gsmSeptets(s) ?? s.length;
   let text = head;
   let shown = 0;
   for (const p of parts) {
     const rest = notes.length - shown - 1;
     const tail = rest > 0 ? ` (+${rest} more)` : '';
     const candidate = `${text}${shown ? ', ' : ''}${p}`;
-    if (candidate.length + tail.length > maxLength) break;
+    if (len(candidate) + len(tail) > maxSeptets) break;
     text = candidate;
     shown++;
   }
   if (shown < notes.length) text += `${shown ? ' ' : ''}(+${notes.length - shown} more)`;
-  return truncate(text, maxLength);
+  return fitSeptets(text.trim(), maxSeptets);
 }

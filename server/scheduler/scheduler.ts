@@ -58,9 +58,9 @@ export class Scheduler {
     this.o = o;
   }
 
-  /** Keys that are actively checked: hosts with a check, and services (not cluster rules). */
+  /** Keys that are actively checked: hosts with a check, and services (not cluster rules, not passive objects). */
   private checkedKeys(): string[] {
-    return this.o.monitor.objects().filter((x) => (x.kind === 'host' ? x.host.check !== null : x.kind === 'service')).map((x) => x.key).sort();
+    return this.o.monitor.objects().filter((x) => (x.kind === 'host' ? x.host.check !== null && !x.host.passive : x.kind === 'service' && !x.service.passive)).map((x) => x.key).sort();
   }
 
   start(): void {

@@ -140,7 +140,7 @@ services:
     await new Promise((r) => setTimeout(r, 3000)); // a few more check cycles
     expect(mails.map((m) => m.subject)).toEqual(['** PROBLEM Service Alert: node1/flip is CRITICAL **']);
     expect(mails[0]?.to).toBe('ops@test.invalid');
-    expect(sms.map((s) => s.body.text)).toEqual([expect.stringMatching(/^PROBLEM node1\/flip CRITICAL: FLIP state 2/)]);
+    expect(sms.map((s) => s.body.text)).toEqual([expect.stringMatching(/^CRITICAL node1\/flip: FLIP state 2/)]);
     expect(sms[0]).toMatchObject({ auth: 'Bearer sms-secret', body: { to: '+15550001' } });
 
     // SMTP dies; the fault is removed and another one appears: mail queues, SMS still flows.
@@ -169,7 +169,7 @@ services:
     expect(count(subjects, '** RECOVERY Service Alert: node1/flip is OK **')).toBe(1);
     expect(count(subjects, '** PROBLEM Service Alert: node1/flop is WARNING **')).toBe(1);
     expect(new Set(mails.map((m) => m.messageId)).size).toBe(3);
-    expect(sms.map((s) => s.body.text.split(':')[0]).sort()).toEqual(['PROBLEM node1/flip CRITICAL', 'PROBLEM node1/flop WARNING', 'RECOVERY node1/flip OK']);
+    expect(sms.map((s) => s.body.text.split(':')[0]).sort()).toEqual(['CRITICAL node1/flip', 'RECOVERY OK node1/flip', 'WARNING node1/flop']);
     const outbox = await getJson(`${srv.base}/api/v1/notifications`);
     expect([outbox.pending, outbox.sent]).toEqual([0, 6]);
     // The state survived the restart.
