@@ -50,9 +50,13 @@ export function memberVerdict(match: MemberMatch, s: CheckStatus | undefined): V
   }
 }
 
-/** `*` and `?` as in a shell glob, everything else literal. */
+/**
+ * `*` and `?` as in a shell glob, everything else literal, except that they never match `@`:
+ * labels with `@` are a node's view of a peer (r0@nodeb_peer_primary), so `*_primary` counts
+ * each node's own roles and not the same primary twice.
+ */
 export function globRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^@]*').replace(/\?/g, '[^@]')}$`);
 }
 
 /**
@@ -75,7 +79,8 @@ function agreeValue(value: { readonly perfdata: string } | { readonly output: st
     const items = parsePerfdata(s!.perfdata).items.filter((p) => re.test(p.label) && p.value !== 'U');
     return items.length ? items.map((p) => (items.length > 1 ? `${p.label}=${p.value}` : String(p.value))).join(' ') : null;
   }
-  const m = new RegExp(value.output).exec(`${s!.output}\n${s!.longOutput}`);
+  // Multiline: $ ends a line of the plugin output, as an admin reading it expects.
+  const m = new RegExp(value.output, 'm').exec(`${s!.output}\n${s!.longOutput}`);
   return m ? (m[1] ?? m[0]) : null;
 }
 
