@@ -36,7 +36,10 @@ export function readClusterRules(c: Checker, top: Section, ctx: RuleContext): Ma
     if (!r) return;
     r.keys(['name', 'host', 'description', 'kind', 'role', 'count', 'value', 'hold_down', 'service', 'hosts', 'members', 'match', 'expect', 'state', 'contacts', 'contact_groups', 'notification_options', ...POLICY_KEYS]);
     const name = r.str('name', true);
+    // Same names as services and hosts: they end up in mail subjects and SMS (no ' " < > & ...).
+    if (name && !/^[A-Za-z0-9][A-Za-z0-9 _.:()-]*$/.test(name)) c.fail([...path, 'name'], 'rule names are letters, digits, space and _ . : ( ) - (they appear in mail subjects and SMS)');
     const hostName = r.str('host') ?? 'cluster';
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(hostName)) c.fail([...path, 'host'], 'the virtual host name is letters, digits, _ . - (it appears in URLs and mail subjects)');
     const members = readMembers(c, r, services);
     const kindName = r.str('kind') ?? 'count';
     if (r.has('kind') && !(KINDS as readonly string[]).includes(kindName)) c.fail([...path, 'kind'], `must be one of ${KINDS.join(', ')} (or leave it out and write match and expect)`);

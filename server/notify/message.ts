@@ -1,5 +1,6 @@
 /** Notification texts, pure: Nagios-style email and short SMS, single and grouped. */
 import type { NotificationIntent } from '../state/types.ts';
+import { plainText } from '../core/text.ts';
 
 export interface RenderedMessage {
   readonly subject: string;
@@ -15,7 +16,7 @@ function when(at: number): string {
 }
 
 export function emailMessage(n: NotificationIntent, address: string | undefined): RenderedMessage {
-  if (n.type === 'CUSTOM') return { subject: `hawatch: ${n.serviceName ?? 'message'}`, text: `${n.output}\n` };
+  if (n.type === 'CUSTOM') return { subject: plainText(`hawatch: ${n.serviceName ?? 'message'}`), text: `${n.output}\n` };
   const isHost = n.kind === 'host';
   const subject = isHost
     ? `** ${n.type} Host Alert: ${n.hostName} is ${n.stateName} **`
@@ -29,12 +30,14 @@ export function emailMessage(n: NotificationIntent, address: string | undefined)
   if (n.author) lines.push('', `Author: ${n.author}`, `Comment: ${n.comment ?? ''}`);
   else if (n.comment) lines.push('', `Comment: ${n.comment}`);
   lines.push('', 'Additional Info:', '', n.output, '');
-  return { subject, text: lines.join('\n') };
+  // The status line must survive Nagios-style macro stripping (issue 10): names are validated, this is the net.
+  return { subject: plainText(subject), text: lines.join('\n') };
 }
 
 export function smsText(n: NotificationIntent, maxLength: number): string {
   const text = n.type === 'CUSTOM' ? `hawatch ${n.serviceName}: ${n.output}` : `${n.type} ${objectName(n)} ${n.stateName}: ${n.output}${n.author ? ` (${n.author}: ${n.comment ?? ''})` : ''}`;
-  return truncate(text.replace(/\s+/g, ' '), maxLength);
+  // Plugin output, ack author and comment come from elsewhere: no ` ~ $ & | ' " < > in an SMS.
+  return truncate(plainText(text.replace(/\s+/g, ' ')), maxLength);
 }
 
 function truncate(s: string, max: number): string {
@@ -70,5 +73,5 @@ export function digestSms(notes: readonly NotificationIntent[], maxLength: numbe
     shown++;
   }
   if (shown < notes.length) text += `${shown ? ' ' : ''}(+${notes.length - shown} more)`;
-  return truncate(text, maxLength);
+  return truncate(plainText(text), maxLength);
 }
