@@ -4,7 +4,8 @@
 // process printing the role perfdata contract (vip_owned, r0_primary, <host>_primary,
 // <server>_writable) from a file the test writes; mail goes to a real SMTP server. The
 // server runs on a fake clock so the hold-down (3 judgements over 30 s) takes real seconds.
-import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -224,6 +225,22 @@ describe('seed 000 as an inventory: cluster rules without contacts of their own'
 });
 
 describe('check: objects nobody would be told about', () => {
+  it('hawatch-server check prints one warning per deaf object and still exits 0', () => {
+    const bin = join(process.cwd(), 'dist/bin/hawatch-server.cjs');
+    if (!existsSync(bin)) throw new Error(`${bin} is missing: run npm run build first (npm test does)`);
+    const file = join(dir, 'deaf.yaml');
+    // The seed with the load balancers' contacts removed: lb1, lb2 and the VIP rule are deaf.
+    writeFileSync(file, seedInventory(25).replace('lb1: { local: true, contacts: [lbteam, ops] }', 'lb1: { local: true }').replace('lb2: { local: true, contacts: [lbteam] }', 'lb2: { local: true }'));
+    const r = spawnSync(process.execPath, [bin, 'check', '--config', file], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const warnings = r.stderr.split('\n').filter((l) => l.includes('nobody to notify'));
+    expect(warnings).toEqual([
+      expect.stringMatching(/^warning: .*deaf\.yaml:\d+:\d+: services\[0\]: service vip on lb1 can go CRITICAL with nobody to notify/),
+      expect.stringMatching(/^warning: .*deaf\.yaml:\d+:\d+: services\[0\]: service vip on lb2 can go CRITICAL with nobody to notify/),
+      expect.stringMatching(/^warning: .*deaf\.yaml:\d+:\d+: cluster_rules\[0\]: rule cluster\/one vip owner can go CRITICAL with nobody to notify/),
+    ]);
+  });
+
   it('the seed inventory has no warning: the rules notify their member hosts contacts', () => {
     const inv = loadInventory(seedInventory(25), 'seed.yaml');
     expect(inv.warnings).toEqual([]);
