@@ -35,7 +35,6 @@ import type { OutboxInsert, Store, StoreChange } from '../store/types.ts';
 import type { TimerHandle } from '../state/clock.ts';
 import { StoreHealth } from './health.ts';
 import { RuleHoldDown } from '../state/rules.ts';
-import { noCheckText } from '../inventory/hostcheck.ts';
 
 export type ObjectConfig =
   | { readonly kind: 'host'; readonly key: string; readonly host: HostConfig }
@@ -123,9 +122,19 @@ export class Monitor {
           ? initialStatus(o.key, 'host', o.key, null, now)
           : initialStatus(o.key, 'service', o.kind === 'service' ? o.service.hostName : o.rule.hostName, o.kind === 'service' ? o.service.name : o.rule.name, now);
         // Hosts without a check (virtual, local, check: none) are UP, as in Nagios, and say so.
-        const ready = o.kind === 'host' && o.host.check === null ? { ...st, checked: true, output: noCheckText(o.host.virtual ? 'virtual' : o.host.transport.kind === 'local' ? 'local' : 'none') } : st;
+        const ready = o.kind === 'host' && o.host.check === null ? { ...st, checked: true, output: o.host.noCheckNote ?? 'No host check' } : st;
         this.statuses.set(o.key, ready);
         fresh.push(ready);
+      } else if (o.kind === 'host' && o.host.check === null) {
+        // A host whose check was removed (or a status from before host checks said
+        // "assumed UP"): UP, and the output says why, not an old DOWN kept forever.
+        const s = this.statuses.get(o.key)!;
+        const note = o.host.noCheckNote ?? 'No host check';
+        if (s.output !== note || s.state !== 0) {
+          const up = { ...s, checked: true, state: 0, stateType: 'HARD' as const, attempt: 1, output: note, longOutput: '', perfdata: '', stale: false };
+          this.statuses.set(o.key, up);
+          fresh.push(up);
+        }
       }
     }
     const gone = [...this.statuses.keys()].filter((k) => !objects.has(k));

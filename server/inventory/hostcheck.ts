@@ -24,8 +24,12 @@ export function defaultHostCheck(transport: Transport): CommandSpec | null {
   }
 }
 
-/** Why a host shows UP without a check (status output, API, page). */
-export function noCheckText(kind: 'virtual' | 'local' | 'none'): string {
+/**
+ * Why a host shows UP without a check (status output, API, page). `implicit`: a host with
+ * neither nrpe, ssh nor local: its checks run on the admin node against its address, as
+ * Nagios does with check_ping or check_http; nothing tells whether it is up.
+ */
+export function noCheckText(kind: 'virtual' | 'local' | 'none' | 'implicit'): string {
   switch (kind) {
     case 'virtual':
       return 'Virtual host for cluster rules, no host check';
@@ -33,5 +37,7 @@ export function noCheckText(kind: 'virtual' | 'local' | 'none'): string {
       return 'Local host: the admin node itself, UP while the server runs, no host check';
     case 'none':
       return 'No host check (check: none): shown UP, a dead host would not be noticed';
+    case 'implicit':
+      return 'No host check: its checks run on the admin node, shown UP; give it a check (e.g. check_ping) to see it DOWN';
   }
 }

@@ -11,7 +11,7 @@ import type { NrpeTransport, SshTransport, Transport } from '../executors/types.
 import type { CheckPolicy, NotificationOption } from '../state/types.ts';
 import { CommandLineError, splitCommandLine } from '../../nagios/commandline.ts';
 import { readClusterRules, warnNobodyNotified } from './rules.ts';
-import { defaultHostCheck } from './hostcheck.ts';
+import { defaultHostCheck, noCheckText } from './hostcheck.ts';
 import {
   serviceKey,
   type CommandSpec,
@@ -570,6 +570,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
       transport,
       check,
       checkSource: written ? 'configured' : check ? 'default' : 'none',
+      noCheckNote: check ? null : noCheckText(off ? 'none' : s.has('local') ? 'local' : 'implicit'),
       policy: pol.policy,
       timeoutMs: pol.timeoutMs,
       contacts: resolveContacts(s),

@@ -7,6 +7,7 @@
  * a CRITICAL nobody hears about is worse than none.
  */
 import { parseStateName } from '../../nagios/states.ts';
+import { noCheckText } from './hostcheck.ts';
 import { POLICY_KEYS, readPolicy, Section, type Checker, type Path, type PolicyDefaults } from './load.ts';
 import { serviceKey, type ClusterRuleConfig, type ContactConfig, type HoldDown, type HostConfig, type MemberMatch, type RuleJudge, type ServiceConfig } from './types.ts';
 
@@ -46,7 +47,7 @@ export function readClusterRules(c: Checker, top: Section, ctx: RuleContext): Ma
     const { judge, match, min, max } = readJudge(c, r, kindName, members.length);
     if (hosts.has(hostName) && !hosts.get(hostName)?.virtual) c.fail([...path, 'host'], `'${hostName}' is a real host; cluster rules live on a virtual host of their own (default: cluster)`);
     if (!hosts.has(hostName)) {
-      hosts.set(hostName, { name: hostName, address: hostName, transport: { kind: 'local' }, check: null, checkSource: 'none', policy: ctx.baseHost.policy, timeoutMs: ctx.baseHost.timeoutMs, contacts: [], virtual: true });
+      hosts.set(hostName, { name: hostName, address: hostName, transport: { kind: 'local' }, check: null, checkSource: 'none', noCheckNote: noCheckText('virtual'), policy: ctx.baseHost.policy, timeoutMs: ctx.baseHost.timeoutMs, contacts: [], virtual: true });
     }
     const key = serviceKey(hostName, name);
     if (clusterRules.has(key) || services.has(key)) c.fail([...path, 'name'], `'${key}' is defined twice`);

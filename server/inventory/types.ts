@@ -23,6 +23,8 @@ export interface HostConfig {
   readonly check: CommandSpec | null;
   /** Where the host check comes from: written, the transport's default, or none (local, check: none, virtual). */
   readonly checkSource: 'configured' | 'default' | 'none';
+  /** Without a check: the status output that says why the host shows UP (never silently). */
+  readonly noCheckNote: string | null;
   readonly policy: CheckPolicy;
   readonly contacts: readonly string[];
   /** Cluster-rule hosts: no transport, never checked, always UP. */

@@ -16,6 +16,7 @@ hosts:
   n3: { address: 192.0.2.3, nrpe: { tls: false }, check: none, contacts: [ops] }
   n4: { address: 192.0.2.4, nrpe: { tls: false }, check: check_ping_alive, contacts: [ops] }
   admin: { local: true }
+  web1: { address: 192.0.2.5, contacts: [ops] }
 `;
 
 describe('host checks by default', () => {
@@ -46,6 +47,11 @@ describe('host checks by default', () => {
       expect((await get('admin')).status).toMatchObject({ hostCheck: 'none', output: 'Local host: the admin node itself, UP while the server runs, no host check' });
       expect((await get('n1')).status).toMatchObject({ hostCheck: 'default', active: true, stateName: 'DOWN' });
       expect((await get('n4')).status.hostCheck).toBe('configured');
+      // No transport: its checks run on the admin node against its address; the host is not the admin node.
+      expect((await get('web1')).status).toMatchObject({ hostCheck: 'none', output: 'No host check: its checks run on the admin node, shown UP; give it a check (e.g. check_ping) to see it DOWN' });
+      // check: none on a host that was DOWN: UP again and saying why, not DOWN forever.
+      rt.monitor.reload(loadInventory(INV.replace('n1: { address: 192.0.2.1, nrpe: { tls: false }, contacts: [ops] }', 'n1: { address: 192.0.2.1, nrpe: { tls: false }, check: none, contacts: [ops] }')));
+      expect((await get('n1')).status).toMatchObject({ hostCheck: 'none', stateName: 'UP', output: expect.stringMatching(/^No host check \(check: none\)/) });
     } finally {
       await rt.stop();
     }
