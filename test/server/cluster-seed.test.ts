@@ -1,11 +1,13 @@
 // Issue 10: the 9-node cluster of seed 000 (nginx load-balancer pair with a floating IP, two
 // web servers, a MySQL pair, a DRBD NFS pair, the admin node; plus PostgreSQL on the db pair)
-// as an inventory whose cluster rules name NO contacts. Each member check is a real local
-// process printing the role perfdata contract (vip_owned, r0_primary, <host>_primary,
+// as an inventory whose cluster rules name NO contacts. The DRBD members run the built
+// check_ha_drbd on captured /proc/drbd fixtures (a real resync pair: SyncSource on the
+// primary, SyncTarget on the secondary); the VIP, PostgreSQL and MySQL members are a real
+// local process printing the plugins' role perfdata (vip_owned, <host>_primary,
 // <server>_writable) from a file the test writes; mail goes to a real SMTP server. The
 // server runs on a fake clock so the hold-down (3 judgements over 30 s) takes real seconds.
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +16,8 @@ import { createExecutor } from '../../server/executors/index.ts';
 import { loadInventory } from '../../server/inventory/load.ts';
 import { FakeClock } from '../../server/state/clock.ts';
 import { FORBIDDEN } from '../../server/core/text.ts';
+import { binPath } from '../support/bin.ts';
+import { fixturePath } from '../support/paths.ts';
 import { freePort } from '../support/ports.ts';
 import { removeDir, tempDir } from '../support/tmp.ts';
 import { settle } from './helpers.ts';
@@ -55,16 +59,16 @@ function set(host: string, service: string, line: string, code = 0): void {
   writeFileSync(join(dir, `${host}-${service}.code`), `${code}\n`);
 }
 const vip = (host: string, owned: 0 | 1) => set(host, 'vip', `VIP OK - 192.0.2.100 ${owned ? 'held here' : 'not held here, answered by the peer'}|vip_owned=${owned};;;0;1`);
-const drbd = (host: string, peer: string, primary: 0 | 1, peerPrimary: 0 | 1, extra = 'UpToDate', code = 0) =>
-  set(host, 'drbd', `DRBD ${code ? 'WARNING' : 'OK'} - r0 ${primary ? 'Primary' : 'Secondary'} ${extra}|r0_primary=${primary};;;0;1 r0@${peer}_peer_primary=${peerPrimary};;;0;1`, code);
+/** The /proc/drbd a DRBD node shows (check_ha_drbd --input-file). */
+const drbd = (host: string, fixture: string) => copyFileSync(fixturePath('drbd', fixture), join(dir, `${host}-drbd.txt`));
 const pg = (host: string, primary: 0 | 1) => set(host, 'pgsql', `PGSQL OK - ${primary ? 'primary' : 'standby, streaming'}|${host}_primary=${primary};;;0;1`);
 const my = (host: string, writable: 0 | 1) => set(host, 'mysql', `MYSQL OK - read_only ${writable ? 'OFF' : 'ON'}|${host}_writable=${writable};;;0;1`);
 
 function healthy(): void {
   vip('lb1', 1);
   vip('lb2', 0);
-  drbd('nfs1', 'nfs2', 1, 0);
-  drbd('nfs2', 'nfs1', 0, 1);
+  drbd('nfs1', 'proc-8.4-healthy.txt'); // drbd0 Primary
+  drbd('nfs2', 'proc-8.2-st.txt'); // drbd0 Secondary
   pg('db1', 1);
   pg('db2', 0);
   my('db1', 1);
@@ -100,12 +104,12 @@ hosts:
 ${extraHosts}
 services:
   - { name: vip, hosts: [lb1, lb2], command: "${CHECK}", args: [vip] }
-  - { name: drbd, hosts: [nfs1, nfs2], command: "${CHECK}", args: [drbd], notification_options: [c, r] }
+  - { name: drbd, hosts: [nfs1, nfs2], command: "${process.execPath} ${binPath('check_ha_drbd')} --input-file ${dir}/$HOSTNAME$-drbd.txt", notification_options: [c, r] }
   - { name: pgsql, hosts: [db1, db2], command: "${CHECK}", args: [pgsql] }
   - { name: mysql, hosts: [db1, db2], command: "${CHECK}", args: [mysql] }
 cluster_rules:
   - { name: one vip owner, kind: exactly_one, role: vip_owned, service: vip, hosts: [lb1, lb2] }
-  - { name: one drbd primary, kind: exactly_one, role: r0_primary, service: drbd, hosts: [nfs1, nfs2] }
+  - { name: one drbd primary, kind: exactly_one, role: drbd0_primary, service: drbd, hosts: [nfs1, nfs2] }
   - { name: one pgsql primary, kind: exactly_one, role: "*_primary", service: pgsql, hosts: [db1, db2] }
   - { name: one writable mysql, kind: exactly_one, role: "*_writable", service: mysql, hosts: [db1, db2] }
 `;
@@ -156,7 +160,7 @@ describe('seed 000 as an inventory: cluster rules without contacts of their own'
 
   it('VIP on both LBs, DRBD primary on neither, two PostgreSQL primaries, both MySQL writable: one mail per rule, to the member hosts contacts', async () => {
     vip('lb2', 1);
-    drbd('nfs1', 'nfs2', 0, 0);
+    drbd('nfs1', 'proc-8.2-st.txt'); // Secondary as well
     pg('db2', 1);
     my('db2', 1);
     await recheck(MEMBERS);
@@ -176,7 +180,7 @@ describe('seed 000 as an inventory: cluster rules without contacts of their own'
     ]);
     const vipMail = mails.find((m) => m.to[0] === 'lb@test.invalid');
     expect(vipMail?.body).toContain('CLUSTER CRITICAL - one vip owner: vip_owned held 2 times by lb1, lb2, expected exactly 1 - lb1 vip_owned=1, lb2 vip_owned=1');
-    expect(mails.find((m) => m.to[0] === 'storage@test.invalid')?.body).toContain('r0_primary held 0 times, expected exactly 1 - nfs1 r0_primary=0, nfs2 r0_primary=0');
+    expect(mails.find((m) => m.to[0] === 'storage@test.invalid')?.body).toContain('drbd0_primary held 0 times, expected exactly 1 - nfs1 drbd0_primary=0, nfs2 drbd0_primary=0');
     for (const m of mails) expect(m.subject).not.toMatch(FORBIDDEN);
     // Still broken a minute later: no second mail (notification_interval 0).
     await recheck(MEMBERS);
@@ -214,12 +218,13 @@ describe('seed 000 as an inventory: cluster rules without contacts of their own'
 
   it('a DRBD resync (SyncSource on the primary, SyncTarget on the other, both WARNING): exactly one primary holds, no mail', async () => {
     mails.length = 0;
-    drbd('nfs1', 'nfs2', 1, 0, 'SyncSource 42 percent', 1);
-    drbd('nfs2', 'nfs1', 0, 1, 'Inconsistent SyncTarget 42 percent', 1);
+    drbd('nfs1', 'proc-8.4-resync-7GiB.txt'); // Primary, SyncSource, 12.5 percent
+    drbd('nfs2', 'proc-8.3-resync.txt'); // Secondary, SyncTarget, Inconsistent
     await recheck(['nfs1/drbd', 'nfs2/drbd']);
     await run(40_000);
-    expect(state('nfs1/drbd')).toMatchObject({ state: 1 });
-    expect(state('cluster/one drbd primary')).toMatchObject({ state: 0 });
+    expect(state('nfs1/drbd')).toMatchObject({ state: 1, output: expect.stringContaining('SyncSource') });
+    expect(state('nfs2/drbd')).toMatchObject({ state: 1, output: expect.stringContaining('SyncTarget') });
+    expect(state('cluster/one drbd primary')).toMatchObject({ state: 0, output: expect.stringContaining('nfs1 drbd0_primary=1, nfs2 drbd0_primary=0') });
     expect(mails).toEqual([]);
   }, 30_000);
 });
