@@ -9,6 +9,12 @@ import { FakeClock } from '../../server/state/clock.ts';
 import { initialStatus } from '../../server/state/machine.ts';
 import type { CheckStatus } from '../../server/state/types.ts';
 import { FakeExecutors } from './helpers.ts';
+import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createExecutor } from '../../server/executors/index.ts';
+import { binPath } from '../support/bin.ts';
+import { fixturePath } from '../support/paths.ts';
+import { removeDir, tempDir } from '../support/tmp.ts';
 
 const HOSTS = ['n1', 'n2', 'n3'];
 
@@ -184,5 +190,39 @@ describe('hold-down (fake clock)', () => {
     expect(b.st()).toMatchObject({ state: 2, stateType: 'HARD' });
     expect(b.rt.store.outboxCounts().pending).toBe(1);
     await b.rt.stop();
+  });
+});
+
+describe('all_agree on corosync membership with the built check_ha_corosync', () => {
+  it('both nodes see 2 members: OK; one partition sees only itself: CRITICAL, naming what each said', async () => {
+    const dir = tempDir('hawatch-agree-');
+    const put = (host: string, fixture: string) => copyFileSync(fixturePath('corosync', fixture), join(dir, `${host}.txt`));
+    put('c1', '3.1-quorate.quorum.txt');
+    put('c2', '3.1-quorate.quorum.txt');
+    const rt = await createRuntime({
+      inventory: loadInventory(`
+defaults: { check_interval: 1h }
+hosts: { c1: { local: true }, c2: { local: true } }
+services:
+  - { name: corosync, hosts: [c1, c2], command: "${process.execPath} ${binPath('check_ha_corosync')} --quorum-file ${dir}/$HOSTNAME$.txt" }
+cluster_rules:
+  - { name: membership, kind: all_agree, value: { perfdata: members }, service: corosync, hosts: [c1, c2], hold_down: false }
+`),
+      executorFactory: createExecutor,
+      database: ':memory:',
+      clock: new FakeClock(),
+      autoStart: false,
+    });
+    try {
+      rt.scheduler.start();
+      await Promise.all(['c1/corosync', 'c2/corosync'].map((k) => rt.scheduler.recheck(k)));
+      expect(rt.monitor.status('cluster/membership')).toMatchObject({ state: 0, output: 'CLUSTER OK - membership: all agree - c1 2, c2 2' });
+      put('c2', '3.1-inquorate.quorum.txt');
+      await rt.scheduler.recheck('c2/corosync');
+      expect(rt.monitor.status('cluster/membership')).toMatchObject({ state: 2, stateType: 'HARD', output: 'CLUSTER CRITICAL - membership: 2 different values - c1 2, c2 1' });
+    } finally {
+      await rt.stop();
+      removeDir(dir);
+    }
   });
 });
