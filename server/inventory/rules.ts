@@ -225,6 +225,12 @@ export function warnNobodyNotified(c: Checker, scope: NotifyScope): void {
       return !!opts && opts.some((o) => (kind === 'host' ? ['d', 'u'] : ['w', 'c', 'u']).includes(o));
     });
   const hint = 'give it contacts or contact_groups (or notifications_enabled: false)';
+  // No contacts at all (the embedded demo, a first try): one warning, not one per object.
+  if (scope.contacts.size === 0) {
+    const n = [...scope.hosts.values()].filter((h) => !h.virtual && h.check !== null).length + scope.services.size + scope.clusterRules.size;
+    if (n > 0) c.warn(['contacts'], `no contacts: none of the ${n} hosts, services and rules that can fail would notify anyone; add contacts and give hosts contacts or contact_groups`);
+    return;
+  }
   for (const h of scope.hosts.values()) {
     if (h.virtual) continue;
     const hostDeaf = h.check !== null && h.policy.notificationsEnabled && deaf(h.contacts, 'host');

@@ -31,6 +31,13 @@ describe('host checks by default', () => {
     expect(inv.warnings.filter((w) => w.includes('nobody'))).toEqual([]);
   });
 
+  it('an inventory without any contact gets one warning, not one per object', () => {
+    const inv = loadInventory(INV.replace(/, contacts: \[ops\]/g, '').replace('contacts: { ops: { email: ops@test.invalid } }', ''));
+    expect(inv.warnings.filter((w) => /nobody|notify anyone/.test(w))).toEqual([
+      expect.stringMatching(/: contacts: no contacts: none of the 3 hosts, services and rules that can fail would notify anyone/),
+    ]);
+  });
+
   it('the agent answers _NRPE_CHECK: the host goes DOWN when it does not; hosts without a check say so in the API', async () => {
     const fx = new FakeExecutors();
     const clock = new FakeClock();
