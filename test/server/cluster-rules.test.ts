@@ -193,36 +193,53 @@ describe('hold-down (fake clock)', () => {
   });
 });
 
-describe('all_agree on corosync membership with the built check_ha_corosync', () => {
-  it('both nodes see 2 members: OK; one partition sees only itself: CRITICAL, naming what each said', async () => {
-    const dir = tempDir('hawatch-agree-');
-    const put = (host: string, fixture: string) => copyFileSync(fixturePath('corosync', fixture), join(dir, `${host}.txt`));
-    put('c1', '3.1-quorate.quorum.txt');
-    put('c2', '3.1-quorate.quorum.txt');
-    const rt = await createRuntime({
-      inventory: loadInventory(`
+/** Two local members running a built plugin on a fixture each; an all_agree rule over a perfdata value. */
+async function agreeOnFixtures(plugin: string, option: string, label: string, fixtures: [string, string][]): Promise<string[]> {
+  const dir = tempDir('hawatch-agree-');
+  const put = (host: string, fixture: string) => copyFileSync(fixturePath(plugin, fixture), join(dir, `${host}.txt`));
+  const rt = await createRuntime({
+    inventory: loadInventory(`
 defaults: { check_interval: 1h }
 hosts: { c1: { local: true }, c2: { local: true } }
 services:
-  - { name: corosync, hosts: [c1, c2], command: "${process.execPath} ${binPath('check_ha_corosync')} --quorum-file ${dir}/$HOSTNAME$.txt" }
+  - { name: m, hosts: [c1, c2], command: "${process.execPath} ${binPath(`check_ha_${plugin}`)} ${option} ${dir}/$HOSTNAME$.txt" }
 cluster_rules:
-  - { name: membership, kind: all_agree, value: { perfdata: members }, service: corosync, hosts: [c1, c2], hold_down: false }
+  - { name: agree, kind: all_agree, value: { perfdata: ${label} }, service: m, hosts: [c1, c2], hold_down: false }
 `),
-      executorFactory: createExecutor,
-      database: ':memory:',
-      clock: new FakeClock(),
-      autoStart: false,
-    });
-    try {
-      rt.scheduler.start();
-      await Promise.all(['c1/corosync', 'c2/corosync'].map((k) => rt.scheduler.recheck(k)));
-      expect(rt.monitor.status('cluster/membership')).toMatchObject({ state: 0, output: 'CLUSTER OK - membership: all agree - c1 2, c2 2' });
-      put('c2', '3.1-inquorate.quorum.txt');
-      await rt.scheduler.recheck('c2/corosync');
-      expect(rt.monitor.status('cluster/membership')).toMatchObject({ state: 2, stateType: 'HARD', output: 'CLUSTER CRITICAL - membership: 2 different values - c1 2, c2 1' });
-    } finally {
-      await rt.stop();
-      removeDir(dir);
+    executorFactory: createExecutor,
+    database: ':memory:',
+    clock: new FakeClock(),
+    autoStart: false,
+  });
+  const out: string[] = [];
+  try {
+    rt.scheduler.start();
+    for (const [a, b] of fixtures) {
+      put('c1', a);
+      put('c2', b);
+      await Promise.all(['c1/m', 'c2/m'].map((k) => rt.scheduler.recheck(k)));
+      const st = rt.monitor.status('cluster/agree')!;
+      out.push(`${st.state} ${st.output}`);
     }
+  } finally {
+    await rt.stop();
+    removeDir(dir);
+  }
+  return out;
+}
+
+describe('all_agree with the built plugins on their fixtures', () => {
+  it('corosync membership: both nodes see 2 members OK; a partition that sees only itself CRITICAL, naming what each said', async () => {
+    expect(await agreeOnFixtures('corosync', '--quorum-file', 'members', [['3.1-quorate.quorum.txt', '3.1-quorate.quorum.txt'], ['3.1-quorate.quorum.txt', '3.1-inquorate.quorum.txt']])).toEqual([
+      '0 CLUSTER OK - agree: all agree - c1 2, c2 2',
+      '2 CLUSTER CRITICAL - agree: 2 different values - c1 2, c2 1',
+    ]);
+  });
+
+  it('Galera cluster size as each node sees it: a node in a non-Primary partition disagrees', async () => {
+    expect(await agreeOnFixtures('galera', '--input-file', 'cluster_size', [['galera-3-nodes-healthy.json', 'galera-3-nodes-healthy.json'], ['galera-3-nodes-healthy.json', 'galera-non-primary.json']])).toEqual([
+      '0 CLUSTER OK - agree: all agree - c1 3, c2 3',
+      '2 CLUSTER CRITICAL - agree: 2 different values - c1 3, c2 1',
+    ]);
   });
 });
