@@ -103,7 +103,7 @@ function readJudge(c: Checker, r: Section, kind: string, n: number): { judge: Ru
   const stateOk: MemberMatch = { kind: 'state', states: [0] };
   const only = (allowed: readonly string[]): void => {
     for (const k of ['role', 'count', 'value', 'match', 'expect']) {
-      if (r.has(k) && !allowed.includes(k)) c.fail([...r.path, k], `does not apply to kind ${kind}`, true);
+      if (r.has(k) && !allowed.includes(k)) c.fail([...r.path, k], kind === 'count' ? `needs a kind (role and count go with exactly_one, at_least or at_most, value with all_agree)` : `does not apply to kind ${kind}`, true);
     }
   };
   switch (kind) {

@@ -124,6 +124,7 @@ describe('rule kinds', () => {
     expect(bad('kind: at_least, role: x')).toMatch(/kind at_least needs count: N/);
     expect(bad('kind: exactly_one, role: x, expect: { exactly: 1 }')).toMatch(/cluster_rules\[0\]\.expect: does not apply to kind exactly_one/);
     expect(bad('kind: all_agree, value: { output: "uuid [0-9a-f]+" }')).toMatch(/needs a group/);
+    expect(bad('role: vip_owned, expect: { exactly: 1 }')).toMatch(/cluster_rules\[0\]\.role: needs a kind \(role and count go with exactly_one, at_least or at_most/);
     expect(bad('kind: quorum, hold_down: { results: 0 }')).toMatch(/hold_down\.results: must be an integer from 1 to 100/);
   });
 });
