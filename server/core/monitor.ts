@@ -34,6 +34,7 @@ import {
 import type { OutboxInsert, Store, StoreChange } from '../store/types.ts';
 import type { TimerHandle } from '../state/clock.ts';
 import { StoreHealth } from './health.ts';
+import { RuleHoldDown } from '../state/rules.ts';
 
 export type ObjectConfig =
   | { readonly kind: 'host'; readonly key: string; readonly host: HostConfig }
@@ -79,6 +80,7 @@ export class Monitor {
   private downtimesByKey = new Map<string, Downtime[]>();
   private objectsByKey = new Map<string, ObjectConfig>();
   private rulesByMember = new Map<string, ClusterRuleConfig[]>();
+  private readonly holdDown = new RuleHoldDown();
   private readonly listeners = new Set<(e: MonitorEvent) => void>();
   /** Freshness does not count the time the server was not running. */
   private readonly startedAt: number;
@@ -119,10 +121,21 @@ export class Monitor {
         const st = o.kind === 'host'
           ? initialStatus(o.key, 'host', o.key, null, now)
           : initialStatus(o.key, 'service', o.kind === 'service' ? o.service.hostName : o.rule.hostName, o.kind === 'service' ? o.service.name : o.rule.name, now);
-        // Hosts without a check (and virtual cluster hosts) are UP, as in Nagios.
-        const ready = o.kind === 'host' && o.host.check === null && !o.host.passive ? { ...st, checked: true, output: o.host.virtual ? 'Virtual host for cluster rules' : 'No host check: assumed UP' } : st;
+        // Hosts without a check (virtual, local, check: none) are UP, as in Nagios, and say so;
+        // a passive host waits for its first result.
+        const ready = o.kind === 'host' && o.host.check === null && !o.host.passive ? { ...st, checked: true, output: o.host.noCheckNote ?? 'No host check' } : st;
         this.statuses.set(o.key, ready);
         fresh.push(ready);
+      } else if (o.kind === 'host' && o.host.check === null && !o.host.passive) {
+        // A host whose check was removed (or a status from before host checks said
+        // "assumed UP"): UP, and the output says why, not an old DOWN kept forever.
+        const s = this.statuses.get(o.key)!;
+        const note = o.host.noCheckNote ?? 'No host check';
+        if (s.output !== note || s.state !== 0) {
+          const up = { ...s, checked: true, state: 0, stateType: 'HARD' as const, attempt: 1, output: note, longOutput: '', perfdata: '', stale: false };
+          this.statuses.set(o.key, up);
+          fresh.push(up);
+        }
       }
     }
     const gone = [...this.statuses.keys()].filter((k) => !objects.has(k));
@@ -133,6 +146,7 @@ export class Monitor {
     if (gone.length || fresh.length) this.write({ statuses: fresh, history: [], outbox: [] }, gone);
     this.objectsByKey = objects;
     this.rulesByMember = rulesByMember;
+    this.holdDown.forget(new Set(inv.clusterRules.keys()));
   }
 
   reload(inv: Inventory): void {
@@ -376,20 +390,20 @@ export class Monitor {
   private applyInto(p: Pending, key: string, result: ResultInput, policy?: CheckPolicy): void {
     const now = this.clock.now();
     const status = this.current(p, key);
+    const o = this.objectsByKey.get(key);
     const t = applyResult({
       status,
       downtimes: this.currentDowntimes(p, key),
-      policy: policy ?? this.policyOf(key),
+      policy: policy ?? (o?.kind === 'cluster' ? this.holdDown.policyFor(o.rule, status, result, now) : this.policyOf(key)),
       result,
       now,
       host: status.kind === 'service' ? this.hostContext(status.hostName, p) : undefined,
     });
     this.take(p, t, key);
     for (const rule of this.rulesByMember.get(key) ?? []) {
+      // Every member result is a judgement, also an unchanged one: the hold-down counts them.
       const r = evaluateClusterRule(rule, (k) => this.current(p, k), now);
-      const prev = this.current(p, rule.key);
-      if (!r || (prev.checked && prev.state === r.state && prev.output === r.output && prev.perfdata === r.perfdata)) continue;
-      this.applyInto(p, rule.key, r);
+      if (r) this.applyInto(p, rule.key, r);
     }
   }
 
@@ -451,7 +465,7 @@ export class Monitor {
     this.finish(p);
   }
 
-  /** Starts/ends due downtimes and applies stale results; returns the keys found stale. */
+  /** Starts/ends due downtimes and applies stale results; returns the keys to re-check now (stale, or members of a rule held down). */
   tick(): string[] {
     const now = this.clock.now();
     const p = this.begin();
@@ -482,6 +496,8 @@ export class Monitor {
       }
     }
     if (p.statuses.size || p.downtimes.size) this.finish(p);
+    // Rules held down re-check their members: the hold-down counts fresh results only.
+    for (const k of this.holdDown.due(this.inv.clusterRules.values(), (x) => this.statuses.get(x), now)) if (!stale.includes(k)) stale.push(k);
     return stale;
   }
 

@@ -180,6 +180,7 @@ export const PAGE_JS = String.raw`
       if (o.downtimeDepth) st.appendChild(el('span', 'flag dt', 'DOWNTIME'));
       if (o.flapping) st.appendChild(el('span', 'flag flap', 'FLAPPING ' + o.percentStateChange + '%'));
       if (o.stale) st.appendChild(el('span', 'flag stale', 'STALE'));
+      if (o.hostCheck === 'none') st.appendChild(el('span', 'flag nocheck', 'NO HOST CHECK'));
       tr.appendChild(st);
       tr.appendChild(el('td', 'duration', o.checked ? duration(o.durationMs) : ''));
       tr.appendChild(el('td', 'lastcheck', (o.active || o.cluster || o.lastCheck) ? ago(o.lastCheck, data.generatedAt) : '-'));

@@ -34,6 +34,7 @@ export const StatusView = Type.Object({
   kind: Enum(['host', 'service'] as const),
   cluster: Type.Boolean({ description: 'a cluster rule (virtual service)' }),
   active: Type.Boolean({ description: 'actively checked (can be re-checked); false for cluster rules and hosts without a check' }),
+  hostCheck: Type.Union([Enum(['configured', 'default', 'none'] as const), Type.Null()], { description: 'hosts: where the host check comes from (none: shown UP, not checked); null for services' }),
   hostName: Type.String(),
   serviceName: NullableString(),
   checked: Type.Boolean(),

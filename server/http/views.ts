@@ -12,6 +12,7 @@ export function statusView(m: Monitor, s: CheckStatus, now: number) {
     kind: s.kind,
     cluster: o?.kind === 'cluster',
     active: (o?.kind === 'service' && !o.service.passive) || (o?.kind === 'host' && o.host.check !== null && !o.host.passive),
+    hostCheck: o?.kind === 'host' ? o.host.checkSource : null,
     hostName: s.hostName,
     serviceName: s.serviceName,
     checked: s.checked,

@@ -10,15 +10,15 @@ import { parseStateName, type StateCode } from '../../nagios/states.ts';
 import type { NrpeTransport, SshTransport, Transport } from '../executors/types.ts';
 import type { CheckPolicy, NotificationOption } from '../state/types.ts';
 import { CommandLineError, splitCommandLine } from '../../nagios/commandline.ts';
+import { readClusterRules, warnNobodyNotified } from './rules.ts';
+import { defaultHostCheck, noCheckText } from './hostcheck.ts';
 import {
   serviceKey,
-  type ClusterRuleConfig,
   type CommandSpec,
   type ContactConfig,
   type HostConfig,
   type HttpSmsConfig,
   type Inventory,
-  type MemberMatch,
   type NotifierConfig,
   type RecurringDowntime,
   type ServerSettings,
@@ -45,7 +45,7 @@ export class InventoryUnreadableError extends Error {
 
 type Json = unknown;
 
-class Checker {
+export class Checker {
   readonly problems: string[] = [];
   readonly warnings: string[] = [];
   readonly doc: Document;
@@ -108,7 +108,7 @@ export const DEFAULT_CHECK_ENVIRONMENT: Readonly<Record<string, string>> = {
   LC_ALL: 'C',
 };
 
-class Section {
+export class Section {
   readonly c: Checker;
   readonly path: Path;
   readonly value: Obj;
@@ -242,12 +242,12 @@ export function parseDuration(v: Json): number | null {
 
 const HOST_OPTIONS: readonly NotificationOption[] = ['d', 'u', 'r', 'f', 's'];
 const SERVICE_OPTIONS: readonly NotificationOption[] = ['w', 'u', 'c', 'r', 'f', 's'];
-const POLICY_KEYS = [
+export const POLICY_KEYS = [
   'check_interval', 'retry_interval', 'max_check_attempts', 'notification_interval', 'first_notification_delay',
   'notifications_enabled', 'flap_detection', 'freshness', 'timeout',
 ] as const;
 
-interface PolicyDefaults {
+export interface PolicyDefaults {
   readonly policy: CheckPolicy;
   readonly timeoutMs: number;
 }
@@ -265,7 +265,7 @@ function readOptions(sec: Section, key: string, allowed: readonly NotificationOp
   return out;
 }
 
-function readPolicy(sec: Section | null, base: PolicyDefaults, kind: 'host' | 'service'): PolicyDefaults {
+export function readPolicy(sec: Section | null, base: PolicyDefaults, kind: 'host' | 'service'): PolicyDefaults {
   if (!sec) return base;
   const b = base.policy;
   let flap = b.flap;
@@ -560,16 +560,25 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     const address = s.str('address') ?? name;
     if (isIP(address) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(address)) c.fail([...path, 'address'], `is neither an IP address nor a DNS name: ${JSON.stringify(address)}`);
     const pol = readPolicy(s, baseHost, 'host');
+    const transport = readTransport(c, s, name);
+    // No check written: the transport's default (hostcheck.ts); `check: none` (or false) turns it off.
+    const off = s.raw('check') === false || s.raw('check') === 'none';
+    const passive = readPassive(c, s, 'check');
+    const written = s.has('check') && !off ? readCommand(c, [...path, 'check'], s.raw('check'), s.raw('args'), macroNames) : null;
+    // A passive host gets its state from results sent to the server: no default check either.
+    const check = off || passive ? null : written ?? defaultHostCheck(transport);
     hosts.set(name, {
       name,
       address,
-      transport: readTransport(c, s, name),
-      check: s.has('check') ? readCommand(c, [...path, 'check'], s.raw('check'), s.raw('args'), macroNames) : null,
+      transport,
+      check,
+      checkSource: written ? 'configured' : check ? 'default' : 'none',
+      noCheckNote: check || passive ? null : noCheckText(off ? 'none' : s.has('local') ? 'local' : 'implicit'),
       policy: pol.policy,
       timeoutMs: pol.timeoutMs,
       contacts: resolveContacts(s),
       virtual: false,
-      passive: readPassive(c, s, 'check'),
+      passive,
     });
   }
 
@@ -578,6 +587,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
   const svcRaw = top.raw('services');
   if (svcRaw !== undefined && svcRaw !== null && !Array.isArray(svcRaw)) c.fail(['services'], 'must be a list of services (- name: ...)');
   const svcList = Array.isArray(svcRaw) ? svcRaw : [];
+  const servicePaths = new Map<string, Path>();
   svcList.forEach((v, i) => {
     const path = ['services', i];
     const s = Section.of(c, path, v, true);
@@ -602,63 +612,14 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
       const key = serviceKey(h, name);
       if (services.has(key)) c.fail([...path, 'name'], `service '${name}' is defined twice on host ${h}`);
       if (command && hc.transport.kind === 'nrpe' && command.argv.length - 1 > 16) c.fail([...path, 'command'], 'NRPE passes at most 16 arguments');
+      servicePaths.set(key, path);
       services.set(key, { key, hostName: h, name, command: command ?? { line: '', argv: [''], args: [] }, policy: pol.policy, timeoutMs: pol.timeoutMs, contacts: svcContacts.length ? svcContacts : hc.contacts, passive });
     });
   });
 
-  // cluster rules
-  const clusterRules = new Map<string, ClusterRuleConfig>();
-  const rulesRaw = top.raw('cluster_rules');
-  if (rulesRaw !== undefined && rulesRaw !== null && !Array.isArray(rulesRaw)) c.fail(['cluster_rules'], 'must be a list of rules (- name: ...)');
-  (Array.isArray(rulesRaw) ? rulesRaw : []).forEach((v, i) => {
-    const path = ['cluster_rules', i];
-    const s = Section.of(c, path, v, true);
-    if (!s) return;
-    s.keys(['name', 'host', 'description', 'service', 'hosts', 'members', 'match', 'expect', 'state', 'contacts', 'contact_groups', 'notification_options', ...POLICY_KEYS]);
-    const name = s.str('name', true);
-    const hostName = s.str('host') ?? 'cluster';
-    const members: { hostName: string; serviceName: string; key: string }[] = [];
-    if (s.has('members')) {
-      s.strList('members').forEach((m, j) => {
-        const slash = m.indexOf('/');
-        const key = m;
-        if (slash < 1 || !services.has(key)) c.fail([...path, 'members', j], `'${m}' is not a known service; write host/service, e.g. db1/pgsql-role`);
-        else members.push({ hostName: m.slice(0, slash), serviceName: m.slice(slash + 1), key });
-      });
-    } else {
-      const svc = s.str('service', true);
-      const hs = s.strList('hosts');
-      if (hs.length === 0) c.fail(path, 'needs members: [host/service, ...] or service: NAME with hosts: [NAMES]');
-      hs.forEach((h, j) => {
-        const key = serviceKey(h, svc);
-        if (!services.has(key)) c.fail([...path, 'hosts', j], `host ${h} has no service '${svc}'`);
-        else members.push({ hostName: h, serviceName: svc, key });
-      });
-    }
-    const match = readMatch(c, s);
-    const { min, max } = readExpect(c, s, members.length);
-    if (hosts.has(hostName) && !hosts.get(hostName)?.virtual) c.fail([...path, 'host'], `'${hostName}' is a real host; cluster rules live on a virtual host of their own (default: cluster)`);
-    if (!hosts.has(hostName)) {
-      hosts.set(hostName, { name: hostName, address: hostName, transport: { kind: 'local' }, check: null, policy: baseHost.policy, timeoutMs: baseHost.timeoutMs, contacts: [], virtual: true });
-    }
-    const key = serviceKey(hostName, name);
-    if (clusterRules.has(key) || services.has(key)) c.fail([...path, 'name'], `'${key}' is defined twice`);
-    const pol = readPolicy(s, { ...baseService, policy: { ...baseService.policy, maxCheckAttempts: 1 } }, 'service');
-    const ruleContacts = resolveContacts(s);
-    clusterRules.set(key, {
-      key,
-      name,
-      hostName,
-      description: s.str('description') ?? '',
-      members,
-      match,
-      min,
-      max,
-      violationState: s.state('state', 2),
-      policy: pol.policy,
-      contacts: ruleContacts,
-    });
-  });
+  // cluster rules (server/inventory/rules.ts), then who would be told about what
+  const clusterRules = readClusterRules(c, top, { hosts, services, baseHost, baseService, resolveContacts });
+  warnNobodyNotified(c, { hosts, services, clusterRules, contacts, servicePaths });
 
   // recurring downtimes
   const downtimes: RecurringDowntime[] = [];
@@ -706,53 +667,6 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     downtimes,
     warnings: c.warnings,
   };
-}
-
-function readMatch(c: Checker, rule: Section): MemberMatch {
-  const m = rule.sub('match');
-  if (!m) return { kind: 'state', states: [0] };
-  m.keys(['state', 'perfdata', 'equals', 'min', 'max', 'output']);
-  if (m.has('perfdata')) {
-    const label = m.str('perfdata', true);
-    const equals = m.has('equals') ? m.num('equals', 0, -Infinity, Infinity) : undefined;
-    const min = m.has('min') ? m.num('min', 0, -Infinity, Infinity) : undefined;
-    const max = m.has('max') ? m.num('max', 0, -Infinity, Infinity) : undefined;
-    if (equals === undefined && min === undefined && max === undefined) c.fail(m.path, 'a perfdata match needs equals, min or max');
-    return { kind: 'perfdata', label, equals, min, max };
-  }
-  if (m.has('output')) {
-    const pattern = m.str('output', true);
-    try {
-      new RegExp(pattern);
-    } catch (e) {
-      c.fail([...m.path, 'output'], `is not a regular expression: ${(e as Error).message}`);
-    }
-    return { kind: 'output', pattern };
-  }
-  const states = m.strList('state').map((x, i) => {
-    const st = parseStateName(x);
-    if (st === undefined) c.fail([...m.path, 'state', i], `'${x}' is not ok, warning, critical or unknown`);
-    return st ?? 0;
-  });
-  return { kind: 'state', states: states.length ? states : [0] };
-}
-
-function readExpect(c: Checker, rule: Section, n: number): { min: number; max: number } {
-  const e = rule.sub('expect', true);
-  if (!e) return { min: 0, max: n };
-  e.keys(['exactly', 'at_least', 'at_most']);
-  if (e.has('exactly')) {
-    if (e.has('at_least') || e.has('at_most')) c.fail(e.path, 'exactly excludes at_least and at_most');
-    const x = e.int('exactly', 1, 0, 10_000);
-    if (x > n) c.fail([...e.path, 'exactly'], `expects ${x} but the rule has only ${n} members`);
-    return { min: x, max: x };
-  }
-  if (!e.has('at_least') && !e.has('at_most')) c.fail(e.path, 'needs exactly: N, at_least: N and/or at_most: N');
-  const min = e.int('at_least', 0, 0, 10_000);
-  const max = e.int('at_most', n, 0, 10_000);
-  if (min > n) c.fail([...e.path, 'at_least'], `expects ${min} but the rule has only ${n} members`);
-  if (min > max) c.fail(e.path, `at_least ${min} is more than at_most ${max}`);
-  return { min, max };
 }
 
 function readNotifier(c: Checker, n: Section): NotifierConfig & { dailySummary: { cron: string; contacts: string[] } | null } {

@@ -16,8 +16,15 @@ export interface HostConfig {
   readonly name: string;
   readonly address: string;
   readonly transport: Transport;
-  /** Host check; null = the host is assumed UP (Nagios without check_command). */
+  /**
+   * Host check; null = no check (the host is shown UP with "no host check", never silently).
+   * Without `check:` an NRPE host gets `_NRPE_CHECK`, an SSH host a login (see checkSource).
+   */
   readonly check: CommandSpec | null;
+  /** Where the host check comes from: written, the transport's default, or none (local, check: none, virtual). */
+  readonly checkSource: 'configured' | 'default' | 'none';
+  /** Without a check: the status output that says why the host shows UP (never silently). */
+  readonly noCheckNote: string | null;
   readonly policy: CheckPolicy;
   readonly contacts: readonly string[];
   /** Cluster-rule hosts: no transport, never checked, always UP. */
@@ -56,7 +63,32 @@ export type MemberMatch =
   | { readonly kind: 'perfdata'; readonly label: string; readonly equals?: number | undefined; readonly min?: number | undefined; readonly max?: number | undefined }
   | { readonly kind: 'output'; readonly pattern: string };
 
+/**
+ * How a rule judges its members. `count`: how many members match (match + expect, the
+ * original form). `role`: the sum over members of the perfdata values whose label matches a
+ * glob (0/1 role gauges such as vip_owned, r0_primary), between min and max. `all_agree`: one
+ * value per member (a perfdata value or the first group of a regex on the output) must be
+ * equal on all. `quorum`: more than half of the members OK.
+ */
+export type RuleJudge =
+  | { readonly kind: 'count' }
+  | { readonly kind: 'role'; readonly role: string }
+  | { readonly kind: 'all_agree'; readonly value: { readonly perfdata: string } | { readonly output: string } }
+  | { readonly kind: 'quorum' };
+
+/** A bad judgement goes HARD (and notifies) only after this many in a row and this long. */
+export interface HoldDown {
+  readonly results: number;
+  readonly timeMs: number;
+}
+
 export interface ClusterRuleConfig {
+  /** exactly_one, at_least, at_most, all_agree, quorum, or count (match + expect). */
+  readonly kindName: string;
+  readonly judge: RuleJudge;
+  readonly holdDown: HoldDown;
+  /** true when the rule names no contacts: it notifies the union of its member hosts' contacts. */
+  readonly inheritedContacts: boolean;
   readonly key: string;
   readonly name: string;
   readonly hostName: string;

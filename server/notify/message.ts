@@ -1,5 +1,6 @@
 /** Notification texts, pure: Nagios-style email and short SMS, single and grouped. */
 import type { NotificationIntent } from '../state/types.ts';
+import { plainText } from '../core/text.ts';
 import { composeSms, fitSeptets, gsmSeptets, smsClean } from './sms.ts';
 
 export interface RenderedMessage {
@@ -16,7 +17,7 @@ function when(at: number): string {
 }
 
 export function emailMessage(n: NotificationIntent, address: string | undefined): RenderedMessage {
-  if (n.type === 'CUSTOM') return { subject: `hawatch: ${n.serviceName ?? 'message'}`, text: `${n.output}\n` };
+  if (n.type === 'CUSTOM') return { subject: plainText(`hawatch: ${n.serviceName ?? 'message'}`), text: `${n.output}\n` };
   const isHost = n.kind === 'host';
   const subject = isHost
     ? `** ${n.type} Host Alert: ${n.hostName} is ${n.stateName} **`
@@ -30,19 +31,22 @@ export function emailMessage(n: NotificationIntent, address: string | undefined)
   if (n.author) lines.push('', `Author: ${n.author}`, `Comment: ${n.comment ?? ''}`);
   else if (n.comment) lines.push('', `Comment: ${n.comment}`);
   lines.push('', 'Additional Info:', '', n.output, '');
-  return { subject, text: lines.join('\n') };
+  // The status line must survive Nagios-style macro stripping (issue 10): names are validated, this is the net.
+  return { subject: plainText(subject), text: lines.join('\n') };
 }
 
 /**
  * One SMS body in GSM-7 within `maxSeptets` (see sms.ts): state first (with the type when it
  * is not a plain problem), host, service, then the acknowledgement comment and the first
- * words of the output.
+ * words of the output. Output, author and comment come from elsewhere: they pass plainText
+ * first, and the body once more after transliteration (which maps curly quotes to straight
+ * ones), so no ` ~ $ & | ' " < > reaches an SMS (issue 10 item 10).
  */
 export function smsText(n: NotificationIntent, maxSeptets: number): string {
-  if (n.type === 'CUSTOM') return composeSms({ head: 'hawatch', host: n.serviceName ?? 'message', service: null, note: null, output: n.output }, maxSeptets);
+  if (n.type === 'CUSTOM') return fitSeptets(plainText(composeSms({ head: 'hawatch', host: n.serviceName ?? 'message', service: null, note: null, output: plainText(n.output) }, maxSeptets)), maxSeptets);
   const head = n.type === 'PROBLEM' ? n.stateName : `${n.type} ${n.stateName}`;
-  const note = n.author ? `${n.author} ${n.comment ?? ''}` : n.comment ? n.comment : null;
-  return composeSms({ head, host: n.hostName, service: n.serviceName, note, output: n.output }, maxSeptets);
+  const note = n.author ? plainText(`${n.author} ${n.comment ?? ''}`) : n.comment ? plainText(n.comment) : null;
+  return fitSeptets(plainText(composeSms({ head, host: n.hostName, service: n.serviceName, note, output: plainText(n.output) }, maxSeptets)), maxSeptets);
 }
 
 function countByType(notes: readonly NotificationIntent[]): string {
@@ -75,5 +79,5 @@ export function digestSms(notes: readonly NotificationIntent[], maxSeptets: numb
     shown++;
   }
   if (shown < notes.length) text += `${shown ? ' ' : ''}(+${notes.length - shown} more)`;
-  return fitSeptets(text.trim(), maxSeptets);
+  return fitSeptets(plainText(text.trim()), maxSeptets);
 }

@@ -81,7 +81,7 @@ services:
 
   const status = async (key: string) => {
     const r = await fetch(`${base}/api/v1/objects/${key}`);
-    const body = (await r.json()) as { status: { stateName: string; stateType: string; output: string; perfdata: string } };
+    const body = (await r.json()) as { status: { stateName: string; stateType: string; output: string; perfdata: string; hostCheck: string | null } };
     return body.status;
   };
   async function waitFor(what: string, fn: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
@@ -100,6 +100,13 @@ services:
   it('runs checks through NRPE (certificate TLS), the hawatch-agent and SSH (pinned host key) and follows their state', async () => {
     await waitFor('all checks OK', async () => (await status('agent1/flip')).stateName === 'OK' && (await status('agent2/flip')).stateName === 'OK' && (await status('node2/flip')).stateName === 'OK');
     expect((await status('agent1/flip')).perfdata).toBe('state=0;1;2;0;3');
+    // Issue 10 item 4: no check: written, yet every host is checked: _NRPE_CHECK through
+    // stock nrpe and the hawatch-agent, an SSH login on node2.
+    await waitFor('the default host checks', async () => (await Promise.all(['agent1', 'agent2', 'node2'].map(status))).every((h) => h.stateName === 'UP' && h.output !== '(Pending: not checked yet)'));
+    for (const h of ['agent1', 'agent2', 'node2']) expect((await status(h)).hostCheck).toBe('default');
+    expect((await status('agent1')).output).toMatch(/^NRPE v?\d/);
+    expect((await status('agent2')).output).toMatch(/NRPE v?\d/);
+    expect((await status('node2')).output).toBe('SSH OK - login worked');
     await waitFor('the DRBD split brain through the agent', async () => (await status('agent2/drbd')).stateName === 'CRITICAL');
     expect((await status('agent2/drbd')).output).toMatch(/^DRBD CRITICAL - /);
     writeFileSync(nrpeState, '2');
@@ -119,6 +126,8 @@ services:
       const s = await status('agent1/flip');
       return s.stateName === 'CRITICAL' && /connect/i.test(s.output);
     });
-    expect((await status('agent1/flip')).output).toMatch(/^CHECK_NRPE: Error - Could not connect to 127\.0\.0\.1:\d+: Connection refused/);
+    // The host is checked with _NRPE_CHECK: a dead agent makes it DOWN (it was assumed UP before).
+    await waitFor('host agent1 DOWN', async () => (await status('agent1')).stateName === 'DOWN');
+    expect((await status('agent1')).output).toMatch(/^CHECK_NRPE: Error - Could not connect to 127\.0\.0\.1:\d+: Connection refused/);
   });
 });

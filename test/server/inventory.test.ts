@@ -63,7 +63,11 @@ describe('inventory', () => {
     expect(rule?.members.map((m) => m.key)).toEqual(['db1/pgsql role', 'db2/pgsql role']);
     expect(inv.hosts.get('cluster')?.virtual).toBe(true);
     expect([...(inv.downtimes[0]?.keys ?? [])].sort()).toEqual(['db1', 'db1/pgsql role']);
-    expect(inv.warnings).toEqual([]);
+    // db2 (SSH: checked by a login by default) and admin have no contacts: one warning each, naming the services too.
+    expect(inv.warnings).toEqual([
+      'good.yaml:20:5: hosts.db2: host db2 can go DOWN and service pgsql role on db2 can go CRITICAL with nobody to notify: give it contacts or contact_groups (or notifications_enabled: false)',
+      'good.yaml:22:10: hosts.admin: host admin can go DOWN with nobody to notify: give it contacts or contact_groups (or notifications_enabled: false)',
+    ]);
   });
 
   it('points every problem at its line and column and says what to do', () => {

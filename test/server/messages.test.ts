@@ -40,7 +40,7 @@ cluster_rules:
     ]);
     const r = evaluateClusterRule(rule, (k) => statuses.get(k) as never, 0);
     lines.push(r?.output ?? '');
-    expect(r?.output).toMatch(/^CLUSTER UNKNOWN - the primarys .*one, really: 1 of 2 match, expected exactly 1 \(db1\/pgsql\), undetermined: db2\/pgsql$/);
+    expect(r?.output).toMatch(/^CLUSTER UNKNOWN - the primarys .*one, really: 1 of 2 match, expected exactly 1 - db1 is_primary matches, db2 UNKNOWN$/);
 
     const rt = await createRuntime({ inventory: inv, executorFactory: new FakeExecutors().factory, database: ':memory:', clock: new FakeClock(), apiToken: () => 't', autoStart: false });
     lines.push((await rt.app.inject({ url: "/api/v1/objects/it's<x>" })).json().message);

@@ -103,7 +103,7 @@ describe('the SMS formatter', () => {
     const body = composeSms({ head: 'CRITICAL', host: 'h'.repeat(200), service: 's'.repeat(120), note: null, output: 'x' }, 160);
     expect(gsmSeptets(body)).toBeLessThanOrEqual(160);
     expect(body).toMatch(/^CRITICAL h+\.\.\/s{4,}\.\.$/);
-    expect(smsText(note({ type: 'ACKNOWLEDGEMENT', author: 'Zoë', comment: 'je m’en occupe', output: 'r0 StandAlone' }), 160)).toBe("ACKNOWLEDGEMENT CRITICAL db1/drbd: Zoe je m'en occupe: r0 StandAlone");
+    expect(smsText(note({ type: 'ACKNOWLEDGEMENT', author: 'Zoë', comment: 'je m’en occupe', output: 'r0 StandAlone' }), 160)).toBe('ACKNOWLEDGEMENT CRITICAL db1/drbd: Zoe je men occupe: r0 StandAlone'); // no quote in an SMS (issue 10 item 10)
     expect(smsText(note({ type: 'RECOVERY', state: 0, stateName: 'OK', output: 'DRBD OK' }), 160)).toBe('RECOVERY OK db1/drbd: DRBD OK');
   });
 

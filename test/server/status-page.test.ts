@@ -62,6 +62,9 @@ describe('status page in headless Chromium', () => {
     expect(await first.locator('td.state').innerText()).toContain('CRITICAL');
     expect(await first.locator('td.perf').innerText()).toContain("'r0/0 out_of_sync'=1048576B");
     expect(await page.locator('tr[data-key="cluster/one primary"] td.state').innerText()).toContain('OK');
+    // db1 has no host check (no transport, no check:): the page says so instead of a silent UP.
+    expect(await page.locator('tr[data-key="db1"] td.state').innerText()).toContain('NO HOST CHECK');
+    expect(await page.locator('tr[data-key="db1"] td.output').innerText()).toContain('No host check');
 
     // A change on the server reaches the page without reload: db2 becomes primary too.
     fx.set('db2 check_pgsql', 0, 'PGSQL OK - primary|is_primary=1;;;0;1');
