@@ -13,6 +13,7 @@ import iptables from './iptables/index.ts';
 import keepalived from './keepalived/index.ts';
 import lvs from './lvs/index.ts';
 import mysql from './mysql/index.ts';
+import nginx from './nginx/index.ts';
 import pgsql from './pgsql/index.ts';
 import vip from './vip/index.ts';
 
@@ -26,6 +27,7 @@ export const plugins: readonly PluginDescriptor[] = [
   keepalived,
   lvs,
   mysql,
+  nginx,
   pgsql,
   vip,
 ];
