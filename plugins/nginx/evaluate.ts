@@ -123,7 +123,7 @@ function evaluateUpstream(u: UpstreamView, o: Observations, p: NginxPolicy): Che
   const children: CheckResult[] = [];
   if (backups.length) {
     const dead = backups.filter((j) => !j.usable);
-    children.push(leaf('backup', dead.length ? State.WARNING : State.OK, `${usableBackups}/${backups.length} backup servers usable${dead.length ? ` (${dead.map((j) => `${j.view.peer} down`).join(', ')})` : ''}`));
+    children.push(leaf('backup', dead.length ? State.WARNING : State.OK, `${usableBackups}/${backups.length} backup servers usable${dead.length ? ` (${dead.map((j) => `${j.view.peer} ${j.view.ok ? 'taken out by nginx' : 'down'}`).join(', ')})` : ''}`));
     perf.push({ label: `${name}_backup_up`, value: usableBackups, min: 0, max: backups.length });
     parts.push(`${usableBackups}/${backups.length} backup`);
   }
