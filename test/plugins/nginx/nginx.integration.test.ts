@@ -32,7 +32,7 @@ afterAll(async () => {
 describe('check_ha_nginx against a real nginx', () => {
   it('healthy: OK, upstreams from nginx -T (an include glob), the down server not counted, stub_status perfdata', async () => {
     const r = await check('--stub-status', `http://127.0.0.1:${env.port}/nginx_status`);
-    expect(r.status).toBe('NGINX OK - 2/2 upstreams fully usable');
+    expect(r.status).toBe('NGINX OK - 4/4 upstreams fully usable');
     expect(r.code).toBe(0);
     expect(r.perf).toContain('app_servers_up=2;2:;1:;0;2');
     expect(r.perf).toContain('web_servers_up=1;1:;1:;0;1');
@@ -45,8 +45,13 @@ describe('check_ha_nginx against a real nginx', () => {
     const h = await check('-u', '/health', '-e', '200');
     expect(h.code).toBe(0);
     expect(h.stdout).toContain('upstream app: 2/2 active servers usable (HTTP GET /health)');
+    // As nginx reaches them: over the unix socket, and with TLS for proxy_pass https://.
+    expect(h.stdout).toContain('upstream sock: 1/1 active servers usable (HTTP GET /health)');
+    expect(h.stdout).toContain('upstream tls: 1/1 active servers usable (HTTPS GET /health)');
+    expect(await env.get('/sock/x')).toBe(200);
+    expect(await env.get('/tls/x')).toBe(200);
     const c = await check('--config', join(env.dir, 'nginx.conf'));
-    expect(c.status).toBe('NGINX OK - 2/2 upstreams fully usable');
+    expect(c.status).toBe('NGINX OK - 4/4 upstreams fully usable');
     expect(c.perf).toContain('app_servers_up=2;2:;1:;0;2');
   });
 
@@ -94,6 +99,23 @@ describe('check_ha_nginx against a real nginx', () => {
     } finally {
       env.backends.web1.healthStatus = 200;
       await env.backends.web2.start();
+    }
+  });
+
+  it('unix socket and TLS backends: a failing health status and a dead socket are seen by the probe nginx would make', async () => {
+    env.backends.tls.healthStatus = 500;
+    await env.backends.sock.kill();
+    try {
+      const r = await check('-u', '/health', '-U', 'sock,tls', '--no-error-log');
+      expect(r.code).toBe(2);
+      expect(r.stdout).toMatch(/\[CRITICAL\] server unix:.*sock\.sock: down, no such socket/);
+      expect(r.stdout).toMatch(/\[CRITICAL\] server 127\.0\.0\.1:\d+: down, HTTP 500/);
+      // A plain HTTP request to the TLS port would not read HTTP 500: the probe spoke TLS.
+      const tcp = await check('-U', 'tls', '--no-error-log');
+      expect(tcp.code).toBe(0);
+    } finally {
+      env.backends.tls.healthStatus = 200;
+      await env.backends.sock.start();
     }
   });
 
@@ -159,6 +181,30 @@ describe('check_ha_nginx against a real nginx', () => {
     const r = await runBin(BIN, ['--nginx', env.wrapper, '--state-dir', join(blocker, 'state')]);
     expect(r.code).toBe(3);
     expect(r.stdout).toMatch(/\[UNKNOWN\] error log: cannot keep the read position in .*: ENOTDIR \(give --state-dir\)/);
+  });
+
+  it('a server that accepts but never answers: down after --probe-timeout, or the -t state, within -t', async () => {
+    const { createServer } = await import('node:net');
+    const held: import('node:net').Socket[] = [];
+    const silent = createServer((c) => held.push(c));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const port = (silent.address() as import('node:net').AddressInfo).port;
+    const conf = join(env.dir, 'silent.conf');
+    writeFileSync(conf, `events {}\nhttp {\n upstream hang { server 127.0.0.1:${port}; server 127.0.0.1:${env.backends.app2.port}; }\n server { location / { proxy_pass http://hang; } }\n}\n`);
+    try {
+      const args = ['--config', conf, '--no-error-log', '--no-process-check', '-u', '/health'];
+      const r = await runBin(BIN, [...args, '--probe-timeout', '1']);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(new RegExp(`server 127\\.0\\.0\\.1:${port}: down, no answer within 1\\.0 s`));
+      expect(r.ms).toBeLessThan(2500);
+      const t = await runBin(BIN, [...args, '--probe-timeout', '30', '-t', '2:CRITICAL']);
+      expect(t.code).toBe(2);
+      expect(t.status).toMatch(/plugin timed out after 2 s/);
+      expect(t.ms).toBeLessThan(3500);
+    } finally {
+      for (const c of held) c.destroy();
+      silent.close();
+    }
   });
 
   it('nginx -T failing is UNKNOWN; nginx stopped is CRITICAL (master), stub_status refused is CRITICAL', async () => {
