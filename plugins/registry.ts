@@ -9,6 +9,7 @@ import crm from './crm/index.ts';
 import drbd from './drbd/index.ts';
 import galera from './galera/index.ts';
 import haproxy from './haproxy/index.ts';
+import heartbeat from './heartbeat/index.ts';
 import iptables from './iptables/index.ts';
 import keepalived from './keepalived/index.ts';
 import lvs from './lvs/index.ts';
@@ -23,6 +24,7 @@ export const plugins: readonly PluginDescriptor[] = [
   drbd,
   galera,
   haproxy,
+  heartbeat,
   iptables,
   keepalived,
   lvs,
