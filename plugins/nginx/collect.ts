@@ -4,7 +4,6 @@
  * position kept in a state file, rotation seen by the inode), stub_status, the master process.
  */
 import { createHash } from 'node:crypto';
-import { lookup } from 'node:dns/promises';
 import { mkdir, readdir } from 'node:fs/promises';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -95,6 +94,8 @@ export async function peersOf(s: UpstreamServer): Promise<{ peer: string; host?:
   const { host, port } = s.target;
   if (isIP(host)) return [{ peer: isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`, host, port }];
   try {
+    // Loaded only for servers given by name: most upstreams name addresses.
+    const { lookup } = await import('node:dns/promises');
     const addrs = await lookup(host, { all: true });
     return addrs.map((a) => ({ peer: a.family === 6 ? `[${a.address}]:${port}` : `${a.address}:${port}`, host: a.address, port }));
   } catch (e) {
