@@ -9,10 +9,12 @@ import crm from './crm/index.ts';
 import drbd from './drbd/index.ts';
 import galera from './galera/index.ts';
 import haproxy from './haproxy/index.ts';
+import heartbeat from './heartbeat/index.ts';
 import iptables from './iptables/index.ts';
 import keepalived from './keepalived/index.ts';
 import lvs from './lvs/index.ts';
 import mysql from './mysql/index.ts';
+import nginx from './nginx/index.ts';
 import pgsql from './pgsql/index.ts';
 import vip from './vip/index.ts';
 
@@ -22,10 +24,12 @@ export const plugins: readonly PluginDescriptor[] = [
   drbd,
   galera,
   haproxy,
+  heartbeat,
   iptables,
   keepalived,
   lvs,
   mysql,
+  nginx,
   pgsql,
   vip,
 ];

@@ -5,8 +5,9 @@
  * the check's signal fires: see nagios/input.ts for why fs.readFile is not used.
  * Replacing a file the check keeps (a baseline, state between runs) atomically and safely.
  */
-import { rename, unlink, writeFile } from 'node:fs/promises';
-import { InputError, readBoundedFile, type BoundedText } from '../../nagios/input.ts';
+import { constants } from 'node:fs';
+import { open, rename, unlink, writeFile } from 'node:fs/promises';
+import { InputError, inputErrorOf, readBoundedFile, type BoundedText } from '../../nagios/input.ts';
 import { PluginError } from '../../nagios/plugin.ts';
 
 export { MAX_INPUT_BYTES, MAX_INPUT_TEXT } from '../../nagios/input.ts';
@@ -34,6 +35,51 @@ export async function readTextFileWithTime(path: string, what?: string, opts: Re
 /** Reads `path` as UTF-8; `what` names it in the message (`quorum file`, `--auth-file`). */
 export async function readTextFile(path: string, what?: string, opts: ReadOptions = {}): Promise<string> {
   return (await readTextFileWithTime(path, what, opts)).text;
+}
+
+export interface FileTail {
+  readonly text: string;
+  /** Where the read started (start, or later when more than maxBytes were waiting). */
+  readonly from: number;
+  /** The file's size when read: the next read starts here. */
+  readonly size: number;
+  readonly ino: number;
+  readonly dev: number;
+}
+
+/**
+ * Reads a growing file (a log) from byte `start` to its current end, at most the last `maxBytes`
+ * of it, with its inode, so the caller can keep a read position across runs and see a rotation.
+ * Same rules as readBoundedFile: O_NONBLOCK open, regular files only, stopped by the signal.
+ */
+export async function readFileFrom(path: string, start: number, opts: { maxBytes: number; signal?: AbortSignal | undefined }): Promise<FileTail> {
+  let fh;
+  try {
+    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch (e) {
+    throw inputErrorOf(e);
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new InputError('not-regular', 'it is not a regular file');
+    const size = st.size;
+    const from = Math.min(Math.max(start, size - opts.maxBytes, 0), size);
+    const chunks: Buffer[] = [];
+    let pos = from;
+    while (pos < size) {
+      if (opts.signal?.aborted) throw new InputError('aborted', 'the check timed out while reading it');
+      const buf = Buffer.allocUnsafe(Math.min(64 * 1024, size - pos));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+      if (bytesRead === 0) break;
+      chunks.push(buf.subarray(0, bytesRead));
+      pos += bytesRead;
+    }
+    return { text: Buffer.concat(chunks).toString('utf8'), from, size: pos, ino: st.ino, dev: st.dev };
+  } catch (e) {
+    throw inputErrorOf(e);
+  } finally {
+    await fh.close();
+  }
 }
 
 /**
