@@ -27,8 +27,9 @@ export function needs(f: ProcFilter): { cmdline: boolean; status: boolean } {
 }
 
 export function matches(p: ProcInfo, f: ProcFilter): boolean {
-  // check_procs: any of the letters given found in ps's STAT.
-  if (f.states !== undefined && ![...f.states].some((c) => p.stat.includes(c))) return false;
+  // check_procs 2.3 matches the letters as one substring of ps's STAT (strstr): -s S counts
+  // Ss and Sl, -s Ss only session leaders asleep, -s sS nothing (its help says any of them).
+  if (f.states !== undefined && !p.stat.includes(f.states)) return false;
   if (f.ppid !== undefined && p.ppid !== f.ppid) return false;
   if (f.vszKiB !== undefined && !(p.vszKiB >= f.vszKiB)) return false;
   if (f.rssKiB !== undefined && !(p.rssKiB >= f.rssKiB)) return false;

@@ -19,7 +19,7 @@ const descriptor: PluginDescriptor = {
   thresholds: { subject: 'the number of matching processes' },
   options: [
     { name: 'metric', short: 'm', type: 'string', valueName: 'PROCS', help: 'Only PROCS (the number of processes) is supported.' },
-    { name: 'state', short: 's', type: 'string', valueName: 'STATUSFLAGS', help: 'Only processes with one of these letters in ps STAT (R, S, D, Z, T, I, and < N L s l +).' },
+    { name: 'state', short: 's', type: 'string', valueName: 'STATUSFLAGS', help: 'Only processes whose ps STAT contains these letters in this order, as check_procs matches them (Z, D, R, S, Ss, Sl; the flags after the state letter are < N L s l +).' },
     { name: 'ppid', short: 'p', type: 'string', valueName: 'PPID', help: 'Only children of this process.' },
     { name: 'vsz', short: 'z', type: 'string', valueName: 'KIB', help: 'Only processes with a virtual size of at least this many KiB.' },
     { name: 'rss', short: 'r', type: 'string', valueName: 'KIB', help: 'Only processes with a resident size of at least this many KiB.' },
