@@ -3,7 +3,7 @@ import { readTextFile } from '../lib/files.ts';
 import { parseFreeThreshold } from '../lib/host.ts';
 import { probeMount } from './collect.ts';
 import { evaluateDisk, type DiskItem } from './evaluate.ts';
-import { DEFAULT_EXCLUDED_TYPES, isRemote, parseMountinfo, type Mount } from './parse.ts';
+import { DEFAULT_EXCLUDED_TYPES, isRemote, parseDfOutput, parseMountinfo, type Mount } from './parse.ts';
 
 const UNITS: Record<string, { bytes: number; name: string }> = {
   bytes: { bytes: 1, name: 'B' },
@@ -65,6 +65,7 @@ async function labelled(ctx: PluginContext, c: { mount: Mount; path: string }, t
 const descriptor: PluginDescriptor = {
   name: 'check_ha_disk',
   prefix: 'DISK',
+  inputFile: true,
   description:
     "Checks free space and inodes of mounted filesystems with the options and output of monitoring-plugins' check_disk: " +
     '-w/-c a percentage of free space (20%) or a free size in units (default MiB), -W/-K free inodes in percent. ' +
@@ -75,7 +76,7 @@ const descriptor: PluginDescriptor = {
     { name: 'critical', short: 'c', type: 'string', multiple: true, valueName: 'PERCENT%|UNITS', help: 'CRITICAL when free space is below this (repeatable).' },
     { name: 'iwarning', short: 'W', type: 'string', valueName: 'PERCENT%', help: 'WARNING when free inodes are below this percentage.' },
     { name: 'icritical', short: 'K', type: 'string', valueName: 'PERCENT%', help: 'CRITICAL when free inodes are below this percentage.' },
-    { name: 'path', short: 'p', type: 'string', multiple: true, valueName: 'PATH', help: 'A mount point, a device, or a path (its filesystem is checked); repeatable. Given paths are checked whatever their type.' },
+    { name: 'path', short: 'p', type: 'string', multiple: true, restricted: 'file', valueName: 'PATH', help: 'A mount point, a device, or a path (its filesystem is checked); repeatable. Given paths are checked whatever their type.' },
     { name: 'exact-match', short: 'E', type: 'boolean', help: 'With -p, only exact mount points or devices.' },
     { name: 'exclude-device', short: 'x', type: 'string', multiple: true, valueName: 'DEVICE', help: 'Leave out this device or mount point (without -p; repeatable).' },
     { name: 'exclude-type', short: 'X', type: 'string', multiple: true, valueName: 'TYPE', help: `Leave out this filesystem type too (repeatable). Always left out unless -N names them: ${DEFAULT_EXCLUDED_TYPES.join(', ')}.` },
@@ -97,13 +98,20 @@ const descriptor: PluginDescriptor = {
     const critical = ctx.strings('critical').map((t) => parseFreeThreshold(t, unit.bytes, '-c'));
     const statTimeout = Number(ctx.string('stat-timeout') ?? '3');
     if (!(statTimeout > 0)) throw new PluginError(`invalid --stat-timeout ${ctx.string('stat-timeout')}: expected seconds above 0`);
-    const mounts = parseMountinfo(await readTextFile('/proc/self/mountinfo', undefined, { signal: ctx.signal }));
+    // --input-file: saved `df -B1 --output=source,fstype,itotal,iused,iavail,size,used,avail,target`.
+    const input = await ctx.readInput();
+    const saved = input === undefined ? undefined : parseDfOutput(input);
+    const mounts = saved ? saved.map((x) => x.mount) : parseMountinfo(await readTextFile('/proc/self/mountinfo', undefined, { signal: ctx.signal }));
     const chosen = select(ctx, mounts);
     // Every mount probed at once: a hung one costs its timeout, not the sum of them. The
     // timeout leaves time to answer before -t.
     const timeoutMs = Math.max(100, Math.min(statTimeout * 1000, ctx.remainingMs() - 600));
     const items: DiskItem[] = await Promise.all(
-      chosen.map(async (c) => ({ mount: c.mount, ...(await labelled(ctx, c, timeoutMs)) })),
+      chosen.map(async (c) => {
+        const known = saved?.find((x) => x.mount === c.mount);
+        if (known) return { mount: c.mount, label: ctx.flag('mountpoint') ? c.mount.source : c.mount.mountPoint, probe: { kind: 'ok' as const, stats: known.stats, ms: 0 } };
+        return { mount: c.mount, ...(await labelled(ctx, c, timeoutMs)) };
+      }),
     );
     // check_disk leaves out filesystems with no blocks (pseudo filesystems of unknown types) unless named.
     const shown = ctx.strings('path').length ? items : items.filter((i) => i.probe.kind !== 'ok' || i.probe.stats.blocks > 0);

@@ -66,3 +66,22 @@ export function parseStatF(text: string): FsStats | undefined {
   if (n.length !== 6 || n.some((x) => !Number.isFinite(x))) return undefined;
   return { bsize: n[0]!, blocks: n[1]!, bfree: n[2]!, bavail: n[3]!, files: n[4]!, ffree: n[5]! };
 }
+
+/**
+ * `df -B1 --output=source,fstype,itotal,iused,iavail,size,used,avail,target` for --input-file:
+ * the same figures statfs gives, in bytes.
+ */
+export function parseDfOutput(text: string): { mount: Mount; stats: FsStats }[] {
+  const out: { mount: Mount; stats: FsStats }[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^(\S+)\s+(\S+)\s+(\d+|-)\s+(\d+|-)\s+(\d+|-)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\/.*)$/.exec(line.trim());
+    if (!m) continue;
+    const n = (s: string): number => (s === '-' ? 0 : Number(s));
+    const size = n(m[6]!);
+    out.push({
+      mount: { source: m[1]!, fsType: m[2]!, mountPoint: m[9]!, options: '' },
+      stats: { bsize: 1, blocks: size, bfree: size - n(m[7]!), bavail: n(m[8]!), files: n(m[3]!), ffree: n(m[5]!) },
+    });
+  }
+  return out;
+}

@@ -2,7 +2,7 @@ import { PluginError, type PluginDescriptor } from '../../nagios/plugin.ts';
 import { readTextFile } from '../lib/files.ts';
 import { readProcesses } from './collect.ts';
 import { evaluateProcs, needs, type ProcFilter } from './evaluate.ts';
-import { passwdUids } from './parse.ts';
+import { parsePsOutput, passwdUids } from './parse.ts';
 
 function num(text: string | undefined, option: string): number | undefined {
   if (text === undefined) return undefined;
@@ -17,6 +17,7 @@ const descriptor: PluginDescriptor = {
     "Counts processes with the filters and output of monitoring-plugins' check_procs (state letters as in ps STAT, " +
     'parent, user, command name, arguments, VSZ, RSS, CPU), read from /proc directly without starting ps.',
   thresholds: { subject: 'the number of matching processes' },
+  inputFile: true,
   options: [
     { name: 'metric', short: 'm', type: 'string', valueName: 'PROCS', help: 'Only PROCS (the number of processes) is supported.' },
     { name: 'state', short: 's', type: 'string', valueName: 'STATUSFLAGS', help: 'Only processes whose ps STAT contains these letters in this order, as check_procs matches them (Z, D, R, S, Ss, Sl; the flags after the state letter are < N L s l +).' },
@@ -70,7 +71,9 @@ const descriptor: PluginDescriptor = {
     };
     const want = needs(filter);
     if (ctx.verbose > 0) want.cmdline = want.status = true;
-    let procs = await readProcesses(want, ctx.signal);
+    // --input-file: saved `ps axwwo stat,uid,pid,ppid,vsz,rss,pcpu,etimes,comm,args` output.
+    const input = await ctx.readInput();
+    let procs = input !== undefined ? parsePsOutput(input) : await readProcesses(want, ctx.signal);
     // Standalone, the check leaves itself out (check_procs leaves out itself and its ps);
     // inside the agent the agent is a process like any other.
     if (/check_ha_procs(\.cjs)?$/.test(process.argv[1] ?? '')) procs = procs.filter((p) => p.pid !== process.pid);

@@ -102,3 +102,17 @@ export function passwdUids(text: string): Map<string, number> {
   }
   return out;
 }
+
+/**
+ * `ps axwwo stat,uid,pid,ppid,vsz,rss,pcpu,etimes,comm,args` for --input-file: what check_procs
+ * itself reads, the command name taken as one word as check_procs takes it.
+ */
+export function parsePsOutput(text: string): ProcInfo[] {
+  const out: ProcInfo[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^\s*(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+(\d+)\s+(\S+)\s?(.*)$/.exec(line);
+    if (!m) continue;
+    out.push({ stat: m[1]!, uid: Number(m[2]), pid: Number(m[3]), ppid: Number(m[4]), vszKiB: Number(m[5]), rssKiB: Number(m[6]), pcpu: Number(m[7]), elapsedS: Number(m[8]), comm: m[9]!, args: m[10]!.trim() || `[${m[9]}]` });
+  }
+  return out;
+}

@@ -1,7 +1,7 @@
 import { InputError, readBoundedBytes } from '../../nagios/input.ts';
 import { PluginError, type PluginDescriptor } from '../../nagios/plugin.ts';
 import { evaluateUsers } from './evaluate.ts';
-import { loggedIn, parseUtmp } from './parse.ts';
+import { loggedIn, parseUtmp, parseUtmpdump } from './parse.ts';
 
 const UTMP = '/var/run/utmp';
 
@@ -17,6 +17,7 @@ const descriptor: PluginDescriptor = {
   description:
     "Counts the users logged in, from the utmp records (USER_PROCESS entries, as monitoring-plugins' check_users and who count them), " +
     'read and decoded directly: no who process is started.',
+  inputFile: true,
   options: [
     { name: 'warning', short: 'w', type: 'string', valueName: 'INTEGER', help: 'WARNING when more than INTEGER users are logged in.' },
     { name: 'critical', short: 'c', type: 'string', valueName: 'INTEGER', help: 'CRITICAL when more than INTEGER users are logged in.' },
@@ -26,6 +27,9 @@ const descriptor: PluginDescriptor = {
   async run(ctx) {
     const w = count(ctx.string('warning'), '-w');
     const c = count(ctx.string('critical'), '-c');
+    // --input-file takes utmpdump's text (the binary file is given with --utmp-file).
+    const input = await ctx.readInput();
+    if (input !== undefined) return evaluateUsers({ users: loggedIn(parseUtmpdump(input)), warning: w, critical: c });
     const path = ctx.string('utmp-file') ?? UTMP;
     let bytes: Buffer;
     let note: string | undefined;

@@ -44,3 +44,18 @@ export function parseUtmp(b: Buffer): UtmpEntry[] {
 export function loggedIn(entries: readonly UtmpEntry[]): UtmpEntry[] {
   return entries.filter((e) => e.type === USER_PROCESS && e.user !== '');
 }
+
+/**
+ * `utmpdump` text (util-linux), for --input-file: one record a line,
+ * `[7] [01234] [ts/1] [alice   ] [pts/1       ] [192.0.2.10          ] [192.0.2.10     ] [2026-11-29T09:00:00,000000+00:00]`.
+ */
+export function parseUtmpdump(text: string): UtmpEntry[] {
+  const out: UtmpEntry[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^\[(\d+)\] \[(\d+)\] \[([^\]]*)\] \[([^\]]*)\] \[([^\]]*)\] \[([^\]]*)\] \[([^\]]*)\] \[([^\]]*)\]/.exec(line.trim());
+    if (!m) continue;
+    const t = Date.parse(m[8]!.replace(',', '.'));
+    out.push({ type: Number(m[1]), pid: Number(m[2]), user: m[4]!.trim(), line: m[5]!.trim(), host: m[6]!.trim(), loginSec: Number.isFinite(t) ? Math.floor(t / 1000) : 0 });
+  }
+  return out;
+}
