@@ -8,10 +8,10 @@
 // processes systeminformation started per call (counted by wrapping child_process). Also the
 // cost of loading the systeminformation module at all (time and RSS), which a check that
 // imported it would pay on every run. Each si call comes 550 ms after the previous one, as in
-// a check run (processes() otherwise answers from its 500 ms cache). Needs `npm install --no-save systeminformation@5`
-// (a devDependency of the repository). Prints ratios only: these machines are noisy.
+// a check run (processes() otherwise answers from its 500 ms cache). systeminformation is a
+// devDependency used only here (npm ci installs it). Prints ratios only: these machines are noisy.
 import childProcess from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { readFile, readdir, statfs } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -37,7 +37,7 @@ let si;
 try {
   si = require('systeminformation');
 } catch {
-  console.error('bench/host-basics: systeminformation is not installed: npm install --no-save systeminformation@5');
+  console.error('bench/host-basics: systeminformation is not installed (a devDependency): run npm ci');
   process.exit(2);
 }
 const loadMs = performance.now() - t0;
