@@ -5,7 +5,7 @@
  * below it. No swap at all gives the -n state (CRITICAL by default). Pure.
  */
 import type { Perfdata } from '../../nagios/perfdata.ts';
-import { detail, leaf, type CheckResult } from '../../nagios/result.ts';
+import { detail, type CheckResult } from '../../nagios/result.ts';
 import { State, worst, type StateCode } from '../../nagios/states.ts';
 import { mib, type FreeThreshold } from '../lib/host.ts';
 
@@ -62,5 +62,5 @@ export function evaluateSwap(i: SwapInput): CheckResult {
   ];
   let summary = `${freePct(total)}% free (${mib(total.freeBytes)} MiB out of ${mib(total.totalBytes)} MiB)`;
   if (total.totalBytes <= 0) summary += ' - swap is disabled, not present or of zero size';
-  return { ...leaf('', state, summary, perfdata), name: undefined, children };
+  return { state, summary, perfdata, children };
 }

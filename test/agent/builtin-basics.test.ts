@@ -4,20 +4,27 @@
  * and allowed_hosts changed, plus the key forcing the built-ins) through the real check_nrpe,
  * compared with monitoring-plugins running the same command lines.
  */
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planCommand } from '../../agent/commands.ts';
 import { parseConfigText } from '../../agent/config.ts';
 import { parsePluginOutput } from '../../nagios/output.ts';
 import { plugins } from '../../plugins/registry.ts';
 import { runProgram } from '../support/bin.ts';
-import { requireFile } from '../support/require.ts';
-import { checkNrpe, cleanup, startAgent, type Daemon } from './helpers.ts';
+import { stopChild } from '../support/process.ts';
+import { requireFile, requireRoot } from '../support/require.ts';
+import { waitFor } from '../support/wait.ts';
+import { checkNrpe, cleanup, onCleanup, startAgent, tempDir, type Daemon } from './helpers.ts';
 
 const STOCK = '/etc/nagios/nrpe.cfg';
 const MP = '/usr/lib/nagios/plugins';
 const missing = { exists: () => false };
 const present = { exists: () => true };
+
+// At file level: the agents and the FUSE mount of every describe block are stopped after all of them.
+afterAll(cleanup);
 
 describe('planCommand: the stock check_users/load/disk/procs/swap lines', () => {
   const line = `${MP}/check_load -r -w .15,.10,.05 -c .30,.25,.20`;
@@ -76,7 +83,6 @@ describe('hawatch-agent answers the stock Debian nrpe.cfg with the built-ins', (
     // auto, with the command lines pointing where monitoring-plugins is not installed.
     auto = await startAgent({ config: `allowed_hosts=127.0.0.1\n${commands.map(([n, l]) => `command[${n}]=${l.replace(MP, '/opt/absent/plugins')}`).join('\n')}\n` });
   });
-  afterAll(cleanup);
 
   it('each stock command: built-in output, same state as monitoring-plugins running the same line', async () => {
     for (const [name, line] of commands) {
@@ -94,5 +100,41 @@ describe('hawatch-agent answers the stock Debian nrpe.cfg with the built-ins', (
     // The in-process run never started monitoring-plugins' program: the line's path does not exist for `auto`.
     const disk = await checkNrpe(auto.port, ['-c', 'check_hda1']);
     expect(disk.stdout).toMatch(/^DISK CRITICAL - free space: \/dev\/hda1 is not accessible: no such file or directory/);
+  });
+});
+
+describe('a hung network filesystem does not stall the agent', () => {
+  it('six disk checks on a FUSE mount that never answers (more than the 4 threadpool threads) are CRITICAL hung, and other checks answer meanwhile', async () => {
+    requireRoot('mounting a FUSE filesystem');
+    requireFile('/dev/fuse', 'fuse3 (the kernel module)');
+    const dir = await tempDir('hawatch-fuse-');
+    const mnt = join(dir, 'hang');
+    mkdirSync(mnt);
+    // The test holds /dev/fuse open and never answers: every request on the mount waits
+    // (allow_other: the agent's checks run as nagios).
+    const holder = spawn('bash', ['-c', `exec 3<>/dev/fuse; mount -i -t fuse -o fd=3,rootmode=40000,user_id=0,group_id=0,allow_other hawatch-hang ${mnt} && exec sleep 300`], { stdio: 'ignore' });
+    onCleanup(async () => {
+      await stopChild(holder, 1000);
+      await runProgram('umount', ['-l', mnt]);
+    });
+    await waitFor('the FUSE mount', () => (readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${mnt} `) ? true : undefined), 10_000);
+    const agent = await startAgent({
+      config: ['allowed_hosts=127.0.0.1', 'hawatch_builtin_basics=1', `command[disk]=${MP}/check_disk -w 20% -c 10% -N fuse --stat-timeout 2`, `command[users]=${MP}/check_users -w 5 -c 10`].join('\n'),
+    });
+    const started = Date.now();
+    const disks = Array.from({ length: 6 }, () => checkNrpe(agent.port, ['-c', 'disk']));
+    await new Promise((r) => setTimeout(r, 300));
+    const users = await checkNrpe(agent.port, ['-c', 'users']);
+    // utmp is read on the threadpool too: it is answered while the six probes wait.
+    expect(users.stdout).toMatch(/^USERS OK - /);
+    expect(Date.now() - started).toBeLessThan(1500);
+    for (const r of await Promise.all(disks)) {
+      expect(r.stdout).toContain('DISK CRITICAL');
+      expect(r.code).toBe(2);
+      expect(r.stdout).toContain(`${mnt} hung (statfs gave no answer within 2 s)`);
+    }
+    expect(Date.now() - started).toBeLessThan(6000);
+    // No stat child is left waiting on the mount.
+    expect((await runProgram('pgrep', ['-f', `stat --file-system .* -- ${mnt}`])).stdout).toBe('');
   });
 });
