@@ -93,8 +93,12 @@ export function evaluateDisk(i: DiskInput): CheckResult {
     const where = `${it.mount.fsType} on ${it.mount.source || 'none'} at ${it.mount.mountPoint}${probe.kind === 'ok' ? `, statfs ${probe.ms} ms` : ''}`;
     children.push(detail(it.label, s, `${text.slice(it.label.length + 1)}, ${where}`));
   }
-  let summary: string;
-  if (i.items.length === 0) summary = 'no filesystem to check (all excluded by type, or none matched)';
+  let summary = '';
+  // check_disk says UNKNOWN when nothing is left to check: a typo in -N must not read as OK.
+  if (i.items.length === 0) {
+    state = State.UNKNOWN;
+    summary = 'no filesystem to check (all left out by type or device, or none matched)';
+  }
   else if (shown.length === 0) summary = `free space: all ${i.items.length} filesystems within the thresholds`;
   else summary = `free space: ${shown.join(', ')}`;
   return { state, summary, perfdata, children };

@@ -6,7 +6,7 @@
  * mount whose daemon never answers.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePluginOutput } from '../../../nagios/output.ts';
@@ -126,6 +126,36 @@ describe('check_ha_swap against check_swap', () => {
   });
 });
 
+describe('check_ha_swap against check_swap with real swap', () => {
+  it('a 64 MiB swap file switched on: percent and size thresholds, -a', async () => {
+    const file = join(dir, 'swapfile');
+    await runProgram('fallocate', ['-l', '64M', file]);
+    chmodSync(file, 0o600);
+    expect((await runProgram('mkswap', [file])).code).toBe(0);
+    const on = await runProgram('swapon', [file]);
+    expect(on.stderr).toBe('');
+    try {
+      // Nothing is swapped out: 100% free. check_swap counts whole MiB (63 of 65532 KiB), hawatch
+      // bytes, so no size threshold here falls between the two.
+      for (const [args, state] of [
+        [['-w', '20%', '-c', '10%'], 0],
+        [['-w', '100%', '-c', '10%'], 1],
+        [['-w', '100%', '-c', '100%'], 2],
+        [['-w', '80000000', '-c', '1000'], 1],
+        [['-w', '80000000', '-c', '70000000'], 2],
+        [['-w', '20%', '-c', '10%', '-a'], 0],
+        [['-w', '100%', '-c', '10%', '-a'], 1],
+      ] as const) {
+        const { theirs, ours } = await same('swap', args);
+        expect(ours.code).toBe(state);
+        expect(Math.abs(perf(ours.stdout).get('swap')! - perf(theirs).get('swap')!)).toBeLessThanOrEqual(1024 ** 2);
+      }
+    } finally {
+      await runProgram('swapoff', [file]);
+    }
+  });
+});
+
 describe('check_ha_procs against check_procs', () => {
   const NAME = `hwprocs${process.pid % 100000}`;
   let uniqueSleep: string;
@@ -197,6 +227,11 @@ describe('check_ha_disk against check_disk', () => {
       const shape = (s: string): string => parsePluginOutput(s).output.replace(/;$/, '').replace(/; /g, ', ').replace(/\d+/g, 'N');
       expect(shape(ours.stdout)).toBe(shape(theirs));
     }
+  });
+
+  it('nothing left to check is UNKNOWN in both', async () => {
+    await same('disk', ['-w', '20%', '-c', '10%', '-N', 'nosuchfs']);
+    expect((await runBin('check_ha_disk', ['-w', '20%', '-c', '10%', '-N', 'nosuchfs'])).code).toBe(3);
   });
 
   it('a path that does not exist is CRITICAL in both', async () => {
