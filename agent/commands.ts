@@ -11,6 +11,7 @@
  * cannot add words; for shell lines they are substituted into the line, as NRPE does (the
  * arguments were checked against nasty_metachars first).
  */
+import { existsSync } from 'node:fs';
 import { pluginOptions, type PluginDescriptor, type PluginOption } from '../nagios/plugin.ts';
 import { expandMacros, splitCommandLine } from './shellwords.ts';
 
@@ -21,11 +22,35 @@ export type CommandPlan =
 
 const PLUGIN_FILE = /(?:^|\/)(check_ha_[A-Za-z0-9_-]+?)(?:\.cjs)?$/;
 
-export function planCommand(name: string, line: string, plugins: readonly PluginDescriptor[], commandPrefix?: string): CommandPlan {
+/**
+ * The stock nrpe.cfg commands hawatch has built in: a line calling monitoring-plugins'
+ * check_users, check_load, check_disk, check_procs or check_swap (any directory) runs the
+ * check_ha_ twin in-process, with the same options, when `hawatch_builtin_basics` says so:
+ * `auto` (default) when the program named is missing (a node without monitoring-plugins),
+ * `1` always (no fork per check), `0` never.
+ */
+const BASICS = /(?:^|\/)check_(users|load|disk|procs|swap)$/;
+
+export interface PlanOptions {
+  readonly commandPrefix?: string | undefined;
+  readonly builtinBasics?: 'auto' | 'always' | 'never' | undefined;
+  /** Whether the program exists (injected by tests). */
+  readonly exists?: ((path: string) => boolean) | undefined;
+}
+
+export function planCommand(name: string, line: string, plugins: readonly PluginDescriptor[], commandPrefix?: string, opts: PlanOptions = {}): CommandPlan {
   const full = commandPrefix ? `${commandPrefix} ${line}` : line;
   const split = splitCommandLine(full);
   if (split.kind === 'shell') return { kind: 'shell', name, line: full, reason: split.reason };
   const words = split.words;
+  // The basics need no privileges, so a command_prefix (sudo, nice) is not needed by the built-in.
+  const own = commandPrefix ? splitCommandLine(line) : split;
+  const basic = own.kind === 'words' ? BASICS.exec(own.words[0] ?? '') : null;
+  const mode = opts.builtinBasics ?? 'auto';
+  if (basic && own.kind === 'words' && mode !== 'never' && (mode === 'always' || !(opts.exists ?? existsSync)(own.words[0]!))) {
+    const plugin = plugins.find((p) => p.name === `check_ha_${basic[1]}`);
+    if (plugin) return { kind: 'inproc', name, line: full, plugin, argTemplates: own.words.slice(1) };
+  }
   let at = 0;
   if (words.length > 1 && /(?:^|\/)(node|nodejs)$/.test(words[0]!)) at = 1;
   const m = PLUGIN_FILE.exec(words[at]!);
@@ -36,9 +61,9 @@ export function planCommand(name: string, line: string, plugins: readonly Plugin
   return { kind: 'exec', name, line: full, file: words[0]!, argTemplates: words.slice(1) };
 }
 
-export function planCommands(commands: ReadonlyMap<string, string>, plugins: readonly PluginDescriptor[], commandPrefix?: string): Map<string, CommandPlan> {
+export function planCommands(commands: ReadonlyMap<string, string>, plugins: readonly PluginDescriptor[], commandPrefix?: string, opts: PlanOptions = {}): Map<string, CommandPlan> {
   const out = new Map<string, CommandPlan>();
-  for (const [name, line] of commands) out.set(name, planCommand(name, line, plugins, commandPrefix));
+  for (const [name, line] of commands) out.set(name, planCommand(name, line, plugins, commandPrefix, opts));
   return out;
 }
 

@@ -31,6 +31,9 @@ export interface SslConfig {
   readonly anonEcdh: boolean;
 }
 
+/** auto: when the monitoring-plugins program is missing; always: 1; never: 0. */
+export type BuiltinBasics = 'auto' | 'always' | 'never';
+
 export interface AgentConfig {
   readonly serverPort: number;
   readonly serverAddress?: string | undefined;
@@ -55,6 +58,8 @@ export interface AgentConfig {
   readonly maxConnectionsPerHost: number;
   /** hawatch_handshake_timeout: seconds from accept to a complete request (TLS handshake included). */
   readonly handshakeTimeoutS: number;
+  /** hawatch_builtin_basics: when stock check_users/load/disk/procs/swap lines run built in (see agent/commands.ts). */
+  readonly builtinBasics: BuiltinBasics;
   readonly ssl: SslConfig;
   /** Where the config came from (the main file, then includes), for messages. */
   readonly files: readonly string[];
@@ -92,6 +97,7 @@ interface Mutable {
   maxConnections: number;
   maxConnectionsPerHost: number;
   handshakeTimeoutS: number;
+  builtinBasics: BuiltinBasics;
   ssl: {
     version: SslVersion;
     useAdh: 0 | 1 | 2;
@@ -128,6 +134,7 @@ function defaults(): Mutable {
     // check_nrpe sends its query right after the handshake: a few seconds is ample, and idle
     // or half-dead connections free their slot quickly.
     handshakeTimeoutS: 5,
+    builtinBasics: 'auto',
     ssl: { version: 'TLSv1+', useAdh: 1, cipherList: DEFAULT_CIPHER_LIST, clientCerts: 0, logging: 0, dhParams: '2048', anonEcdh: true },
     files: [],
     warnings: [],
@@ -188,7 +195,7 @@ function intIn(where: string, key: string, value: string, min: number, max: numb
 
 function bool01(where: string, key: string, value: string): boolean {
   if (value === '0' || value === '1') return value === '1';
-  throw new ConfigError(`${where}: ${key} must be 0 or 1, not '${value}'`);
+  throw new ConfigError(`${where}: ${key} must be 0 or 1${key === 'hawatch_builtin_basics' ? ' or auto' : ''}, not '${value}'`);
 }
 
 async function parseInto(cfg: Mutable, text: string, path: string, depth: number): Promise<void> {
@@ -274,6 +281,10 @@ async function parseInto(cfg: Mutable, text: string, path: string, depth: number
         break;
       case 'hawatch_handshake_timeout':
         cfg.handshakeTimeoutS = intIn(where, key, value, 1, 3600);
+        break;
+      case 'hawatch_builtin_basics':
+        if (value === 'auto' || value === '') cfg.builtinBasics = 'auto';
+        else cfg.builtinBasics = bool01(where, key, value) ? 'always' : 'never';
         break;
       case 'hawatch_dh_params':
         if (value !== 'auto' && value !== '2048' && value !== '') cfg.ssl.dhParams = abs(value);

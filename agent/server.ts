@@ -156,7 +156,7 @@ export function createAgent(opts: AgentOptions): Agent {
     if (problems.length) throw new Error(problems.join('; '));
     const allowed = await buildAllowedHosts(config.allowedHosts);
     const tls = opts.useTls ? await buildTls(config.ssl, requestTimeoutMs(config)) : undefined;
-    const plans = planCommands(config.commands, opts.plugins, config.commandPrefix);
+    const plans = planCommands(config.commands, opts.plugins, config.commandPrefix, { builtinBasics: config.builtinBasics });
     const handshaking = new Map<string, (t: TLSSocket) => void>();
     if (tls) {
       tls.server.on('secureConnection', (t: TLSSocket) => {

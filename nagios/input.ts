@@ -81,14 +81,20 @@ export function inputErrorOf(e: unknown): InputError {
 const aborted = (): InputError => new InputError('aborted', 'the check timed out while reading it');
 
 /** Reads a regular file of at most `maxBytes` as UTF-8, with its modification time. */
-export function readBoundedFile(path: string, opts: BoundedReadOptions = {}): Promise<BoundedText> {
+export async function readBoundedFile(path: string, opts: BoundedReadOptions = {}): Promise<BoundedText> {
+  const r = await readBoundedBytes(path, opts);
+  return { text: r.bytes.toString('utf8'), mtimeMs: r.mtimeMs };
+}
+
+/** The same as raw bytes, for binary files (utmp records). */
+export function readBoundedBytes(path: string, opts: BoundedReadOptions = {}): Promise<{ bytes: Buffer; mtimeMs: number }> {
   const max = opts.maxBytes ?? MAX_INPUT_BYTES;
   const signal = opts.signal;
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(aborted());
     let settled = false;
     let fd: number | undefined;
-    const done = (err: InputError | undefined, value?: BoundedText): void => {
+    const done = (err: InputError | undefined, value?: { bytes: Buffer; mtimeMs: number }): void => {
       if (settled) return;
       settled = true;
       signal?.removeEventListener('abort', onAbort);
@@ -98,7 +104,7 @@ export function readBoundedFile(path: string, opts: BoundedReadOptions = {}): Pr
     // Rejects at once; the descriptor is closed when the chunk under way comes back.
     const onAbort = (): void => done(aborted());
     signal?.addEventListener('abort', onAbort, { once: true });
-    const finish = (err: InputError | undefined, value?: BoundedText): void => {
+    const finish = (err: InputError | undefined, value?: { bytes: Buffer; mtimeMs: number }): void => {
       if (fd !== undefined) close(fd, () => undefined);
       fd = undefined;
       done(err, value);
@@ -120,7 +126,7 @@ export function readBoundedFile(path: string, opts: BoundedReadOptions = {}): Pr
           const buf = Buffer.allocUnsafe(Math.min(CHUNK, max + 1 - total));
           read(opened, buf, 0, buf.length, null, (readErr, n) => {
             if (readErr) return finish(inputErrorOf(readErr));
-            if (n === 0) return finish(undefined, { text: Buffer.concat(chunks, total).toString('utf8'), mtimeMs: st.mtimeMs });
+            if (n === 0) return finish(undefined, { bytes: Buffer.concat(chunks, total), mtimeMs: st.mtimeMs });
             total += n;
             if (total > max) return finish(tooLarge(max));
             chunks.push(n === buf.length ? buf : buf.subarray(0, n));

@@ -226,8 +226,10 @@ export async function runPlugin(d: PluginDescriptor, argv: readonly string[], de
   let thresholds: Thresholds;
   try {
     timeout = parseTimeout(values.timeout as string | undefined);
-    const w = (values.warning as string | undefined) ?? d.thresholds?.warning;
-    const c = (values.critical as string | undefined) ?? d.thresholds?.critical;
+    // Only a plugin that declares `thresholds` gets -w/-c read as ranges: the host basics
+    // declare their own -w/-c in monitoring-plugins' grammar (load triplets, 20%, 100MB).
+    const w = d.thresholds ? ((values.warning as string | undefined) ?? d.thresholds.warning) : undefined;
+    const c = d.thresholds ? ((values.critical as string | undefined) ?? d.thresholds.critical) : undefined;
     thresholds = { warning: w === undefined ? undefined : parseRange(w), critical: c === undefined ? undefined : parseRange(c) };
   } catch (e) {
     return describeError(e, d.prefix, verbose);

@@ -59,7 +59,7 @@ describe('command plans', () => {
   });
   it('runs anything else as a child process, or through the shell when needed', () => {
     expect(planCommand('t', '/usr/local/bin/check_ha_unknown -w 5', plugins).kind).toBe('exec');
-    expect(planCommand('t', '/usr/lib/nagios/plugins/check_load -r', plugins)).toMatchObject({ kind: 'exec', file: '/usr/lib/nagios/plugins/check_load', argTemplates: ['-r'] });
+    expect(planCommand('t', '/usr/lib/nagios/plugins/check_load -r', plugins, undefined, { exists: () => true })).toMatchObject({ kind: 'exec', file: '/usr/lib/nagios/plugins/check_load', argTemplates: ['-r'] });
     expect(planCommand('t', 'check_ha_test | head -1', plugins).kind).toBe('shell');
     expect(planCommand('t', 'check_ha_test -w 5', plugins, '/usr/bin/sudo')).toMatchObject({ kind: 'exec', file: '/usr/bin/sudo' });
   });
