@@ -329,3 +329,57 @@ describe('the command line', () => {
     expect(e.err).toMatch(/^hawatch-server: export needs what to write: nagios, icinga2 or agent, not xml\n/);
   });
 });
+
+describe('query (cluster rules in Nagios and Icinga)', () => {
+  it('the exported hawatch-rule command line, run as Nagios runs it, gives the rule state of the running server', async () => {
+    const inv = join(dir, 'rule.yaml');
+    writeFileSync(
+      inv,
+      `server: { database: ":memory:" }
+# The scheduler spreads first checks over one interval: keep it short.
+defaults: { check_interval: 2s }
+hosts:
+  admin: { local: true }
+services:
+  - { name: up, host: admin, command: $NODE$ $HAWATCH_SERVER$ demo-check dummy 0 fine }
+  - { name: down, host: admin, command: $NODE$ $HAWATCH_SERVER$ demo-check dummy 2 broken }
+cluster_rules:
+  - { name: all up, members: [admin/up, admin/down], match: { state: [ok] }, expect: { at_least: 2 } }
+  - { name: one up, members: [admin/up, admin/down], match: { state: [ok] }, expect: { at_least: 1 } }
+`,
+    );
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    // The program Nagios runs: an installed hawatch-server is one command; here a wrapper of the build.
+    const wrapper = join(dir, 'hawatch-server');
+    writeFileSync(wrapper, `#!/bin/sh\nexec ${process.execPath} ${SERVER_BIN} "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    const exported = await run(['export', 'nagios', '--config', inv, '--server-url', url, '--server-command', wrapper]);
+    expect(exported.code).toBe(0);
+    const line = /command_name\s+hawatch-rule\n\s+command_line\s+(.*)\n/.exec(exported.out)?.[1];
+    expect(line).toBe(`${wrapper} query --url $_HOSTHAWATCH_URL$ --key "$HOSTNAME$/$SERVICEDESC$"`);
+    expect(exported.out).toMatch(new RegExp(`_HAWATCH_URL\\s+${url}\\n`));
+    // Nagios expands the macros, then runs a line with quotes through /bin/sh.
+    const nagiosRuns = (service: string) => runProgram('/bin/sh', ['-c', line!.replace('$_HOSTHAWATCH_URL$', url).replace('$HOSTNAME$', 'cluster').replace('$SERVICEDESC$', service)], { timeoutMs: 20_000 });
+
+    const down = await nagiosRuns('all up');
+    expect({ code: down.code, out: down.stdout }).toEqual({ code: 3, out: expect.stringMatching(/^HAWATCH UNKNOWN - cannot reach hawatch-server at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/) });
+
+    const server = spawn(process.execPath, [SERVER_BIN, '--config', inv, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    server.stderr!.on('data', (c: Buffer) => (log += c.toString()));
+    try {
+      await waitFor('the rules judged', async () => {
+        const r = await nagiosRuns('one up');
+        return r.code === 0 ? r : undefined;
+      }, 20_000, { stopWhen: () => (server.exitCode !== null ? `the server exited: ${log}` : undefined) });
+      const violated = await nagiosRuns('all up');
+      expect(violated.code).toBe(2);
+      expect(violated.stdout).toMatch(/^[^\n|]*1 of 2 /);
+      const missing = await nagiosRuns('no such rule');
+      expect({ code: missing.code, out: missing.stdout }).toEqual({ code: 3, out: expect.stringMatching(/^HAWATCH UNKNOWN - hawatch-server at .* has no object cluster\/no such rule: export again after inventory changes\n$/) });
+    } finally {
+      await stopChild(server, 10_000);
+    }
+  }, 60_000);
+});
