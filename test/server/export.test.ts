@@ -3,11 +3,10 @@
 // by the real hawatch-agent and answers every service of its host through stock check_nrpe;
 // `check` finds missing commands and files (each once) and `test-host` says what works
 // against a real agent and a real stock nrpe.
-import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { renderNagiosMainConfig } from '../../nagios/config.ts';
 import { cli } from '../../server/cli/cli.ts';
 import { createExecutor } from '../../server/executors/index.ts';
 import { AGENT_BIN, CHECK_NRPE, cleanup, startStockNrpe } from '../agent/helpers.ts';
@@ -15,12 +14,11 @@ import { binPath, runProgram } from '../support/bin.ts';
 import { fixturePath, ROOT } from '../support/paths.ts';
 import { freePort, isListening } from '../support/ports.ts';
 import { stopChild } from '../support/process.ts';
-import { requireFile, requireUser } from '../support/require.ts';
+import { requireFile } from '../support/require.ts';
 import { removeDir, tempDir } from '../support/tmp.ts';
 import { waitFor } from '../support/wait.ts';
+import { icingaValidate, nagiosVerify } from './export-helpers.ts';
 
-const NAGIOS = '/usr/sbin/nagios4';
-const ICINGA = '/usr/sbin/icinga2';
 const SERVER_BIN = join(ROOT, 'dist/bin/hawatch-server.cjs');
 
 const dir = tempDir('hawatch-export-', { mode: 0o755 });
@@ -99,44 +97,13 @@ cluster_rules:
   return file;
 }
 
-function nagiosVerify(objects: string): { status: number | null; out: string } {
-  requireFile(NAGIOS, 'nagios4-core');
-  const { uid, gid } = requireUser('nagios', 'nagios4-core');
-  const sub = join(dir, `nagios-${Date.now()}`);
-  mkdirSync(join(sub, 'checkresults'), { recursive: true });
-  chmodSync(sub, 0o755);
-  // Nagios drops to its user and writes temp files and check results there.
-  chownSync(sub, uid, gid);
-  chownSync(join(sub, 'checkresults'), uid, gid);
-  writeFileSync(join(sub, 'hawatch.cfg'), objects);
-  writeFileSync(join(sub, 'resource.cfg'), '$USER1$=/usr/lib/nagios/plugins\n');
-  writeFileSync(join(sub, 'nagios.cfg'), renderNagiosMainConfig({ varDir: sub, cfgFiles: [join(sub, 'hawatch.cfg')], resourceFile: join(sub, 'resource.cfg') }));
-  const r = spawnSync(NAGIOS, ['-v', join(sub, 'nagios.cfg')], { encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, out: r.stdout + r.stderr };
-}
-
-function icingaValidate(objects: string): { status: number | null; out: string } {
-  requireFile(ICINGA, 'icinga2-bin');
-  const sub = join(dir, `icinga-${Date.now()}`);
-  for (const d of ['cache', 'data', 'log', 'spool', 'run']) mkdirSync(join(sub, d), { recursive: true });
-  writeFileSync(join(sub, 'hawatch.conf'), objects);
-  // The stock icinga2.conf includes <itl>; everything else stays in this folder.
-  writeFileSync(join(sub, 'icinga2.conf'), `include <itl>\ninclude "hawatch.conf"\n`);
-  const user = spawnSync('id', ['-un'], { encoding: 'utf8' }).stdout.trim();
-  const group = spawnSync('id', ['-gn'], { encoding: 'utf8' }).stdout.trim();
-  const defs = { RunAsUser: user, RunAsGroup: group, ConfigDir: sub, CacheDir: join(sub, 'cache'), DataDir: join(sub, 'data'), LogDir: join(sub, 'log'), SpoolDir: join(sub, 'spool'), InitRunDir: join(sub, 'run') };
-  const args = ['daemon', '-C', '-c', join(sub, 'icinga2.conf'), ...Object.entries(defs).map(([k, v]) => `-D${k}=${v}`)];
-  const r = spawnSync(ICINGA, args, { encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, out: r.stdout + r.stderr };
-}
-
 describe('export nagios', () => {
   it('writes hosts, groups, check_nrpe commands, services with templates, contacts and rules that nagios4 -v accepts', async () => {
     const inv = inventory(5666);
     const r = await run(['export', 'nagios', '--config', inv]);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
-    const v = nagiosVerify(r.out);
+    const v = nagiosVerify(dir, r.out);
     expect(v.out).toMatch(/Total Errors:\s+0/);
     expect(v.status, v.out).toBe(0);
     expect(v.out).toMatch(/Checked 8 services\./);
@@ -164,7 +131,7 @@ describe('export nagios', () => {
     for (const line of ['check_command hawatch-rule-stale', 'active_checks_enabled 0', 'passive_checks_enabled 1', 'check_freshness 1', 'freshness_threshold 180']) {
       expect(rule).toMatch(new RegExp(`\\n\\s+${line.replace(' ', '\\s+')}\\n`));
     }
-    expect(nagiosVerify(r.out).status).toBe(0);
+    expect(nagiosVerify(dir, r.out).status).toBe(0);
   }, 60_000);
 });
 
@@ -173,7 +140,7 @@ describe('export icinga2', () => {
     const r = await run(['export', 'icinga2', '--config', inventory(5666)]);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
-    const v = icingaValidate(r.out);
+    const v = icingaValidate(dir, r.out);
     expect(v.status, v.out).toBe(0);
     expect(v.out).toMatch(/Instantiated 5 Hosts\./);
     expect(v.out).toMatch(/Instantiated 8 Services\./);
