@@ -42,7 +42,8 @@ function explainConnection(o: CheckOutcome, h: HostConfig): string {
 function checkWorks(o: CheckOutcome): boolean {
   if (o.failure !== undefined) return false;
   // The agent's own refusals, worded by NRPE and hawatch-agent alike.
-  return !/^(NRPE: (Command .* not defined|arguments refused|Unable to read output|Command timed out)|CHECK_NRPE: )/.test(o.output);
+  // ...and a plugin that printed nothing (a missing program: exit 127 with the shell's complaint).
+  return !/^(NRPE: (Command .* not defined|arguments refused|Unable to read output|Command timed out)|CHECK_NRPE: |\(No output on stdout\))/.test(o.output);
 }
 
 export async function testHost(inv: Inventory, name: string, factory: ExecutorFactory, runtimeMacros: Readonly<Record<string, string>>): Promise<TestHostResult> {

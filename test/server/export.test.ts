@@ -17,6 +17,7 @@ import { stopChild } from '../support/process.ts';
 import { requireFile } from '../support/require.ts';
 import { removeDir, tempDir } from '../support/tmp.ts';
 import { waitFor } from '../support/wait.ts';
+import { startSshd } from './executors/daemons.ts';
 import { icingaValidate, nagiosVerify } from './export-helpers.ts';
 
 const SERVER_BIN = join(ROOT, 'dist/bin/hawatch-server.cjs');
@@ -234,6 +235,38 @@ describe('test-host', () => {
       expect(refused.out).toMatch(/\n {4}nothing listens on 127\.0\.0\.1 port \d+/);
     } finally {
       await stopChild(agent, 5000);
+    }
+  }, 60_000);
+});
+
+describe('test-host over SSH', () => {
+  it('against a real sshd: the host key and login work, a missing plugin FAILS, a wrong host key is named', async () => {
+    const sshd = await startSshd();
+    try {
+      const inv = (hostKey: string) => {
+        const file = join(dir, 'ssh.yaml');
+        writeFileSync(
+          file,
+          `server: { database: ":memory:" }
+hosts:
+  db1: { address: 127.0.0.1, ssh: { port: ${sshd.port}, user: ${sshd.user}, private_key_file: ${sshd.userKey}, host_key: "${hostKey}" } }
+services:
+  - { name: dummy, host: db1, command: /usr/lib/nagios/plugins/check_dummy 2 "remote critical" }
+  - { name: missing, host: db1, command: /usr/lib/nagios/plugins/check_not_installed }
+`,
+        );
+        return file;
+      };
+      const t = await run(['test-host', 'db1', '--config', inv(sshd.fingerprint)]);
+      expect(t.out).toMatch(new RegExp(`^db1 \\(127\\.0\\.0\\.1\\): SSH port ${sshd.port} as ${sshd.user}, host key pinned\n  connection: works: SSH host key and authentication accepted\n`));
+      expect(t.out).toMatch(/\n {2}service dummy \(\/usr\/lib\/nagios\/plugins\/check_dummy\): works, CRITICAL in \d+ ms - CRITICAL: remote critical\n/);
+      expect(t.out).toMatch(/\n {2}service missing \(\/usr\/lib\/nagios\/plugins\/check_not_installed\): FAILS, UNKNOWN in \d+ ms - \(No output on stdout\) exit status 127/);
+      expect(t.code).toBe(1);
+      const wrong = await run(['test-host', 'db1', '--config', inv('SHA256:abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG')]);
+      expect(wrong.out).toMatch(/\n {2}connection: FAILS - [^\n]*\n {4}the SSH host key differs from the pinned one\n$/);
+      expect(wrong.code).toBe(1);
+    } finally {
+      await sshd.stop();
     }
   }, 60_000);
 });
