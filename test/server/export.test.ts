@@ -18,7 +18,7 @@ import { requireFile } from '../support/require.ts';
 import { removeDir, tempDir } from '../support/tmp.ts';
 import { waitFor } from '../support/wait.ts';
 import { startSshd } from './executors/daemons.ts';
-import { icingaValidate, nagiosVerify } from './export-helpers.ts';
+import { icingaValidate, nagiosVerify, startNagios } from './export-helpers.ts';
 
 const SERVER_BIN = join(ROOT, 'dist/bin/hawatch-server.cjs');
 
@@ -194,6 +194,39 @@ describe('export agent', () => {
       expect(t.out).toMatch(/\nnode1: everything works\n$/);
       expect(t.code).toBe(0);
     } finally {
+      await stopChild(agent, 5000);
+    }
+  }, 60_000);
+
+  it('the exported Nagios configuration, run by the real nagios4, checks every service of the node through its exported agent', async () => {
+    const port = await freePort();
+    const inv = inventory(port);
+    const agentCfg = await run(['export', 'agent', '--config', inv, '--host', 'node1', '--allowed-hosts', '127.0.0.1']);
+    const cfg = join(dir, 'agent-nagios.cfg');
+    writeFileSync(cfg, `${agentCfg.out}server_address=127.0.0.1\n`);
+    chmodSync(cfg, 0o644);
+    const agent = spawn(process.execPath, [AGENT_BIN, '-c', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    agent.stderr!.on('data', (c: Buffer) => (log += c.toString()));
+    const nagiosCfg = await run(['export', 'nagios', '--config', inv]);
+    expect(nagiosCfg.code).toBe(0);
+    let nagios: Awaited<ReturnType<typeof startNagios>> | undefined;
+    try {
+      await waitFor('the agent', () => isListening(port), 10_000, { stopWhen: () => (agent.exitCode !== null ? `it exited: ${log}` : undefined) });
+      nagios = await startNagios(dir, nagiosCfg.out);
+      const services = ['pacemaker', 'drbd r0', 'dummy text'];
+      for (const svc of services) nagios.command(`SCHEDULE_FORCED_SVC_CHECK;node1;${svc};${Math.floor(Date.now() / 1000)}`);
+      const n = nagios;
+      const results = await waitFor('nagios4 results of node1', () => {
+        const r = n.results().filter((x) => x.host === 'node1');
+        return services.every((svc) => r.some((x) => x.service === svc)) ? r : undefined;
+      }, 40_000);
+      const by = (svc: string) => results.find((x) => x.service === svc);
+      expect(by('pacemaker')).toMatchObject({ state: 0, output: expect.stringMatching(/^CRM OK/) });
+      expect(by('drbd r0')).toMatchObject({ state: 0, output: expect.stringMatching(/^DRBD OK/) });
+      expect(by('dummy text')).toEqual({ host: 'node1', service: 'dummy text', state: 1, output: 'WARNING: two words, and more' });
+    } finally {
+      await nagios?.stop();
       await stopChild(agent, 5000);
     }
   }, 60_000);
