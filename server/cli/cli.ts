@@ -18,7 +18,7 @@ import { DEFAULT_INVENTORY } from '../inventory/default.ts';
 import { InventoryError, InventoryUnreadableError, loadInventory } from '../inventory/load.ts';
 import type { Inventory } from '../inventory/types.ts';
 import { semanticWarnings } from './check.ts';
-import { isSubcommand, runSubcommand, runtimeMacros, SUBCOMMAND_HELP, USAGE } from './commands.ts';
+import { argumentError, isSubcommand, runSubcommand, runtimeMacros, SUBCOMMAND_HELP, USAGE } from './commands.ts';
 import { demoCheck } from './demo-checks.ts';
 
 export const HELP = `hawatch-server ${VERSION}: the hawatch admin-node server (scheduler, notifier, API, status page)
@@ -95,7 +95,7 @@ export async function cli(argv: string[], io: CliIo): Promise<number> {
   try {
     opts = parse(argv);
   } catch (e) {
-    io.err(`hawatch-server: ${(e as Error).message}\n${USAGE}\n`);
+    io.err(`hawatch-server: ${argumentError(e as Error)}\n${USAGE}\n`);
     return 2;
   }
   const { values, positionals } = opts;

@@ -40,6 +40,15 @@ export function isSubcommand(argv: readonly string[]): boolean {
   return argv[0] !== undefined && SUBCOMMANDS.has(argv[0]);
 }
 
+/** node:util parseArgs' messages, in the words of this usage line (its own advice about `--` does not apply here). */
+export function argumentError(e: Error): string {
+  const unknown = /Unknown option '([^']+)'/.exec(e.message);
+  if (unknown) return `unknown option ${unknown[1]}`;
+  const missing = /Option '([^']+)' argument missing/.exec(e.message);
+  if (missing) return `option ${(missing[1] ?? '').replace(/^-., /, '').replace(/ <value>$/, '')} needs a value`;
+  return e.message.replace(/'/g, '');
+}
+
 function bad(io: SubcommandIo, message: string): number {
   io.err(`hawatch-server: ${message}\n${USAGE}\n`);
   return 2;
@@ -78,13 +87,18 @@ export async function runSubcommand(argv: readonly string[], io: SubcommandIo): 
         url: { type: 'string' },
         key: { type: 'string', short: 'k' },
         timeout: { type: 'string', short: 't' },
+        help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (e) {
-    return bad(io, (e as Error).message);
+    return bad(io, argumentError(e as Error));
   }
   const v = parsed.values;
   const pos = parsed.positionals;
+  if (v.help) {
+    io.out(`Usage:\n${SUBCOMMAND_HELP}`);
+    return 0;
+  }
   const write = (text: string): number => {
     if (v.output === undefined || v.output === '-') io.out(text);
     else {

@@ -351,8 +351,14 @@ describe('the command line', () => {
     const usage = /\nusage: hawatch-server \[--config FILE\] .*\| check \[--strict\] \| export nagios\|icinga2\|agent \| test-host NAME/;
     const r = await run(['--bogus']);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/^hawatch-server: Unknown option '--bogus'/);
+    expect(r.err).toMatch(/^hawatch-server: unknown option --bogus\nusage: /);
     expect(r.err).toMatch(usage);
+    const noValue = await run(['--config']);
+    expect(noValue.err).toMatch(/^hawatch-server: option --config needs a value\nusage: /);
+    const sub = await run(['export', 'nagios', '--bogus']);
+    expect(sub.code).toBe(2);
+    expect(sub.err).toMatch(/^hawatch-server: unknown option --bogus\nusage: /);
+    expect((await run(['export', '--help'])).out).toMatch(/^Usage:\n {2}hawatch-server export nagios /);
     const c = await run(['frobnicate']);
     expect(c.code).toBe(2);
     expect(c.err).toMatch(/^hawatch-server: unknown command frobnicate\n/);
