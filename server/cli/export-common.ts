@@ -5,7 +5,7 @@
  */
 import { basename } from 'node:path';
 import { plugins } from '../../plugins/registry.ts';
-import type { CheckCommand, Transport } from '../executors/types.ts';
+import type { CheckCommand } from '../executors/types.ts';
 import type { CommandSpec, HostConfig, Inventory } from '../inventory/types.ts';
 import { buildRequest } from '../scheduler/request.ts';
 
@@ -45,15 +45,6 @@ export function seconds(ms: number): number {
 /** Minutes for Nagios (interval_length 60), at most 4 decimals. */
 export function minutes(ms: number): number {
   return Math.round((ms / 60_000) * 10_000) / 10_000;
-}
-
-/** Hosts that are really checked (not the virtual hosts of cluster rules), in inventory order. */
-export function realHosts(inv: Inventory): HostConfig[] {
-  return [...inv.hosts.values()].filter((h) => !h.virtual);
-}
-
-export function transportLabel(t: Transport): string {
-  return t.kind;
 }
 
 /**

@@ -71,39 +71,47 @@ export function exportIcinga2(inv: Inventory, s: ExportSettings): string {
   ];
   const dir = s.pluginDir;
   out.push(
-    block('object CheckCommand "hawatch-nrpe"', [
-      'import "plugin-check-command"',
-      `command = ${arr([`${dir}/check_nrpe`])}`,
-      'arguments = {',
-      '  "-H" = "$address$"',
-      '  "-p" = "$hawatch_nrpe_port$"',
-      '  "-n" = { set_if = "$hawatch_nrpe_no_ssl$" }',
-      '  "-u" = { set_if = "$hawatch_nrpe_unknown$" }',
-      '  "-2" = { set_if = "$hawatch_nrpe_v2$" }',
-      '  "-3" = { set_if = "$hawatch_nrpe_v3$" }',
-      '  "-A" = "$hawatch_nrpe_ca$"',
-      '  "-C" = "$hawatch_nrpe_cert$"',
-      '  "-K" = "$hawatch_nrpe_key$"',
-      '  "-L" = "$hawatch_nrpe_ciphers$"',
-      '  "-t" = "$hawatch_timeout$"',
-      '  "-c" = "$hawatch_nrpe_command$"',
-      '  "-a" = { value = "$hawatch_nrpe_args$"; repeat_key = false; order = 99 }',
-      '}',
-    ]),
-    block('object CheckCommand "hawatch-ssh"', [
-      'import "plugin-check-command"',
-      `command = ${arr([`${dir}/check_by_ssh`])}`,
-      'arguments = {',
-      '  "-H" = "$address$"',
-      '  "-p" = "$hawatch_ssh_port$"',
-      '  "-l" = "$hawatch_ssh_user$"',
-      '  "-i" = "$hawatch_ssh_key$"',
-      '  "-o" = { value = "StrictHostKeyChecking=yes" }',
-      '  "-U" = { set_if = "$hawatch_ssh_unknown$" }',
-      '  "-t" = "$hawatch_timeout$"',
-      '  "-C" = "$hawatch_ssh_command$"',
-      '}',
-    ]),
+    // Two of each: a service's macros resolve its own vars first and then its host's, so the
+    // host check keeps its command in vars of other names (a service without arguments
+    // would otherwise send the host check's).
+    ...(['', '-host'] as const).flatMap((suffix) => {
+      const v = suffix ? 'hawatch_host_' : 'hawatch_';
+      return [
+        block(`object CheckCommand "hawatch-nrpe${suffix}"`, [
+          'import "plugin-check-command"',
+          `command = ${arr([`${dir}/check_nrpe`])}`,
+          'arguments = {',
+          '  "-H" = "$address$"',
+          '  "-p" = "$hawatch_nrpe_port$"',
+          '  "-n" = { set_if = "$hawatch_nrpe_no_ssl$" }',
+          '  "-u" = { set_if = "$hawatch_nrpe_unknown$" }',
+          '  "-2" = { set_if = "$hawatch_nrpe_v2$" }',
+          '  "-3" = { set_if = "$hawatch_nrpe_v3$" }',
+          '  "-A" = "$hawatch_nrpe_ca$"',
+          '  "-C" = "$hawatch_nrpe_cert$"',
+          '  "-K" = "$hawatch_nrpe_key$"',
+          '  "-L" = "$hawatch_nrpe_ciphers$"',
+          `  "-t" = "$${suffix ? 'host.vars.' : ''}hawatch_timeout$"`,
+          `  "-c" = "$${v}nrpe_command$"`,
+          `  "-a" = { value = "$${v}nrpe_args$"; repeat_key = false; order = 99 }`,
+          '}',
+        ]),
+        block(`object CheckCommand "hawatch-ssh${suffix}"`, [
+          'import "plugin-check-command"',
+          `command = ${arr([`${dir}/check_by_ssh`])}`,
+          'arguments = {',
+          '  "-H" = "$address$"',
+          '  "-p" = "$hawatch_ssh_port$"',
+          '  "-l" = "$hawatch_ssh_user$"',
+          '  "-i" = "$hawatch_ssh_key$"',
+          '  "-o" = { value = "StrictHostKeyChecking=yes" }',
+          '  "-U" = { set_if = "$hawatch_ssh_unknown$" }',
+          `  "-t" = "$${suffix ? 'host.vars.' : ''}hawatch_timeout$"`,
+          `  "-C" = "$${v}ssh_command$"`,
+          '}',
+        ]),
+      ];
+    }),
     block('object CheckCommand "hawatch-rule"', [
       'import "plugin-check-command"',
       `command = ${arr([s.serverCommand, 'query'])}`,
@@ -167,7 +175,7 @@ export function exportIcinga2(inv: Inventory, s: ExportSettings): string {
     if (h.virtual) l.push(`vars.hawatch_url = ${str(s.serverUrl)}`, `vars.dummy_text = "virtual host of hawatch cluster rules"`);
     if (h.contacts.length) l.push(`vars.hawatch_contacts = ${arr(h.contacts)}`);
     if (h.check && !h.virtual) {
-      const c = checkLines(inv, h, null, h.check, macros, `host ${h.name}`, out);
+      const c = checkLines(inv, h, null, h.check, macros, `host ${h.name}`, out, true);
       l.push(...c);
     }
     out.push(block(`object Host ${objectName('host', h.name)}`, l));
@@ -203,14 +211,16 @@ export function exportIcinga2(inv: Inventory, s: ExportSettings): string {
 }
 
 /** The check_command and vars of one check; local commands get a CheckCommand of their own (appended to `out`). */
-function checkLines(inv: Inventory, host: HostConfig, serviceName: string | null, spec: CommandSpec, macros: Readonly<Record<string, string>>, what: string, out: string[]): string[] {
+function checkLines(inv: Inventory, host: HostConfig, serviceName: string | null, spec: CommandSpec, macros: Readonly<Record<string, string>>, what: string, out: string[], forHost = false): string[] {
+  const suffix = forHost ? '-host' : '';
+  const v = forHost ? 'hawatch_host_' : 'hawatch_';
   const cmd: CheckCommand = concreteCommand(inv, host, serviceName, spec, macros);
   if (cmd.kind === 'nrpe') {
-    const l = ['check_command = "hawatch-nrpe"', `vars.hawatch_nrpe_command = ${str(cmd.command)}`];
-    if (cmd.args.length) l.push(`vars.hawatch_nrpe_args = ${arr(cmd.args)}`);
+    const l = [`check_command = "hawatch-nrpe${suffix}"`, `vars.${v}nrpe_command = ${str(cmd.command)}`];
+    if (cmd.args.length) l.push(`vars.${v}nrpe_args = ${arr(cmd.args)}`);
     return l;
   }
-  if (host.transport.kind === 'ssh') return ['check_command = "hawatch-ssh"', `vars.hawatch_ssh_command = ${str(cmd.argv.map(shellQuote).join(' '))}`];
+  if (host.transport.kind === 'ssh') return [`check_command = "hawatch-ssh${suffix}"`, `vars.${v}ssh_command = ${str(cmd.argv.map(shellQuote).join(' '))}`];
   const name = `hawatch-local-${out.filter((o) => o.startsWith('object CheckCommand "hawatch-local-')).length + 1}`;
   out.push(block(`object CheckCommand ${str(name)}`, ['import "plugin-check-command"', `command = ${arr(cmd.argv)}`, `vars.hawatch_for = ${str(what)}`]));
   return [`check_command = ${str(name)}`];

@@ -150,6 +150,13 @@ describe('export icinga2', () => {
     expect(v.out).not.toMatch(/warning\//);
     expect(r.out).toContain('vars.hawatch_nrpe_args = [ "-w", "5", "--input-file", ');
     expect(r.out).toContain('"-a" = { value = "$hawatch_nrpe_args$"; repeat_key = false; order = 99 }');
+    // The host check keeps its command in vars of its own: a service resolves its host's vars
+    // after its own, so a service without arguments would otherwise send the host check's.
+    const host = /object Host "node1" {\n[^}]*}/.exec(r.out)?.[0] ?? '';
+    expect(host).toContain('check_command = "hawatch-nrpe-host"');
+    expect(host).toContain('vars.hawatch_host_nrpe_command = "check_crm"');
+    expect(host).not.toMatch(/vars\.hawatch_nrpe_(command|args)/);
+    expect(r.out).toContain('"-a" = { value = "$hawatch_host_nrpe_args$"; repeat_key = false; order = 99 }');
   }, 60_000);
 });
 
