@@ -50,7 +50,7 @@ export async function testHost(inv: Inventory, name: string, factory: ExecutorFa
   const h = inv.hosts.get(name);
   if (!h || h.virtual) {
     const names = [...inv.hosts.values()].filter((x) => !x.virtual).map((x) => x.name);
-    return { ok: false, lines: [`hawatch-server: no host ${name} in ${inv.source}; hosts: ${names.join(', ') || '(none)'}`] };
+    return { ok: false, lines: [`hawatch-server: no host ${name} in ${inv.source}, its hosts are ${names.join(', ') || '(none)'}`] };
   }
   const lines = [`${h.name} (${h.address}): ${describeTransport(h)}`];
   const exec = factory(h.transport);
