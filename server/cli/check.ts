@@ -14,6 +14,7 @@ import { isAbsolute } from 'node:path';
 import { findProgram } from '../../nagios/exec.ts';
 import type { Inventory } from '../inventory/types.ts';
 import { buildRequest } from '../scheduler/request.ts';
+import { isPassive } from './export-common.ts';
 
 export interface SemanticOptions {
   /** $NODE$, $HAWATCH_SERVER$, $HAWATCH_BIN$ as the running server would set them. */
@@ -87,8 +88,8 @@ export function semanticWarnings(inv: Inventory, o: SemanticOptions): string[] {
       file(t.privateKeyFile, `hosts.${h.name}.ssh.private_key_file`);
       file(t.passphraseFile, `hosts.${h.name}.ssh.passphrase_file`);
     } else {
-      const checks = [...inv.services.values()].filter((s) => s.hostName === h.name).map((s) => ({ what: `service ${s.key}`, spec: s.command, name: s.name as string | null }));
-      if (h.check) checks.push({ what: `host check of ${h.name}`, spec: h.check, name: null });
+      const checks = [...inv.services.values()].filter((s) => s.hostName === h.name && !isPassive(s)).map((s) => ({ what: `service ${s.key}`, spec: s.command, name: s.name as string | null }));
+      if (h.check && !isPassive(h)) checks.push({ what: `host check of ${h.name}`, spec: h.check, name: null });
       for (const c of checks) {
         let program: string;
         try {

@@ -14,7 +14,7 @@
  */
 import { renderNrpeConfig } from '../../nagios/config.ts';
 import type { Inventory } from '../inventory/types.ts';
-import { agentProgramFor, concreteCommand, exportMacros, seconds, shellQuote, DEFAULT_PLUGIN_DIR } from './export-common.ts';
+import { agentProgramFor, concreteCommand, exportMacros, isPassive, seconds, shellQuote, DEFAULT_PLUGIN_DIR } from './export-common.ts';
 
 export class AgentExportError extends Error {
   override name = 'AgentExportError';
@@ -46,8 +46,8 @@ export function exportAgent(inv: Inventory, o: AgentExportOptions): AgentExport 
   const warnings: string[] = [];
   let withArgs = false;
   let maxTimeout = 0;
-  const checks = [...inv.services.values()].filter((s) => s.hostName === host.name).map((s) => ({ what: `service ${s.name}`, spec: s.command, timeoutMs: s.timeoutMs, service: s.name as string | null }));
-  if (host.check) checks.push({ what: 'host check', spec: host.check, timeoutMs: host.timeoutMs, service: null });
+  const checks = [...inv.services.values()].filter((s) => s.hostName === host.name && !isPassive(s)).map((s) => ({ what: `service ${s.name}`, spec: s.command, timeoutMs: s.timeoutMs, service: s.name as string | null }));
+  if (host.check && !isPassive(host)) checks.push({ what: 'host check', spec: host.check, timeoutMs: host.timeoutMs, service: null });
   for (const c of checks) {
     const cmd = concreteCommand(inv, host, c.service, c.spec, macros);
     if (cmd.kind !== 'nrpe') continue;

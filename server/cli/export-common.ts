@@ -56,3 +56,11 @@ export function agentProgramFor(name: string, pluginDir: string): { program: str
   if (short !== undefined && plugins.some((p) => p.name === `check_ha_${short}`)) return { program: `${pluginDir}/check_ha_${short}`, builtin: true };
   return { program: `${pluginDir}/${basename(name)}`, builtin: false };
 }
+
+/**
+ * Passive objects (results only from outside: the API, NRDP) are never checked by hawatch;
+ * read through a cast so this also builds against inventories that predate the flag.
+ */
+export function isPassive(o: object): boolean {
+  return (o as { passive?: boolean }).passive === true;
+}

@@ -8,7 +8,7 @@
 import type { CheckCommand } from '../executors/types.ts';
 import type { CommandSpec, HostConfig, Inventory } from '../inventory/types.ts';
 import type { CheckPolicy, NotificationOption } from '../state/types.ts';
-import { concreteCommand, exportMacros, seconds, shellQuote, type ExportSettings } from './export-common.ts';
+import { concreteCommand, exportMacros, isPassive, seconds, shellQuote, type ExportSettings } from './export-common.ts';
 
 export class Icinga2ExportError extends Error {
   override name = 'Icinga2ExportError';
@@ -174,7 +174,8 @@ export function exportIcinga2(inv: Inventory, s: ExportSettings): string {
     }
     if (h.virtual) l.push(`vars.hawatch_url = ${str(s.serverUrl)}`, `vars.dummy_text = "virtual host of hawatch cluster rules"`);
     if (h.contacts.length) l.push(`vars.hawatch_contacts = ${arr(h.contacts)}`);
-    if (h.check && !h.virtual) {
+    if (isPassive(h)) l.push('enable_active_checks = false', 'enable_passive_checks = true');
+    else if (h.check && !h.virtual) {
       const c = checkLines(inv, h, null, h.check, macros, `host ${h.name}`, out, true);
       l.push(...c);
     }
@@ -185,7 +186,10 @@ export function exportIcinga2(inv: Inventory, s: ExportSettings): string {
     const host = inv.hosts.get(svc.hostName);
     if (!host) continue;
     const l = ['import "hawatch-service"', `host_name = ${str(svc.hostName)}`, ...policyLines(svc.policy, svc.timeoutMs), `vars.hawatch_timeout = ${seconds(svc.timeoutMs)}`];
-    l.push(...checkLines(inv, host, svc.name, svc.command, macros, `service ${svc.key}`, out));
+    if (isPassive(svc)) {
+      // Results from outside; no result for two intervals: UNKNOWN, as the rules with --rules passive.
+      l.push('check_command = "dummy"', 'vars.dummy_state = 3', 'vars.dummy_text = "no passive result in time"', `check_interval = ${duration(svc.policy.checkIntervalMs * 2 + 60_000)}`);
+    } else l.push(...checkLines(inv, host, svc.name, svc.command, macros, `service ${svc.key}`, out));
     if (svc.contacts.length) l.push(`vars.hawatch_contacts = ${arr(svc.contacts)}`);
     out.push(block(`object Service ${objectName('service', svc.name)}`, l));
   }

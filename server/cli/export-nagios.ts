@@ -13,7 +13,7 @@ import { renderNagiosObjects, type NagiosCommand, type NagiosHost, type NagiosOb
 import type { CheckCommand, NrpeTransport, SshTransport } from '../executors/types.ts';
 import type { CommandSpec, ContactConfig, HostConfig, Inventory } from '../inventory/types.ts';
 import type { CheckPolicy, NotificationOption } from '../state/types.ts';
-import { concreteCommand, exportMacros, minutes, seconds, shellQuote, type ExportSettings } from './export-common.ts';
+import { concreteCommand, exportMacros, isPassive, minutes, seconds, shellQuote, type ExportSettings } from './export-common.ts';
 
 const HOST_OPTIONS: readonly NotificationOption[] = ['d', 'u', 'r', 'f', 's'];
 const SERVICE_OPTIONS: readonly NotificationOption[] = ['w', 'u', 'c', 'r', 'f', 's'];
@@ -84,6 +84,7 @@ export function exportNagios(inv: Inventory, s: ExportSettings): NagiosExport {
     { name: 'hawatch-up', line: '$USER1$/check_dummy 0 virtual host of hawatch cluster rules' },
     { name: 'hawatch-rule', line: `${shellQuote(s.serverCommand)} query --url $_HOSTHAWATCH_URL$ --key "$HOSTNAME$/$SERVICEDESC$"` },
     { name: 'hawatch-rule-stale', line: '$USER1$/check_dummy 3 no passive result from hawatch-server' },
+    { name: 'hawatch-passive-stale', line: '$USER1$/check_dummy 3 no passive result in time' },
     {
       name: 'hawatch-notify-host-by-email',
       line: '/usr/bin/printf "%b" "***** hawatch via Nagios *****\\n\\nNotification Type: $NOTIFICATIONTYPE$\\nHost: $HOSTNAME$\\nState: $HOSTSTATE$\\nAddress: $HOSTADDRESS$\\nInfo: $HOSTOUTPUT$\\n\\nDate/Time: $LONGDATETIME$\\n" | /usr/bin/mail -s "** $NOTIFICATIONTYPE$ Host Alert: $HOSTNAME$ is $HOSTSTATE$ **" $CONTACTEMAIL$',
@@ -134,7 +135,8 @@ export function exportNagios(inv: Inventory, s: ExportSettings): NagiosExport {
     if (h.transport.kind === 'nrpe') custom.HAWATCH_NRPE = nrpeOptions(h.transport);
     if (h.transport.kind === 'ssh') custom.HAWATCH_SSH = sshOptions(h.transport);
     if (h.virtual) custom.HAWATCH_URL = s.serverUrl;
-    const check = h.virtual ? { checkCommand: 'hawatch-up', args: [] as string[] } : h.check ? checkCommandOf(inv, h, null, h.check, macros, true) : undefined;
+    const passiveHost = isPassive(h);
+    const check = h.virtual ? { checkCommand: 'hawatch-up', args: [] as string[] } : passiveHost ? { checkCommand: 'hawatch-passive-stale', args: [] as string[] } : h.check ? checkCommandOf(inv, h, null, h.check, macros, true) : undefined;
     hosts.push({
       name: h.name,
       address: h.virtual ? '127.0.0.1' : h.address,
@@ -146,7 +148,8 @@ export function exportNagios(inv: Inventory, s: ExportSettings): NagiosExport {
         ...policyDirectives(h.policy, 'host'),
         contacts: h.contacts.length ? [...h.contacts] : undefined,
         // No check command: Nagios then assumes UP, as hawatch does.
-        active_checks_enabled: h.virtual || h.check !== null,
+        active_checks_enabled: !passiveHost && (h.virtual || h.check !== null),
+        passive_checks_enabled: passiveHost || undefined,
       },
     });
   }
@@ -158,7 +161,9 @@ export function exportNagios(inv: Inventory, s: ExportSettings): NagiosExport {
   for (const svc of inv.services.values()) {
     const host = inv.hosts.get(svc.hostName);
     if (!host) continue;
-    const c = checkCommandOf(inv, host, svc.name, svc.command, macros, false);
+    // Passive: results from outside, UNKNOWN by freshness when none arrives.
+    const passive = isPassive(svc);
+    const c = passive ? { checkCommand: 'hawatch-passive-stale', args: [] as string[] } : checkCommandOf(inv, host, svc.name, svc.command, macros, false);
     services.push({
       hostName: svc.hostName,
       description: svc.name,
@@ -166,7 +171,11 @@ export function exportNagios(inv: Inventory, s: ExportSettings): NagiosExport {
       checkCommand: c.checkCommand,
       args: c.args,
       custom: { HAWATCH_TIMEOUT: String(seconds(svc.timeoutMs)) },
-      extra: { ...policyDirectives(svc.policy, 'service'), contacts: svc.contacts.length ? [...svc.contacts] : undefined },
+      extra: {
+        ...policyDirectives(svc.policy, 'service'),
+        ...(passive ? { active_checks_enabled: false, passive_checks_enabled: true, check_freshness: true, freshness_threshold: seconds(svc.policy.freshness.thresholdMs ?? svc.policy.checkIntervalMs * 2 + 60_000) } : {}),
+        contacts: svc.contacts.length ? [...svc.contacts] : undefined,
+      },
     });
   }
   for (const r of inv.clusterRules.values()) {

@@ -9,6 +9,7 @@ import { stateName, type StateCode } from '../../nagios/states.ts';
 import type { CheckOutcome, ExecutorFactory, Transport } from '../executors/types.ts';
 import type { HostConfig, Inventory } from '../inventory/types.ts';
 import { buildRequest } from '../scheduler/request.ts';
+import { isPassive } from './export-common.ts';
 
 export interface TestHostResult {
   readonly lines: readonly string[];
@@ -65,8 +66,8 @@ export async function testHost(inv: Inventory, name: string, factory: ExecutorFa
         return { ok: false, lines };
       }
     }
-    const checks = [...inv.services.values()].filter((s) => s.hostName === h.name).map((s) => ({ what: `service ${s.name}`, spec: s.command, service: s.name as string | null, timeoutMs: s.timeoutMs }));
-    if (h.check) checks.unshift({ what: 'host check', spec: h.check, service: null, timeoutMs: h.timeoutMs });
+    const checks = [...inv.services.values()].filter((s) => s.hostName === h.name && !isPassive(s)).map((s) => ({ what: `service ${s.name}`, spec: s.command, service: s.name as string | null, timeoutMs: s.timeoutMs }));
+    if (h.check && !isPassive(h)) checks.unshift({ what: 'host check', spec: h.check, service: null, timeoutMs: h.timeoutMs });
     if (checks.length === 0) lines.push('  no checks run on this host');
     let first = true;
     for (const c of checks) {
