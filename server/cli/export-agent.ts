@@ -50,7 +50,8 @@ export function exportAgent(inv: Inventory, o: AgentExportOptions): AgentExport 
   if (host.check && !isPassive(host)) checks.push({ what: 'host check', spec: host.check, timeoutMs: host.timeoutMs, service: null });
   for (const c of checks) {
     const cmd = concreteCommand(inv, host, c.service, c.spec, macros);
-    if (cmd.kind !== 'nrpe') continue;
+    // The version query (a default host check) is answered by the agent itself: no line for it.
+    if (cmd.kind !== 'nrpe' || cmd.command === '_NRPE_CHECK') continue;
     maxTimeout = Math.max(maxTimeout, c.timeoutMs);
     const { program, builtin } = agentProgramFor(cmd.command, pluginDir);
     // `$` is the agent's macro sign: a literal one is `$$`.
