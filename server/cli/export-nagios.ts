@@ -116,6 +116,24 @@ export function exportNagios(inv: Inventory, s: ExportSettings): NagiosExport {
   ];
 
   for (const c of inv.contacts.values()) objects.push(contactObject(c));
+  // Nagios refuses a configuration without any contact; nobody is notified, as in the inventory.
+  if (inv.contacts.size === 0) {
+    objects.push({
+      type: 'contact',
+      directives: {
+        contact_name: 'hawatch-nobody',
+        alias: 'nobody: the inventory has no contacts',
+        host_notification_period: 'hawatch-24x7',
+        service_notification_period: 'hawatch-24x7',
+        host_notification_options: 'n',
+        service_notification_options: 'n',
+        host_notification_commands: 'hawatch-notify-host-by-email',
+        service_notification_commands: 'hawatch-notify-service-by-email',
+        host_notifications_enabled: false,
+        service_notifications_enabled: false,
+      },
+    });
+  }
   for (const [group, members] of inv.contactGroups) {
     if (members.length === 0) continue;
     objects.push({ type: 'contactgroup', directives: { contactgroup_name: group, alias: group, members: [...members] } });

@@ -137,6 +137,20 @@ describe('export nagios', () => {
   }, 60_000);
 });
 
+describe('export of an inventory without contacts', () => {
+  it('still gives configurations nagios4 -v (which needs one contact) and icinga2 daemon -C accept', async () => {
+    const file = join(dir, 'nocontacts.yaml');
+    writeFileSync(file, 'server: { database: ":memory:" }\nhosts:\n  node1: { address: 127.0.0.1, nrpe: {} }\nservices:\n  - { name: crm, host: node1, command: check_crm }\n');
+    const n = await run(['export', 'nagios', '--config', file]);
+    expect(n.out).toMatch(/contact_name\s+hawatch-nobody\n/);
+    const v = nagiosVerify(dir, n.out);
+    expect(v.status, v.out).toBe(0);
+    const i = await run(['export', 'icinga2', '--config', file]);
+    const iv = icingaValidate(dir, i.out);
+    expect(iv.status, iv.out).toBe(0);
+  }, 60_000);
+});
+
 describe('export icinga2', () => {
   it('writes CheckCommand objects with arguments, hosts, services, users and notifications that icinga2 daemon -C accepts', async () => {
     const r = await run(['export', 'icinga2', '--config', inventory(5666)]);
