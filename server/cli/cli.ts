@@ -3,7 +3,8 @@
  * (process.exit only happens in main.ts).
  *
  *   hawatch-server [--config FILE] [--listen HOST:PORT] [--data FILE] [--log-level LEVEL]
- *   hawatch-server check [--config FILE]
+ *   hawatch-server check [--config FILE] [--strict]
+ *   hawatch-server export nagios|icinga2|agent ... / test-host NAME / query ... (commands.ts)
  *   hawatch-server demo-check load|disk|memory|dummy ...
  */
 import { readFile } from 'node:fs/promises';
@@ -16,14 +17,19 @@ import { loadApiToken } from '../http/auth.ts';
 import { DEFAULT_INVENTORY } from '../inventory/default.ts';
 import { InventoryError, InventoryUnreadableError, loadInventory } from '../inventory/load.ts';
 import type { Inventory } from '../inventory/types.ts';
+import { semanticWarnings } from './check.ts';
+import { argumentError, isSubcommand, runSubcommand, runtimeMacros, SUBCOMMAND_HELP, USAGE } from './commands.ts';
 import { demoCheck } from './demo-checks.ts';
 
 export const HELP = `hawatch-server ${VERSION}: the hawatch admin-node server (scheduler, notifier, API, status page)
 
 Usage:
   hawatch-server [--config FILE] [options]   run the server
-  hawatch-server check [--config FILE]       validate the inventory; exit 1 with the problems
-  hawatch-server demo-check NAME [args]      the small plugins of the embedded demo
+  hawatch-server check [--config FILE] [--strict]
+                                             validate the inventory; exit 1 with the problems;
+                                             warns once about commands and files that are
+                                             missing (--strict: exit 1 on warnings too)
+${SUBCOMMAND_HELP}  hawatch-server demo-check NAME [args]      the small plugins of the embedded demo
 
 Options:
   -c, --config FILE      inventory YAML (default: the embedded local demo inventory)
@@ -73,6 +79,7 @@ function parse(args: string[]) {
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'V' },
+      strict: { type: 'boolean' },
     },
   });
 }
@@ -83,11 +90,12 @@ export async function cli(argv: string[], io: CliIo): Promise<number> {
     io.out(r.text);
     return r.exitCode;
   }
+  if (isSubcommand(argv)) return runSubcommand(argv, { ...io, readInventory });
   let opts: ReturnType<typeof parse>;
   try {
     opts = parse(argv);
   } catch (e) {
-    io.err(`hawatch-server: ${(e as Error).message}; see --help\n`);
+    io.err(`hawatch-server: ${argumentError(e as Error)}\n${USAGE}\n`);
     return 2;
   }
   const { values, positionals } = opts;
@@ -101,7 +109,7 @@ export async function cli(argv: string[], io: CliIo): Promise<number> {
   }
   const command = positionals[0] ?? 'run';
   if (command !== 'run' && command !== 'check') {
-    io.err(`hawatch-server: unknown command '${command}'; use check, demo-check or no command (see --help)\n`);
+    io.err(`hawatch-server: unknown command ${command}\n${USAGE}\n`);
     return 2;
   }
   let inventory: Inventory;
@@ -115,11 +123,18 @@ export async function cli(argv: string[], io: CliIo): Promise<number> {
     io.err(`hawatch-server: ${(e as Error).message}\n`);
     return 2;
   }
-  for (const w of inventory.warnings) io.err(`warning: ${w}\n`);
   if (command === 'check') {
+    // Each warning once: the YAML's own and the semantic ones (commands, files) together.
+    const warnings = [...new Set([...inventory.warnings, ...semanticWarnings(inventory, { runtimeMacros: runtimeMacros(io.script) })])];
+    for (const w of warnings) io.err(`warning: ${w}\n`);
+    if (values.strict && warnings.length) {
+      io.err(`hawatch-server: ${warnings.length} warning${warnings.length === 1 ? '' : 's'} in ${inventory.source} (--strict)\n`);
+      return 1;
+    }
     io.out(`${inventory.source}: OK - ${[...inventory.hosts.values()].filter((h) => !h.virtual).length} hosts, ${inventory.services.size} services, ${inventory.clusterRules.size} cluster rules, ${inventory.contacts.size} contacts, ${inventory.downtimes.length} recurring downtimes\n`);
     return 0;
   }
+  for (const w of inventory.warnings) io.err(`warning: ${w}\n`);
 
   let listenHost = inventory.server.listenHost;
   let listenPort = inventory.server.listenPort;

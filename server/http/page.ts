@@ -244,7 +244,7 @@ export const PAGE_JS = String.raw`
       var f = d.querySelector('form');
       var minutes = Number(f.minutes.value);
       var now = Date.now();
-      var body = { key: o.key, author: f.author.value, comment: f.comment.value, fixed: !f.flexible.checked, includeServices: o.kind === 'host' && f.services.checked, start: now, duration: minutes * 60 };
+      var body = { key: o.key, author: f.author.value, comment: f.comment.value, fixed: !f.flexible.checked, includeServices: o.kind === 'host' && f.services.checked, start: now, durationMs: minutes * 60000 };
       if (f.flexible.checked) body.end = now + minutes * 60000;
       api('POST', '/api/v1/downtimes', body);
     };

@@ -169,11 +169,12 @@ export async function apiRoutes(app0: FastifyInstance): Promise<void> {
     const b = req.body;
     status(b.key);
     const start = b.start ?? now();
-    const durationMs = b.duration !== undefined ? b.duration * 1000 : 0;
+    if (b.durationMs !== undefined && b.duration !== undefined) throw new ApiError('BAD_REQUEST', 'give durationMs (milliseconds) or the deprecated duration (seconds), not both');
+    const durationMs = b.durationMs ?? (b.duration !== undefined ? b.duration * 1000 : 0);
     const fixed = b.fixed ?? true;
     const end = b.end ?? (fixed && durationMs > 0 ? start + durationMs : undefined);
-    if (end === undefined) throw new ApiError('BAD_REQUEST', fixed ? 'a fixed downtime needs end or duration' : 'a flexible downtime needs end (the window) and duration');
-    if (!fixed && durationMs <= 0) throw new ApiError('BAD_REQUEST', 'a flexible downtime needs duration (seconds it lasts once triggered)');
+    if (end === undefined) throw new ApiError('BAD_REQUEST', fixed ? 'a fixed downtime needs end or durationMs' : 'a flexible downtime needs end (the window) and durationMs');
+    if (!fixed && durationMs <= 0) throw new ApiError('BAD_REQUEST', 'a flexible downtime needs durationMs (milliseconds it lasts once triggered)');
     const created = h.monitor.scheduleDowntime({ key: b.key, includeServices: b.includeServices ?? false, fixed, start, end, durationMs, author: b.author, comment: b.comment });
     return { downtimes: created.map((d) => downtimeView(d, now())) };
   });

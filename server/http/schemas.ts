@@ -133,7 +133,9 @@ export const DowntimeBody = Type.Object(
     fixed: Type.Boolean({ default: true, description: 'fixed: exactly start..end; flexible: starts with the first problem in start..end and lasts duration' }),
     start: Type.Optional(Type.Number({ description: 'epoch ms; default now' })),
     end: Type.Optional(Type.Number({ description: 'epoch ms; fixed: default start + duration' })),
-    duration: Type.Optional(Type.Number({ minimum: 1, description: 'seconds' })),
+    // Every time in the API is in milliseconds and says so (start, end: epoch ms; durationMs).
+    durationMs: Type.Optional(Type.Number({ minimum: 1, description: 'milliseconds: fixed: default end is start + durationMs; flexible: how long it lasts once triggered' })),
+    duration: Type.Optional(Type.Number({ minimum: 1, description: 'deprecated: the same in seconds, kept for older clients; use durationMs' })),
     author: Type.String({ minLength: 1, maxLength: 100 }),
     comment: Type.String({ minLength: 1, maxLength: 1000 }),
   },
