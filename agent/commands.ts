@@ -17,8 +17,8 @@ import { expandMacros, splitCommandLine } from './shellwords.ts';
 
 export type CommandPlan =
   | { readonly kind: 'inproc'; readonly name: string; readonly line: string; readonly plugin: PluginDescriptor; readonly argTemplates: readonly string[] }
-  | { readonly kind: 'exec'; readonly name: string; readonly line: string; readonly file: string; readonly argTemplates: readonly string[] }
-  | { readonly kind: 'shell'; readonly name: string; readonly line: string; readonly reason: string };
+  | { readonly kind: 'exec'; readonly name: string; readonly line: string; readonly file: string; readonly argTemplates: readonly string[]; readonly wraps?: PluginDescriptor | undefined }
+  | { readonly kind: 'shell'; readonly name: string; readonly line: string; readonly reason: string; readonly wraps?: PluginDescriptor | undefined };
 
 const PLUGIN_FILE = /(?:^|\/)(check_ha_[A-Za-z0-9_-]+?)(?:\.cjs)?$/;
 
@@ -41,7 +41,7 @@ export interface PlanOptions {
 export function planCommand(name: string, line: string, plugins: readonly PluginDescriptor[], commandPrefix?: string, opts: PlanOptions = {}): CommandPlan {
   const full = commandPrefix ? `${commandPrefix} ${line}` : line;
   const split = splitCommandLine(full);
-  if (split.kind === 'shell') return { kind: 'shell', name, line: full, reason: split.reason };
+  if (split.kind === 'shell') return { kind: 'shell', name, line: full, reason: split.reason, wraps: wrappedPlugin(shellWords(full), plugins)?.plugin };
   const words = split.words;
   // The basics need no privileges, so a command_prefix (sudo, nice) is not needed by the built-in.
   const own = commandPrefix ? splitCommandLine(line) : split;
@@ -58,7 +58,28 @@ export function planCommand(name: string, line: string, plugins: readonly Plugin
     const plugin = plugins.find((p) => p.name === m[1]);
     if (plugin) return { kind: 'inproc', name, line: full, plugin, argTemplates: words.slice(at + 1) };
   }
-  return { kind: 'exec', name, line: full, file: words[0]!, argTemplates: words.slice(1) };
+  return { kind: 'exec', name, line: full, file: words[0]!, argTemplates: words.slice(1), wraps: wrappedPlugin(words, plugins)?.plugin };
+}
+
+/**
+ * One of our checks run as a child (after a command_prefix such as sudo, through env, or
+ * in a shell line): its restricted options must stay out of reach of the arguments as
+ * in-process (the plugin word and where its arguments start).
+ */
+function wrappedPlugin(words: readonly string[], plugins: readonly PluginDescriptor[]): { plugin: PluginDescriptor; index: number } | undefined {
+  for (const [index, w] of words.entries()) {
+    const m = PLUGIN_FILE.exec(w);
+    if (!m || w.includes('$')) continue;
+    const plugin = plugins.find((p) => p.name === m[1]);
+    if (plugin) return { plugin, index };
+  }
+  return undefined;
+}
+
+/** A shell line split the way refuseShell judges it: at white space, with the quotes the shell removes left out. */
+const unquote = (w: string): string => w.replace(/["'\\]/g, '');
+function shellWords(line: string): string[] {
+  return line.split(/[ \t]+/).filter((w) => w !== '').map(unquote);
 }
 
 export function planCommands(commands: ReadonlyMap<string, string>, plugins: readonly PluginDescriptor[], commandPrefix?: string, opts: PlanOptions = {}): Map<string, CommandPlan> {
@@ -130,8 +151,17 @@ function addsOption(w: ArgWord): string {
 export function refuseArguments(plan: CommandPlan, args: readonly string[]): string | undefined {
   if (args.every((a) => a === '')) return undefined;
   if (plan.kind === 'inproc') return refuseInproc(plan.plugin, argWords(plan.argTemplates, args));
-  if (plan.kind === 'exec') return refuseExec(argWords([plan.file, ...plan.argTemplates], args), 1);
-  return refuseShell(plan.line, args);
+  if (plan.kind === 'exec') {
+    const words = [plan.file, ...plan.argTemplates];
+    return refuseWrapped(plan.wraps, words, args) ?? refuseExec(argWords(words, args), 1);
+  }
+  return refuseWrapped(plan.wraps, shellWords(plan.line), args.map(unquote)) ?? refuseShell(plan.line, args);
+}
+
+function refuseWrapped(plugin: PluginDescriptor | undefined, words: readonly string[], args: readonly string[]): string | undefined {
+  if (!plugin) return undefined;
+  const at = words.findIndex((w) => PLUGIN_FILE.exec(w)?.[1] === plugin.name && !w.includes('$'));
+  return at === -1 ? undefined : refuseInproc(plugin, argWords(words.slice(at + 1), args));
 }
 
 function restrictedWhy(name: string, kind: 'file' | 'program'): string {
@@ -215,7 +245,5 @@ function refuseShell(line: string, args: readonly string[]): string | undefined 
     if (/\s/.test(a)) return `argument ${n} contains white space, which would add words to a shell command line`;
     if (/[$*?]/.test(a)) return `argument ${n} contains a dollar sign or a glob, which the shell would expand into more words`;
   }
-  const unquote = (w: string): string => w.replace(/["'\\]/g, '');
-  const words = line.split(/[ \t]+/).filter((w) => w !== '').map(unquote);
-  return refuseExec(argWords(words, args.map(unquote)), 1);
+  return refuseExec(argWords(shellWords(line), args.map(unquote)), 1);
 }

@@ -68,7 +68,10 @@ async function writePidFile(path: string, pid: number): Promise<string | undefin
     return code === 'ENXIO' ? 'it is a FIFO; use a regular file' : code === 'ELOOP' ? 'it is a symbolic link; use a regular file' : (e as Error).message;
   }
   try {
-    if (!(await fh.stat()).isFile()) return 'it is not a regular file';
+    const st = await fh.stat();
+    if (!st.isFile()) return 'it is not a regular file';
+    // A hard link planted in a folder the agent user owns would make root truncate another file.
+    if (st.nlink !== 1) return 'it has other hard links; use a file of its own';
     await fh.truncate(0);
     await fh.write(`${pid}\n`, 0);
     return undefined;
@@ -107,7 +110,10 @@ async function prepareLogFile(path: string, user: string, group: string): Promis
   const { uid, gid } = lookupIds(user, group);
   const fh = await open(path, fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW | fsc.O_NONBLOCK, 0o640);
   try {
-    if ((await fh.stat()).isFile()) await fh.chown(uid, gid);
+    // Checked again on the open descriptor (the path may have changed since lstat): only a
+    // root-owned regular file without other hard links is handed over.
+    const st = await fh.stat();
+    if (st.isFile() && st.nlink === 1 && st.uid === 0) await fh.chown(uid, gid);
   } finally {
     await fh.close();
   }

@@ -381,6 +381,7 @@ export class Monitor {
     const o = this.objectsByKey.get(key);
     if (!o) throw new NotFoundError(`no host or service '${key}' in the inventory`);
     if (o.kind === 'cluster') throw new ConflictError(`${key} is a cluster rule: it is computed from its members`);
+    if (o.kind === 'host' && o.host.check === null && !o.host.passive) throw new ConflictError(`host ${key} has no check and is not passive: give it passive: true to feed it results`);
     const p = this.begin();
     this.applyInto(p, key, result, o.kind === 'host' ? { ...o.host.policy, maxCheckAttempts: 1 } : undefined);
     this.finish(p);

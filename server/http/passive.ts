@@ -115,6 +115,13 @@ export function applyPassiveResults(monitor: Monitor, now: number, results: read
       problems.push(`${where}${key} is a cluster rule: it is computed from its members`);
       return;
     }
+    if (o.kind === 'host' && o.host.check === null && !o.host.passive) {
+      // A host without a check (the virtual host of cluster rules, a local host, check: none)
+      // is UP by definition and nothing would ever bring it back: a DOWN sent here would
+      // silence every service and rule on it for good.
+      problems.push(`${where}host ${key} has no check and is not passive: give it passive: true to feed it results`);
+      return;
+    }
     const state = o.kind === 'host' ? hostState(r.state) : parseStateName(String(r.state));
     if (state === undefined) {
       problems.push(`${where}state ${plainText(String(r.state)).slice(0, 20)} of ${key} is not ${o.kind === 'host' ? '0 UP, 1 DOWN or 2 UNREACHABLE' : '0 OK, 1 WARNING, 2 CRITICAL or 3 UNKNOWN'}`);

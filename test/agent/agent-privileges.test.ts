@@ -108,6 +108,23 @@ describe('privilege drop before serving', () => {
     expect(statSync(fifo).isFIFO()).toBe(true);
   }, 60_000);
 
+  it('a pid_file that is a hard link to another file is not truncated by root: refused with a warning', async () => {
+    requireTools();
+    requireRoot('the agent must start as root to drop to nrpe_user');
+    requireUser('nagios', 'nagios-nrpe-server');
+    const dir = await tempDir();
+    const port = await freePort();
+    const victim = join(dir, 'precious');
+    await writeFile(victim, 'keep me\n');
+    const pid = join(dir, 'agent.pid');
+    execFileSync('ln', [victim, pid]);
+    const cfgPath = join(dir, 'agent.cfg');
+    await writeFile(cfgPath, [`server_port=${port}`, 'server_address=127.0.0.1', 'nrpe_user=nagios', `pid_file=${pid}`, 'command[id]=/usr/bin/id -u'].join('\n') + '\n');
+    const { out } = await oneRestart(cfgPath, port);
+    expect(out).toMatch(/"msg":"pid_file not written".*other hard links/);
+    expect(readFileSync(victim, 'utf8')).toBe('keep me\n');
+  }, 60_000);
+
   it('holds connections until serve(): accepted but unanswered before, answered after', async () => {
     requireTools();
     const port = await freePort();

@@ -118,6 +118,17 @@ describe('arguments cannot add options', () => {
     expect(refuse('/bin/echo $ARG1$ | cat', ['*'])).toMatch(/glob/);
     expect(refuse('/bin/echo "-w" "$ARG1$" | cat', ['-5'])).toBeUndefined();
   });
+  it('our checks run as a child (command_prefix sudo, env, a shell line) keep their restricted options', () => {
+    const all = [testPlugin, ...plugins];
+    const viaSudo = (line: string, args: string[]): string | undefined => refuseArguments(planCommand('x', line, all, '/usr/bin/sudo'), args);
+    expect(viaSudo('check_ha_test --input-file=$ARG1$', ['/etc/shadow'])).toMatch(/^option --input-file names a file/);
+    expect(viaSudo('check_ha_test --input-file $ARG1$', ['/etc/shadow'])).toMatch(/^option --input-file names a file/);
+    expect(viaSudo('check_ha_haproxy -S $ARG1$', ['/run/x.sock'])).toMatch(/^option --socket names a file/);
+    expect(viaSudo('check_ha_test -w $ARG1$', ['5'])).toBeUndefined();
+    expect(refuse('/usr/bin/env check_ha_test --program $ARG1$', ['/usr/bin/id'])).toMatch(/^option --program names a program/);
+    expect(refuse('check_ha_test --input-file "$ARG1$" 2>&1', ['/etc/shadow'])).toMatch(/^option --input-file names a file/);
+    expect(refuse('check_ha_test -w $ARG1$ 2>&1', ['5'])).toBeUndefined();
+  });
 });
 
 describe('answers cut to the packet', () => {

@@ -129,6 +129,7 @@ contacts:
 hosts:
   db1: { address: 127.0.0.1, contacts: [ops] }
   backup1: { passive: true, contacts: [ops], freshness: { threshold: 2h } }
+  admin: { local: true, contacts: [ops] }
 services:
   - { name: backup, host: db1, passive: true, max_check_attempts: 2, freshness: { threshold: 26h, state: critical } }
   - { name: drbd, host: db1, command: check_drbd }
@@ -194,6 +195,12 @@ describe('native JSON: POST /api/v1/results', () => {
     const state = await rt.app.inject({ method: 'POST', url: '/api/v1/results', headers: { authorization: `Bearer ${TOKEN}` }, payload: { host: 'backup1', state: 3, output: 'x' } });
     expect(state.statusCode).toBe(400);
     expect(state.json().message).toMatch(/state 3 of backup1 is not 0 UP, 1 DOWN or 2 UNREACHABLE/);
+    // A host without a check and not passive (here the admin node itself) cannot be sent DOWN:
+    // nothing would bring it back, and its services' alerts would be blocked for good.
+    const local = await rt.app.inject({ method: 'POST', url: '/api/v1/results', headers: { authorization: `Bearer ${TOKEN}` }, payload: { host: 'admin', state: 1, output: 'forged' } });
+    expect(local.statusCode).toBe(400);
+    expect(local.json().message).toMatch(/host admin has no check and is not passive/);
+    expect(status('admin')).toMatchObject({ state: 0 });
   });
 });
 
