@@ -50,8 +50,10 @@ beforeAll(async () => {
       args: [
         '--wsrep-on=ON', `--wsrep-provider=${PROVIDER}`, `--wsrep-cluster-address=${address}`, '--wsrep-cluster-name=hawatch_test',
         `--wsrep-node-name=n${i + 1}`, `--wsrep-node-address=127.0.0.1:${p.gcomm}`, `--wsrep-sst-receive-address=127.0.0.1:${p.sst}`, '--wsrep-sst-method=rsync',
-        // Short failure detection so a killed node leaves the view within seconds.
-        `--wsrep-provider-options=gmcast.listen_addr=tcp://127.0.0.1:${p.gcomm};ist.recv_addr=127.0.0.1:${p.ist};evs.keepalive_period=PT0.5S;evs.inactive_check_period=PT0.5S;evs.suspect_timeout=PT1.5S;evs.inactive_timeout=PT3S;evs.install_timeout=PT3S;gcache.size=16M`,
+        // Short failure detection so a killed node leaves the view within seconds, but not so
+        // short that a joiner busy with its state transfer on a loaded 2-core CI machine is
+        // evicted (a 1.5 s suspect timeout made a joiner exit during start-up once).
+        `--wsrep-provider-options=gmcast.listen_addr=tcp://127.0.0.1:${p.gcomm};ist.recv_addr=127.0.0.1:${p.ist};evs.keepalive_period=PT1S;evs.inactive_check_period=PT1S;evs.suspect_timeout=PT4S;evs.inactive_timeout=PT8S;evs.install_timeout=PT8S;gcache.size=16M`,
         '--binlog-format=ROW', '--default-storage-engine=InnoDB', '--innodb-autoinc-lock-mode=2',
         ...(bootstrap ? ['--wsrep-new-cluster'] : []),
       ],

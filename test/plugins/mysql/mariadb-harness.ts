@@ -4,7 +4,7 @@
  * root: its rsync daemon drops to `nobody`). Killed and removed on cleanup and on exit.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
 import { runBin, type BinResult } from '../../support/bin.ts';
@@ -111,7 +111,14 @@ export async function startServer(o: StartOptions): Promise<Server> {
     }, readyTimeoutMs, { stopWhen: () => (exited ? 'it exited during start-up' : undefined) });
   } catch (e) {
     await server.stop();
-    throw new Error(`${(e as Error).message}; see ${log}`);
+    // The data dir is removed by the caller: quote the end of the error log now.
+    let tail = '';
+    try {
+      tail = readFileSync(log, 'utf8').split('\n').filter((l) => /ERROR|\[Warning\] WSREP|Aborting|SST/.test(l)).slice(-6).join(' / ');
+    } catch {
+      /* no log written */
+    }
+    throw new Error(`${(e as Error).message}; see ${log}${tail ? `: ${tail}` : ''}`);
   }
   return server;
 }
