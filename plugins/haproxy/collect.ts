@@ -4,12 +4,12 @@
  * PluginErrors: not reachable = CRITICAL (HAProxy is down for its users); refused
  * credentials, privileges, a wrong URL = UNKNOWN (our configuration).
  */
-import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { PluginError } from '../../nagios/plugin.ts';
 import { State } from '../../nagios/states.ts';
 import { parsePort, splitAddress } from '../lib/address.ts';
 import { readTextFile } from '../lib/files.ts';
+import { HttpGetError, httpGet } from '../lib/http.ts';
 
 const MAX_BYTES = 16 * 1024 * 1024;
 
@@ -119,63 +119,30 @@ export async function fetchStatsPage(url: URL, creds: Credentials | undefined, c
   const headers: Record<string, string> = { 'user-agent': 'check_ha_haproxy', accept: 'text/plain' };
   if (creds) headers.authorization = `Basic ${Buffer.from(`${creds.user}:${creds.password}`).toString('base64')}`;
   const shown = `${url.origin}${url.pathname}${url.search}`;
-  // Loaded only on this path: socket checks do not pay for the HTTP/TLS modules.
-  const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
-  return new Promise((resolve, reject) => {
-    let done = false;
-    const finish = (fn: () => void) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      fn();
-    };
-    // Node's own timeout is per idle socket; this one bounds the whole exchange.
-    const timer = setTimeout(() => {
-      finish(() => reject(new PluginError(`no answer from ${shown} within ${(timeoutMs / 1000).toFixed(1)} s (HAProxy hung or overloaded?)`, State.CRITICAL)));
-      req.destroy();
-    }, timeoutMs);
-    const onAbort = () => {
-      finish(() => reject(new PluginError('stopped: the check timed out')));
-      req.destroy();
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    const req = request(url, { method: 'GET', headers, ...(ca ? { ca } : {}) }, (res: IncomingMessage) => {
-      const status = res.statusCode ?? 0;
-      if (status === 401 || status === 403) {
-        res.resume();
-        return finish(() => reject(new PluginError(`${shown} answered ${status}: ${creds ? 'the credentials were refused' : 'it needs credentials'} (--auth-file or HAPROXY_STATS_USER / HAPROXY_STATS_PASSWORD)`)));
+  let res;
+  try {
+    res = await httpGet(url, { headers, ca, timeoutMs, signal, maxBytes: MAX_BYTES });
+  } catch (e) {
+    if (!(e instanceof HttpGetError)) throw e;
+    const f = e.failure;
+    switch (f.kind) {
+      case 'timeout':
+        throw new PluginError(`no answer from ${shown} within ${(timeoutMs / 1000).toFixed(1)} s (HAProxy hung or overloaded?)`, State.CRITICAL);
+      case 'aborted':
+        throw new PluginError('stopped: the check timed out');
+      case 'too-large':
+        throw new PluginError(`${shown} sent more than ${MAX_BYTES} bytes`);
+      case 'response':
+        throw new PluginError(`${shown}: ${f.error.message}`, State.CRITICAL);
+      case 'request': {
+        const tls = /certificate|self[- ]signed|unable to verify|altnames/i.test(f.error.message);
+        if (f.error.code === 'ECONNREFUSED') throw new PluginError(`${shown} refused the connection: HAProxy (or its stats listener) is not running`, State.CRITICAL);
+        if (tls) throw new PluginError(`${shown}: TLS verification failed: ${f.error.message} (give the CA with --ca-file)`);
+        throw new PluginError(`${shown}: ${f.error.message}`, State.CRITICAL);
       }
-      if (status !== 200) {
-        res.resume();
-        return finish(() => reject(new PluginError(`${shown} answered HTTP ${status}: check --url (the 'stats uri' of haproxy.cfg)`)));
-      }
-      const chunks: Buffer[] = [];
-      let bytes = 0;
-      res.on('data', (c: Buffer) => {
-        bytes += c.length;
-        if (bytes > MAX_BYTES) {
-          req.destroy();
-          finish(() => reject(new PluginError(`${shown} sent more than ${MAX_BYTES} bytes`)));
-          return;
-        }
-        chunks.push(c);
-      });
-      res.on('end', () => finish(() => resolve(Buffer.concat(chunks).toString('utf8'))));
-      res.on('error', (e) => finish(() => reject(new PluginError(`${shown}: ${e.message}`, State.CRITICAL))));
-    });
-    req.on('error', (e: NodeJS.ErrnoException) => {
-      const tls = /certificate|self[- ]signed|unable to verify|altnames/i.test(e.message);
-      finish(() =>
-        reject(
-          e.code === 'ECONNREFUSED'
-            ? new PluginError(`${shown} refused the connection: HAProxy (or its stats listener) is not running`, State.CRITICAL)
-            : tls
-              ? new PluginError(`${shown}: TLS verification failed: ${e.message} (give the CA with --ca-file)`)
-              : new PluginError(`${shown}: ${e.message}`, State.CRITICAL),
-        ),
-      );
-    });
-    req.end();
-  });
+    }
+  }
+  if (res.status === 401 || res.status === 403) throw new PluginError(`${shown} answered ${res.status}: ${creds ? 'the credentials were refused' : 'it needs credentials'} (--auth-file or HAPROXY_STATS_USER / HAPROXY_STATS_PASSWORD)`);
+  if (res.status !== 200) throw new PluginError(`${shown} answered HTTP ${res.status}: check --url (the 'stats uri' of haproxy.cfg)`);
+  return res.body;
 }

@@ -12,6 +12,7 @@ import { PluginError, type PluginContext } from '../../nagios/plugin.ts';
 import { State } from '../../nagios/states.ts';
 import { readFileFrom, readTextFile, replaceFile } from '../lib/files.ts';
 import { globToRegExp } from '../lib/glob.ts';
+import { HttpGetError, httpGet } from '../lib/http.ts';
 import { describeFailure, runPrivileged } from '../lib/privileged.ts';
 import { absolute, dirOf, includePatterns, splitDump, type ConfigFiles, type UpstreamServer } from './parse.ts';
 
@@ -268,45 +269,27 @@ export async function fetchText(url: string, timeoutMs: number, signal: AbortSig
     throw new PluginError(`invalid --stub-status ${url}: expected http://HOST:PORT/PATH`);
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new PluginError(`invalid --stub-status ${url}: only http and https`);
-  const { request } = u.protocol === 'https:' ? await import('node:https') : await import('node:http');
-  return new Promise((resolve, reject) => {
-    let done = false;
-    const finish = (fn: () => void) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      fn();
-    };
-    const timer = setTimeout(() => {
-      finish(() => reject(new PluginError(`no answer from the stub_status page ${u.origin}${u.pathname} within ${(timeoutMs / 1000).toFixed(1)} s (nginx hung?)`, State.CRITICAL)));
-      req.destroy();
-    }, timeoutMs);
-    const onAbort = () => {
-      finish(() => reject(new PluginError('stopped: the check timed out')));
-      req.destroy();
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    const req = request(u, { headers: { 'user-agent': 'check_ha_nginx' } }, (res) => {
-      if (res.statusCode !== 200) {
-        res.resume();
-        finish(() => reject(new PluginError(`the stub_status page ${u.origin}${u.pathname} answered HTTP ${res.statusCode}: check --stub-status and its allow rules`)));
-        return;
-      }
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        body += c;
-        if (body.length > 65536) req.destroy();
-      });
-      res.on('end', () => finish(() => resolve(body)));
-      res.on('error', (e) => finish(() => reject(new PluginError(`stub_status: ${e.message}`, State.CRITICAL))));
-    });
-    req.on('error', (e: NodeJS.ErrnoException) =>
-      finish(() => reject(new PluginError(e.code === 'ECONNREFUSED' ? `the stub_status page ${u.origin} refused the connection: nginx is not running or not listening there` : `stub_status: ${e.message}`, State.CRITICAL))),
-    );
-    req.end();
-  });
+  let res;
+  try {
+    res = await httpGet(u, { headers: { 'user-agent': 'check_ha_nginx' }, timeoutMs, signal, maxBytes: 65536 });
+  } catch (e) {
+    if (!(e instanceof HttpGetError)) throw e;
+    const f = e.failure;
+    switch (f.kind) {
+      case 'timeout':
+        throw new PluginError(`no answer from the stub_status page ${u.origin}${u.pathname} within ${(timeoutMs / 1000).toFixed(1)} s (nginx hung?)`, State.CRITICAL);
+      case 'aborted':
+        throw new PluginError('stopped: the check timed out');
+      case 'too-large':
+        throw new PluginError(`the stub_status page ${u.origin}${u.pathname} sent more than 64 KiB: is --stub-status the stub_status location?`);
+      case 'response':
+        throw new PluginError(`stub_status: ${f.error.message}`, State.CRITICAL);
+      case 'request':
+        throw new PluginError(f.error.code === 'ECONNREFUSED' ? `the stub_status page ${u.origin} refused the connection: nginx is not running or not listening there` : `stub_status: ${f.error.message}`, State.CRITICAL);
+    }
+  }
+  if (res.status !== 200) throw new PluginError(`the stub_status page ${u.origin}${u.pathname} answered HTTP ${res.status}: check --stub-status and its allow rules`);
+  return res.body;
 }
 
 /** Whether the master process named by the pid file runs: undefined when it does, else why not. */
