@@ -13,6 +13,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { findProgram } from '../../nagios/exec.ts';
 import type { Inventory } from '../inventory/types.ts';
+import { checkHost } from '../inventory/hostcheck.ts';
 import { buildRequest } from '../scheduler/request.ts';
 import { isPassive } from './export-common.ts';
 
@@ -87,13 +88,17 @@ export function semanticWarnings(inv: Inventory, o: SemanticOptions): string[] {
     } else if (t.kind === 'ssh') {
       file(t.privateKeyFile, `hosts.${h.name}.ssh.private_key_file`);
       file(t.passphraseFile, `hosts.${h.name}.ssh.passphrase_file`);
-    } else {
-      const checks = [...inv.services.values()].filter((s) => s.hostName === h.name && !isPassive(s)).map((s) => ({ what: `service ${s.key}`, spec: s.command, name: s.name as string | null }));
-      if (h.check && !isPassive(h)) checks.push({ what: `host check of ${h.name}`, spec: h.check, name: null });
+    }
+    // What runs on this admin node: every check of a local host, and the run_on: server
+    // services of the others (against their address).
+    const local = t.kind === 'local';
+    const checks = [...inv.services.values()].filter((s) => s.hostName === h.name && !isPassive(s) && (local || s.runOn === 'server')).map((s) => ({ what: `service ${s.key}`, spec: s.command, name: s.name as string | null }));
+    if (local && h.check && !isPassive(h)) checks.push({ what: `host check of ${h.name}`, spec: h.check, name: null });
+    {
       for (const c of checks) {
         let program: string;
         try {
-          const req = buildRequest(inv, h, c.name, c.spec, 1000, o.runtimeMacros);
+          const req = buildRequest(inv, checkHost(h, { runOn: 'server' }), c.name, c.spec, 1000, o.runtimeMacros);
           if (req.command.kind !== 'argv') continue;
           program = req.command.argv[0];
         } catch (e) {

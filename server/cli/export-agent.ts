@@ -46,7 +46,7 @@ export function exportAgent(inv: Inventory, o: AgentExportOptions): AgentExport 
   const warnings: string[] = [];
   let withArgs = false;
   let maxTimeout = 0;
-  const checks = [...inv.services.values()].filter((s) => s.hostName === host.name && !isPassive(s)).map((s) => ({ what: `service ${s.name}`, spec: s.command, timeoutMs: s.timeoutMs, service: s.name as string | null }));
+  const checks = [...inv.services.values()].filter((s) => s.hostName === host.name && !isPassive(s) && s.runOn !== 'server').map((s) => ({ what: `service ${s.name}`, spec: s.command, timeoutMs: s.timeoutMs, service: s.name as string | null }));
   if (host.check && !isPassive(host)) checks.push({ what: 'host check', spec: host.check, timeoutMs: host.timeoutMs, service: null });
   for (const c of checks) {
     const cmd = concreteCommand(inv, host, c.service, c.spec, macros);

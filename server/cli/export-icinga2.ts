@@ -7,6 +7,7 @@
  */
 import type { CheckCommand } from '../executors/types.ts';
 import type { CommandSpec, HostConfig, Inventory } from '../inventory/types.ts';
+import { checkHost } from '../inventory/hostcheck.ts';
 import type { CheckPolicy, NotificationOption } from '../state/types.ts';
 import { concreteCommand, exportMacros, isPassive, seconds, shellQuote, type ExportSettings } from './export-common.ts';
 
@@ -189,7 +190,7 @@ export function exportIcinga2(inv: Inventory, s: ExportSettings): string {
     if (isPassive(svc)) {
       // Results from outside; no result for two intervals: UNKNOWN, as the rules with --rules passive.
       l.push('check_command = "dummy"', 'vars.dummy_state = 3', 'vars.dummy_text = "no passive result in time"', `check_interval = ${duration(svc.policy.checkIntervalMs * 2 + 60_000)}`);
-    } else l.push(...checkLines(inv, host, svc.name, svc.command, macros, `service ${svc.key}`, out));
+    } else l.push(...checkLines(inv, checkHost(host, svc), svc.name, svc.command, macros, `service ${svc.key}`, out));
     if (svc.contacts.length) l.push(`vars.hawatch_contacts = ${arr(svc.contacts)}`);
     out.push(block(`object Service ${objectName('service', svc.name)}`, l));
   }

@@ -12,6 +12,7 @@
 import { renderNagiosObjects, type NagiosCommand, type NagiosHost, type NagiosObject, type NagiosService } from '../../nagios/config.ts';
 import type { CheckCommand, NrpeTransport, SshTransport } from '../executors/types.ts';
 import type { CommandSpec, ContactConfig, HostConfig, Inventory } from '../inventory/types.ts';
+import { checkHost } from '../inventory/hostcheck.ts';
 import type { CheckPolicy, NotificationOption } from '../state/types.ts';
 import { concreteCommand, exportMacros, isPassive, minutes, seconds, shellQuote, type ExportSettings } from './export-common.ts';
 
@@ -181,7 +182,7 @@ export function exportNagios(inv: Inventory, s: ExportSettings): NagiosExport {
     if (!host) continue;
     // Passive: results from outside, UNKNOWN by freshness when none arrives.
     const passive = isPassive(svc);
-    const c = passive ? { checkCommand: 'hawatch-passive-stale', args: [] as string[] } : checkCommandOf(inv, host, svc.name, svc.command, macros, false);
+    const c = passive ? { checkCommand: 'hawatch-passive-stale', args: [] as string[] } : checkCommandOf(inv, checkHost(host, svc), svc.name, svc.command, macros, false);
     services.push({
       hostName: svc.hostName,
       description: svc.name,

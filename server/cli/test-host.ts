@@ -6,8 +6,9 @@
  * does not define, refuses, or cannot run does not.
  */
 import { stateName, type StateCode } from '../../nagios/states.ts';
-import type { CheckOutcome, ExecutorFactory, Transport } from '../executors/types.ts';
+import type { CheckOutcome, Executor, ExecutorFactory, Transport } from '../executors/types.ts';
 import type { HostConfig, Inventory } from '../inventory/types.ts';
+import { checkHost } from '../inventory/hostcheck.ts';
 import { buildRequest } from '../scheduler/request.ts';
 import { isPassive } from './export-common.ts';
 
@@ -55,6 +56,7 @@ export async function testHost(inv: Inventory, name: string, factory: ExecutorFa
   }
   const lines = [`${h.name} (${h.address}): ${describeTransport(h)}`];
   const exec = factory(h.transport);
+  let localExec: Executor | undefined;
   let ok = true;
   try {
     if (h.transport.kind === 'nrpe') {
@@ -66,29 +68,33 @@ export async function testHost(inv: Inventory, name: string, factory: ExecutorFa
         return { ok: false, lines };
       }
     }
-    const checks = [...inv.services.values()].filter((s) => s.hostName === h.name && !isPassive(s)).map((s) => ({ what: `service ${s.name}`, spec: s.command, service: s.name as string | null, timeoutMs: s.timeoutMs }));
-    if (h.check && !isPassive(h)) checks.unshift({ what: 'host check', spec: h.check, service: null, timeoutMs: h.timeoutMs });
+    const checks = [...inv.services.values()].filter((s) => s.hostName === h.name && !isPassive(s)).map((s) => ({ what: `service ${s.name}`, spec: s.command, service: s.name as string | null, timeoutMs: s.timeoutMs, runOn: s.runOn }));
+    if (h.check && !isPassive(h)) checks.unshift({ what: 'host check', spec: h.check, service: null, timeoutMs: h.timeoutMs, runOn: undefined });
     if (checks.length === 0) lines.push('  no checks run on this host');
     let first = true;
     for (const c of checks) {
-      const req = buildRequest(inv, h, c.service, c.spec, c.timeoutMs, runtimeMacros);
-      const o = await exec.run({ ...req, timeoutState: inv.server.timeoutState });
+      // run_on: server: the command runs here, against the host's address.
+      const here = checkHost(h, c);
+      const req = buildRequest(inv, here, c.service, c.spec, c.timeoutMs, runtimeMacros);
+      const runner = here === h ? exec : (localExec ??= factory(here.transport));
+      const o = await runner.run({ ...req, timeoutState: inv.server.timeoutState });
       const cmd = req.command.kind === 'nrpe' ? req.command.command : req.command.argv[0];
       const works = checkWorks(o);
-      if (first && h.transport.kind === 'ssh') {
+      if (first && here === h && h.transport.kind === 'ssh') {
         if (o.failure === 'connect' || o.failure === 'tls' || o.failure === 'auth' || o.failure === 'hostkey') {
           lines.push(`  connection: FAILS - ${o.output.split('\n')[0]}`, `    ${explainConnection(o, h)}`);
           return { ok: false, lines };
         }
         lines.push('  connection: works: SSH host key and authentication accepted');
       }
-      first = false;
+      if (here === h) first = false;
       ok &&= works;
       const state = stateName(o.state as StateCode);
       lines.push(`  ${c.what} (${cmd}): ${works ? 'works' : 'FAILS'}, ${state} in ${Math.round(o.durationMs)} ms - ${o.output.split('\n')[0]}`);
     }
   } finally {
     await exec.close();
+    await localExec?.close();
   }
   lines.push(ok ? `${h.name}: everything works` : `${h.name}: some checks do not work (FAILS above)`);
   return { ok, lines };

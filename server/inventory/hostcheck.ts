@@ -8,7 +8,18 @@
  * - `check: none` turns the check off; the page and the API then say "no host check".
  */
 import type { Transport } from '../executors/types.ts';
-import type { CommandSpec } from './types.ts';
+import type { CommandSpec, HostConfig, ServiceConfig } from './types.ts';
+
+const LOCAL: Transport = { kind: 'local' };
+
+/**
+ * The host a check runs as: the host itself, or (a service with `run_on: server`) the same
+ * host with the admin node's local transport, so its macros ($HOSTADDRESS$ ...) stay the
+ * host's while the command runs here.
+ */
+export function checkHost(host: HostConfig, service?: Pick<ServiceConfig, 'runOn'> | null): HostConfig {
+  return service?.runOn === 'server' && host.transport.kind !== 'local' ? { ...host, transport: LOCAL } : host;
+}
 
 export const NRPE_HELLO = '_NRPE_CHECK';
 

@@ -592,8 +592,11 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     const path = ['services', i];
     const s = Section.of(c, path, v, true);
     if (!s) return;
-    s.keys(['name', 'host', 'hosts', 'command', 'args', 'passive', 'contacts', 'contact_groups', 'notification_options', ...POLICY_KEYS]);
+    s.keys(['name', 'host', 'hosts', 'command', 'args', 'passive', 'run_on', 'contacts', 'contact_groups', 'notification_options', ...POLICY_KEYS]);
     const passive = readPassive(c, s, 'command');
+    const runOnRaw = s.str('run_on') ?? 'host';
+    if (runOnRaw !== 'host' && runOnRaw !== 'server') c.fail([...path, 'run_on'], `is ${runOnRaw}: write host (over the host's nrpe or ssh, the default) or server (on this admin node, against the host's address)`);
+    const runOn = runOnRaw === 'server' ? 'server' : 'host';
     const name = s.str('name', true);
     if (name && !/^[A-Za-z0-9][A-Za-z0-9 _.:()-]*$/.test(name)) c.fail([...path, 'name'], 'service names are letters, digits, space and _ . : ( ) - (no /: it separates host and service)');
     const hostNames = [...s.strList('host'), ...s.strList('hosts')];
@@ -611,9 +614,9 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
       }
       const key = serviceKey(h, name);
       if (services.has(key)) c.fail([...path, 'name'], `service '${name}' is defined twice on host ${h}`);
-      if (command && hc.transport.kind === 'nrpe' && command.argv.length - 1 > 16) c.fail([...path, 'command'], 'NRPE passes at most 16 arguments');
+      if (command && runOn === 'host' && hc.transport.kind === 'nrpe' && command.argv.length - 1 > 16) c.fail([...path, 'command'], 'NRPE passes at most 16 arguments');
       servicePaths.set(key, path);
-      services.set(key, { key, hostName: h, name, command: command ?? { line: '', argv: [''], args: [] }, policy: pol.policy, timeoutMs: pol.timeoutMs, contacts: svcContacts.length ? svcContacts : hc.contacts, passive });
+      services.set(key, { key, hostName: h, name, command: command ?? { line: '', argv: [''], args: [] }, policy: pol.policy, timeoutMs: pol.timeoutMs, contacts: svcContacts.length ? svcContacts : hc.contacts, passive, ...(runOn === 'server' ? { runOn } : {}) });
     });
   });
 

@@ -44,6 +44,12 @@ export interface ServiceConfig {
   readonly timeoutMs: number;
   /** Results come only from outside (API, NRDP): never scheduled; `command` is unused. */
   readonly passive?: boolean | undefined;
+  /**
+   * `server`: the command runs on the admin node (as every Nagios check does), against the
+   * host's address, whatever the host's transport: check_http through a VIP, check_ssh on
+   * the nodes' SSH port, check_nrpe itself. Default `host`: over the host's transport.
+   */
+  readonly runOn?: 'host' | 'server' | undefined;
 }
 
 export type SmsRoute = 'gateway' | 'http' | 'smstools';

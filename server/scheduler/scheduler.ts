@@ -9,6 +9,8 @@ import type { CheckOutcome, Executor, ExecutorFactory } from '../executors/types
 import type { Monitor } from '../core/monitor.ts';
 import type { Clock, TimerHandle } from '../state/clock.ts';
 import { buildRequest } from './request.ts';
+import { checkHost } from '../inventory/hostcheck.ts';
+import type { HostConfig } from '../inventory/types.ts';
 
 export interface SchedulerOptions {
   readonly monitor: Monitor;
@@ -159,13 +161,13 @@ export class Scheduler {
     this.stats.queued = this.queue.length;
   }
 
-  private executorFor(hostName: string): Executor {
-    let ex = this.executors.get(hostName);
+  /** One executor per host and transport kind (a run_on: server service of an NRPE host runs locally). */
+  private executorFor(host: HostConfig): Executor {
+    const id = `${host.transport.kind}\0${host.name}`;
+    let ex = this.executors.get(id);
     if (!ex) {
-      const host = this.o.monitor.inventory.hosts.get(hostName);
-      if (!host) throw new Error(`host ${hostName} left the inventory`);
       ex = this.o.executorFactory(host.transport);
-      this.executors.set(hostName, ex);
+      this.executors.set(id, ex);
     }
     return ex;
   }
@@ -216,8 +218,9 @@ export class Scheduler {
     const inv = m.inventory;
     const obj = m.object(key);
     if (!obj || obj.kind === 'cluster') throw new Error(`${key} is not a checked object`);
-    const host = obj.kind === 'host' ? obj.host : inv.hosts.get(obj.service.hostName);
-    if (!host) throw new Error(`host of ${key} is missing`);
+    const owner = obj.kind === 'host' ? obj.host : inv.hosts.get(obj.service.hostName);
+    if (!owner) throw new Error(`host of ${key} is missing`);
+    const host = checkHost(owner, obj.kind === 'service' ? obj.service : null);
     const command = obj.kind === 'host' ? host.check : obj.service.command;
     if (!command) throw new Error(`${key} has no check command`);
     const timeoutMs = obj.kind === 'host' ? host.timeoutMs : obj.service.timeoutMs;
@@ -236,7 +239,7 @@ export class Scheduler {
     });
     try {
       return await Promise.race([
-        this.executorFor(host.name).run(req).catch((err: unknown) => failed(3, `hawatch: ${host.transport.kind} executor failed: ${(err as Error).message}`, started)),
+        this.executorFor(host).run(req).catch((err: unknown) => failed(3, `hawatch: ${host.transport.kind} executor failed: ${(err as Error).message}`, started)),
         guardPromise,
       ]);
     } finally {
