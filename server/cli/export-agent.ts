@@ -75,7 +75,18 @@ export function exportAgent(inv: Inventory, o: AgentExportOptions): AgentExport 
     '# Install as /etc/hawatch/agent.cfg, check with hawatch-agent --check-config -c /etc/hawatch/agent.cfg.',
   ];
   if (!t.tls.enabled) header.push('# The server connects without TLS (nrpe tls: false): start the agent with -n.');
-  if (t.tls.verify || t.tls.certFile) header.push('# The server verifies the agent or sends a client certificate: set ssl_cert_file, ssl_privatekey_file, ssl_cacert_file (and ssl_client_certs=2) here.');
+  // TLS with certificates: the agent needs its own certificate (the server verifies it), and
+  // the CA to verify the server's client certificate. The paths are where the packages
+  // and the examples put them on the node; the files are the node's own.
+  const ssl = t.tls.enabled && (t.tls.verify || t.tls.certFile)
+    ? {
+        certFile: '/etc/hawatch/tls/agent.crt',
+        privateKeyFile: '/etc/hawatch/tls/agent.key',
+        ...(t.tls.certFile ? { caCertFile: '/etc/hawatch/tls/ca.crt', clientCerts: 2 as const } : {}),
+        useAdh: 0 as const,
+      }
+    : undefined;
+  if (ssl) header.push(`# TLS with certificates: put this node's certificate and key in /etc/hawatch/tls/agent.crt and agent.key (readable by the agent only)${t.tls.certFile ? ', and the CA that signed the admin node\'s client certificate in ca.crt' : ''}.`);
   if (withArgs) header.push('# dont_blame_nrpe=1 only lets the server send the arguments it has: no line uses $ARGn$, so they change nothing.');
   for (const name of lines.keys()) header.push(`# ${name}: ${users.get(name)?.join(', ')}`);
   const body = renderNrpeConfig({
@@ -86,6 +97,7 @@ export function exportAgent(inv: Inventory, o: AgentExportOptions): AgentExport 
     dontBlameNrpe: withArgs,
     // The agent answers (UNKNOWN) before the server gives up on the check.
     commandTimeout: Math.max(1, seconds(maxTimeout || 60_000)),
+    ...(ssl ? { ssl } : {}),
     commands: Object.fromEntries(lines),
   });
   return { text: `${header.join('\n')}\n${body}`, commands: users, warnings };

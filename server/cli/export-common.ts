@@ -49,11 +49,17 @@ export function minutes(ms: number): number {
 
 /**
  * The agent command line for an NRPE command name: hawatch's own checks by their name
- * (check_ha_crm) or their short name (check_crm), any other check_* from the plugin folder.
+ * (check_ha_crm) or their short name (check_crm), also with a suffix of the user's
+ * (check_procs_php, check_ha_vip_db: a second use of one check with other options on one
+ * host needs a name of its own); any other check_* from the plugin folder.
  */
 export function agentProgramFor(name: string, pluginDir: string): { program: string; builtin: boolean } {
-  const short = /^check_(?:ha_)?([a-z0-9]+)$/.exec(name)?.[1];
-  if (short !== undefined && plugins.some((p) => p.name === `check_ha_${short}`)) return { program: `${pluginDir}/check_ha_${short}`, builtin: true };
+  const rest = /^check_(?:ha_)?([a-z0-9_]+)$/.exec(name)?.[1];
+  if (rest !== undefined) {
+    const own = plugins.map((p) => p.name.slice('check_ha_'.length)).filter((short) => rest === short || rest.startsWith(`${short}_`));
+    const short = own.sort((a, b) => b.length - a.length)[0];
+    if (short !== undefined) return { program: `${pluginDir}/check_ha_${short}`, builtin: true };
+  }
   return { program: `${pluginDir}/${basename(name)}`, builtin: false };
 }
 

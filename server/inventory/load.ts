@@ -412,7 +412,8 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
   const c = new Checker(doc, lc, file);
   if (doc.errors.length) {
     throw new InventoryError(doc.errors.map((e) => {
-      const p = e.linePos?.[0];
+      // prettyErrors is off, so linePos is not filled in: the line comes from the offset.
+      const p = e.linePos?.[0] ?? (typeof e.pos?.[0] === 'number' ? lc.linePos(e.pos[0]) : undefined);
       return `${file}:${p?.line ?? 1}:${p?.col ?? 1}: YAML syntax: ${e.message.split('\n')[0]}`;
     }));
   }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli } from '../../server/cli/cli.ts';
 import { createExecutor } from '../../server/executors/index.ts';
+import { agentProgramFor } from '../../server/cli/export-common.ts';
 import { AGENT_BIN, CHECK_NRPE, cleanup, startStockNrpe } from '../agent/helpers.ts';
 import { binPath, runProgram } from '../support/bin.ts';
 import { fixturePath, ROOT } from '../support/paths.ts';
@@ -446,4 +447,17 @@ cluster_rules:
       await stopChild(server, 10_000);
     }
   }, 60_000);
+});
+
+describe('agent command names', () => {
+  it('hawatch checks by name, short name or with a suffix of the user (a second use on one host); others from the plugin folder', () => {
+    const d = '/usr/lib/nagios/plugins';
+    expect(agentProgramFor('check_ha_crm', d)).toEqual({ program: `${d}/check_ha_crm`, builtin: true });
+    expect(agentProgramFor('check_crm', d)).toEqual({ program: `${d}/check_ha_crm`, builtin: true });
+    expect(agentProgramFor('check_procs_php', d)).toEqual({ program: `${d}/check_ha_procs`, builtin: true });
+    expect(agentProgramFor('check_ha_vip_db', d)).toEqual({ program: `${d}/check_ha_vip`, builtin: true });
+    expect(agentProgramFor('check_ssh', d)).toEqual({ program: `${d}/check_ssh`, builtin: false });
+    expect(agentProgramFor('check_http', d)).toEqual({ program: `${d}/check_http`, builtin: false });
+    expect(agentProgramFor('check_procsx', d)).toEqual({ program: `${d}/check_procsx`, builtin: false });
+  });
 });

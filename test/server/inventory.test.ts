@@ -104,6 +104,8 @@ contacts:
 
   it('reports YAML syntax errors with their position', () => {
     expect(() => loadInventory('hosts:\n  a: [1\n b: 2\n', 'syn.yaml')).toThrow(/syn\.yaml:\d+:\d+: YAML syntax/);
+    // The line and column of the error itself, not 1:1 (an unquoted "1: " in a command line).
+    expect(() => loadInventory('hosts: {}\nservices:\n  - name: procs\n    command: check_procs -c 1: -C php-fpm\n', 'syn.yaml')).toThrow(/\nsyn\.yaml:4:14: YAML syntax: Nested mappings/);
   });
 
   it('refuses unpinned SSH hosts and cluster rules with impossible expectations', () => {
