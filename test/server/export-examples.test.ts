@@ -2,6 +2,7 @@
 // and each under examples/) validates, exports to a Nagios configuration nagios4 -v accepts
 // and an Icinga 2 one icinga2 daemon -C accepts, and to agent configurations, one per NRPE
 // host, that the real hawatch-agent loads (--check-config).
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,6 +12,7 @@ import { loadInventory } from '../../server/inventory/load.ts';
 import { AGENT_BIN } from '../agent/helpers.ts';
 import { binPath, runProgram } from '../support/bin.ts';
 import { ROOT } from '../support/paths.ts';
+import { requireRoot } from '../support/require.ts';
 import { removeDir, tempDir } from '../support/tmp.ts';
 import { icingaValidate, nagiosVerify } from './export-helpers.ts';
 
@@ -25,8 +27,8 @@ function yamlFiles(d: string): string[] {
   });
 }
 
-/** Inventories are the YAML files with a top-level hosts: map (examples may hold policies too). */
-const inventories = [join(ROOT, 'packaging/server/inventory.yaml'), ...yamlFiles(join(ROOT, 'examples')).filter((f) => /^hosts:/m.test(readFileSync(f, 'utf8')))];
+/** Inventories are the examples' inventory.yaml files (their folders hold firewall policies too). */
+const inventories = [join(ROOT, 'packaging/server/inventory.yaml'), ...yamlFiles(join(ROOT, 'examples')).filter((f) => f.endsWith('/inventory.yaml'))];
 
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -63,6 +65,95 @@ describe.each(inventories.map((f) => [relative(ROOT, f), f]))('%s', (_name, file
       const c = await runProgram(process.execPath, [AGENT_BIN, '--check-config', '-c', cfg], { timeoutMs: 20_000 });
       expect({ host: h.name, code: c.code, stderr: c.stderr }).toEqual({ host: h.name, code: 0, stderr: '' });
       expect(c.stdout).toMatch(/: \d+ commands?, fine\n$/);
+    }
+  }, 60_000);
+});
+
+// Each example with node roles: examples/<name>/agent/<role>.cfg (first line "# role R: h1 h2"),
+// sudoers/<role>, iptables/<role>.yaml + <role>.rules. The files are what an admin copies to
+// the nodes, so they must be what the inventory needs and what the real tools accept.
+const exampleDirs = existsSync(join(ROOT, 'examples')) ? readdirSync(join(ROOT, 'examples')).map((d) => join(ROOT, 'examples', d)).filter((d) => statSync(d).isDirectory()) : [];
+
+describe('example inventories exist, one per seed topology', () => {
+  it('has the four seed topologies, each with an inventory and a README', () => {
+    const names = exampleDirs.map((d) => relative(join(ROOT, 'examples'), d)).sort();
+    expect(names).toEqual(['heartbeat-pair', 'hosting-cluster', 'keepalived-haproxy', 'lvs-cluster']);
+    for (const d of exampleDirs) {
+      expect(existsSync(join(d, 'inventory.yaml')), d).toBe(true);
+      expect(existsSync(join(d, 'README.md')), d).toBe(true);
+    }
+  });
+});
+
+describe.each(exampleDirs.filter((d) => existsSync(join(d, 'agent'))).map((d) => [relative(ROOT, d), d]))('%s node roles', (_name, d) => {
+  const inventoryFile = join(d, 'inventory.yaml');
+  const inv = loadInventory(readFileSync(inventoryFile, 'utf8'), inventoryFile);
+  const admin = /^# admin node: (\S+)$/m.exec(readFileSync(inventoryFile, 'utf8'))?.[1];
+  const roles = readdirSync(join(d, 'agent')).filter((f) => f.endsWith('.cfg')).map((f) => {
+    const text = readFileSync(join(d, 'agent', f), 'utf8');
+    const m = /^# role ([a-z0-9-]+): ([^\n]+)\n/.exec(text);
+    return { file: join(d, 'agent', f), role: m?.[1] ?? '', hosts: m?.[2]?.trim().split(/\s+/) ?? [], text };
+  });
+  const settings = (cfg: string) => cfg.split('\n').filter((l) => l !== '' && !l.startsWith('#')).join('\n');
+
+  it('every NRPE host has exactly one role, named in the inventory header', () => {
+    expect(admin, 'the inventory names its admin node: # admin node: ADDRESS').toMatch(/^[0-9.]+$/);
+    const nrpe = [...inv.hosts.values()].filter((h) => !h.virtual && h.transport.kind === 'nrpe').map((h) => h.name).sort();
+    expect(roles.every((r) => r.role !== ''), 'each agent/*.cfg starts with # role NAME: HOSTS').toBe(true);
+    expect(roles.flatMap((r) => r.hosts).sort()).toEqual(nrpe);
+  });
+
+  it('each role file is what export agent gives for every one of its hosts (else: node scripts/example-agents.mjs), and the real agent loads it', async () => {
+    for (const r of roles) {
+      for (const h of r.hosts) {
+        const out = await run(['export', 'agent', '--config', inventoryFile, '--host', h, '--allowed-hosts', admin ?? '']);
+        expect(out.code, out.err).toBe(0);
+        expect(out.err, `${h}: export warnings`).toBe('');
+        expect({ host: h, settings: settings(r.text) }).toEqual({ host: h, settings: settings(out.out) });
+      }
+      const cfg = join(dir, `role-${r.role}.cfg`);
+      writeFileSync(cfg, r.text);
+      chmodSync(cfg, 0o644);
+      const c = await runProgram(process.execPath, [AGENT_BIN, '--check-config', '-c', cfg], { timeoutMs: 20_000 });
+      expect({ role: r.role, code: c.code, stderr: c.stderr }).toEqual({ role: r.role, code: 0, stderr: '' });
+    }
+  }, 60_000);
+
+  it('each role has sudoers rules that visudo accepts, with no unpinned command', () => {
+    for (const r of roles) {
+      const f = join(d, 'sudoers', r.role);
+      expect(existsSync(f), f).toBe(true);
+      const v = spawnSync('visudo', ['-c', '-f', f], { encoding: 'utf8' });
+      expect({ file: f, status: v.status, out: v.stdout + v.stderr }).toMatchObject({ file: f, status: 0 });
+      for (const line of readFileSync(f, 'utf8').split('\n').filter((l) => /^nagios\s/.test(l))) {
+        // No bare program (any arguments) and no ALL: each command has its arguments written out.
+        expect(line).not.toMatch(/NOPASSWD:\s*ALL\b|\*/);
+        for (const cmd of line.replace(/^.*NOPASSWD:\s*/, '').split(/,\s*(?=\/)/)) expect(cmd.trim(), line).toMatch(/^\/\S+\s+\S/);
+      }
+    }
+  });
+
+  it('each role firewall policy is met by its ruleset, which the real iptables-restore loads, and a hole in it is found', async () => {
+    requireRoot('the ruleset is loaded with iptables-restore in a network namespace');
+    for (const r of roles) {
+      const policy = join(d, 'iptables', `${r.role}.yaml`);
+      const rules = join(d, 'iptables', `${r.role}.rules`);
+      if (!existsSync(policy)) continue;
+      const ns = `hwex${process.pid % 10000}${r.role}`;
+      spawnSync('ip', ['netns', 'del', ns]);
+      try {
+        expect(spawnSync('ip', ['netns', 'add', ns]).status).toBe(0);
+        const restore = spawnSync('ip', ['netns', 'exec', ns, 'iptables-restore', rules], { encoding: 'utf8' });
+        expect({ rules, status: restore.status, err: restore.stderr }).toEqual({ rules, status: 0, err: '' });
+        const live = await runProgram('ip', ['netns', 'exec', ns, process.execPath, binPath('check_ha_iptables'), '-P', policy, '--source', 'iptables'], { timeoutMs: 20_000 });
+        expect({ role: r.role, code: live.code, out: live.stdout.split('\n')[0] }).toMatchObject({ role: r.role, code: 0, out: expect.stringMatching(/^FIREWALL OK - compliant/) });
+        // A hole: MySQL open to the world on this node.
+        spawnSync('ip', ['netns', 'exec', ns, 'iptables', '-I', 'INPUT', '1', '-p', 'tcp', '--dport', '3306', '-j', 'ACCEPT']);
+        const holed = await runProgram('ip', ['netns', 'exec', ns, process.execPath, binPath('check_ha_iptables'), '-P', policy, '--source', 'iptables'], { timeoutMs: 20_000 });
+        expect({ role: r.role, code: holed.code }).toEqual({ role: r.role, code: 2 });
+      } finally {
+        spawnSync('ip', ['netns', 'del', ns]);
+      }
     }
   }, 60_000);
 });
