@@ -34,9 +34,9 @@ function peers(f: GlusterFacts, perf: Perfdata[]): CheckResult {
   perf.push({ label: 'peers_connected', value: connected, min: 0, max: total });
   const majority = connected * 2 > total;
   const children = f.peers.map((p) => {
-    if (!p.connected) return leaf(`peer ${p.hostname}`, majority ? State.WARNING : State.CRITICAL, `disconnected (${p.stateStr || 'state unknown'})${majority ? '' : ', the pool lost its majority'}`);
-    if (p.stateStr !== 'Peer in Cluster') return leaf(`peer ${p.hostname}`, /rejected/i.test(p.stateStr) ? State.CRITICAL : State.WARNING, `connected but ${p.stateStr}`);
-    return leaf(`peer ${p.hostname}`, State.OK, 'connected, in cluster');
+    if (!p.connected) return leaf(p.hostname, majority ? State.WARNING : State.CRITICAL, `disconnected (${p.stateStr || 'state unknown'})${majority ? '' : ', the pool lost its majority'}`);
+    if (p.stateStr !== 'Peer in Cluster') return leaf(p.hostname, /rejected/i.test(p.stateStr) ? State.CRITICAL : State.WARNING, `connected but ${p.stateStr}`);
+    return leaf(p.hostname, State.OK, 'connected, in cluster');
   });
   return group('peers', `${connected}/${total} connected (this node counted)`, children);
 }
