@@ -3,7 +3,7 @@
  * (gluster-env.ts), in order: healthy, a brick killed, pending heals that do not shrink, two
  * bricks killed (quorum lost), a split-brain file made on the bricks, the cluster lock held.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,13 +12,17 @@ import { healCount, setUpVolume, startPool, type GlusterPool } from './gluster-e
 
 let p: GlusterPool;
 const stateDir = mkdtempSync(join(tmpdir(), 'hawatch-gl-state-'));
+const cheapDir = mkdtempSync(join(tmpdir(), 'hawatch-gl-cheap-'));
 
 beforeAll(async () => {
   p = startPool();
   await setUpVolume(p);
 }, 60_000);
 
-afterAll(() => p?.stop());
+afterAll(() => {
+  p?.stop();
+  for (const d of [stateDir, cheapDir]) rmSync(d, { recursive: true, force: true });
+});
 
 async function restartBricks(): Promise<void> {
   const r = p.nodes[0].gluster(['volume', 'start', p.volume, 'force']);
@@ -55,7 +59,7 @@ describe('check_ha_gluster against a real GlusterFS pool', () => {
     r = await p.nodes[0].check(['--state-dir', stateDir]);
     expect(r.stdout).toMatch(/\[WARNING\] pending heals: \d+ pending, not shrinking \(\d+ at the run \d+ s ago\)/);
     // --cheap counts the same entries from the index.
-    const cheap = await p.nodes[0].check(['--cheap', '--state-dir', mkdtempSync(join(tmpdir(), 'hawatch-gl-cheap-'))]);
+    const cheap = await p.nodes[0].check(['--cheap', '--state-dir', cheapDir]);
     expect(cheap.stdout).toMatch(/\[OK\] pending heals \(heal-count\): ([1-9]\d*) pending \(first count/);
     await restartBricks();
     r = await p.nodes[0].check(['--state-dir', stateDir]);
