@@ -9,6 +9,7 @@ import crm from './crm/index.ts';
 import disk from './disk/index.ts';
 import drbd from './drbd/index.ts';
 import galera from './galera/index.ts';
+import gluster from './gluster/index.ts';
 import haproxy from './haproxy/index.ts';
 import heartbeat from './heartbeat/index.ts';
 import iptables from './iptables/index.ts';
@@ -30,6 +31,7 @@ export const plugins: readonly PluginDescriptor[] = [
   disk,
   drbd,
   galera,
+  gluster,
   haproxy,
   heartbeat,
   iptables,
