@@ -249,7 +249,17 @@ const built = [];
   symlinkSync('../lib/hawatch/bin/hawatch-server.cjs', join(stage, 'usr/bin/hawatch-server'));
   put(stage, 'lib/systemd/system/hawatch-server.service', readFileSync(join(here, 'server', 'hawatch-server.service')));
   put(stage, 'etc/hawatch/inventory.yaml', readFileSync(join(here, 'server', 'inventory.yaml')));
-  docs(stage, 'hawatch-server', { 'README.server.md': join(root, 'server', 'README.md') });
+  // The example inventories (one per seed topology, with per-role agent, sudoers and
+  // firewall files), where Debian keeps examples.
+  const examples = {};
+  const walkExamples = (d, rel) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walkExamples(join(d, e.name), `${rel}/${e.name}`);
+      else if (e.isFile()) examples[`${rel}/${e.name}`] = join(d, e.name);
+    }
+  };
+  walkExamples(join(root, 'examples'), 'examples');
+  docs(stage, 'hawatch-server', { 'README.server.md': join(root, 'server', 'README.md'), ...examples });
   const abi = process.versions.modules;
   const major = Number(process.versions.node.split('.')[0]);
   // The libraries the native module links (dpkg-shlibdeps, as debhelper would run it).

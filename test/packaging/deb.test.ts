@@ -127,6 +127,13 @@ describe('Debian packages', () => {
     const sCheck = await asUser(sPre.user, sPre.argv);
     expect(sCheck.code, sCheck.stderr).toBe(0);
     expect(sCheck.stdout).toMatch(/^\/etc\/hawatch\/inventory\.yaml: OK - /);
+    // The example inventories travel in the package's doc folder and validate where installed.
+    const examples = '/usr/share/doc/hawatch-server/examples';
+    expect(readdirSync(examples).sort()).toEqual(['heartbeat-pair', 'hosting-cluster', 'keepalived-haproxy', 'lvs-cluster']);
+    for (const ex of readdirSync(examples)) {
+      const r = await asUser('hawatch', ['/usr/bin/hawatch-server', 'check', '--config', `${examples}/${ex}/inventory.yaml`]);
+      expect({ ex, code: r.code, out: r.stdout }).toEqual({ ex, code: 0, out: expect.stringMatching(/: OK - /) });
+    }
     const server = unitCommand(serverUnit, 'ExecStart');
     expect((await asUser(server.user, [...server.argv, '-V'])).stdout).toBe(`hawatch-server ${VERSION}\n`);
     expect((await run('/usr/bin/hawatch-server', ['-V'])).stdout).toBe(`hawatch-server ${VERSION}\n`);
