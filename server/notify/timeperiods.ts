@@ -414,8 +414,10 @@ export function buildPeriods(defs: ReadonlyMap<string, PeriodDefinition>): { per
   const visit = (name: string, trail: string[]): void => {
     if (state.get(name) === 'done') return;
     if (state.get(name) === 'visiting') {
-      const where = defs.get(trail[0] as string)?.exclude[0]?.where ?? 'timeperiods';
-      problems.push(`${where}: exclusion cycle ${[...trail.slice(trail.indexOf(name)), name].join(' excludes ')}: remove one exclude`);
+      // Reported at the exclude that closes the cycle.
+      const from = trail[trail.length - 2] as string;
+      const where = defs.get(from)?.exclude.find((x) => x.name === name)?.where ?? 'timeperiods';
+      problems.push(`${where}: exclusion cycle ${trail.slice(trail.indexOf(name)).join(' excludes ')}: remove one exclude`);
       return;
     }
     state.set(name, 'visiting');
@@ -426,12 +428,17 @@ export function buildPeriods(defs: ReadonlyMap<string, PeriodDefinition>): { per
 
   const periods = new Map<string, TimePeriod>();
   if (!defs.has('24x7')) periods.set('24x7', TWENTY_FOUR_SEVEN);
-  if (problems.length) return { periods, problems };
-  const build = (name: string): TimePeriod => {
+  // Built even with problems (without the bad lines, unknown or cyclic exclusions), so that
+  // references to these names do not add errors of their own.
+  const building = new Set<string>();
+  const build = (name: string): TimePeriod | null => {
     const done = periods.get(name);
     if (done) return done;
-    const def = defs.get(name) as PeriodDefinition;
-    const p: TimePeriod = { name, alias: def.alias ?? name, lines: parsed.get(name) ?? [], excludes: def.exclude.map((x) => build(x.name)) };
+    const def = defs.get(name);
+    if (!def || building.has(name)) return null;
+    building.add(name);
+    const excludes = def.exclude.map((x) => build(x.name)).filter((x): x is TimePeriod => x !== null);
+    const p: TimePeriod = { name, alias: def.alias ?? name, lines: parsed.get(name) ?? [], excludes };
     periods.set(name, p);
     return p;
   };
