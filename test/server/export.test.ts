@@ -130,9 +130,18 @@ describe('export nagios', () => {
     expect(v.out).toMatch(/Checked 5 hosts\./);
     expect(v.out).toMatch(/Checked 4 host groups\./);
     expect(v.out).toMatch(/Checked 2 contacts\./);
-    console.log(v.out.split('\n').filter((l) => /Checked|time period|escalation/i.test(l)).join('\n'));
-    console.log(r.out.slice(r.out.indexOf('define timeperiod {\n    timeperiod_name  workhours')));
-    console.log(r.out.split('define ').filter((b) => b.startsWith('serviceescalation') || b.startsWith('hostescalation') || b.startsWith('contact {')).join('define '));
+    // Time periods (every directive class, exclusions) and escalations: nagios4 -v read them all.
+    expect(v.out).toMatch(/Checked 4 time periods\./);
+    expect(v.out).toMatch(/Checked 1 host escalations\./);
+    expect(v.out).toMatch(/Checked 3 service escalations\./);
+    expect(r.out).toMatch(/\n    tuesday 1 april - friday 2 may \/ 3  10:00-11:00\n/);
+    expect(r.out).toMatch(/\n    tuesday +09:00-12:00,13:00-17:00\n/);
+    expect(r.out).toMatch(/\n    exclude +holidays\n/);
+    expect(r.out).toMatch(/service_description\s+drbd r0\n(.*\n)*?\s+notification_period\s+oncall\n/);
+    expect(r.out).toMatch(/check_period\s+workhours\n/);
+    expect(r.out).toMatch(/contact_name\s+alice\n(.*\n)*?\s+host_notification_period\s+workhours\n/);
+    // after: 15m with the default 30 min interval is the second notification in Nagios terms.
+    expect(r.out).toMatch(/first_notification\s+2\n\s+last_notification\s+0\n\s+notification_interval\s+30\n\s+contacts\s+alice,bob\n\s+escalation_period\s+oncall\n/);
     // The only warnings: the objects the inventory gives no contact (node2, db1, the rule), as it is.
     const warnings = v.out.split('\n').filter((l) => l.startsWith('Warning:'));
     for (const w of warnings) expect(w).toMatch(/^Warning: (Host|Service '[^']+' on host) '(node2|db1|cluster)' has no default contacts or contactgroups defined!$/);
@@ -185,6 +194,13 @@ describe('export icinga2', () => {
     expect(v.out).toMatch(/Instantiated 2 Users\./);
     expect(v.out).toMatch(/Instantiated 1 UserGroup\./);
     expect(v.out).not.toMatch(/warning\//);
+    // Time periods (legacy ranges, excludes) and one Notification per escalation.
+    expect(v.out).toMatch(/Instantiated 4 TimePeriods\./);
+    expect(r.out).toContain('"tuesday 1 april - friday 2 may / 3" = "10:00-11:00"');
+    expect(r.out).toContain('excludes = [ "holidays" ]');
+    expect(r.out).toContain('times = { begin = 900s }');
+    expect(r.out).toMatch(/object User "alice" {\n[^}]*period = "workhours"/);
+    expect(r.out).toContain('check_period = "workhours"');
     expect(r.out).toContain('vars.hawatch_nrpe_args = [ "-w", "5", "--input-file", ');
     expect(r.out).toContain('"-a" = { value = "$hawatch_nrpe_args$"; repeat_key = false; order = 99 }');
     // The host check keeps its command in vars of its own: a service resolves its host's vars
