@@ -517,10 +517,11 @@ export class Monitor {
     }
     // Held notifications (notification_period opened) and escalations by time fall due without a result.
     for (const o of this.objectsByKey.values()) {
+      const s = this.current(p, o.key);
+      if (!s.checked || s.state === 0 || s.stateType !== 'HARD' || s.ack) continue;
       const policy = this.policyOf(o.key);
       const gate = this.gateFor(o.key, policy, now);
       if (!gate) continue;
-      const s = this.current(p, o.key);
       const t = notifyIfDue(s, policy, s.kind === 'service' ? this.hostContext(s.hostName, p) : { problem: false, inDowntime: false }, now, gate);
       if (t.notifications.length) this.take(p, t);
     }
