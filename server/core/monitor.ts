@@ -15,6 +15,7 @@ import {
   applyResult,
   cancelDowntime as cancelDt,
   initialStatus,
+  notifyIfDue,
   removeAcknowledgement,
   staleness,
   staleResult,
@@ -27,6 +28,7 @@ import {
   type CheckStatus,
   type Downtime,
   type HistoryEvent,
+  type NotificationGate,
   type NotificationIntent,
   type ResultInput,
   type Transition,
@@ -35,6 +37,9 @@ import type { OutboxInsert, Store, StoreChange } from '../store/types.ts';
 import type { TimerHandle } from '../state/clock.ts';
 import { StoreHealth } from './health.ts';
 import { RuleHoldDown } from '../state/rules.ts';
+import { checkPeriodWait, contactPeriodBlocker, notificationGate, recipientsOf, type TimingContext } from '../notify/escalations.ts';
+import { processTimeZone, TWENTY_FOUR_SEVEN } from '../notify/timeperiods.ts';
+import type { ObjectTiming } from '../inventory/types.ts';
 
 export type ObjectConfig =
   | { readonly kind: 'host'; readonly key: string; readonly host: HostConfig }
@@ -295,7 +300,7 @@ export class Monitor {
 
   /** Writes the pending change in one transaction, then makes it visible. */
   private finish(p: Pending): void {
-    const outbox = this.recipients(p.notifications);
+    const outbox = this.recipients(p.notifications, undefined, p.history);
     const written = this.write({ statuses: [...p.statuses.values()], downtimes: p.downtimes, history: p.history, outbox });
     for (const [k, s] of p.statuses) this.statuses.set(k, s);
     for (const [k, d] of p.downtimes) {
@@ -333,18 +338,51 @@ export class Monitor {
     }
   }
 
-  private recipients(notes: readonly NotificationIntent[], to?: readonly string[]): OutboxInsert[] {
+  private recipients(notes: readonly NotificationIntent[], to?: readonly string[], history?: HistoryEvent[]): OutboxInsert[] {
     const out: OutboxInsert[] = [];
     const notBefore = this.clock.now() + this.inv.notifier.groupWindowMs;
+    const ctx = this.timingContext();
     for (const n of notes) {
-      for (const name of to ?? this.contactsOf(n.key)) {
+      // Escalations replace the object's contacts while they apply (server/notify/escalations.ts).
+      const list = to ? to.map((contact) => ({ contact, channels: null })) : recipientsOf(n, this.contactsOf(n.key), this.timingOf(n.key).escalations ?? [], ctx);
+      for (const { contact: name, channels } of list) {
         const c = this.inv.contacts.get(name);
         if (!c || (to === undefined && !this.wants(c, n))) continue;
-        if (c.email) out.push({ contact: name, channel: 'email', notification: n, notBefore });
-        if (c.sms) out.push({ contact: name, channel: 'sms', notification: n, notBefore });
+        const outside = to === undefined ? contactPeriodBlocker(c, n.kind, n.at, ctx) : null;
+        if (outside !== null) {
+          const st = this.statuses.get(n.key);
+          history?.push({ key: n.key, at: n.at, type: 'NOTIFICATION_SUPPRESSED', state: n.state, stateType: st?.stateType ?? 'HARD', attempt: st?.attempt ?? 1, output: n.output, detail: `${n.type}: ${outside}` });
+          continue;
+        }
+        if (c.email && (channels === null || channels.includes('email'))) out.push({ contact: name, channel: 'email', notification: n, notBefore });
+        if (c.sms && (channels === null || channels.includes('sms'))) out.push({ contact: name, channel: 'sms', notification: n, notBefore });
       }
     }
     return out;
+  }
+
+  /** Time periods and the zone they are read in. */
+  timingContext(): TimingContext {
+    return { periods: this.inv.timeperiods ?? new Map([['24x7', TWENTY_FOUR_SEVEN]]), tz: this.inv.server.timezone ?? processTimeZone() };
+  }
+
+  timingOf(key: string): ObjectTiming {
+    const o = this.objectsByKey.get(key);
+    if (!o) return {};
+    return o.kind === 'host' ? o.host : o.kind === 'service' ? o.service : o.rule;
+  }
+
+  /** notification_period and escalations of an object; undefined when it has neither (the plain Nagios interval applies). */
+  private gateFor(key: string, policy: CheckPolicy, now: number): NotificationGate | undefined {
+    const t = this.timingOf(key);
+    if (t.notificationPeriod === undefined && !t.escalations?.length) return undefined;
+    const o = this.objectsByKey.get(key);
+    return notificationGate({ ...t, kind: o?.kind === 'host' ? 'host' : 'service' }, policy, now, this.timingContext());
+  }
+
+  /** null when a regular check of `key` may run now, else when check_period opens again. */
+  checkPeriodWait(key: string): number | null {
+    return checkPeriodWait(this.timingOf(key).checkPeriod, this.clock.now(), this.timingContext());
   }
 
   /** A check result for a host or service (not for cluster rules: they follow their members). */
@@ -392,13 +430,15 @@ export class Monitor {
     const now = this.clock.now();
     const status = this.current(p, key);
     const o = this.objectsByKey.get(key);
+    const pol = policy ?? (o?.kind === 'cluster' ? this.holdDown.policyFor(o.rule, status, result, now) : this.policyOf(key));
     const t = applyResult({
       status,
       downtimes: this.currentDowntimes(p, key),
-      policy: policy ?? (o?.kind === 'cluster' ? this.holdDown.policyFor(o.rule, status, result, now) : this.policyOf(key)),
+      policy: pol,
       result,
       now,
       host: status.kind === 'service' ? this.hostContext(status.hostName, p) : undefined,
+      gate: this.gateFor(key, pol, now),
     });
     this.take(p, t, key);
     for (const rule of this.rulesByMember.get(key) ?? []) {
@@ -475,6 +515,16 @@ export class Monitor {
       const t = advanceDowntimes(this.current(p, key), list, this.policyOf(key), now);
       if (t.downtimes.length !== list.length || t.status !== this.current(p, key) || t.downtimes.some((d, i) => d !== list[i])) this.take(p, t, key);
     }
+    // Held notifications (notification_period opened) and escalations by time fall due without a result.
+    for (const o of this.objectsByKey.values()) {
+      const s = this.current(p, o.key);
+      if (!s.checked || s.state === 0 || s.stateType !== 'HARD' || s.ack) continue;
+      const policy = this.policyOf(o.key);
+      const gate = this.gateFor(o.key, policy, now);
+      if (!gate) continue;
+      const t = notifyIfDue(s, policy, s.kind === 'service' ? this.hostContext(s.hostName, p) : { problem: false, inDowntime: false }, now, gate);
+      if (t.notifications.length) this.take(p, t);
+    }
     const stale: string[] = [];
     for (const o of this.objectsByKey.values()) {
       const passive = o.kind === 'host' ? !!o.host.passive : o.kind === 'service' && !!o.service.passive;
@@ -484,6 +534,9 @@ export class Monitor {
       // A passive object that never got a result is judged from the server start, as Nagios does.
       const seen = s.lastCheck === null ? (passive ? this.startedAt : null) : Math.max(s.lastCheck, this.startedAt);
       const st = staleness({ ...s, lastCheck: seen }, policy, now);
+      // Nagios judges freshness only inside check_period; here only when it was open over the whole threshold, so the first check after it opens comes first.
+      const checkPeriod = this.timingOf(o.key).checkPeriod;
+      if (checkPeriod !== undefined && st.stale && (this.checkPeriodWait(o.key) !== null || checkPeriodWait(checkPeriod, now - st.thresholdMs, this.timingContext()) !== null)) continue;
       if (!s.stale && st.stale) {
         stale.push(o.key);
         const r = staleResult({ ...s, lastCheck: seen }, policy, now);

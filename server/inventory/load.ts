@@ -12,6 +12,7 @@ import type { CheckPolicy, NotificationOption } from '../state/types.ts';
 import { CommandLineError, splitCommandLine } from '../../nagios/commandline.ts';
 import { readClusterRules, warnNobodyNotified } from './rules.ts';
 import { defaultHostCheck, noCheckText } from './hostcheck.ts';
+import { CONTACT_PERIOD_KEYS, readContactPeriods, readObjectTiming, readTimePeriods, readTopLevelEscalations, TIMING_KEYS } from './timing.ts';
 import {
   serviceKey,
   type CommandSpec,
@@ -418,11 +419,11 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     }));
   }
   const top = Section.of(c, [], doc.toJS({ maxAliasCount: 100 }) ?? {}, true) ?? new Section(c, [], {});
-  top.keys(['server', 'defaults', 'notifications', 'contacts', 'contact_groups', 'hosts', 'services', 'cluster_rules', 'downtimes']);
+  top.keys(['server', 'defaults', 'notifications', 'contacts', 'contact_groups', 'hosts', 'services', 'cluster_rules', 'downtimes', 'timeperiods', 'escalations']);
 
   // server
   const srv = top.sub('server') ?? new Section(c, ['server'], {});
-  srv.keys(['listen', 'database', 'api_token_env', 'api_token_file', 'max_concurrent_checks', 'timeout_state', 'macros', 'title', 'degraded_alert_after', 'sse_max_per_source', 'sse_max_total', 'check_environment', 'passive_tokens', 'passive_tokens_file']);
+  srv.keys(['listen', 'database', 'api_token_env', 'api_token_file', 'max_concurrent_checks', 'timeout_state', 'macros', 'title', 'degraded_alert_after', 'sse_max_per_source', 'sse_max_total', 'check_environment', 'passive_tokens', 'passive_tokens_file', 'timezone']);
   let listenHost = '127.0.0.1';
   let listenPort = 8080;
   const listen = srv.str('listen');
@@ -453,7 +454,9 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
       else checkEnvironment[k] = String(v);
     }
   }
+  const timing = readTimePeriods(c, top, srv);
   const server: ServerSettings = {
+    timezone: timing.timezone,
     listenHost,
     listenPort,
     database: srv.str('database') ?? 'hawatch.db',
@@ -499,7 +502,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
   for (const [name, v] of Object.entries(contactsSec?.value ?? {})) {
     const s = Section.of(c, ['contacts', name], v, true);
     if (!s) continue;
-    s.keys(['email', 'sms', 'sms_via', 'host_notification_options', 'service_notification_options']);
+    s.keys(['email', 'sms', 'sms_via', 'host_notification_options', 'service_notification_options', ...CONTACT_PERIOD_KEYS]);
     const email = s.str('email');
     if (email !== null && !/^[^\s@]+@[^\s@]+$/.test(email)) c.fail(['contacts', name, 'email'], `is not an email address: ${JSON.stringify(email)}`);
     const sms = s.str('sms');
@@ -518,6 +521,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     if (email !== null && !notifier.email) c.fail(['contacts', name, 'email'], 'email contacts need notifications.email (the SMTP server)');
     if (email === null && sms === null) c.fail(['contacts', name], 'needs email or sms (or both)');
     contacts.set(name, {
+      ...readContactPeriods(s, timing),
       name,
       email,
       sms: sms?.replace(/[\s-]/g, '') ?? null,
@@ -557,7 +561,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) c.fail(path, 'host names are letters, digits, _ . - (they appear in URLs and macros)', true);
     const s = Section.of(c, path, v ?? {}, true);
     if (!s) continue;
-    s.keys(['address', 'nrpe', 'ssh', 'local', 'check', 'args', 'passive', 'contacts', 'contact_groups', 'notification_options', ...POLICY_KEYS]);
+    s.keys(['address', 'nrpe', 'ssh', 'local', 'check', 'args', 'passive', 'contacts', 'contact_groups', 'notification_options', ...POLICY_KEYS, ...TIMING_KEYS]);
     const address = s.str('address') ?? name;
     if (isIP(address) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(address)) c.fail([...path, 'address'], `is neither an IP address nor a DNS name: ${JSON.stringify(address)}`);
     const pol = readPolicy(s, baseHost, 'host');
@@ -569,6 +573,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     // A passive host gets its state from results sent to the server: no default check either.
     const check = off || passive ? null : written ?? defaultHostCheck(transport);
     hosts.set(name, {
+      ...readObjectTiming(s, 'host', timing, resolveContacts),
       name,
       address,
       transport,
@@ -593,7 +598,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     const path = ['services', i];
     const s = Section.of(c, path, v, true);
     if (!s) return;
-    s.keys(['name', 'host', 'hosts', 'command', 'args', 'passive', 'run_on', 'contacts', 'contact_groups', 'notification_options', ...POLICY_KEYS]);
+    s.keys(['name', 'host', 'hosts', 'command', 'args', 'passive', 'run_on', 'contacts', 'contact_groups', 'notification_options', ...POLICY_KEYS, ...TIMING_KEYS]);
     const passive = readPassive(c, s, 'command');
     const runOnRaw = s.str('run_on') ?? 'host';
     if (runOnRaw !== 'host' && runOnRaw !== 'server') c.fail([...path, 'run_on'], `is ${runOnRaw}: write host (over the host's nrpe or ssh, the default) or server (on this admin node, against the host's address)`);
@@ -607,6 +612,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     const command = passive && !s.has('command') ? null : readCommand(c, [...path, 'command'], s.raw('command'), s.raw('args'), macroNames);
     const pol = readPolicy(s, baseService, 'service');
     const svcContacts = resolveContacts(s);
+    const svcTiming = readObjectTiming(s, 'service', timing, resolveContacts);
     targets.forEach((h, j) => {
       const hc = hosts.get(h);
       if (!hc) {
@@ -617,12 +623,13 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
       if (services.has(key)) c.fail([...path, 'name'], `service '${name}' is defined twice on host ${h}`);
       if (command && runOn === 'host' && hc.transport.kind === 'nrpe' && command.argv.length - 1 > 16) c.fail([...path, 'command'], 'NRPE passes at most 16 arguments');
       servicePaths.set(key, path);
-      services.set(key, { key, hostName: h, name, command: command ?? { line: '', argv: [''], args: [] }, policy: pol.policy, timeoutMs: pol.timeoutMs, contacts: svcContacts.length ? svcContacts : hc.contacts, passive, ...(runOn === 'server' ? { runOn } : {}) });
+      services.set(key, { ...svcTiming, key, hostName: h, name, command: command ?? { line: '', argv: [''], args: [] }, policy: pol.policy, timeoutMs: pol.timeoutMs, contacts: svcContacts.length ? svcContacts : hc.contacts, passive, ...(runOn === 'server' ? { runOn } : {}) });
     });
   });
 
   // cluster rules (server/inventory/rules.ts), then who would be told about what
-  const clusterRules = readClusterRules(c, top, { hosts, services, baseHost, baseService, resolveContacts });
+  const clusterRules = readClusterRules(c, top, { hosts, services, baseHost, baseService, resolveContacts, timing: (r) => readObjectTiming(r, 'service', timing, resolveContacts, false) });
+  readTopLevelEscalations(c, top, timing, resolveContacts, { hosts, services, clusterRules });
   warnNobodyNotified(c, { hosts, services, clusterRules, contacts, servicePaths });
 
   // recurring downtimes
@@ -669,6 +676,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     contactGroups,
     clusterRules,
     downtimes,
+    timeperiods: timing.periods,
     warnings: c.warnings,
   };
 }

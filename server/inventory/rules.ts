@@ -9,7 +9,7 @@
 import { parseStateName } from '../../nagios/states.ts';
 import { noCheckText } from './hostcheck.ts';
 import { POLICY_KEYS, readPolicy, Section, type Checker, type Path, type PolicyDefaults } from './load.ts';
-import { serviceKey, type ClusterRuleConfig, type ContactConfig, type HoldDown, type HostConfig, type MemberMatch, type RuleJudge, type ServiceConfig } from './types.ts';
+import { serviceKey, type ClusterRuleConfig, type ContactConfig, type ObjectTiming, type HoldDown, type HostConfig, type MemberMatch, type RuleJudge, type ServiceConfig } from './types.ts';
 
 /** Default hold-down: a bad judgement must repeat 3 times over at least 30 s before it is HARD. */
 export const DEFAULT_HOLD_DOWN: HoldDown = { results: 3, timeMs: 30_000 };
@@ -24,6 +24,8 @@ export interface RuleContext {
   readonly baseHost: PolicyDefaults;
   readonly baseService: PolicyDefaults;
   readonly resolveContacts: (s: Section) => string[];
+  /** notification_period and escalations of a rule (server/inventory/timing.ts). */
+  readonly timing?: ((r: Section) => ObjectTiming) | undefined;
 }
 
 export function readClusterRules(c: Checker, top: Section, ctx: RuleContext): Map<string, ClusterRuleConfig> {
@@ -35,7 +37,7 @@ export function readClusterRules(c: Checker, top: Section, ctx: RuleContext): Ma
     const path = ['cluster_rules', i];
     const r = Section.of(c, path, v, true);
     if (!r) return;
-    r.keys(['name', 'host', 'description', 'kind', 'role', 'count', 'value', 'hold_down', 'service', 'hosts', 'members', 'match', 'expect', 'state', 'contacts', 'contact_groups', 'notification_options', ...POLICY_KEYS]);
+    r.keys(['name', 'host', 'description', 'kind', 'role', 'count', 'value', 'hold_down', 'service', 'hosts', 'members', 'match', 'expect', 'state', 'contacts', 'contact_groups', 'notification_options', 'notification_period', 'check_period', 'escalations', ...POLICY_KEYS]);
     const name = r.str('name', true);
     // Same names as services and hosts: they end up in mail subjects and SMS (no ' " < > & ...).
     if (name && !/^[A-Za-z0-9][A-Za-z0-9 _.:()-]*$/.test(name)) c.fail([...path, 'name'], 'rule names are letters, digits, space and _ . : ( ) - (they appear in mail subjects and SMS)');
@@ -58,6 +60,7 @@ export function readClusterRules(c: Checker, top: Section, ctx: RuleContext): Ma
     const own = ctx.resolveContacts(r);
     const inherited = [...new Set(members.flatMap((m) => hosts.get(m.hostName)?.contacts ?? []))];
     clusterRules.set(key, {
+      ...ctx.timing?.(r),
       key,
       name,
       hostName,

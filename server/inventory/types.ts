@@ -2,6 +2,17 @@
 import type { StateCode } from '../../nagios/states.ts';
 import type { Transport } from '../executors/types.ts';
 import type { CheckPolicy, NotificationOption } from '../state/types.ts';
+import type { EscalationConfig } from '../notify/escalations.ts';
+import type { TimePeriod } from '../notify/timeperiods.ts';
+
+/** notification_period, check_period and escalations of a host, service or rule (server/inventory/timing.ts). */
+export interface ObjectTiming {
+  /** Time period name; absent = 24x7. Problem notifications outside it are held until it opens. */
+  readonly notificationPeriod?: string | undefined;
+  /** Time period name; absent = 24x7. Regular active checks run only inside it. */
+  readonly checkPeriod?: string | undefined;
+  readonly escalations?: readonly EscalationConfig[] | undefined;
+}
 
 export interface CommandSpec {
   /** The command line as written (for display). */
@@ -12,7 +23,7 @@ export interface CommandSpec {
   readonly args: readonly string[];
 }
 
-export interface HostConfig {
+export interface HostConfig extends ObjectTiming {
   readonly name: string;
   readonly address: string;
   readonly transport: Transport;
@@ -34,7 +45,7 @@ export interface HostConfig {
   readonly timeoutMs: number;
 }
 
-export interface ServiceConfig {
+export interface ServiceConfig extends ObjectTiming {
   readonly key: string;
   readonly hostName: string;
   readonly name: string;
@@ -62,6 +73,9 @@ export interface ContactConfig {
   readonly smsVia: SmsRoute | null;
   readonly hostOptions: readonly NotificationOption[];
   readonly serviceOptions: readonly NotificationOption[];
+  /** Nagios host_notification_period / service_notification_period; absent = 24x7. */
+  readonly hostNotificationPeriod?: string | undefined;
+  readonly serviceNotificationPeriod?: string | undefined;
 }
 
 export type MemberMatch =
@@ -88,7 +102,7 @@ export interface HoldDown {
   readonly timeMs: number;
 }
 
-export interface ClusterRuleConfig {
+export interface ClusterRuleConfig extends ObjectTiming {
   /** exactly_one, at_least, at_most, all_agree, quorum, or count (match + expect). */
   readonly kindName: string;
   readonly judge: RuleJudge;
@@ -187,6 +201,8 @@ export interface ServerSettings {
   /** NRDP tokens (server.passive_tokens), and/or a file with one per line, read when used. */
   readonly passiveTokens?: readonly string[] | undefined;
   readonly passiveTokensFile?: string | null | undefined;
+  /** IANA zone in which time periods are read (server.timezone); default the process's. */
+  readonly timezone?: string | undefined;
 }
 
 export interface Inventory {
@@ -199,6 +215,8 @@ export interface Inventory {
   readonly contactGroups: ReadonlyMap<string, readonly string[]>;
   readonly clusterRules: ReadonlyMap<string, ClusterRuleConfig>;
   readonly downtimes: readonly RecurringDowntime[];
+  /** Time periods by name (`timeperiods:`), 24x7 always among them. */
+  readonly timeperiods?: ReadonlyMap<string, TimePeriod> | undefined;
   /** Things that work but deserve a look (unverified TLS, plain SMTP off loopback). */
   readonly warnings: readonly string[];
 }

@@ -117,6 +117,12 @@ export class Scheduler {
     e.due = at;
     e.timer = this.o.clock.setTimeout(() => {
       e.timer = null;
+      // Outside check_period a regular check waits for the period to open (a forced recheck does not).
+      const wait = this.o.monitor.checkPeriodWait(e.key);
+      if (wait !== null) {
+        this.arm(e, wait);
+        return;
+      }
       this.enqueue(e);
     }, Math.max(0, at - this.o.clock.now()));
   }
