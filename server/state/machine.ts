@@ -102,7 +102,7 @@ export function problemNotificationBlocker(status: CheckStatus, policy: CheckPol
   return null;
 }
 
-function notifyProblem(status: CheckStatus, policy: CheckPolicy, now: number): { status: CheckStatus; note: NotificationIntent } {
+export function notifyProblem(status: CheckStatus, policy: CheckPolicy, now: number): { status: CheckStatus; note: NotificationIntent } {
   const number = status.notification.number + 1;
   const next: CheckStatus = {
     ...status,
