@@ -6,6 +6,7 @@
  * thing, a downtime, changes the object's state (depth, DOWNTIMESTART) where a silence only
  * mutes notifications, and covers objects by pattern, also objects added later.
  */
+import { plainText } from '../core/text.ts';
 import { globRegExp } from '../state/cluster.ts';
 import { stateLabel, type ObjectKind } from '../state/types.ts';
 
@@ -66,9 +67,9 @@ export function silencesFor(list: Iterable<Silence>, t: SilenceTarget, now: numb
   return [...list].filter((s) => silenceMatches(s, t, now)).sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
 }
 
-/** The reason written in history for a notification a silence held back. */
+/** The reason written in history for a notification a silence held back (Nagios-safe text). */
 export function silenceReason(s: Silence): string {
-  return `silenced by ${s.id} ${s.author}`;
+  return plainText(`silenced by ${s.id} ${s.author}`);
 }
 
 /** Checks matchers from the API; the problem in one line, or null. */

@@ -1,7 +1,9 @@
 // Issue 10 item 7, silences: matchers (host/service glob, states, rule), held problem
 // notifications that are sent when the silence ends, storage across a restart, the API with
 // its token and matcher checks, and where they show (status, page).
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
+import { query } from '../../server/cli/query.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Runtime } from '../../server/core/runtime.ts';
 import { loadInventory } from '../../server/inventory/load.ts';
@@ -32,8 +34,11 @@ cluster_rules:
 const MIN = 60_000;
 const TOKEN = 'silence-token';
 
-async function boot(db: string, clock: FakeClock): Promise<Runtime> {
-  return createRuntime({ inventory: loadInventory(INVENTORY), executorFactory: new FakeExecutors().factory, database: db, clock, autoStart: false, apiToken: () => TOKEN });
+async function boot(db: string, clock: FakeClock, logs?: string[]): Promise<Runtime> {
+  return createRuntime({
+    inventory: loadInventory(INVENTORY), executorFactory: new FakeExecutors().factory, database: db, clock, autoStart: false, apiToken: () => TOKEN,
+    ...(logs ? { logger: { level: 'info', stream: { write: (s: string) => void logs.push(JSON.parse(s).msg) } } } : {}),
+  });
 }
 
 function helpers(rt: Runtime, clock: FakeClock) {
@@ -178,6 +183,24 @@ describe('silences in the monitor (fake clock, sqlite file)', () => {
   });
 });
 
+describe('silences and a damaged store', () => {
+  it('an unreadable stored silence is left out with a log line naming the file; the others load and the server starts', async () => {
+    const db = join(dir, 'damaged.db');
+    const clock = new FakeClock();
+    let rt = await boot(db, clock);
+    const good = rt.monitor.addSilence({ matchers: { host: 'web1', service: null, states: null, rule: null }, author: 'fay', comment: 'ok', start: clock.now(), end: clock.now() + MIN });
+    await rt.stop();
+    const raw = new Database(db);
+    raw.prepare('INSERT INTO silence (id, json) VALUES (?, ?)').run('broken', '{not json');
+    raw.close();
+    const logs: string[] = [];
+    rt = await boot(db, clock, logs);
+    expect(rt.monitor.silences().map((s) => s.id)).toEqual([good.id]);
+    expect(logs.join('\n')).toMatch(/damaged\.db: stored silence row broken is unreadable .*: ignored/);
+    await rt.stop();
+  });
+});
+
 describe('silences through the API and the page', () => {
   it('create, list, show on the object, expire: token needed, bad matchers refused with 400', async () => {
     const clock = new FakeClock();
@@ -226,6 +249,21 @@ describe('silences through the API and the page', () => {
     expect(sent()).toEqual(['web1/http:PROBLEM:1']); // expired while CRITICAL: sent now
     expect((await rt.app.inject({ method: 'GET', url: '/api/v1/silences' })).json().silences).toEqual([]);
     expect((await rt.app.inject({ method: 'DELETE', url: `/api/v1/silences/${sil.id}`, headers: auth })).statusCode).toBe(404);
+    await rt.stop();
+  });
+
+  it('hawatch-server query says in its long output that the object is silenced (Nagios has no silences)', async () => {
+    const clock = new FakeClock();
+    const rt = await boot(':memory:', clock);
+    const { say } = helpers(rt, clock);
+    const url = await rt.app.listen({ host: '127.0.0.1', port: 0 });
+    say('db1/pgsql', 2);
+    const sil = rt.monitor.addSilence({ matchers: { host: 'db1', service: null, states: null, rule: null }, author: 'gus', comment: 'vacuum full', start: clock.now(), end: clock.now() + MIN });
+    const r = await query(url, 'db1/pgsql', 5);
+    expect(r.code).toBe(2);
+    expect(r.text).toBe(`CRITICAL - db1/pgsql\nSilenced in hawatch by ${sil.id} gus until ${new Date(sil.end).toISOString()}: vacuum full\n`);
+    rt.monitor.expireSilence(sil.id);
+    expect((await query(url, 'db1/pgsql', 5)).text).toBe('CRITICAL - db1/pgsql\n');
     await rt.stop();
   });
 
