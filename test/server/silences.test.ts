@@ -2,6 +2,8 @@
 // notifications that are sent when the silence ends, storage across a restart, the API with
 // its token and matcher checks, and where they show (status, page).
 import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
+import { chromium } from 'playwright-core';
 import { join } from 'node:path';
 import { query } from '../../server/cli/query.ts';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -279,5 +281,53 @@ describe('silences through the API and the page', () => {
     expect(js).toContain("'flag silenced'");
     expect(js).not.toContain('innerHTML'); // text only, as the rest of the page
     await rt.stop();
+  });
+
+  it('in headless Chromium: the badge on the object, adding a silence from a row with the form, expiring it with the button', async () => {
+    const CHROMIUM = '/usr/bin/chromium';
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
+    const clock = new FakeClock(Date.now());
+    const rt = await boot(':memory:', clock);
+    const { say, sent } = helpers(rt, clock);
+    say('web1/http', 0);
+    const base = (await rt.app.listen({ host: '127.0.0.1', port: 0 })) + '/';
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(base);
+      await page.waitForSelector('tr[data-key="web1/http"]', { timeout: 10_000 });
+      expect(await page.locator('#silenceList tbody').innerText()).toContain('no silences');
+      await page.fill('#token', TOKEN);
+      await page.dispatchEvent('#token', 'change');
+      await page.locator('tr[data-key="web1/http"] button', { hasText: 'Silence' }).click();
+      expect(await page.inputValue('#silenceForm input[name=host]')).toBe('web1');
+      expect(await page.inputValue('#silenceForm input[name=service]')).toBe('http');
+      await page.fill('#silenceForm input[name=comment]', 'rolling <b>restart</b>');
+      await page.fill('#silenceForm input[name=states]', 'critical');
+      await page.click('#silenceForm button[type=submit]');
+      const row = page.locator('#silenceList tbody tr.silence');
+      await row.waitFor({ timeout: 10_000 });
+      expect(await row.locator('td.matchers').innerText()).toBe('host web1 service http state CRITICAL');
+      expect(await row.locator('td.comment').innerText()).toBe('rolling <b>restart</b>'); // text, not markup
+      expect(await row.locator('td.matches').innerText()).toBe('0'); // OK now: not covered (states CRITICAL)
+      say('web1/http', 2); // held by the silence; the page hears of it over SSE
+      await page.waitForSelector('tr[data-key="web1/http"] .flag.silenced', { timeout: 10_000 });
+      await row.locator('td.matches', { hasText: '1' }).waitFor({ timeout: 10_000 });
+      expect(await page.locator('tr[data-key="web2/http"] .flag.silenced').count()).toBe(0);
+      const [sil] = rt.monitor.silences();
+      expect(sil).toMatchObject({ author: 'operator', comment: 'rolling <b>restart</b>', matchers: { host: 'web1', service: 'http', states: ['CRITICAL'], rule: null } });
+      expect(sent()).toEqual([]);
+      await row.locator('button', { hasText: 'Expire' }).click();
+      await page.locator('#silenceList tbody', { hasText: 'no silences' }).waitFor({ timeout: 10_000 });
+      await page.locator('tr[data-key="web1/http"] .flag.silenced').waitFor({ state: 'detached', timeout: 10_000 });
+      expect(rt.monitor.silences()).toEqual([]);
+      expect(sent()).toEqual(['web1/http:PROBLEM:1']); // expired while CRITICAL: sent then
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+      await rt.stop();
+    }
   });
 });
