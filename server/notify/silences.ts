@@ -48,6 +48,18 @@ export const STATE_NAMES = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN', 'UP', 'DOWN'
 /** Same characters as host and service names, plus the glob characters. */
 const GLOB = /^[A-Za-z0-9_.:()* ?-]+$/;
 
+/** The status page asks for every object: compile each glob once, not once per object. */
+const compiled = new Map<string, RegExp>();
+function glob(pattern: string): RegExp {
+  let re = compiled.get(pattern);
+  if (!re) {
+    if (compiled.size > 1000) compiled.clear();
+    re = globRegExp(pattern);
+    compiled.set(pattern, re);
+  }
+  return re;
+}
+
 export function isActive(s: Silence, now: number): boolean {
   return now >= s.start && now < s.end;
 }
@@ -55,8 +67,8 @@ export function isActive(s: Silence, now: number): boolean {
 export function silenceMatches(s: Silence, t: SilenceTarget, now: number): boolean {
   if (!isActive(s, now)) return false;
   const m = s.matchers;
-  if (!globRegExp(m.host).test(t.hostName)) return false;
-  if (m.service !== null && (t.serviceName === null || !globRegExp(m.service).test(t.serviceName))) return false;
+  if (!glob(m.host).test(t.hostName)) return false;
+  if (m.service !== null && (t.serviceName === null || !glob(m.service).test(t.serviceName))) return false;
   if (m.states !== null && !m.states.includes(stateLabel(t.kind, t.state))) return false;
   if (m.rule !== null && !t.rules.includes(m.rule)) return false;
   return true;
