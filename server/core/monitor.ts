@@ -470,7 +470,15 @@ export class Monitor {
     const p = this.begin();
     p.silences.set(sil.id, sil);
     this.finish(p);
+    this.emitCovered(sil);
     return sil;
+  }
+
+  /** Open status pages refresh the objects whose silencedBy just changed. */
+  private emitCovered(sil: Silence): void {
+    const any = { ...sil, matchers: { ...sil.matchers, states: null }, start: 0, end: Infinity };
+    const keys = [...this.statuses.values()].filter((s) => silencesFor([any], this.silenceTarget(s, s.state), 0).length).map((s) => s.key);
+    if (keys.length) this.emit({ type: 'status', keys });
   }
 
   /** Ends a silence now (Alertmanager's expire): what it held and is still a problem is sent. */
@@ -481,6 +489,7 @@ export class Monitor {
     const p = this.begin();
     p.silences.set(id, null);
     this.finish(p);
+    this.emitCovered(sil);
     return sil;
   }
 

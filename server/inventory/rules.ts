@@ -106,7 +106,11 @@ function checkInhibitionCycles(c: Checker, rules: ReadonlyMap<string, ClusterRul
     ...[...services.values()].map((s) => ({ key: s.key, hostName: s.hostName, serviceName: s.name })),
     ...[...rules.values()].map((r) => ({ key: r.key, hostName: r.hostName, serviceName: r.name })),
   ];
-  const cycle = inhibitionCycle(resolveInhibitions(rules.values(), objects));
+  const resolved = resolveInhibitions(rules.values(), objects);
+  [...rules.values()].forEach((r, i) => {
+    if (r.inhibits?.length && resolved.get(r.key)?.size === 0) c.warn(['cluster_rules', i, 'inhibits'], `rule ${r.key} inhibits nothing: no host or service matches its inhibits globs`);
+  });
+  const cycle = inhibitionCycle(resolved);
   if (cycle) {
     const i = [...rules.keys()].indexOf(cycle[0] ?? '');
     c.fail(['cluster_rules', Math.max(0, i), 'inhibits'], `rules inhibit each other in a cycle (${cycle.join(' inhibits ')}): each would hold the other back while both fail, remove one of the inhibits`);

@@ -75,6 +75,9 @@ describe('inhibition (pure)', () => {
     expect(cycle).toThrow(/rules inhibit each other in a cycle \(cluster\/quorum inhibits cluster\/web up inhibits cluster\/quorum\)/);
     // One direction only is fine.
     expect(() => inventory('inhibits: ["cluster/web up"]', '  - { name: web up, kind: quorum, members: [web/http] }')).not.toThrow();
+    // Globs that match nothing are probably a typo: a warning, not a refusal.
+    expect(inventory('inhibits: ["db*"]').warnings.join('\n')).toMatch(/rule cluster\/quorum inhibits nothing: no host or service matches its inhibits globs/);
+    expect(inventory('inhibits: [members]').warnings.join('\n')).not.toMatch(/inhibits nothing/);
   });
 });
 

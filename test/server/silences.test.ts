@@ -98,7 +98,10 @@ describe('silences in the monitor (fake clock, sqlite file)', () => {
     const clock = new FakeClock();
     const rt = await boot(join(dir, 'expiry.db'), clock);
     const { say, sent, suppressed } = helpers(rt, clock);
+    const events: string[][] = [];
+    rt.monitor.on((e) => void (e.type === 'status' && events.push([...e.keys].sort())));
     const sil = rt.monitor.addSilence({ matchers: { host: 'web*', service: 'http', states: ['CRITICAL'], rule: null }, author: 'alice', comment: 'deploy', start: clock.now(), end: clock.now() + 30 * MIN });
+    expect(events).toEqual([['web1/http', 'web2/http']]); // open pages refresh the objects it covers
     say('web1/http', 2); // silenced
     say('web2/http', 1); // WARNING: not in the states of the silence
     say('db1/pgsql', 2); // other host
