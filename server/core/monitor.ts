@@ -16,6 +16,8 @@ import {
   cancelDowntime as cancelDt,
   initialStatus,
   notifyIfDue,
+  notifyProblem,
+  problemNotificationBlocker,
   removeAcknowledgement,
   staleness,
   staleResult,
@@ -40,6 +42,8 @@ import { RuleHoldDown } from '../state/rules.ts';
 import { checkPeriodWait, contactPeriodBlocker, notificationGate, recipientsOf, type TimingContext } from '../notify/escalations.ts';
 import { processTimeZone, TWENTY_FOUR_SEVEN } from '../notify/timeperiods.ts';
 import type { ObjectTiming } from '../inventory/types.ts';
+import { activeInhibitor, foldNote, inhibitorsByObject, resolveInhibitions } from '../state/inhibition.ts';
+import { isActive, matcherProblem, silenceReason, silencesFor, type Silence, type SilenceMatchers, type SilenceTarget } from '../notify/silences.ts';
 
 export type ObjectConfig =
   | { readonly kind: 'host'; readonly key: string; readonly host: HostConfig }
@@ -70,9 +74,21 @@ export interface DowntimeRequest {
   readonly comment: string;
 }
 
+export interface SilenceRequest {
+  readonly matchers: SilenceMatchers;
+  readonly author: string;
+  readonly comment: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Notification types a silence mutes (as a downtime does); only PROBLEM is held and sent later. */
+const SILENCEABLE = new Set<NotificationIntent['type']>(['PROBLEM', 'RECOVERY', 'FLAPPINGSTART', 'FLAPPINGSTOP']);
+
 interface Pending {
   statuses: Map<string, CheckStatus>;
   downtimes: Map<string, Downtime[]>;
+  silences: Map<string, Silence | null>;
   history: HistoryEvent[];
   notifications: NotificationIntent[];
 }
@@ -86,6 +102,15 @@ export class Monitor {
   private objectsByKey = new Map<string, ObjectConfig>();
   private rulesByMember = new Map<string, ClusterRuleConfig[]>();
   private readonly holdDown = new RuleHoldDown();
+  private readonly silencesById = new Map<string, Silence>();
+  /** Per object, the cluster rules that inhibit it (inventory inhibits:). */
+  private inhibitorsOf = new Map<string, string[]>();
+  /**
+   * Objects whose problem notification a silence or an inhibiting rule holds back, with the
+   * reason: sent when the reason ends while the problem lasts (like a problem that outlives a
+   * Nagios downtime). Rebuilt from the statuses at start.
+   */
+  private readonly held = new Map<string, string>();
   private readonly listeners = new Set<(e: MonitorEvent) => void>();
   /** Freshness does not count the time the server was not running. */
   private readonly startedAt: number;
@@ -94,7 +119,7 @@ export class Monitor {
    * Changes the store refused (full disk): merged into one, written in order before any
    * later change, retried with backoff. The live state already shows them.
    */
-  private unsaved: { statuses: Map<string, CheckStatus>; downtimes: Map<string, readonly Downtime[]>; history: HistoryEvent[]; outbox: OutboxInsert[]; forget: Set<string>; droppedHistory: number } | null = null;
+  private unsaved: { statuses: Map<string, CheckStatus>; downtimes: Map<string, readonly Downtime[]>; silences: Map<string, Silence | null>; history: HistoryEvent[]; outbox: OutboxInsert[]; forget: Set<string>; droppedHistory: number } | null = null;
   private retryTimer: TimerHandle | null = null;
 
   constructor(inventory: Inventory, store: Store, clock: Clock, health?: StoreHealth) {
@@ -105,7 +130,9 @@ export class Monitor {
     this.startedAt = clock.now();
     for (const s of store.loadStatuses()) this.statuses.set(s.key, s);
     for (const d of store.loadDowntimes()) this.downtimesByKey.set(d.key, [...(this.downtimesByKey.get(d.key) ?? []), d]);
+    for (const s of store.loadSilences()) this.silencesById.set(s.id, s);
     this.index(inventory);
+    this.rebuildHeld();
   }
 
   get inventory(): Inventory {
@@ -151,6 +178,8 @@ export class Monitor {
     if (gone.length || fresh.length) this.write({ statuses: fresh, history: [], outbox: [] }, gone);
     this.objectsByKey = objects;
     this.rulesByMember = rulesByMember;
+    const named = [...objects.values()].map((o) => ({ key: o.key, hostName: o.kind === 'host' ? o.key : o.kind === 'service' ? o.service.hostName : o.rule.hostName, serviceName: o.kind === 'host' ? null : o.kind === 'service' ? o.service.name : o.rule.name }));
+    this.inhibitorsOf = inhibitorsByObject(resolveInhibitions(inv.clusterRules.values(), named));
     this.holdDown.forget(new Set(inv.clusterRules.keys()));
   }
 
@@ -204,7 +233,7 @@ export class Monitor {
   }
 
   private begin(): Pending {
-    return { statuses: new Map(), downtimes: new Map(), history: [], notifications: [] };
+    return { statuses: new Map(), downtimes: new Map(), silences: new Map(), history: [], notifications: [] };
   }
 
   private take(p: Pending, t: Transition, dtKey?: string): void {
@@ -237,7 +266,7 @@ export class Monitor {
         return true;
       } catch (e) {
         this.health.fail('writing state changes', e);
-        this.unsaved = { statuses: new Map(), downtimes: new Map(), history: [], outbox: [], forget: new Set(), droppedHistory: 0 };
+        this.unsaved = { statuses: new Map(), downtimes: new Map(), silences: new Map(), history: [], outbox: [], forget: new Set(), droppedHistory: 0 };
       }
     }
     const u = this.unsaved;
@@ -248,6 +277,7 @@ export class Monitor {
     }
     for (const s of change.statuses) u.statuses.set(s.key, s);
     for (const [k, d] of change.downtimes ?? []) u.downtimes.set(k, d);
+    for (const [k, d] of change.silences ?? []) u.silences.set(k, d);
     // History is bounded while it cannot be written; the outbox is not (each row is an alert).
     const room = Math.max(0, 10_000 - u.history.length);
     u.history.push(...change.history.slice(0, room));
@@ -271,7 +301,7 @@ export class Monitor {
     if (u === null) return true;
     try {
       if (u.forget.size) this.store.forget([...u.forget]);
-      this.store.commit({ statuses: [...u.statuses.values()], downtimes: u.downtimes, history: u.history, outbox: u.outbox });
+      this.store.commit({ statuses: [...u.statuses.values()], downtimes: u.downtimes, silences: u.silences, history: u.history, outbox: u.outbox });
     } catch (e) {
       this.health.fail('writing state changes', e);
       this.scheduleRetry();
@@ -300,8 +330,11 @@ export class Monitor {
 
   /** Writes the pending change in one transaction, then makes it visible. */
   private finish(p: Pending): void {
+    this.holdBack(p);
+    this.release(p);
+    this.fold(p);
     const outbox = this.recipients(p.notifications, undefined, p.history);
-    const written = this.write({ statuses: [...p.statuses.values()], downtimes: p.downtimes, history: p.history, outbox });
+    const written = this.write({ statuses: [...p.statuses.values()], downtimes: p.downtimes, silences: p.silences, history: p.history, outbox });
     for (const [k, s] of p.statuses) this.statuses.set(k, s);
     for (const [k, d] of p.downtimes) {
       if (d.length) this.downtimesByKey.set(k, d);
@@ -309,6 +342,160 @@ export class Monitor {
     }
     if (p.statuses.size) this.emit({ type: 'status', keys: [...p.statuses.keys()] });
     if (outbox.length && written) this.emit({ type: 'notifications', count: outbox.length });
+  }
+
+  // --- silences and inhibition (server/notify/silences.ts, server/state/inhibition.ts) ---
+
+  private silenceTarget(s: CheckStatus, state: number): SilenceTarget {
+    const o = this.objectsByKey.get(s.key);
+    const rules = (this.rulesByMember.get(s.key) ?? []).map((r) => r.key);
+    if (o?.kind === 'cluster') rules.push(o.key);
+    return { key: s.key, kind: s.kind, hostName: s.hostName, serviceName: s.serviceName, state, rules };
+  }
+
+  /** Why this notification is held back by a silence or an inhibiting rule; null when it is not. */
+  private holdReason(p: Pending, s: CheckStatus, type: NotificationIntent['type'], state: number): string | null {
+    if (!SILENCEABLE.has(type)) return null;
+    const sil = silencesFor(this.silencesById.values(), this.silenceTarget(s, state), this.clock.now())[0];
+    if (sil) return silenceReason(sil);
+    if (type !== 'PROBLEM') return null;
+    const rule = activeInhibitor(s.key, this.inhibitorsOf, (k) => p.statuses.get(k) ?? this.statuses.get(k));
+    return rule === null ? null : `inhibited by rule ${rule}`;
+  }
+
+  /**
+   * Takes the notifications a silence or an inhibiting rule covers out of the change. A held
+   * PROBLEM leaves the notification counters as they were, so it is still due (and sent by
+   * release) when the silence or the rule's problem ends. History says why, once per reason.
+   */
+  private holdBack(p: Pending): void {
+    const kept: NotificationIntent[] = [];
+    for (const n of p.notifications) {
+      const s = p.statuses.get(n.key) ?? this.statuses.get(n.key);
+      const reason = s ? this.holdReason(p, s, n.type, n.state) : null;
+      if (!s || reason === null) {
+        kept.push(n);
+        continue;
+      }
+      const ev = { key: n.key, at: n.at, type: 'NOTIFICATION_SUPPRESSED' as const, state: s.state, stateType: s.stateType, attempt: s.attempt, output: s.output };
+      if (n.type !== 'PROBLEM') {
+        p.history.push({ ...ev, detail: `${n.type.toLowerCase()} ${reason}` });
+        continue;
+      }
+      p.statuses.set(n.key, { ...s, notification: this.statuses.get(n.key)?.notification ?? { number: 0, lastAt: null, nextAt: null, lastNotifiedState: null } });
+      if (this.held.get(n.key) !== reason) p.history.push({ ...ev, detail: reason });
+      this.held.set(n.key, reason);
+    }
+    p.notifications = kept;
+  }
+
+  /** Sends the held problems whose silence or inhibiting rule has ended, if still due. */
+  private release(p: Pending): void {
+    const now = this.clock.now();
+    for (const [key, reason] of [...this.held]) {
+      const s = this.objectsByKey.has(key) ? p.statuses.get(key) ?? this.statuses.get(key) : undefined;
+      if (!s || !s.checked || s.state === 0 || s.stateType !== 'HARD') {
+        this.held.delete(key); // recovered (never notified: no RECOVERY either) or gone
+        continue;
+      }
+      const still = this.holdReason(p, s, 'PROBLEM', s.state);
+      if (still !== null) {
+        if (still !== reason) {
+          this.held.set(key, still);
+          p.history.push({ key, at: now, type: 'NOTIFICATION_SUPPRESSED', state: s.state, stateType: s.stateType, attempt: s.attempt, output: s.output, detail: still });
+        }
+        continue;
+      }
+      this.held.delete(key);
+      const policy = this.policyOf(key);
+      // Acknowledged, in downtime, host down...: the ordinary rules decide from here on.
+      if (problemNotificationBlocker(s, policy, s.kind === 'service' ? this.hostContext(s.hostName, p) : { problem: false, inDowntime: false }, now) !== null) continue;
+      const n = notifyProblem(s, policy, now);
+      p.statuses.set(key, n.status);
+      p.notifications.push(n.note);
+    }
+  }
+
+  /** An inhibiting rule's problem notification says how many alerts it holds. */
+  private fold(p: Pending): void {
+    p.notifications = p.notifications.map((n) => {
+      if (n.type !== 'PROBLEM' || this.objectsByKey.get(n.key)?.kind !== 'cluster') return n;
+      const mine = `inhibited by rule ${n.key}`;
+      const count = [...this.held.values()].filter((r) => r === mine).length;
+      return count ? { ...n, output: `${n.output}, ${foldNote(count)}` } : n;
+    });
+  }
+
+  /** At start: problems that are due but silenced or inhibited are held (sent when that ends). */
+  private rebuildHeld(): void {
+    const p = this.begin();
+    const now = this.clock.now();
+    for (const s of this.statuses.values()) {
+      if (!s.checked || s.state === 0 || s.stateType !== 'HARD' || !this.objectsByKey.has(s.key)) continue;
+      if (problemNotificationBlocker(s, this.policyOf(s.key), s.kind === 'service' ? this.hostContext(s.hostName) : { problem: false, inDowntime: false }, now) !== null) continue;
+      const reason = this.holdReason(p, s, 'PROBLEM', s.state);
+      if (reason !== null) this.held.set(s.key, reason);
+    }
+  }
+
+  /** Silences not yet expired (active and future), oldest first. */
+  silences(): Silence[] {
+    const now = this.clock.now();
+    return [...this.silencesById.values()].filter((s) => now < s.end).sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+  }
+
+  /** The active silences that cover this object in its current state. */
+  silencedBy(key: string): Silence[] {
+    const s = this.statuses.get(key);
+    return s ? silencesFor(this.silencesById.values(), this.silenceTarget(s, s.state), this.clock.now()) : [];
+  }
+
+  /** The rule that inhibits this object now, or null. */
+  inhibitedBy(key: string): string | null {
+    return activeInhibitor(key, this.inhibitorsOf, (k) => this.statuses.get(k));
+  }
+
+  /** How many objects an active silence covers now (any state it names). */
+  silenceCoverage(sil: Silence): number {
+    const now = this.clock.now();
+    if (!isActive(sil, now)) return 0;
+    let n = 0;
+    for (const s of this.statuses.values()) if (silencesFor([sil], this.silenceTarget(s, s.state), now).length) n++;
+    return n;
+  }
+
+  addSilence(req: SilenceRequest): Silence {
+    const problem = matcherProblem(req.matchers, (k) => this.objectsByKey.get(k)?.kind === 'cluster');
+    if (problem !== null) throw new ConflictError(problem);
+    const now = this.clock.now();
+    if (req.end <= req.start) throw new ConflictError('the silence ends before it starts: give an end after the start');
+    if (req.end <= now) throw new ConflictError('the silence would end in the past: give an end in the future');
+    const sil: Silence = { id: randomUUID(), matchers: req.matchers, author: req.author, comment: req.comment, start: req.start, end: req.end, createdAt: now };
+    this.silencesById.set(sil.id, sil);
+    const p = this.begin();
+    p.silences.set(sil.id, sil);
+    this.finish(p);
+    this.emitCovered(sil);
+    return sil;
+  }
+
+  /** Open status pages refresh the objects whose silencedBy just changed. */
+  private emitCovered(sil: Silence): void {
+    const any = { ...sil, matchers: { ...sil.matchers, states: null }, start: 0, end: Infinity };
+    const keys = [...this.statuses.values()].filter((s) => silencesFor([any], this.silenceTarget(s, s.state), 0).length).map((s) => s.key);
+    if (keys.length) this.emit({ type: 'status', keys });
+  }
+
+  /** Ends a silence now (Alertmanager's expire): what it held and is still a problem is sent. */
+  expireSilence(id: string): Silence {
+    const sil = this.silencesById.get(id);
+    if (!sil || sil.end <= this.clock.now()) throw new NotFoundError(`no active or pending silence ${id}: list them with GET /api/v1/silences`);
+    this.silencesById.delete(id);
+    const p = this.begin();
+    p.silences.set(id, null);
+    this.finish(p);
+    this.emitCovered(sil);
+    return sil;
   }
 
   contactsOf(key: string): string[] {
@@ -549,7 +736,14 @@ export class Monitor {
         }
       }
     }
-    if (p.statuses.size || p.downtimes.size) this.finish(p);
+    // Expired silences leave the store; what they held and is still a problem is sent now.
+    for (const sil of this.silencesById.values()) {
+      if (now < sil.end) continue;
+      this.silencesById.delete(sil.id);
+      p.silences.set(sil.id, null);
+    }
+    if (this.held.size) this.release(p);
+    if (p.statuses.size || p.downtimes.size || p.silences.size) this.finish(p);
     // Rules held down re-check their members: the hold-down counts fresh results only.
     for (const k of this.holdDown.due(this.inv.clusterRules.values(), (x) => this.statuses.get(x), now)) if (!stale.includes(k)) stale.push(k);
     return stale;

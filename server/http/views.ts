@@ -3,6 +3,11 @@ import type { CheckStatus, Downtime, HistoryEvent } from '../state/types.ts';
 import { stateLabel } from '../state/types.ts';
 import type { OutboxRow } from '../store/types.ts';
 import { downtimeEnd } from '../state/machine.ts';
+import { describeMatchers, isActive, type Silence } from '../notify/silences.ts';
+
+export function silenceView(m: Monitor, x: Silence, now: number) {
+  return { ...x, matchers: { ...x.matchers, states: x.matchers.states ? [...x.matchers.states] : null }, active: isActive(x, now), matches: m.silenceCoverage(x), description: describeMatchers(x.matchers) };
+}
 
 export function statusView(m: Monitor, s: CheckStatus, now: number) {
   const o = m.object(s.key);
@@ -35,6 +40,8 @@ export function statusView(m: Monitor, s: CheckStatus, now: number) {
     percentStateChange: Math.round(s.flap.percent * 10) / 10,
     stale: s.stale,
     notificationNumber: s.notification.number,
+    silencedBy: m.silencedBy(s.key).map((x) => ({ id: x.id, author: x.author, comment: x.comment, end: x.end })),
+    inhibitedBy: m.inhibitedBy(s.key),
   };
 }
 

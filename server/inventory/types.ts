@@ -1,4 +1,5 @@
 /** The inventory after validation: every default resolved, every reference checked. */
+import type { InhibitTarget } from '../state/inhibition.ts';
 import type { StateCode } from '../../nagios/states.ts';
 import type { Transport } from '../executors/types.ts';
 import type { CheckPolicy, NotificationOption } from '../state/types.ts';
@@ -121,6 +122,8 @@ export interface ClusterRuleConfig extends ObjectTiming {
   readonly violationState: StateCode;
   readonly policy: CheckPolicy;
   readonly contacts: readonly string[];
+  /** Objects whose problem notifications this rule holds while it is a HARD problem (server/state/inhibition.ts). */
+  readonly inhibits?: readonly InhibitTarget[] | undefined;
 }
 
 export interface RecurringDowntime {

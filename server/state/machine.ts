@@ -106,7 +106,7 @@ export function problemNotificationBlocker(status: CheckStatus, policy: CheckPol
   return null;
 }
 
-function notifyProblem(status: CheckStatus, policy: CheckPolicy, now: number, gate?: NotificationGate): { status: CheckStatus; note: NotificationIntent } {
+export function notifyProblem(status: CheckStatus, policy: CheckPolicy, now: number, gate?: NotificationGate): { status: CheckStatus; note: NotificationIntent } {
   const number = status.notification.number + 1;
   const next: CheckStatus = {
     ...status,
