@@ -57,6 +57,8 @@ export const StatusView = Type.Object({
   percentStateChange: Type.Number(),
   stale: Type.Boolean(),
   notificationNumber: Type.Integer(),
+  suppressed: Type.Union([Type.String({ description: 'why notifications of this problem are held: host down or unreachable, or a dependency' }), Type.Null()]),
+  checkSkipped: Type.Union([Type.String({ description: 'the execution dependency that stops its checks; the state is the last one' }), Type.Null()]),
 });
 export type StatusViewT = Static<typeof StatusView>;
 

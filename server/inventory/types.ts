@@ -2,6 +2,7 @@
 import type { StateCode } from '../../nagios/states.ts';
 import type { Transport } from '../executors/types.ts';
 import type { CheckPolicy, NotificationOption } from '../state/types.ts';
+import type { DependencyConfig } from '../state/dependencies.ts';
 
 export interface CommandSpec {
   /** The command line as written (for display). */
@@ -32,6 +33,8 @@ export interface HostConfig {
   /** Results come only from outside (API, NRDP): never checked, pending until the first, stale after its freshness threshold. */
   readonly passive?: boolean | undefined;
   readonly timeoutMs: number;
+  /** Nagios parents: the hosts in front of this one (a failed check is UNREACHABLE when all are down). */
+  readonly parents?: readonly string[] | undefined;
 }
 
 export interface ServiceConfig {
@@ -199,6 +202,8 @@ export interface Inventory {
   readonly contactGroups: ReadonlyMap<string, readonly string[]>;
   readonly clusterRules: ReadonlyMap<string, ClusterRuleConfig>;
   readonly downtimes: readonly RecurringDowntime[];
+  /** Host and service dependencies (server/state/dependencies.ts). */
+  readonly dependencies?: readonly DependencyConfig[] | undefined;
   /** Things that work but deserve a look (unverified TLS, plain SMTP off loopback). */
   readonly warnings: readonly string[];
 }

@@ -154,7 +154,7 @@ export interface NotificationIntent {
   readonly comment?: string | undefined;
 }
 
-export type HistoryEventType = 'STATE' | 'NOTIFICATION_SUPPRESSED' | 'ACK' | 'ACK_REMOVED' | 'DOWNTIME' | 'FLAPPING' | 'STALE';
+export type HistoryEventType = 'STATE' | 'NOTIFICATION_SUPPRESSED' | 'ACK' | 'ACK_REMOVED' | 'DOWNTIME' | 'FLAPPING' | 'STALE' | 'CHECK_SKIPPED';
 
 export interface HistoryEvent {
   readonly key: string;
