@@ -73,7 +73,7 @@ export function readDependencies(c: Checker, top: Section, ctx: DepsContext): De
     };
     const executionFailureCriteria = criteria('execution_failure_criteria');
     const notificationFailureCriteria = criteria('notification_failure_criteria');
-    if (executionFailureCriteria.length === 0 && notificationFailureCriteria.length === 0) {
+    if (!s.has('execution_failure_criteria') && !s.has('notification_failure_criteria')) {
       c.fail(path, `does nothing: give notification_failure_criteria and/or execution_failure_criteria (e.g. ${masterKind === 'host' ? 'd,u' : 'c,u'})`);
     }
     const inheritsParent = s.bool('inherits_parent', false);
