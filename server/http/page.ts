@@ -95,6 +95,7 @@ td.output details summary { cursor: pointer; color: #444; font-size: .85em; }
 td.output pre { white-space: pre-wrap; margin: .3em 0 0; font-size: .85em; }
 td.perf { font-family: ui-monospace, monospace; font-size: .8em; color: #444; max-width: 22em; word-break: break-all; }
 .flag { display: inline-block; margin: .15em 0 0 .3em; background: #fff; padding: 0 .35em; border-radius: .3em; font-size: .75em; font-weight: 700; border: 1px solid currentColor; }
+.flag.quiet { color: #5e35b1; font-weight: 400; }
 .flag.ack { color: #1565c0; } .flag.dt { color: #6d4c41; } .flag.flap { color: #ef6c00; } .flag.stale { color: var(--unk); } .flag.soft { color: #777; }
 td.actions { white-space: nowrap; }
 td.actions button { font: inherit; font-size: .8em; padding: .1em .5em; margin-right: .2em; cursor: pointer; }
@@ -181,6 +182,9 @@ export const PAGE_JS = String.raw`
       if (o.flapping) st.appendChild(el('span', 'flag flap', 'FLAPPING ' + o.percentStateChange + '%'));
       if (o.stale) st.appendChild(el('span', 'flag stale', 'STALE'));
       if (o.hostCheck === 'none') st.appendChild(el('span', 'flag nocheck', 'NO HOST CHECK'));
+      // Why nobody was told (host down or unreachable, a dependency), why checks wait (execution dependency).
+      if (o.suppressed) st.appendChild(el('span', 'flag quiet', o.suppressed));
+      if (o.checkSkipped) st.appendChild(el('span', 'flag quiet', 'check skipped: ' + o.checkSkipped));
       tr.appendChild(st);
       tr.appendChild(el('td', 'duration', o.checked ? duration(o.durationMs) : ''));
       tr.appendChild(el('td', 'lastcheck', (o.active || o.cluster || o.lastCheck) ? ago(o.lastCheck, data.generatedAt) : '-'));

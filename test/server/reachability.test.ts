@@ -1,5 +1,7 @@
 // Issue 10 item 5: host parents and UNREACHABLE (Nagios "Determining Status and Reachability
 // of Network Hosts"), driven by the fake clock through the real Monitor, store and scheduler.
+import { existsSync } from 'node:fs';
+import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { Monitor } from '../../server/core/monitor.ts';
 import { createRuntime } from '../../server/core/runtime.ts';
@@ -157,6 +159,34 @@ describe('UNREACHABLE through the monitor', () => {
       await rt.stop();
     }
   });
+});
+
+describe('the status page', () => {
+  it('shows UNREACHABLE and why a service and a dependent are quiet, in headless Chromium', async () => {
+    const CHROMIUM = '/usr/bin/chromium';
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
+    const text = `${INV}dependencies:\n  - { dependent: db2/mysql, master: db1/mysql, notification_failure_criteria: c }\n`;
+    const rt = await createRuntime({ inventory: loadInventory(text), executorFactory: new FakeExecutors().factory, database: ':memory:', autoStart: false, apiToken: () => 't' });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    try {
+      const r = (key: string, state: 0 | 2) => rt.monitor.submitResult(key, { state, output: `state ${state}`, longOutput: '', perfdataText: '', executedAt: Date.now(), durationMs: 1 });
+      r('router', 2);
+      r('sw', 2);
+      r('db1', 2);
+      r('db1/mysql', 2);
+      r('db2/mysql', 2);
+      const base = await rt.app.listen({ host: '127.0.0.1', port: 0 });
+      const page = await browser.newPage();
+      await page.goto(base + '/');
+      await page.waitForSelector('tr[data-key="db1"] td.state', { timeout: 10_000 });
+      expect(await page.locator('tr[data-key="db1"] td.state').innerText()).toContain('UNREACHABLE');
+      expect(await page.locator('tr[data-key="db1/mysql"] td.state').innerText()).toContain('host is unreachable');
+      expect(await page.locator('tr[data-key="db2/mysql"] td.state').innerText()).toContain('suppressed by dependency on db1/mysql (CRITICAL)');
+    } finally {
+      await browser.close();
+      await rt.stop();
+    }
+  }, 30_000);
 });
 
 describe('parents in the inventory', () => {
