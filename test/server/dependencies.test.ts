@@ -1,7 +1,7 @@
 // Issue 10 item 5: host and service dependencies (Nagios "Host and Service Dependencies"):
 // notification and execution dependency, inherits_parent, a cluster rule as master, loops
 // and bad names refused by the loader and by `hawatch-server check`.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -183,6 +183,17 @@ describe('dependencies in the inventory', () => {
       expect.stringMatching(/^inv\.yaml:\d+:\d+: services\[1\]\.dependencies\[0\]\.master: unknown object 'cluster\/VIP ownr'/),
       expect.stringMatching(/^inv\.yaml:\d+:\d+: services\[1\]\.dependencies\[0\]: does nothing: give notification_failure_criteria and\/or execution_failure_criteria \(e\.g\. c,u\)$/),
     ]);
+  });
+
+  it('the example of server/README.md loads, with its parents and dependencies', () => {
+    const readme = readFileSync(join(process.cwd(), 'server/README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### Parents, UNREACHABLE and dependencies'));
+    const yaml = /```yaml\n([^`]*)```/.exec(section)?.[1] ?? '';
+    const inv = loadInventory(yaml, 'README.md');
+    expect(inv.hosts.get('db1')?.parents).toEqual(['sw1']);
+    expect(inv.dependencies?.map((d) => `${d.dependent} -> ${d.master}`)).toEqual(['db2/replication -> db1', 'db2/backup -> db2/replication', 'web1/http via vip -> cluster/one vip owner']);
+    // (the only warnings: NRPE without a CA file, which the example leaves out for brevity)
+    expect(inv.warnings.filter((w) => !/NRPE TLS without certificate verification/.test(w))).toEqual([]);
   });
 
   it('hawatch-server check reports bad references and exits non-zero', () => {
