@@ -218,12 +218,58 @@ export function exportIcinga2(inv: Inventory, s: ExportSettings): string {
     out.push(block(`object Service ${objectName('cluster rule', r.name)}`, l));
   }
 
+  out.push(...dependencyBlocks(inv));
   out.push(
     block('apply Notification "hawatch-mail" to Host', ['command = "hawatch-mail"', 'users = host.vars.hawatch_contacts', 'interval = host.vars.hawatch_notification_interval', 'if (host.vars.hawatch_notification_period) { period = host.vars.hawatch_notification_period }', 'assign where host.vars.hawatch_contacts']),
     block('apply Notification "hawatch-mail" to Service', ['command = "hawatch-mail"', 'users = service.vars.hawatch_contacts', 'interval = service.vars.hawatch_notification_interval', 'if (service.vars.hawatch_notification_period) { period = service.vars.hawatch_notification_period }', 'assign where service.vars.hawatch_contacts']),
     ...icingaEscalations(inv, (x) => str(x)),
   );
   return out.join('\n');
+}
+
+/**
+ * Parents and dependencies as Icinga 2 Dependency objects. Icinga lists the parent states in
+ * which the child is fine (`states`), Nagios those that fail it: the complement. One object
+ * per effect when execution and notification criteria differ. Icinga has no pending or
+ * UNREACHABLE parent state (p and u on a host master are left out) and no inherits_parent
+ * (it follows the parents' own dependencies for reachability by itself).
+ */
+function dependencyBlocks(inv: Inventory): string[] {
+  const out: string[] = [];
+  const names = new Set<string>();
+  const ref = (key: string) => {
+    const o = inv.services.get(key) ?? inv.clusterRules.get(key);
+    return o ? { host: o.hostName, service: o.name as string | null } : { host: key, service: null };
+  };
+  const emit = (base: string, child: string, parent: string, parentKind: 'host' | 'service', okStates: string[], checks: boolean, notifications: boolean) => {
+    let name = base;
+    for (let i = 2; names.has(`${child}!${name}`); i++) name = `${base}-${i}`;
+    names.add(`${child}!${name}`);
+    const c = ref(child);
+    const p = ref(parent);
+    const l = [`parent_host_name = ${str(p.host)}`];
+    if (parentKind === 'service' && p.service !== null) l.push(`parent_service_name = ${str(p.service)}`);
+    l.push(`child_host_name = ${str(c.host)}`);
+    if (c.service !== null) l.push(`child_service_name = ${str(c.service)}`);
+    l.push(`disable_checks = ${checks}`, `disable_notifications = ${notifications}`, `states = [ ${okStates.join(', ')} ]`);
+    out.push(block(`object Dependency ${objectName('dependency', name)}`, l));
+  };
+  for (const h of inv.hosts.values()) for (const p of h.parents ?? []) emit(`hawatch-parent-${p}`, h.name, p, 'host', ['Up'], false, true);
+  const all = { host: { o: 'Up', d: 'Down' }, service: { o: 'OK', w: 'Warning', c: 'Critical', u: 'Unknown' } } as const;
+  const ok = (kind: 'host' | 'service', failing: readonly string[]) => Object.entries(all[kind]).filter(([letter]) => !failing.includes(letter)).map(([, state]) => state);
+  (inv.dependencies ?? []).forEach((d, i) => {
+    const base = `hawatch-dependency-${i + 1}`;
+    const exec = ok(d.masterKind, d.executionFailureCriteria);
+    const note = ok(d.masterKind, d.notificationFailureCriteria);
+    const execOn = d.executionFailureCriteria.length > 0;
+    const noteOn = d.notificationFailureCriteria.length > 0;
+    if (execOn && noteOn && exec.join() === note.join()) emit(base, d.dependent, d.master, d.masterKind, exec, true, true);
+    else {
+      if (execOn) emit(`${base}-checks`, d.dependent, d.master, d.masterKind, exec, true, false);
+      if (noteOn) emit(`${base}-notifications`, d.dependent, d.master, d.masterKind, note, false, true);
+    }
+  });
+  return out;
 }
 
 /** The check_command and vars of one check; local commands get a CheckCommand of their own (appended to `out`). */

@@ -44,6 +44,8 @@ import { processTimeZone, TWENTY_FOUR_SEVEN } from '../notify/timeperiods.ts';
 import type { ObjectTiming } from '../inventory/types.ts';
 import { activeInhibitor, foldNote, inhibitorsByObject, resolveInhibitions } from '../state/inhibition.ts';
 import { isActive, matcherProblem, silenceReason, silencesFor, type Silence, type SilenceMatchers, type SilenceTarget } from '../notify/silences.ts';
+import { childrenIndex, problemHostState, rechecksAfterHostChange } from '../state/reachability.ts';
+import { dependencyBlocker, dependencyIndex, type DependencyConfig } from '../state/dependencies.ts';
 
 export type ObjectConfig =
   | { readonly kind: 'host'; readonly key: string; readonly host: HostConfig }
@@ -111,6 +113,14 @@ export class Monitor {
    * Nagios downtime). Rebuilt from the statuses at start.
    */
   private readonly held = new Map<string, string>();
+  /** Host parents, their reverse, and dependencies by dependent (reachability, dependencies). */
+  private parentsOf = new Map<string, readonly string[]>();
+  private childrenOf = new Map<string, string[]>();
+  private depsByDependent = new Map<string, DependencyConfig[]>();
+  /** Hosts to check at once because a parent or child changed state (drained by tick and the scheduler). */
+  private readonly rechecks = new Set<string>();
+  /** Why an object's active checks are being skipped (execution dependency), for history and the API. */
+  private readonly skipping = new Map<string, string>();
   private readonly listeners = new Set<(e: MonitorEvent) => void>();
   /** Freshness does not count the time the server was not running. */
   private readonly startedAt: number;
@@ -180,6 +190,9 @@ export class Monitor {
     this.rulesByMember = rulesByMember;
     const named = [...objects.values()].map((o) => ({ key: o.key, hostName: o.kind === 'host' ? o.key : o.kind === 'service' ? o.service.hostName : o.rule.hostName, serviceName: o.kind === 'host' ? null : o.kind === 'service' ? o.service.name : o.rule.name }));
     this.inhibitorsOf = inhibitorsByObject(resolveInhibitions(inv.clusterRules.values(), named));
+    this.parentsOf = new Map([...inv.hosts.values()].filter((h) => h.parents?.length).map((h) => [h.name, h.parents ?? []]));
+    this.childrenOf = childrenIndex(this.parentsOf);
+    this.depsByDependent = dependencyIndex(inv.dependencies ?? []);
     this.holdDown.forget(new Set(inv.clusterRules.keys()));
   }
 
@@ -229,7 +242,48 @@ export class Monitor {
 
   private hostContext(hostName: string, pending?: Pending): HostContext {
     const h = pending?.statuses.get(hostName) ?? this.statuses.get(hostName);
-    return { problem: !!h && h.checked && h.state !== 0, inDowntime: !!h && h.downtimeDepth > 0 };
+    return { problem: !!h && h.checked && h.state !== 0, inDowntime: !!h && h.downtimeDepth > 0, unreachable: !!h && h.checked && h.state === 2 };
+  }
+
+  private lookup(p?: Pending): (k: string) => CheckStatus | undefined {
+    return (k) => p?.statuses.get(k) ?? this.statuses.get(k);
+  }
+
+  /** Why a notification dependency holds this object's notifications now, or null. */
+  notificationDependency(key: string): string | null {
+    return dependencyBlocker(key, 'notification', this.depsByDependent, this.lookup());
+  }
+
+  /** Why an execution dependency stops this object's active checks now, or null (the scheduler asks). */
+  executionBlocker(key: string): string | null {
+    return dependencyBlocker(key, 'execution', this.depsByDependent, this.lookup());
+  }
+
+  /**
+   * The scheduler skipped an active check (execution dependency): the state is kept, as
+   * Nagios does; history says so once when skipping starts and once when it ends.
+   */
+  checkSkipped(key: string, reason: string | null): void {
+    const was = this.skipping.get(key) ?? null;
+    if (was === reason) return;
+    if (reason === null) this.skipping.delete(key);
+    else this.skipping.set(key, reason);
+    const s = this.statuses.get(key);
+    if (!s) return;
+    const detail = reason === null ? `checks resume, ${was ?? 'dependency'} cleared` : `check skipped: ${reason}`;
+    this.write({ statuses: [], history: [{ key, at: this.clock.now(), type: 'CHECK_SKIPPED', state: s.state, stateType: s.stateType, attempt: s.attempt, output: s.output, detail }], outbox: [] });
+  }
+
+  /** The execution dependency that currently stops this object's checks (API, page). */
+  skippedBy(key: string): string | null {
+    return this.skipping.get(key) ?? null;
+  }
+
+  /** Hosts whose reachability may have changed: to check now (see rechecksAfterHostChange). */
+  takeRechecks(): string[] {
+    const out = [...this.rechecks];
+    this.rechecks.clear();
+    return out;
   }
 
   private begin(): Pending {
@@ -577,8 +631,10 @@ export class Monitor {
     const o = this.objectsByKey.get(key);
     if (!o) throw new NotFoundError(`no host or service '${key}' in the inventory`);
     if (o.kind === 'cluster') throw new ConflictError(`${key} is a cluster rule: it is computed from its members`);
+    const hostState = o.kind === 'host' ? hostStateFromPlugin(outcome.state) : 0;
     const result: ResultInput = {
-      state: o.kind === 'host' ? hostStateFromPlugin(outcome.state) : outcome.state,
+      // A failed host check is DOWN or UNREACHABLE by its parents' states (Nagios reachability).
+      state: o.kind === 'host' ? (hostState === 0 ? 0 : problemHostState(o.host.parents ?? [], this.lookup())) : outcome.state,
       output: outcome.output,
       longOutput: outcome.longOutput,
       perfdata: outcome.perfdataText,
@@ -624,10 +680,11 @@ export class Monitor {
       policy: pol,
       result,
       now,
-      host: status.kind === 'service' ? this.hostContext(status.hostName, p) : undefined,
+      host: { ...(status.kind === 'service' ? this.hostContext(status.hostName, p) : { problem: false, inDowntime: false }), dependency: dependencyBlocker(key, 'notification', this.depsByDependent, this.lookup(p)) },
       gate: this.gateFor(key, pol, now),
     });
     this.take(p, t, key);
+    if (o?.kind === 'host') for (const k of rechecksAfterHostChange(key, status, t.status, this.parentsOf, this.childrenOf, this.lookup(p))) this.rechecks.add(k);
     for (const rule of this.rulesByMember.get(key) ?? []) {
       // Every member result is a judgement, also an unchanged one: the hold-down counts them.
       const r = evaluateClusterRule(rule, (k) => this.current(p, k), now);
@@ -716,6 +773,8 @@ export class Monitor {
     for (const o of this.objectsByKey.values()) {
       const passive = o.kind === 'host' ? !!o.host.passive : o.kind === 'service' && !!o.service.passive;
       if (o.kind === 'cluster' || (o.kind === 'host' && o.host.check === null && !passive)) continue;
+      // Checks skipped by an execution dependency keep their last state, not a stale one.
+      if (!passive && this.skipping.has(o.key)) continue;
       const s = this.current(p, o.key);
       const policy = this.policyOf(o.key);
       // A passive object that never got a result is judged from the server start, as Nagios does.
@@ -746,6 +805,7 @@ export class Monitor {
     if (p.statuses.size || p.downtimes.size || p.silences.size) this.finish(p);
     // Rules held down re-check their members: the hold-down counts fresh results only.
     for (const k of this.holdDown.due(this.inv.clusterRules.values(), (x) => this.statuses.get(x), now)) if (!stale.includes(k)) stale.push(k);
+    for (const k of this.takeRechecks()) if (!stale.includes(k)) stale.push(k);
     return stale;
   }
 

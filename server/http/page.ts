@@ -117,6 +117,7 @@ td.perf { font-family: ui-monospace, monospace; font-size: .8em; color: #444; ma
 #silenceForm { display: flex; flex-wrap: wrap; gap: .6em; align-items: end; margin-top: .6em; }
 #silenceForm label { display: flex; flex-direction: column; font-size: .85em; }
 #silenceForm input { font: inherit; padding: .2em .4em; }
+.flag.quiet { color: #5e35b1; font-weight: 400; }
 .flag.ack { color: #1565c0; } .flag.dt { color: #6d4c41; } .flag.flap { color: #ef6c00; } .flag.stale { color: var(--unk); } .flag.soft { color: #777; }
 td.actions { white-space: nowrap; }
 td.actions button { font: inherit; font-size: .8em; padding: .1em .5em; margin-right: .2em; cursor: pointer; }
@@ -209,6 +210,9 @@ export const PAGE_JS = String.raw`
         st.appendChild(sb);
       }
       if (o.inhibitedBy) st.appendChild(el('span', 'flag inhibited', 'HELD BY ' + o.inhibitedBy));
+      // Why nobody was told (host down or unreachable, a dependency), why checks wait (execution dependency).
+      if (o.suppressed) st.appendChild(el('span', 'flag quiet', o.suppressed));
+      if (o.checkSkipped) st.appendChild(el('span', 'flag quiet', 'check skipped: ' + o.checkSkipped));
       tr.appendChild(st);
       tr.appendChild(el('td', 'duration', o.checked ? duration(o.durationMs) : ''));
       tr.appendChild(el('td', 'lastcheck', (o.active || o.cluster || o.lastCheck) ? ago(o.lastCheck, data.generatedAt) : '-'));

@@ -59,6 +59,8 @@ export const StatusView = Type.Object({
   notificationNumber: Type.Integer(),
   silencedBy: Type.Array(Type.Object({ id: Type.String(), author: Type.String(), comment: Type.String(), end: Type.Number() }), { description: 'active silences that cover this object in its current state (problem notifications held back)' }),
   inhibitedBy: NullableString(),
+  suppressed: Type.Union([Type.String({ description: 'why notifications of this problem are held: host down or unreachable, or a dependency' }), Type.Null()]),
+  checkSkipped: Type.Union([Type.String({ description: 'the execution dependency that stops its checks; the state is the last one' }), Type.Null()]),
 });
 export type StatusViewT = Static<typeof StatusView>;
 

@@ -42,7 +42,21 @@ export function statusView(m: Monitor, s: CheckStatus, now: number) {
     notificationNumber: s.notification.number,
     silencedBy: m.silencedBy(s.key).map((x) => ({ id: x.id, author: x.author, comment: x.comment, end: x.end })),
     inhibitedBy: m.inhibitedBy(s.key),
+    /** Why this problem's notifications are held: its host is down or unreachable, or a dependency (null: not held by those). */
+    suppressed: suppressedBy(m, s),
+    /** The execution dependency that currently stops its active checks (the state shown is the last one). */
+    checkSkipped: m.skippedBy(s.key),
   };
+}
+
+function suppressedBy(m: Monitor, s: CheckStatus): string | null {
+  if (!s.checked || s.state === 0) return null;
+  if (s.kind === 'service') {
+    const h = m.status(s.hostName);
+    if (h && h.checked && h.state !== 0) return h.state === 2 ? 'host is unreachable' : 'host is down';
+  }
+  const dep = m.notificationDependency(s.key);
+  return dep === null ? null : `suppressed by ${dep}`;
 }
 
 /**

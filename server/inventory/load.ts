@@ -11,6 +11,7 @@ import type { NrpeTransport, SshTransport, Transport } from '../executors/types.
 import type { CheckPolicy, NotificationOption } from '../state/types.ts';
 import { CommandLineError, splitCommandLine } from '../../nagios/commandline.ts';
 import { readClusterRules, warnNobodyNotified } from './rules.ts';
+import { readDependencies, readParents } from './deps.ts';
 import { defaultHostCheck, noCheckText } from './hostcheck.ts';
 import { CONTACT_PERIOD_KEYS, readContactPeriods, readObjectTiming, readTimePeriods, readTopLevelEscalations, TIMING_KEYS } from './timing.ts';
 import {
@@ -243,6 +244,8 @@ export function parseDuration(v: Json): number | null {
 
 const HOST_OPTIONS: readonly NotificationOption[] = ['d', 'u', 'r', 'f', 's'];
 const SERVICE_OPTIONS: readonly NotificationOption[] = ['w', 'u', 'c', 'r', 'f', 's'];
+/** Hosts notify UNREACHABLE only when told (u): it is the state of every host behind a dead router. */
+const HOST_DEFAULT_OPTIONS: readonly NotificationOption[] = ['d', 'r', 'f', 's'];
 export const POLICY_KEYS = [
   'check_interval', 'retry_interval', 'max_check_attempts', 'notification_interval', 'first_notification_delay',
   'notifications_enabled', 'flap_detection', 'freshness', 'timeout',
@@ -308,7 +311,7 @@ export function readPolicy(sec: Section | null, base: PolicyDefaults, kind: 'hos
     retryIntervalMs: sec.duration('retry_interval', b.retryIntervalMs, 1000),
     notificationIntervalMs: sec.duration('notification_interval', b.notificationIntervalMs),
     firstNotificationDelayMs: sec.duration('first_notification_delay', b.firstNotificationDelayMs),
-    notificationOptions: readOptions(sec, 'notification_options', kind === 'host' ? HOST_OPTIONS : SERVICE_OPTIONS, kind === 'host' ? HOST_OPTIONS : SERVICE_OPTIONS),
+    notificationOptions: readOptions(sec, 'notification_options', kind === 'host' ? HOST_OPTIONS : SERVICE_OPTIONS, kind === 'host' ? HOST_DEFAULT_OPTIONS : SERVICE_OPTIONS),
     notificationsEnabled: sec.bool('notifications_enabled', b.notificationsEnabled),
     flap,
     freshness,
@@ -419,7 +422,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     }));
   }
   const top = Section.of(c, [], doc.toJS({ maxAliasCount: 100 }) ?? {}, true) ?? new Section(c, [], {});
-  top.keys(['server', 'defaults', 'notifications', 'contacts', 'contact_groups', 'hosts', 'services', 'cluster_rules', 'downtimes', 'timeperiods', 'escalations']);
+  top.keys(['server', 'defaults', 'notifications', 'contacts', 'contact_groups', 'hosts', 'services', 'cluster_rules', 'downtimes', 'timeperiods', 'escalations', 'dependencies']);
 
   // server
   const srv = top.sub('server') ?? new Section(c, ['server'], {});
@@ -561,7 +564,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) c.fail(path, 'host names are letters, digits, _ . - (they appear in URLs and macros)', true);
     const s = Section.of(c, path, v ?? {}, true);
     if (!s) continue;
-    s.keys(['address', 'nrpe', 'ssh', 'local', 'check', 'args', 'passive', 'contacts', 'contact_groups', 'notification_options', ...POLICY_KEYS, ...TIMING_KEYS]);
+    s.keys(['address', 'nrpe', 'ssh', 'local', 'check', 'args', 'passive', 'contacts', 'contact_groups', 'notification_options', 'parents', ...POLICY_KEYS, ...TIMING_KEYS]);
     const address = s.str('address') ?? name;
     if (isIP(address) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(address)) c.fail([...path, 'address'], `is neither an IP address nor a DNS name: ${JSON.stringify(address)}`);
     const pol = readPolicy(s, baseHost, 'host');
@@ -598,7 +601,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     const path = ['services', i];
     const s = Section.of(c, path, v, true);
     if (!s) return;
-    s.keys(['name', 'host', 'hosts', 'command', 'args', 'passive', 'run_on', 'contacts', 'contact_groups', 'notification_options', ...POLICY_KEYS, ...TIMING_KEYS]);
+    s.keys(['name', 'host', 'hosts', 'command', 'args', 'passive', 'run_on', 'contacts', 'contact_groups', 'notification_options', 'dependencies', ...POLICY_KEYS, ...TIMING_KEYS]);
     const passive = readPassive(c, s, 'command');
     const runOnRaw = s.str('run_on') ?? 'host';
     if (runOnRaw !== 'host' && runOnRaw !== 'server') c.fail([...path, 'run_on'], `is ${runOnRaw}: write host (over the host's nrpe or ssh, the default) or server (on this admin node, against the host's address)`);
@@ -631,6 +634,9 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
   const clusterRules = readClusterRules(c, top, { hosts, services, baseHost, baseService, resolveContacts, timing: (r) => readObjectTiming(r, 'service', timing, resolveContacts, false) });
   readTopLevelEscalations(c, top, timing, resolveContacts, { hosts, services, clusterRules });
   warnNobodyNotified(c, { hosts, services, clusterRules, contacts, servicePaths });
+  // parents and dependencies (server/inventory/deps.ts): after the rules, a rule can be a master
+  readParents(c, top, hosts);
+  const dependencies = readDependencies(c, top, { hosts, services, clusterRules, servicePaths });
 
   // recurring downtimes
   const downtimes: RecurringDowntime[] = [];
@@ -677,6 +683,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     clusterRules,
     downtimes,
     timeperiods: timing.periods,
+    dependencies,
     warnings: c.warnings,
   };
 }

@@ -14,6 +14,7 @@ export interface ObjectTiming {
   readonly checkPeriod?: string | undefined;
   readonly escalations?: readonly EscalationConfig[] | undefined;
 }
+import type { DependencyConfig } from '../state/dependencies.ts';
 
 export interface CommandSpec {
   /** The command line as written (for display). */
@@ -44,6 +45,8 @@ export interface HostConfig extends ObjectTiming {
   /** Results come only from outside (API, NRDP): never checked, pending until the first, stale after its freshness threshold. */
   readonly passive?: boolean | undefined;
   readonly timeoutMs: number;
+  /** Nagios parents: the hosts in front of this one (a failed check is UNREACHABLE when all are down). */
+  readonly parents?: readonly string[] | undefined;
 }
 
 export interface ServiceConfig extends ObjectTiming {
@@ -220,6 +223,8 @@ export interface Inventory {
   readonly downtimes: readonly RecurringDowntime[];
   /** Time periods by name (`timeperiods:`), 24x7 always among them. */
   readonly timeperiods?: ReadonlyMap<string, TimePeriod> | undefined;
+  /** Host and service dependencies (server/state/dependencies.ts). */
+  readonly dependencies?: readonly DependencyConfig[] | undefined;
   /** Things that work but deserve a look (unverified TLS, plain SMTP off loopback). */
   readonly warnings: readonly string[];
 }

@@ -27,6 +27,10 @@ export interface HostContext {
   readonly problem: boolean;
   /** The host is in scheduled downtime (blocks its services' notifications too). */
   readonly inDowntime: boolean;
+  /** The host is UNREACHABLE (its parents are down), not DOWN: said in the suppression reason. */
+  readonly unreachable?: boolean | undefined;
+  /** A notification dependency holds this object's notifications (server/state/dependencies.ts). */
+  readonly dependency?: string | null | undefined;
 }
 
 const NO_HOST_PROBLEM: HostContext = { problem: false, inDowntime: false };
@@ -85,7 +89,8 @@ export function problemNotificationBlocker(status: CheckStatus, policy: CheckPol
   if (status.state === 0) return 'not a problem state';
   if (status.stateType !== 'HARD') return 'soft state';
   if (!policy.notificationsEnabled) return 'notifications disabled';
-  if (status.kind === 'service' && host.problem) return 'host is down';
+  if (status.kind === 'service' && host.problem) return host.unreachable ? 'host is unreachable' : 'host is down';
+  if (host.dependency) return `suppressed by ${host.dependency}`;
   if (status.downtimeDepth > 0) return 'in scheduled downtime';
   if (status.kind === 'service' && host.inDowntime) return 'host in scheduled downtime';
   if (status.flap.flapping) return 'flapping';
@@ -215,10 +220,10 @@ export function applyResult(input: ApplyResultInput): Transition {
 
   if (hardRecovery) {
     const notified = status.notification.number > 0;
-    if (notified && policy.notificationsEnabled && policy.notificationOptions.includes('r') && status.downtimeDepth === 0 && !status.flap.flapping && !(status.kind === 'service' && (host.problem || host.inDowntime))) {
+    if (notified && policy.notificationsEnabled && policy.notificationOptions.includes('r') && status.downtimeDepth === 0 && !status.flap.flapping && !(status.kind === 'service' && (host.problem || host.inDowntime)) && !host.dependency) {
       notifications.push(intent(status, NotificationType.RECOVERY, now, { problemNumber: status.notification.number, problemSince: prev.lastHardStateChange }));
     } else if (notified) {
-      history.push(event(status, now, 'NOTIFICATION_SUPPRESSED', 'recovery'));
+      history.push(event(status, now, 'NOTIFICATION_SUPPRESSED', host.dependency ? `recovery suppressed by ${host.dependency}` : 'recovery'));
     }
     status = { ...status, notification: RESET_COUNTERS };
   } else if (softRecovery) {

@@ -170,7 +170,7 @@ export interface NotificationGate {
   nextAt(sent: number, now: number, status: CheckStatus): number | null;
 }
 
-export type HistoryEventType = 'STATE' | 'NOTIFICATION_SUPPRESSED' | 'ACK' | 'ACK_REMOVED' | 'DOWNTIME' | 'FLAPPING' | 'STALE';
+export type HistoryEventType = 'STATE' | 'NOTIFICATION_SUPPRESSED' | 'ACK' | 'ACK_REMOVED' | 'DOWNTIME' | 'FLAPPING' | 'STALE' | 'CHECK_SKIPPED';
 
 export interface HistoryEvent {
   readonly key: string;

@@ -74,9 +74,11 @@ hosts:
   node2:
     address: 192.0.2.12
     nrpe: { port: 5667, tls: false, unreachable_state: unknown }
+    parents: [node1]
   db1:
     address: 192.0.2.21
     ssh: { user: nagios, private_key_file: /etc/ssl/certs/ca-certificates.crt, host_key: "SHA256:abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG" }
+    parents: [node1, node2]
   admin: { local: true, contacts: [alice] }
 services:
   - name: pacemaker
@@ -113,6 +115,11 @@ cluster_rules:
 escalations:
   - { host: node1, first_notification: 2, contacts: [bob] }
   - { hosts: [node2], services: [pacemaker], first_notification: 2, contacts: [alice] }
+dependencies:
+  - { dependent: node2/pacemaker, master: node1/pacemaker, notification_failure_criteria: [c, u], execution_failure_criteria: c, inherits_parent: true }
+  - { dependent: db1, master: node1, notification_failure_criteria: "d,u" }
+  - { dependent: db1/load, master: cluster/one cluster view, notification_failure_criteria: c, execution_failure_criteria: c }
+  - { dependent: node1/dummy text, master: node2, notification_failure_criteria: d }
 `,
   );
   return file;
@@ -156,6 +163,13 @@ describe('export nagios', () => {
     expect(r.out).toContain("hawatch-ssh!'/usr/lib/nagios/plugins/check_load -w 5,4,3 -c 10,8,6'");
     expect(r.out).toMatch(/check_command\s+hawatch-rule\n/);
     expect(r.out).toMatch(/contacts\s+alice,bob\n/);
+    // parents and dependencies (a service on a host master has no Nagios object: left out)
+    expect(r.out).toMatch(/host_name\s+db1\n[^}]*parents\s+node1,node2\n/);
+    // nagios4 counts each dependency object twice (its execution and its notification half)
+    expect(v.out).toMatch(/Checked 4 service dependencies/);
+    expect(v.out).toMatch(/Checked 2 host dependencies/);
+    expect(r.out).toMatch(/define servicedependency {\n\s+dependent_host_name\s+node2\n\s+dependent_service_description\s+pacemaker\n\s+host_name\s+node1\n\s+service_description\s+pacemaker\n\s+inherits_parent\s+1\n\s+execution_failure_criteria\s+c\n\s+notification_failure_criteria\s+c,u\n}/);
+    expect(r.out).toMatch(/define servicedependency {\n\s+dependent_host_name\s+db1\n\s+dependent_service_description\s+load\n\s+host_name\s+cluster\n\s+service_description\s+one cluster view\n/);
   }, 60_000);
 
   it('passive rules: results from outside, UNKNOWN when none arrives (freshness)', async () => {
@@ -194,6 +208,10 @@ describe('export icinga2', () => {
     expect(v.out).toMatch(/Instantiated 8 Services\./);
     expect(v.out).toMatch(/Instantiated 2 Users\./);
     expect(v.out).toMatch(/Instantiated 1 UserGroup\./);
+    // 3 parent links, and the 4 dependencies (the first split: checks and notifications differ)
+    expect(v.out).toMatch(/Instantiated 8 Dependencies\./);
+    expect(r.out).toContain('object Dependency "hawatch-dependency-1-notifications" {\n  parent_host_name = "node1"\n  parent_service_name = "pacemaker"\n  child_host_name = "node2"\n  child_service_name = "pacemaker"\n  disable_checks = false\n  disable_notifications = true\n  states = [ OK, Warning ]\n}');
+    expect(r.out).toContain('object Dependency "hawatch-parent-node2" {\n  parent_host_name = "node2"\n  child_host_name = "db1"\n  disable_checks = false\n  disable_notifications = true\n  states = [ Up ]\n}');
     expect(v.out).not.toMatch(/warning\//);
     // Time periods (legacy ranges, excludes) and one Notification per escalation.
     expect(v.out).toMatch(/Instantiated 4 TimePeriods\./);
