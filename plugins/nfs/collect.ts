@@ -1,0 +1,162 @@
+/**
+ * Gathering the NFS facts: exportfs -v or the exports/ganesha file, rpcinfo, the nfsd
+ * statistics, /proc/self/mountinfo and a probe per expected mount (plugins/lib/mountprobe.ts).
+ * Every file is read bounded (nagios/input.ts, plugins/lib/files.ts), every program runs through
+ * ctx.runCommand with a timeout.
+ */
+import { join } from 'node:path';
+import { CommandError } from '../../nagios/exec.ts';
+import { InputError, readBoundedFile } from '../../nagios/input.ts';
+import { PluginError, type PluginContext } from '../../nagios/plugin.ts';
+import { State } from '../../nagios/states.ts';
+import { readTextFile, replaceFile } from '../lib/files.ts';
+import { probeMountPath } from '../lib/mountprobe.ts';
+import { parseMountinfo } from '../disk/parse.ts';
+import type { ExportsFacts, MountFacts, RpcFacts, ThreadsFacts } from './evaluate.ts';
+import { looksLikeGanesha, parseExportfs, parseExportsFile, parseGaneshaConfig, parseNfsdTh, parsePoolStats, parseRpcinfo, type Section } from './parse.ts';
+
+export const DEFAULT_EXPORTS = '/etc/exports';
+export const NFSD_STATS = '/proc/net/rpc/nfsd';
+export const POOL_STATS = '/proc/fs/nfsd/pool_stats';
+
+function firstLine(s: string): string {
+  return (s.trim().split('\n').find((l) => l.trim() !== '') ?? '').trim().replace(/[;`~$&|'"<>]/g, '');
+}
+
+function exportsOf(text: string, source: string): ExportsFacts {
+  if (looksLikeGanesha(text)) {
+    const note = /^\s*%include/m.test(text) ? '%include files not followed: name the file with the EXPORT blocks' : undefined;
+    return { source, exports: parseGaneshaConfig(text), note };
+  }
+  return { source, exports: parseExportsFile(text) };
+}
+
+/** Exports from a saved input, --exports-file, `exportfs -v`, or /etc/exports, in that order. */
+export async function collectExports(ctx: PluginContext, saved: Map<Section, string> | undefined): Promise<ExportsFacts | undefined> {
+  if (saved) {
+    const e = saved.get('exportfs');
+    if (e !== undefined) return { source: 'exportfs -v', exports: parseExportfs(e) };
+    const g = saved.get('ganesha') ?? saved.get('exports');
+    return g === undefined ? undefined : exportsOf(g, saved.has('ganesha') ? 'the ganesha configuration' : DEFAULT_EXPORTS);
+  }
+  const file = ctx.string('exports-file');
+  if (file !== undefined) return exportsOf(await readTextFile(file, 'exports file', { signal: ctx.signal }), file);
+  let why = 'exportfs is not installed';
+  try {
+    const r = await ctx.runCommand('exportfs', ['-v'], { timeoutMs: Math.min(5000, ctx.remainingMs()), signal: ctx.signal, env: { LC_ALL: 'C' } });
+    if (r.exitCode === 0) return { source: 'exportfs -v', exports: parseExportfs(r.stdout) };
+    why = `exportfs -v failed (exit ${r.exitCode ?? 'by signal'}: ${firstLine(r.stderr) || 'no message'})`;
+  } catch (e) {
+    if (!(e instanceof CommandError) || e.kind !== 'not-found') throw e;
+  }
+  try {
+    const { text } = await readBoundedFile(DEFAULT_EXPORTS, { signal: ctx.signal });
+    return { ...exportsOf(text, DEFAULT_EXPORTS), note: why };
+  } catch (e) {
+    if (e instanceof InputError && e.kind === 'not-found') {
+      throw new PluginError(`${why} and there is no ${DEFAULT_EXPORTS}: install nfs-kernel-server, or give --exports-file (the ganesha configuration for nfs-ganesha)`);
+    }
+    throw e;
+  }
+}
+
+/** `rpcinfo -p [HOST]`; rpcbind not answering is a fact (CRITICAL), not an error. */
+export async function collectRpc(ctx: PluginContext, saved: Map<Section, string> | undefined, expected: ReadonlyMap<string, readonly number[]>): Promise<RpcFacts | undefined> {
+  if (saved) {
+    const t = saved.get('rpcinfo');
+    return t === undefined ? undefined : { registrations: parseRpcinfo(t), expected };
+  }
+  const host = ctx.string('rpc-host');
+  try {
+    const r = await ctx.runCommand('rpcinfo', host === undefined ? ['-p'] : ['-p', host], { timeoutMs: Math.min(5000, ctx.remainingMs()), signal: ctx.signal, env: { LC_ALL: 'C' } });
+    if (r.exitCode !== 0) return { error: `rpcbind${host ? ` on ${host}` : ''} does not answer: ${firstLine(r.stderr) || firstLine(r.stdout) || `rpcinfo exit ${r.exitCode ?? 'by signal'}`}`, expected };
+    return { registrations: parseRpcinfo(r.stdout), expected };
+  } catch (e) {
+    if (e instanceof CommandError && e.kind === 'not-found') throw new PluginError('rpcinfo was not found: install rpcbind (Debian) or rpcbind/libtirpc (RHEL), or give --no-rpc');
+    if (e instanceof CommandError && e.kind === 'timeout') return { error: `rpcbind${host ? ` on ${host}` : ''} gave no answer within ${Math.round(Math.min(5000, ctx.remainingMs()) / 1000)} s`, expected };
+    throw e;
+  }
+}
+
+async function readOptional(path: string, signal: AbortSignal): Promise<string | undefined> {
+  try {
+    return (await readBoundedFile(path, { signal, maxBytes: 1024 * 1024 })).text;
+  } catch (e) {
+    if (e instanceof InputError && (e.kind === 'not-found' || e.kind === 'permission')) return undefined;
+    throw e;
+  }
+}
+
+/** The nfsd thread count and busy count, compared with the last run's (kept in the state directory). */
+export async function collectThreads(ctx: PluginContext, saved: Map<Section, string> | undefined, stateDir: string): Promise<ThreadsFacts> {
+  const nfsd = saved ? saved.get('nfsd') : await readOptional(NFSD_STATS, ctx.signal);
+  if (nfsd === undefined) return { note: `no kernel nfsd here (no ${NFSD_STATS}: a user-space server such as nfs-ganesha, or nfsd not loaded)` };
+  const th = parseNfsdTh(nfsd);
+  if (!th) throw new PluginError(`${NFSD_STATS} has no th line: not the nfsd statistics format`, State.UNKNOWN);
+  let busySource: ThreadsFacts['busySource'];
+  let busyTotal: number | undefined;
+  let note: string | undefined;
+  if (th.fullcnt !== undefined) {
+    busySource = 'fullcnt';
+    busyTotal = th.fullcnt;
+  } else {
+    const pool = parsePoolStats((saved ? saved.get('pool_stats') : await readOptional(POOL_STATS, ctx.signal)) ?? '');
+    if (pool) {
+      busySource = 'pool_stats';
+      busyTotal = pool.enqueued;
+      note = `this kernel prints a th line of zeros, busy threads judged from ${POOL_STATS}`;
+    } else note = `this kernel prints a th line of zeros and ${POOL_STATS} is not readable: busy threads are not judged`;
+  }
+  if (saved || busyTotal === undefined) return { th, busySource, busyTotal, note };
+  const file = join(stateDir, 'nfs-nfsd-busy.json');
+  let busySinceLast: number | undefined;
+  try {
+    const last = JSON.parse(await readTextFile(file, undefined, { signal: ctx.signal, maxBytes: 4096 })) as { source?: string; total?: number };
+    // A smaller count: the server (or the machine) restarted, the counters began again.
+    if (last.source === busySource && typeof last.total === 'number' && busyTotal >= last.total) busySinceLast = busyTotal - last.total;
+  } catch {
+    /* first run, or an unreadable state: compared from the next run on */
+  }
+  try {
+    await replaceFile(file, JSON.stringify({ source: busySource, total: busyTotal }), 0o644);
+  } catch (e) {
+    note = [note, `cannot keep the busy count in ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)} (give --state-dir)`].filter(Boolean).join(', ');
+  }
+  return { th, busySource, busyTotal, busySinceLast, note };
+}
+
+export interface MountSpec {
+  readonly path: string;
+  readonly expectRo: boolean | undefined;
+}
+
+/** `--mount PATH[:ro|:rw]`. */
+export function parseMountSpec(text: string): MountSpec {
+  const m = /^(\/.*?)(?::(ro|rw))?$/.exec(text);
+  if (!m) throw new PluginError(`invalid --mount ${text}: expected an absolute path, optionally followed by :ro or :rw`);
+  const path = m[1]!.length > 1 ? m[1]!.replace(/\/+$/, '') : m[1]!;
+  return { path, expectRo: m[2] === undefined ? undefined : m[2] === 'ro' };
+}
+
+/** Each expected mount looked up in mountinfo and, when it is of an expected type, probed. */
+export async function collectMounts(
+  ctx: PluginContext,
+  saved: Map<Section, string> | undefined,
+  specs: readonly MountSpec[],
+  types: readonly string[],
+  o: { timeoutMs: number; read: boolean; stateDir: string },
+): Promise<MountFacts[]> {
+  const text = saved ? (saved.get('mountinfo') ?? '') : await readTextFile('/proc/self/mountinfo', undefined, { signal: ctx.signal });
+  const mounts = parseMountinfo(text);
+  return Promise.all(
+    specs.map(async (s): Promise<MountFacts> => {
+      const m = mounts.find((x) => x.mountPoint === s.path);
+      if (!m) return { path: s.path, expectRo: s.expectRo };
+      const found = { fsType: m.fsType, source: m.source, ro: m.options.split(',').includes('ro') };
+      if (!types.includes(m.fsType)) return { path: s.path, expectRo: s.expectRo, found };
+      if (saved) return { path: s.path, expectRo: s.expectRo, found, notProbed: 'not probed (saved input)' };
+      const probe = await probeMountPath(ctx.runCommand, s.path, { timeoutMs: o.timeoutMs, read: o.read, markerDir: o.stateDir, signal: ctx.signal });
+      return { path: s.path, expectRo: s.expectRo, found, probe };
+    }),
+  );
+}
