@@ -12,8 +12,8 @@ import { State } from '../../nagios/states.ts';
 import { readTextFile, replaceFile } from '../lib/files.ts';
 import { probeMountPath } from '../lib/mountprobe.ts';
 import { parseMountinfo } from '../disk/parse.ts';
-import type { ExportsFacts, MountFacts, RpcFacts, ThreadsFacts } from './evaluate.ts';
-import { looksLikeGanesha, parseExportfs, parseExportsFile, parseGaneshaConfig, parseNfsdTh, parsePoolStats, parseRpcinfo, type Section } from './parse.ts';
+import type { ExportsFacts, MountFacts, RpcFacts, RpcPing, ThreadsFacts } from './evaluate.ts';
+import { looksLikeGanesha, parseExportfs, parseExportsFile, parseGaneshaConfig, parseNfsdTh, parsePoolStats, parseRpcinfo, type Registration, type Section } from './parse.ts';
 
 export const DEFAULT_EXPORTS = '/etc/exports';
 export const NFSD_STATS = '/proc/net/rpc/nfsd';
@@ -70,12 +70,41 @@ export async function collectRpc(ctx: PluginContext, saved: Map<Section, string>
   try {
     const r = await ctx.runCommand('rpcinfo', host === undefined ? ['-p'] : ['-p', host], { timeoutMs: Math.min(5000, ctx.remainingMs()), signal: ctx.signal, env: { LC_ALL: 'C' } });
     if (r.exitCode !== 0) return { error: `rpcbind${host ? ` on ${host}` : ''} does not answer: ${firstLine(r.stderr) || firstLine(r.stdout) || `rpcinfo exit ${r.exitCode ?? 'by signal'}`}`, expected };
-    return { registrations: parseRpcinfo(r.stdout), expected };
+    const registrations = parseRpcinfo(r.stdout);
+    if (ctx.flag('no-rpc-ping')) return { registrations, expected };
+    return { registrations, expected, pings: await pingAll(ctx, host ?? '127.0.0.1', registrations, expected) };
   } catch (e) {
     if (e instanceof CommandError && e.kind === 'not-found') throw new PluginError('rpcinfo was not found: install rpcbind (Debian) or rpcbind/libtirpc (RHEL), or give --no-rpc');
     if (e instanceof CommandError && e.kind === 'timeout') return { error: `rpcbind${host ? ` on ${host}` : ''} gave no answer within ${Math.round(Math.min(5000, ctx.remainingMs()) / 1000)} s`, expected };
     throw e;
   }
+}
+
+/**
+ * A NULL call to each expected program and version that rpcbind lists (`rpcinfo -t HOST PROG
+ * VERS`): a server that crashed leaves its registrations behind, so a listing alone reads OK
+ * while nothing answers.
+ */
+async function pingAll(ctx: PluginContext, host: string, regs: readonly Registration[], expected: ReadonlyMap<string, readonly number[]>): Promise<RpcPing[]> {
+  const jobs: Promise<RpcPing>[] = [];
+  for (const [name, versions] of expected) {
+    const program = regs.find((r) => r.name === name || String(r.program) === name)?.program;
+    if (program === undefined) continue;
+    for (const version of versions) {
+      if (!regs.some((r) => r.program === program && r.version === version)) continue;
+      const transport = regs.some((r) => r.program === program && r.version === version && r.protos.some((p) => p.startsWith('tcp'))) ? '-t' : '-u';
+      jobs.push(
+        ctx.runCommand('rpcinfo', [transport, host, String(program), String(version)], { timeoutMs: Math.min(3000, ctx.remainingMs()), signal: ctx.signal, env: { LC_ALL: 'C' } }).then(
+          (r): RpcPing => (r.exitCode === 0 ? { name, version, ok: true } : { name, version, ok: false, error: firstLine(r.stderr) || firstLine(r.stdout) || `exit ${r.exitCode ?? 'by signal'}` }),
+          (e: unknown): RpcPing => {
+            if (e instanceof CommandError && e.kind === 'timeout') return { name, version, ok: false, error: 'no answer within 3 s' };
+            throw e;
+          },
+        ),
+      );
+    }
+  }
+  return Promise.all(jobs);
 }
 
 async function readOptional(path: string, signal: AbortSignal): Promise<string | undefined> {

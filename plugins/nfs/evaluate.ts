@@ -23,7 +23,16 @@ export interface ExportsFacts {
   readonly note?: string | undefined;
 }
 
+/** A NULL call to one program version: does the server behind the registration answer. */
+export interface RpcPing {
+  readonly name: string;
+  readonly version: number;
+  readonly ok: boolean;
+  readonly error?: string | undefined;
+}
+
 export interface RpcFacts {
+  readonly pings?: readonly RpcPing[] | undefined;
   /** undefined with `error`: rpcbind did not answer. */
   readonly registrations?: readonly Registration[] | undefined;
   readonly error?: string | undefined;
@@ -105,7 +114,11 @@ function rpcResult(f: RpcFacts): CheckResult {
     const protos = [...new Set(regs.flatMap((r) => r.protos))].join(', ');
     if (have.length === 0) children.push(leaf(name, State.CRITICAL, `not registered with rpcbind (expected version ${versions.join(', ')})`));
     else if (missing.length) children.push(leaf(name, State.CRITICAL, `version ${missing.join(', ')} not registered (registered: ${have.join(', ')} over ${protos})`));
-    else children.push(leaf(name, State.OK, `version ${have.join(', ')} registered over ${protos}`));
+    else {
+      const dead = (f.pings ?? []).filter((p) => p.name === name && !p.ok);
+      if (dead.length) children.push(leaf(name, State.CRITICAL, `version ${dead.map((p) => p.version).join(', ')} registered but not answering (a crashed server leaves its registration): ${dead[0]!.error ?? ''}`));
+      else children.push(leaf(name, State.OK, `version ${have.join(', ')} registered over ${protos}${f.pings ? ', answering' : ''}`));
+    }
   }
   return group('rpc', `${f.expected.size} programs expected`, children);
 }

@@ -83,6 +83,7 @@ const descriptor: PluginDescriptor = {
     { name: 'rpc-version', type: 'string', multiple: true, valueName: 'PROGRAM=V[,V]', help: `Versions that must be registered with rpcbind (repeatable; PROGRAM= drops one). Default: ${[...DEFAULT_RPC_VERSIONS].map(([k, v]) => `${k}=${v.join(',')}`).join(' ')}. For an NFSv4-only server: mountd= nlockmgr= nfs=4.` },
     { name: 'rpc-host', type: 'string', valueName: 'HOST', help: 'Ask rpcbind on HOST (default: this node).' },
     { name: 'no-rpc', type: 'boolean', help: 'Do not check the rpcbind registrations.' },
+    { name: 'no-rpc-ping', type: 'boolean', help: 'Do not call each expected program version (rpcinfo -t HOST PROG VERS): a crashed server leaves registrations that only such a call finds dead.' },
     { name: 'no-threads', type: 'boolean', help: 'Do not judge nfsd threads.' },
     { name: 'mount', type: 'string', multiple: true, valueName: 'PATH[:ro|:rw]', help: 'A mount that must be there, of an NFS type, read-write (:rw) or read-only (:ro) when said, and answering its probe (repeatable).' },
     { name: 'mount-type', type: 'string', multiple: true, valueName: 'TYPE', help: `Filesystem types a --mount may have (repeatable; default ${DEFAULT_MOUNT_TYPES.join(', ')}).` },
