@@ -116,6 +116,17 @@ async function readOptional(path: string, signal: AbortSignal): Promise<string |
   }
 }
 
+/**
+ * Busy events since the last run's count, or undefined when there is nothing to compare: no
+ * earlier count, another source, or a smaller count (the server or the machine restarted and
+ * the counters began again).
+ */
+export function busyDelta(last: unknown, source: string, total: number): number | undefined {
+  const l = last as { source?: unknown; total?: unknown } | null;
+  if (!l || l.source !== source || typeof l.total !== 'number' || total < l.total) return undefined;
+  return total - l.total;
+}
+
 /** The nfsd thread count and busy count, compared with the last run's (kept in the state directory). */
 export async function collectThreads(ctx: PluginContext, saved: Map<Section, string> | undefined, stateDir: string): Promise<ThreadsFacts> {
   const nfsd = saved ? saved.get('nfsd') : await readOptional(NFSD_STATS, ctx.signal);
@@ -140,9 +151,7 @@ export async function collectThreads(ctx: PluginContext, saved: Map<Section, str
   const file = join(stateDir, 'nfs-nfsd-busy.json');
   let busySinceLast: number | undefined;
   try {
-    const last = JSON.parse(await readTextFile(file, undefined, { signal: ctx.signal, maxBytes: 4096 })) as { source?: string; total?: number };
-    // A smaller count: the server (or the machine) restarted, the counters began again.
-    if (last.source === busySource && typeof last.total === 'number' && busyTotal >= last.total) busySinceLast = busyTotal - last.total;
+    busySinceLast = busyDelta(JSON.parse(await readTextFile(file, undefined, { signal: ctx.signal, maxBytes: 4096 })), busySource ?? '', busyTotal);
   } catch {
     /* first run, or an unreadable state: compared from the next run on */
   }
