@@ -11,11 +11,14 @@ import { PluginError, type PluginContext } from '../../nagios/plugin.ts';
 import { State } from '../../nagios/states.ts';
 import { readTextFile, replaceFile } from '../lib/files.ts';
 import { probeMountPath } from '../lib/mountprobe.ts';
+import { sudoCommand } from '../lib/sudo.ts';
 import { parseMountinfo } from '../disk/parse.ts';
 import type { ExportsFacts, MountFacts, RpcFacts, RpcPing, ThreadsFacts } from './evaluate.ts';
 import { looksLikeGanesha, parseExportfs, parseExportsFile, parseGaneshaConfig, parseNfsdTh, parsePoolStats, parseRpcinfo, type Registration, type Section } from './parse.ts';
 
 export const DEFAULT_EXPORTS = '/etc/exports';
+/** exportfs takes a lock in /var/lib/nfs (root's) even to list: run by another user it needs sudo. */
+export const SUDOERS_RULE = 'nagios ALL=(root) NOPASSWD: /usr/sbin/exportfs -v';
 export const NFSD_STATS = '/proc/net/rpc/nfsd';
 export const POOL_STATS = '/proc/fs/nfsd/pool_stats';
 
@@ -43,9 +46,11 @@ export async function collectExports(ctx: PluginContext, saved: Map<Section, str
   if (file !== undefined) return exportsOf(await readTextFile(file, 'exports file', { signal: ctx.signal }), file);
   let why = 'exportfs is not installed';
   try {
-    const r = await ctx.runCommand('exportfs', ['-v'], { timeoutMs: Math.min(5000, ctx.remainingMs()), signal: ctx.signal, env: { LC_ALL: 'C' } });
+    const cmd = ctx.flag('sudo') ? sudoCommand('exportfs', ['-v']) : { file: 'exportfs', args: ['-v'] };
+    const r = await ctx.runCommand(cmd.file, cmd.args, { timeoutMs: Math.min(5000, ctx.remainingMs()), signal: ctx.signal, env: { LC_ALL: 'C' } });
     if (r.exitCode === 0) return { source: 'exportfs -v', exports: parseExportfs(r.stdout) };
-    why = `exportfs -v failed (exit ${r.exitCode ?? 'by signal'}: ${firstLine(r.stderr) || 'no message'})`;
+    const hint = ctx.flag('sudo') ? `, add the sudoers rule ${SUDOERS_RULE}` : process.getuid?.() === 0 ? '' : ', give --sudo';
+    why = `exportfs -v failed (exit ${r.exitCode ?? 'by signal'}: ${firstLine(r.stderr) || 'no message'}${hint})`;
   } catch (e) {
     if (!(e instanceof CommandError) || e.kind !== 'not-found') throw e;
   }

@@ -1,7 +1,7 @@
 import { PluginError, type PluginContext, type PluginDescriptor } from '../../nagios/plugin.ts';
 import type { CheckResult } from '../../nagios/result.ts';
 import { DEFAULT_STATE_DIR } from '../lib/mountprobe.ts';
-import { collectExports, collectMounts, collectRpc, collectThreads, parseMountSpec } from './collect.ts';
+import { SUDOERS_RULE, collectExports, collectMounts, collectRpc, collectThreads, parseMountSpec } from './collect.ts';
 import { evaluate, type ExpectedExport } from './evaluate.ts';
 import { parseSaved } from './parse.ts';
 
@@ -79,6 +79,7 @@ const descriptor: PluginDescriptor = {
     { name: 'server', type: 'boolean', help: 'Check the server side also when --mount is given.' },
     { name: 'export', type: 'string', multiple: true, valueName: 'PATH[:CLIENT,...]', help: 'An export that must be there (its path, or its ganesha Pseudo path), exported to these clients as written in the exports (repeatable). Without it, at least one export must be there.' },
     { name: 'exports-file', type: 'string', restricted: 'file', valueName: 'FILE', help: 'Read the exports from FILE (exports(5) format, or an nfs-ganesha configuration with EXPORT blocks) instead of exportfs -v or /etc/exports.' },
+    { name: 'sudo', type: 'boolean', help: `Run exportfs -v through sudo -n (sudoers: ${SUDOERS_RULE}).` },
     { name: 'no-exports', type: 'boolean', help: 'Do not check the exports.' },
     { name: 'rpc-version', type: 'string', multiple: true, valueName: 'PROGRAM=V[,V]', help: `Versions that must be registered with rpcbind (repeatable; PROGRAM= drops one). Default: ${[...DEFAULT_RPC_VERSIONS].map(([k, v]) => `${k}=${v.join(',')}`).join(' ')}. For an NFSv4-only server: mountd= nlockmgr= nfs=4.` },
     { name: 'rpc-host', type: 'string', valueName: 'HOST', help: 'Ask rpcbind on HOST (default: this node).' },
@@ -96,7 +97,7 @@ const descriptor: PluginDescriptor = {
     '  check_ha_nfs --export /srv/web:192.0.2.0/24',
     '  check_ha_nfs --exports-file /etc/ganesha/ganesha.conf --export /export --rpc-version nlockmgr=',
     '  check_ha_nfs --mount /var/www:ro --mount /srv/data -w 1 -c 3',
-    'Privileges: none for rpcinfo, /proc/net/rpc/nfsd and the probes; exportfs -v reads /var/lib/nfs/etab (world-readable).',
+    `Privileges: none for rpcinfo, /proc/net/rpc/nfsd and the probes; exportfs -v takes a lock in /var/lib/nfs: --sudo with ${SUDOERS_RULE}.`,
     'A probe stuck in an uninterruptible wait cannot be killed: the check answers anyway and does not wait for it.',
   ].join('\n'),
   run,
