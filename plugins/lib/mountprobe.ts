@@ -156,11 +156,12 @@ async function runChild(
     });
     return r;
   } catch (e) {
-    if (e instanceof CommandError && e.kind === 'timeout') {
-      // SIGKILL was sent. A child that is still there (state D) keeps its marker, so the next
-      // run does not pile a second probe onto the same dead mount.
+    if (e instanceof CommandError && (e.kind === 'timeout' || e.kind === 'aborted')) {
+      // SIGKILL was sent (by our timeout, or because -t ran out). A child that is still there
+      // (state D) keeps its marker, so the next run does not pile a second probe onto the same
+      // dead mount.
       if (pid !== undefined && (await processStat(pid)) !== undefined) marker.file = undefined;
-      return 'hung';
+      if (e.kind === 'timeout') return 'hung';
     }
     throw e;
   }
