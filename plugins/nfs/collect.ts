@@ -48,9 +48,13 @@ export async function collectExports(ctx: PluginContext, saved: Map<Section, str
   try {
     const cmd = ctx.flag('sudo') ? sudoCommand('exportfs', ['-v']) : { file: 'exportfs', args: ['-v'] };
     const r = await ctx.runCommand(cmd.file, cmd.args, { timeoutMs: Math.min(5000, ctx.remainingMs()), signal: ctx.signal, env: { LC_ALL: 'C' } });
-    if (r.exitCode === 0) return { source: 'exportfs -v', exports: parseExportfs(r.stdout) };
+    // Run by another user than root, exportfs (nfs-utils 2.6.2, measured) prints `could not open
+    // /var/lib/nfs/.etab.lock for locking: errno 13 (Permission denied)` and exits 0 with an
+    // empty list: not an answer.
+    const unread = r.stdout.trim() === '' && /could not open .* for locking|can.t open .*etab/.test(r.stderr);
+    if (r.exitCode === 0 && !unread) return { source: 'exportfs -v', exports: parseExportfs(r.stdout) };
     const hint = ctx.flag('sudo') ? `, add the sudoers rule ${SUDOERS_RULE}` : process.getuid?.() === 0 ? '' : ', give --sudo';
-    why = `exportfs -v failed (exit ${r.exitCode ?? 'by signal'}: ${firstLine(r.stderr) || 'no message'}${hint})`;
+    why = unread ? `exportfs -v could not read its table (${firstLine(r.stderr)}${hint})` : `exportfs -v failed (exit ${r.exitCode ?? 'by signal'}: ${firstLine(r.stderr) || 'no message'}${hint})`;
   } catch (e) {
     if (!(e instanceof CommandError) || e.kind !== 'not-found') throw e;
   }

@@ -104,6 +104,16 @@ describe('judgement', () => {
     expect(slow.children![0]!.children![0]).toMatchObject({ state: 1, summary: expect.stringContaining('slow: probe took 1.5 s') });
   });
 
+  it('exportfs run without root: exit 0, an empty list and the lock error (nfs-utils 2.6.2, measured) is not read as no exports', async () => {
+    const runCommand: CommandRunner = async (file) => {
+      if (file === 'exportfs') return { stdout: '', stderr: 'exportfs: could not open /var/lib/nfs/.etab.lock for locking: errno 13 (Permission denied)\n', exitCode: 0, signal: null };
+      throw new Error(`unexpected ${file}`);
+    };
+    const r = await runPlugin(nfs, ['--server', '--no-rpc', '--no-threads', '--export', '/srv/web'], { env: {}, runCommand });
+    expect(r.text).not.toMatch(/nothing exported|missing from exportfs/);
+    expect(r.text).toMatch(/exportfs -v could not read its table \(exportfs: could not open \/var\/lib\/nfs\/.etab.lock for locking: errno 13 \(Permission denied\)/);
+  });
+
   it('option values with commas are kept whole (clients, versions)', async () => {
     const r = await runPlugin(nfs, ['--input-file', fixturePath('nfs', 'kernel-3.10-busy.txt'), '--export', '/srv/home/a-very-long-export-path-that-wraps:192.0.2.0/24,198.51.100.7', '--rpc-version', 'nlockmgr=1,3,4'], { env: {} });
     expect(r.exitCode, r.text).toBe(0);
