@@ -7,7 +7,7 @@
  * mutes notifications, and covers objects by pattern, also objects added later.
  */
 import { plainText } from '../core/text.ts';
-import { globRegExp } from '../state/cluster.ts';
+import { globRegExp, type GlobMatcher } from '../state/cluster.ts';
 import { stateLabel, type ObjectKind } from '../state/types.ts';
 
 export interface SilenceMatchers {
@@ -49,8 +49,8 @@ export const STATE_NAMES = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN', 'UP', 'DOWN'
 const GLOB = /^[A-Za-z0-9_.:()* ?-]+$/;
 
 /** The status page asks for every object: compile each glob once, not once per object. */
-const compiled = new Map<string, RegExp>();
-function glob(pattern: string): RegExp {
+const compiled = new Map<string, GlobMatcher>();
+function glob(pattern: string): GlobMatcher {
   let re = compiled.get(pattern);
   if (!re) {
     if (compiled.size > 1000) compiled.clear();
