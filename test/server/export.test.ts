@@ -506,11 +506,15 @@ cluster_rules:
 });
 
 describe('agent command names', () => {
-  it('hawatch checks by name, short name or with a suffix of the user (a second use on one host); others from the plugin folder', () => {
+  it('hawatch checks by name, short name or check_ha_NAME_SUFFIX (a second use on one host); others from the plugin folder', () => {
     const d = '/usr/lib/nagios/plugins';
     expect(agentProgramFor('check_ha_crm', d)).toEqual({ program: `${d}/check_ha_crm`, builtin: true });
     expect(agentProgramFor('check_crm', d)).toEqual({ program: `${d}/check_ha_crm`, builtin: true });
-    expect(agentProgramFor('check_procs_php', d)).toEqual({ program: `${d}/check_ha_procs`, builtin: true });
+    expect(agentProgramFor('check_ha_procs_php', d)).toEqual({ program: `${d}/check_ha_procs`, builtin: true });
+    // Without ha_ a suffixed name is a monitoring-plugins program, never ours.
+    expect(agentProgramFor('check_procs_php', d)).toEqual({ program: `${d}/check_procs_php`, builtin: false });
+    expect(agentProgramFor('check_disk_smb', d)).toEqual({ program: `${d}/check_disk_smb`, builtin: false });
+    expect(agentProgramFor('check_mysql_query', d)).toEqual({ program: `${d}/check_mysql_query`, builtin: false });
     expect(agentProgramFor('check_ha_vip_db', d)).toEqual({ program: `${d}/check_ha_vip`, builtin: true });
     expect(agentProgramFor('check_ssh', d)).toEqual({ program: `${d}/check_ssh`, builtin: false });
     expect(agentProgramFor('check_http', d)).toEqual({ program: `${d}/check_http`, builtin: false });
