@@ -21,6 +21,9 @@ import {
 import { downtimeView, historyView, outboxView, silenceView, sortProblemsFirst, statusView } from './views.ts';
 import { matcherProblem } from '../notify/silences.ts';
 
+/** Silences not yet expired, at most (POST answers 409 beyond). */
+export const MAX_SILENCES = 1000;
+
 const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody, 503: ErrorBody };
 const security = [{ bearer: [] }];
 
@@ -207,6 +210,8 @@ export async function apiRoutes(app0: FastifyInstance): Promise<void> {
     const end = b.end ?? (b.durationMs !== undefined ? start + b.durationMs : undefined);
     if (end === undefined) throw new ApiError('BAD_REQUEST', 'a silence needs end (epoch ms) or durationMs');
     if (end <= start || end <= now()) throw new ApiError('BAD_REQUEST', 'the silence must end after its start and in the future');
+    // Each silence is matched against every object on every status request: keep them few.
+    if (h.monitor.silences().length >= MAX_SILENCES) throw new ApiError('CONFLICT', `already ${MAX_SILENCES} silences not yet expired: expire some (DELETE /api/v1/silences/ID) or widen one with a glob`);
     return { silence: silenceView(h.monitor, h.monitor.addSilence({ matchers, author: b.author, comment: b.comment, start, end }), now()) };
   });
 

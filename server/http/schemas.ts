@@ -149,8 +149,8 @@ export const DowntimeBody = Type.Object(
 const silenceMatcherProperties = {
   host: Type.String({ minLength: 1, maxLength: 200, description: 'glob (* and ?) on the host name' }),
   service: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'glob on the service name; leave it out to cover the host and every service on it' })),
-  states: Type.Optional(Type.Array(Type.String(), { minItems: 1, maxItems: 7, description: 'only in these states (OK, WARNING, CRITICAL, UNKNOWN, UP, DOWN, UNREACHABLE)' })),
-  rule: Type.Optional(Type.String({ minLength: 1, description: 'only this cluster rule (cluster/name) and its member services' })),
+  states: Type.Optional(Type.Array(Type.String({ maxLength: 20 }), { minItems: 1, maxItems: 7, description: 'only in these states (OK, WARNING, CRITICAL, UNKNOWN, UP, DOWN, UNREACHABLE)' })),
+  rule: Type.Optional(Type.String({ minLength: 1, maxLength: 300, description: 'only this cluster rule (cluster/name) and its member services' })),
 };
 
 export const SilenceBody = Type.Object(

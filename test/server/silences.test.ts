@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Runtime } from '../../server/core/runtime.ts';
 import { loadInventory } from '../../server/inventory/load.ts';
 import { matcherProblem, silenceMatches, silencesFor, type Silence, type SilenceTarget } from '../../server/notify/silences.ts';
+import { MAX_SILENCES } from '../../server/http/routes.ts';
 import { FakeClock } from '../../server/state/clock.ts';
 import { removeDir, tempDir } from '../support/tmp.ts';
 import { FakeExecutors } from './helpers.ts';
@@ -254,6 +255,12 @@ describe('silences through the API and the page', () => {
     expect(sent()).toEqual(['web1/http:PROBLEM:1']); // expired while CRITICAL: sent now
     expect((await rt.app.inject({ method: 'GET', url: '/api/v1/silences' })).json().silences).toEqual([]);
     expect((await rt.app.inject({ method: 'DELETE', url: `/api/v1/silences/${sil.id}`, headers: auth })).statusCode).toBe(404);
+
+    // At most MAX_SILENCES not yet expired: each is matched against every object per status request.
+    for (let i = 0; i < MAX_SILENCES; i++) rt.monitor.addSilence({ matchers: { host: `n${i}`, service: null, states: null, rule: null }, author: 'bulk', comment: 'x', start: clock.now(), end: clock.now() + MIN });
+    const full = await rt.app.inject({ method: 'POST', url: '/api/v1/silences', headers: auth, payload: body });
+    expect(full.statusCode).toBe(409);
+    expect(full.json().message).toMatch(/already 1000 silences not yet expired: expire some/);
     await rt.stop();
   });
 
