@@ -39,7 +39,7 @@ import type { OutboxInsert, Store, StoreChange } from '../store/types.ts';
 import type { TimerHandle } from '../state/clock.ts';
 import { StoreHealth } from './health.ts';
 import { RuleHoldDown } from '../state/rules.ts';
-import { checkPeriodWait, contactPeriodBlocker, notificationGate, recipientsOf, type TimingContext } from '../notify/escalations.ts';
+import { checkPeriodWait, contactPeriodBlocker, inCheckPeriod, notificationGate, recipientsOf, type TimingContext } from '../notify/escalations.ts';
 import { processTimeZone, TWENTY_FOUR_SEVEN } from '../notify/timeperiods.ts';
 import type { ObjectTiming } from '../inventory/types.ts';
 import { activeInhibitor, foldNote, inhibitorsByObject, resolveInhibitions } from '../state/inhibition.ts';
@@ -119,6 +119,11 @@ export class Monitor {
   private depsByDependent = new Map<string, DependencyConfig[]>();
   /** Hosts to check at once because a parent or child changed state (drained by tick and the scheduler). */
   private readonly rechecks = new Set<string>();
+  /**
+   * Per object, until when its check_period is known to stay closed (its next open time):
+   * searched once, not on every tick and scheduler wake-up. Cleared on reload.
+   */
+  private readonly checkClosedUntil = new Map<string, number>();
   /** Why an object's active checks are being skipped (execution dependency), for history and the API. */
   private readonly skipping = new Map<string, string>();
   private readonly listeners = new Set<(e: MonitorEvent) => void>();
@@ -194,6 +199,7 @@ export class Monitor {
     this.childrenOf = childrenIndex(this.parentsOf);
     this.depsByDependent = dependencyIndex(inv.dependencies ?? []);
     this.holdDown.forget(new Set(inv.clusterRules.keys()));
+    this.checkClosedUntil.clear();
   }
 
   reload(inv: Inventory): void {
@@ -243,6 +249,16 @@ export class Monitor {
   private hostContext(hostName: string, pending?: Pending): HostContext {
     const h = pending?.statuses.get(hostName) ?? this.statuses.get(hostName);
     return { problem: !!h && h.checked && h.state !== 0, inDowntime: !!h && h.downtimeDepth > 0, unreachable: !!h && h.checked && h.state === 2 };
+  }
+
+  /**
+   * What may hold an object's problem notifications besides its own status: its host's state
+   * (services) and its notification dependency. One place for results, the tick, the release
+   * of held problems and the start, so none of them can skip a rule the others apply.
+   */
+  private notifyContext(s: CheckStatus, p?: Pending): HostContext {
+    const host = s.kind === 'service' ? this.hostContext(s.hostName, p) : { problem: false, inDowntime: false };
+    return { ...host, dependency: dependencyBlocker(s.key, 'notification', this.depsByDependent, this.lookup(p)) };
   }
 
   private lookup(p?: Pending): (k: string) => CheckStatus | undefined {
@@ -462,9 +478,12 @@ export class Monitor {
       }
       this.held.delete(key);
       const policy = this.policyOf(key);
-      // Acknowledged, in downtime, host down...: the ordinary rules decide from here on.
-      if (problemNotificationBlocker(s, policy, s.kind === 'service' ? this.hostContext(s.hostName, p) : { problem: false, inDowntime: false }, now) !== null) continue;
-      const n = notifyProblem(s, policy, now);
+      // Acknowledged, in downtime, host down, dependency, outside notification_period...: the
+      // ordinary rules decide from here on (the tick sends it when the period opens), and the
+      // gate sets the next time, so an escalation by time still comes after a release.
+      const gate = this.gateFor(key, policy, now);
+      if (problemNotificationBlocker(s, policy, this.notifyContext(s, p), now, gate) !== null) continue;
+      const n = notifyProblem(s, policy, now, gate);
       p.statuses.set(key, n.status);
       p.notifications.push(n.note);
     }
@@ -486,7 +505,8 @@ export class Monitor {
     const now = this.clock.now();
     for (const s of this.statuses.values()) {
       if (!s.checked || s.state === 0 || s.stateType !== 'HARD' || !this.objectsByKey.has(s.key)) continue;
-      if (problemNotificationBlocker(s, this.policyOf(s.key), s.kind === 'service' ? this.hostContext(s.hostName) : { problem: false, inDowntime: false }, now) !== null) continue;
+      const policy = this.policyOf(s.key);
+      if (problemNotificationBlocker(s, policy, this.notifyContext(s), now, this.gateFor(s.key, policy, now)) !== null) continue;
       const reason = this.holdReason(p, s, 'PROBLEM', s.state);
       if (reason !== null) this.held.set(s.key, reason);
     }
@@ -623,7 +643,13 @@ export class Monitor {
 
   /** null when a regular check of `key` may run now, else when check_period opens again. */
   checkPeriodWait(key: string): number | null {
-    return checkPeriodWait(this.timingOf(key).checkPeriod, this.clock.now(), this.timingContext());
+    const now = this.clock.now();
+    const until = this.checkClosedUntil.get(key);
+    if (until !== undefined && now < until) return until;
+    const wait = checkPeriodWait(this.timingOf(key).checkPeriod, now, this.timingContext());
+    if (wait === null) this.checkClosedUntil.delete(key);
+    else this.checkClosedUntil.set(key, wait);
+    return wait;
   }
 
   /** A check result for a host or service (not for cluster rules: they follow their members). */
@@ -680,7 +706,7 @@ export class Monitor {
       policy: pol,
       result,
       now,
-      host: { ...(status.kind === 'service' ? this.hostContext(status.hostName, p) : { problem: false, inDowntime: false }), dependency: dependencyBlocker(key, 'notification', this.depsByDependent, this.lookup(p)) },
+      host: this.notifyContext(status, p),
       gate: this.gateFor(key, pol, now),
     });
     this.take(p, t, key);
@@ -762,11 +788,13 @@ export class Monitor {
     // Held notifications (notification_period opened) and escalations by time fall due without a result.
     for (const o of this.objectsByKey.values()) {
       const s = this.current(p, o.key);
-      if (!s.checked || s.state === 0 || s.stateType !== 'HARD' || s.ack) continue;
+      // A held problem is release()'s: proposing it again here only to hold it back again
+      // rewrote the same status and sent a status event every tick.
+      if (!s.checked || s.state === 0 || s.stateType !== 'HARD' || s.ack || this.held.has(o.key)) continue;
       const policy = this.policyOf(o.key);
       const gate = this.gateFor(o.key, policy, now);
       if (!gate) continue;
-      const t = notifyIfDue(s, policy, s.kind === 'service' ? this.hostContext(s.hostName, p) : { problem: false, inDowntime: false }, now, gate);
+      const t = notifyIfDue(s, policy, this.notifyContext(s, p), now, gate);
       if (t.notifications.length) this.take(p, t);
     }
     const stale: string[] = [];
@@ -782,7 +810,7 @@ export class Monitor {
       const st = staleness({ ...s, lastCheck: seen }, policy, now);
       // Nagios judges freshness only inside check_period; here only when it was open over the whole threshold, so the first check after it opens comes first.
       const checkPeriod = this.timingOf(o.key).checkPeriod;
-      if (checkPeriod !== undefined && st.stale && (this.checkPeriodWait(o.key) !== null || checkPeriodWait(checkPeriod, now - st.thresholdMs, this.timingContext()) !== null)) continue;
+      if (checkPeriod !== undefined && st.stale && (this.checkPeriodWait(o.key) !== null || !inCheckPeriod(checkPeriod, now - st.thresholdMs, this.timingContext()))) continue;
       if (!s.stale && st.stale) {
         stale.push(o.key);
         const r = staleResult({ ...s, lastCheck: seen }, policy, now);

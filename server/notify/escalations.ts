@@ -120,6 +120,11 @@ export function contactPeriodBlocker(contact: { readonly name: string; readonly 
   return `contact ${contact.name} not notified: outside its ${kind}_notification_period ${p.name}`;
 }
 
+/** Is `at` inside check_period (no period: always)? A yes or no, without searching for the next open time. */
+export function inCheckPeriod(checkPeriod: string | undefined, at: number, ctx: TimingContext): boolean {
+  return checkPeriod === undefined || isInPeriod(periodOf(ctx, checkPeriod), at, ctx.tz);
+}
+
 /** When a regular check may run next: null when now is inside check_period, else the next valid time (or a day later when none is known). */
 export function checkPeriodWait(checkPeriod: string | undefined, now: number, ctx: TimingContext): number | null {
   if (checkPeriod === undefined) return null;

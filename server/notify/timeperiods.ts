@@ -362,14 +362,26 @@ function boundaries(period: TimePeriod, dn: number, out: Set<number>): void {
   for (const x of period.excludes) boundaries(x, dn, out);
 }
 
+/** The longest search of nextValidTime, whatever the caller asks: two years (leap day, every weekday of every month). */
+export const MAX_HORIZON_DAYS = 732;
+
+/** A period with no time range on any line (`never: {}`, no lines, or only 00:00-00:00) is never open; exclusions only take time away. */
+export function isEmptyPeriod(period: TimePeriod): boolean {
+  return !period.lines.some((l) => l.ranges.length > 0);
+}
+
 /**
  * The first instant at or after `instant` inside the period; null when there is none within
- * `horizonDays` (a period of past dates only, or `00:00-00:00` everywhere).
+ * `horizonDays` (at most MAX_HORIZON_DAYS: a period of past dates only), and at once for an
+ * empty period (the usual Nagios `never`), which searching would only find out after two years
+ * of days (about 30 ms).
  */
-export function nextValidTime(period: TimePeriod, instant: number, tz: string, horizonDays = 732): number | null {
+export function nextValidTime(period: TimePeriod, instant: number, tz: string, horizonDays = MAX_HORIZON_DAYS): number | null {
+  if (isEmptyPeriod(period)) return null;
   if (isInPeriod(period, instant, tz)) return instant;
   const first = localTime(instant, tz).dn;
-  for (let dn = first; dn <= first + horizonDays; dn++) {
+  const last = first + Math.min(Math.max(0, horizonDays), MAX_HORIZON_DAYS);
+  for (let dn = first; dn <= last; dn++) {
     const secs = new Set<number>([0]);
     boundaries(period, dn, secs);
     for (const sec of [...secs].sort((a, b) => a - b)) {
