@@ -33,9 +33,9 @@ function reasonOf(e: unknown): string {
 }
 
 /** statfs of `path` (a mount point, or a path under it given with -p) on mount `m`. */
-export async function probeMount(ctx: PluginContext, m: Mount, path: string, timeoutMs: number, markerDir: string | undefined, inChild: boolean = mayHang(m)): Promise<Probe> {
+export async function probeMount(ctx: PluginContext, m: Mount, path: string, timeoutMs: number, markerDir: string | undefined, inChild: boolean = mayHang(m), waitMs?: number): Promise<Probe> {
   const started = Date.now();
-  if (inChild) return probeMountPath(ctx.runCommand, path, { timeoutMs, markerDir, signal: ctx.signal });
+  if (inChild) return probeMountPath(ctx.runCommand, path, { timeoutMs, waitMs, markerDir, signal: ctx.signal });
   let timer: NodeJS.Timeout | undefined;
   const hung = new Promise<Probe>((resolve) => (timer = setTimeout(() => resolve({ kind: 'hung', afterMs: timeoutMs }), timeoutMs)));
   try {

@@ -57,8 +57,8 @@ function select(ctx: PluginContext, mounts: readonly Mount[]): { mount: Mount; p
 }
 
 /** A path that cannot be reached is named as given (check_disk: /x is not accessible), not by the mount holding it. */
-async function labelled(ctx: PluginContext, c: { mount: Mount; path: string }, timeoutMs: number): Promise<Pick<DiskItem, 'label' | 'probe'>> {
-  const probe = await probeMount(ctx, c.mount, c.path, timeoutMs, ctx.string('state-dir') ?? DEFAULT_STATE_DIR);
+async function labelled(ctx: PluginContext, c: { mount: Mount; path: string }, timeoutMs: number, waitMs: number): Promise<Pick<DiskItem, 'label' | 'probe'>> {
+  const probe = await probeMount(ctx, c.mount, c.path, timeoutMs, ctx.string('state-dir') ?? DEFAULT_STATE_DIR, undefined, waitMs);
   const label = probe.kind === 'error' && c.path !== c.mount.mountPoint ? c.path : ctx.flag('mountpoint') ? c.mount.source : c.mount.mountPoint;
   return { label, probe };
 }
@@ -108,11 +108,13 @@ const descriptor: PluginDescriptor = {
     // Every mount probed at once: a hung one costs its timeout, not the sum of them. The
     // timeout leaves time to answer before -t.
     const timeoutMs = Math.max(100, Math.min(statTimeout * 1000, ctx.remainingMs() - 600));
+    // The rest: how long to wait for another run's probe in flight on the same mount before probing.
+    const waitMs = Math.max(0, ctx.remainingMs() - 600 - timeoutMs);
     const items: DiskItem[] = await Promise.all(
       chosen.map(async (c) => {
         const known = saved?.find((x) => x.mount === c.mount);
         if (known) return { mount: c.mount, label: ctx.flag('mountpoint') ? c.mount.source : c.mount.mountPoint, probe: { kind: 'ok' as const, stats: known.stats, ms: 0 } };
-        return { mount: c.mount, ...(await labelled(ctx, c, timeoutMs)) };
+        return { mount: c.mount, ...(await labelled(ctx, c, timeoutMs, waitMs)) };
       }),
     );
     // check_disk leaves out filesystems with no blocks (pseudo filesystems of unknown types) unless named.

@@ -6,13 +6,12 @@
  * connect to: as the nagios user it runs through sudo (--sudo).
  */
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandError } from '../../nagios/exec.ts';
 import { PluginError, type PluginContext } from '../../nagios/plugin.ts';
 import { State } from '../../nagios/states.ts';
-import { readTextFile, replaceFile } from '../lib/files.ts';
+import { readTextFile, replaceFile, unsafeStateDir } from '../lib/files.ts';
 import { sudoCommand } from '../lib/sudo.ts';
 import {
   formatTranscript, lockMessage, parseCliOutput, parseHealCount, parseHealSummary, parsePeers, parseVolumeInfo, parseVolumeStatus,
@@ -128,7 +127,7 @@ export interface CollectOptions {
   readonly volumes: readonly string[];
   readonly cheap: boolean;
   /** Undefined: no trend (an --input-file run). */
-  readonly stateDirs?: readonly string[] | undefined;
+  readonly stateDirs?: readonly StateDirChoice[] | undefined;
   readonly signal: AbortSignal;
   readonly now: number;
 }
@@ -180,22 +179,44 @@ export function statePath(dir: string, volume: string): string {
   return join(dir, `gluster-heal-${createHash('sha256').update(volume).digest('hex').slice(0, 12)}.json`);
 }
 
+/** A state directory to try; private: in a shared place (TMPDIR), it must be ours alone (owner, mode 0700). */
+export interface StateDirChoice {
+  readonly dir: string;
+  readonly private?: boolean | undefined;
+}
+
 /**
  * The state directories tried in order when --state-dir is not given: /var/lib/hawatch (the
  * package creates it for the nagios user), then $XDG_RUNTIME_DIR/hawatch, then TMPDIR/hawatch-UID.
+ * The last is in a world-writable directory: someone could create it first and plant a fake
+ * earlier pending count, so it is used only when it is this user's alone.
  */
-export function defaultStateDirs(env: Readonly<Record<string, string | undefined>>): string[] {
-  const dirs = [DEFAULT_STATE_DIR];
-  if (env['XDG_RUNTIME_DIR']) dirs.push(join(env['XDG_RUNTIME_DIR'], 'hawatch'));
-  dirs.push(join(tmpdir(), `hawatch-${process.getuid?.() ?? 'user'}`));
+export function defaultStateDirs(env: Readonly<Record<string, string | undefined>>): StateDirChoice[] {
+  const dirs: StateDirChoice[] = [{ dir: DEFAULT_STATE_DIR }];
+  if (env['XDG_RUNTIME_DIR']) dirs.push({ dir: join(env['XDG_RUNTIME_DIR'], 'hawatch') });
+  dirs.push({ dir: join(tmpdir(), `hawatch-${process.getuid?.() ?? 'user'}`), private: true });
   return dirs;
 }
 
-/** Reads the previous pending count of the volume and writes the current one, in the first directory that takes it. */
-async function keepPending(dirs: readonly string[], volume: string, pending: number, now: number, signal: AbortSignal): Promise<{ previous?: { pending: number; at: number }; error?: string; dir?: string }> {
+/**
+ * Reads the previous pending count of the volume and writes the current one, in the first
+ * directory that takes it. A directory others could write to is refused (said in error): a
+ * count read from there could be anyone's.
+ */
+export async function keepPending(dirs: readonly StateDirChoice[], volume: string, pending: number, now: number, signal: AbortSignal): Promise<{ previous?: { pending: number; at: number }; error?: string; dir?: string }> {
   let error: string | undefined;
-  for (const dir of dirs) {
+  for (const { dir, private: own } of dirs) {
     const path = statePath(dir, volume);
+    try {
+      const unsafe = await unsafeStateDir(dir, { create: true, private: own === true });
+      if (unsafe !== undefined) {
+        error ??= unsafe;
+        continue;
+      }
+    } catch (e) {
+      error ??= `cannot keep the pending heal count in ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (give --state-dir)`;
+      continue;
+    }
     let previous: { pending: number; at: number } | undefined;
     try {
       const j = JSON.parse(await readTextFile(path, 'gluster heal state', { signal })) as { volume?: string; pending?: unknown; at?: unknown };
@@ -204,7 +225,6 @@ async function keepPending(dirs: readonly string[], volume: string, pending: num
       /* first run, or an unreadable file: rewritten below */
     }
     try {
-      await mkdir(dir, { recursive: true, mode: 0o755 });
       await replaceFile(path, JSON.stringify({ volume, pending, at: now }), 0o644);
       return { previous, dir };
     } catch (e) {

@@ -15,7 +15,7 @@ async function run(ctx: PluginContext): Promise<CheckResult> {
       volumes: ctx.strings('volume'),
       cheap: ctx.flag('cheap'),
       // A transcript is a snapshot: no trend from it, and nothing written.
-      stateDirs: input !== undefined ? undefined : given !== undefined ? [given] : defaultStateDirs(ctx.env),
+      stateDirs: input !== undefined ? undefined : given !== undefined ? [{ dir: given }] : defaultStateDirs(ctx.env),
       signal: ctx.signal,
       now,
     });

@@ -6,7 +6,7 @@
  * Replacing a file the check keeps (a baseline, state between runs) atomically and safely.
  */
 import { constants } from 'node:fs';
-import { open, rename, unlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, open, rename, unlink, writeFile } from 'node:fs/promises';
 import { InputError, inputErrorOf, readBoundedFile, type BoundedText } from '../../nagios/input.ts';
 import { PluginError } from '../../nagios/plugin.ts';
 
@@ -98,4 +98,48 @@ export async function replaceFile(path: string, text: string, mode: number): Pro
     await unlink(tmp).catch(() => undefined);
     throw e;
   }
+}
+
+export interface StateDirRule {
+  /** Create it when missing (mode 0755, or 0700 when private). */
+  readonly create?: boolean;
+  /**
+   * A directory in a shared place (TMPDIR): anyone could have made it first and planted state
+   * in it, so it must be ours alone: owned by this user (not even root) and mode 0700.
+   */
+  readonly private?: boolean;
+}
+
+/**
+ * Whether `dir` may hold state the check trusts between runs (earlier counts, the pid of a probe
+ * in flight). Whoever can write there can feed the check what it reads back, or plant a symlink
+ * where it writes: the directory must be a real directory (lstat, not a symlink), owned by this
+ * user or root, and writable by nobody else (mode & 022 == 0). Returns one line saying what is
+ * wrong and what to fix, or undefined when the directory is fit. Missing and not to be created,
+ * or not creatable: the error is thrown as it comes (with its code), the caller decides.
+ */
+export async function unsafeStateDir(dir: string, rule: StateDirRule = {}): Promise<string | undefined> {
+  let st;
+  try {
+    st = await lstat(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || !rule.create) throw e;
+    // Not recursive for a private directory: its parent (TMPDIR) must exist, and each level we
+    // would create is one more directory to check.
+    await mkdir(dir, rule.private ? { mode: 0o700 } : { recursive: true, mode: 0o755 }).catch((err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    });
+    st = await lstat(dir);
+  }
+  const uid = process.getuid?.() ?? -1;
+  const what = `state directory ${dir}`;
+  if (!st.isDirectory()) return `unsafe ${what}: it is not a directory (${st.isSymbolicLink() ? 'a symlink' : 'another kind of file'}), remove it or give another --state-dir`;
+  if (rule.private) {
+    if (st.uid !== uid) return `unsafe ${what}: owned by uid ${st.uid}, not by this user (uid ${uid}), remove it or give --state-dir`;
+    if ((st.mode & 0o777) !== 0o700) return `unsafe ${what}: mode ${(st.mode & 0o777).toString(8)}, expected 700, chmod 700 it or give --state-dir`;
+    return undefined;
+  }
+  if (st.uid !== uid && st.uid !== 0) return `unsafe ${what}: owned by uid ${st.uid}, neither this user (uid ${uid}) nor root, chown it or give another --state-dir`;
+  if ((st.mode & 0o022) !== 0) return `unsafe ${what}: writable by group or others (mode ${(st.mode & 0o777).toString(8)}), chmod go-w it or give another --state-dir`;
+  return undefined;
 }

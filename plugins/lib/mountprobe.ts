@@ -13,21 +13,33 @@
  * with process.exit, so a leftover child does not keep it alive; in the agent it is a
  * forgotten handle.
  *
- * One probe in flight per mount: the pid and start time of the running probe are kept in a
- * marker file under the state directory. A later run (another process, or the agent again)
- * that finds the marker's process still alive (same pid, same start time in /proc/PID/stat, so
- * a reused pid does not count) starts no second probe on that mount and reports it HUNG still,
- * for as long as the old one has been stuck. Without a writable state directory the probe runs
- * anyway, without that guard (said in the result).
+ * One probe in flight per mount: the pid, start time and deadline (its timeout plus the kill
+ * grace) of the running probe are kept in a marker file under the state directory. A later run
+ * (another process, the agent answering two queries at once, check_ha_disk beside check_ha_nfs)
+ * that finds the marker's process still alive (same pid, same start time in /proc/PID/stat, so a
+ * reused pid does not count) does not start a second probe at once:
+ *  - before the marker's deadline the probe is merely in flight (a slow but healthy mount): the
+ *    run waits for it, polling, then probes itself; if its own time to wait runs out first, it
+ *    probes beside it (a healthy mount is never called hung because another run was probing it);
+ *  - past the deadline the earlier probe outlived its own timeout and SIGKILL: it is stuck, and
+ *    the mount is reported HUNG still, for as long as it has been stuck, with no new probe.
+ * A run removes the marker only when it still names one of its own probes (pid and start time):
+ * another run may have replaced it meanwhile. Without a writable state directory the probe runs
+ * anyway, without that guard (said in the result). A state directory that others could write
+ * (not owned by this user or root, or group or world writable) is refused (UNKNOWN): whoever
+ * writes there could name any pid, or plant a symlink the marker write would follow.
  *
  * ESTALE (the server no longer knows the file handle: an export removed or its filesystem
  * replaced under it) is told apart from other errors: the mount then needs a remount.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, unlink, writeFile } from 'node:fs/promises';
+import { lstat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CommandError, type CommandRunner } from '../../nagios/exec.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CommandError, KILL_GRACE_MS, type CommandRunner } from '../../nagios/exec.ts';
 import { readBoundedFile } from '../../nagios/input.ts';
+import { PluginError } from '../../nagios/plugin.ts';
+import { replaceFile, unsafeStateDir } from './files.ts';
 
 /** statfs figures, as `stat --file-system --format='%S %b %f %a %c %d'` prints them. */
 export interface FsStats {
@@ -58,6 +70,11 @@ export interface MountProbeOptions {
   readonly read?: boolean;
   /** Where the marker files of probes in flight live; undefined: no guard. */
   readonly markerDir?: string | undefined;
+  /**
+   * How long to wait for another run's probe in flight on the same mount before probing
+   * beside it (default timeoutMs plus the kill grace). The caller keeps waitMs + timeoutMs within -t.
+   */
+  readonly waitMs?: number | undefined;
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -91,8 +108,14 @@ interface Marker {
   readonly pid: number;
   readonly start: string;
   readonly since: number;
+  /** When the probe's run has given up on it and sent SIGKILL: alive after that, it is stuck. */
+  readonly deadline: number;
   readonly path: string;
 }
+
+/** Slack over timeout + kill grace: the marker's clock starts a little after the child's timer. */
+const DEADLINE_SLACK_MS = 100;
+const POLL_MS = 50;
 
 /** State letter and start time (clock ticks since boot) of a live process, from /proc/PID/stat. */
 export async function processStat(pid: number): Promise<{ state: string; start: string } | undefined> {
@@ -109,13 +132,49 @@ export async function processStat(pid: number): Promise<{ state: string; start: 
   }
 }
 
-async function readMarker(file: string): Promise<Marker | undefined> {
+/** The marker of a probe in flight; a symlink or a file of another user (not root) is no marker. */
+async function readMarker(file: string, timeoutMs: number): Promise<Marker | undefined> {
   try {
+    const st = await lstat(file);
+    if (!st.isFile() || (st.uid !== (process.getuid?.() ?? -1) && st.uid !== 0)) return undefined;
     const m = JSON.parse((await readBoundedFile(file, { maxBytes: 4096 })).text) as Partial<Marker>;
-    if (typeof m.pid !== 'number' || typeof m.start !== 'string' || typeof m.since !== 'number') return undefined;
-    return { pid: m.pid, start: m.start, since: m.since, path: String(m.path) };
+    if (typeof m.pid !== 'number' || !(m.pid > 0) || typeof m.start !== 'string' || typeof m.since !== 'number') return undefined;
+    // A marker of an older version has no deadline: judged by this run's timeout.
+    const deadline = typeof m.deadline === 'number' ? m.deadline : m.since + timeoutMs + KILL_GRACE_MS + DEADLINE_SLACK_MS;
+    return { pid: m.pid, start: m.start, since: m.since, deadline, path: String(m.path) };
   } catch {
     return undefined;
+  }
+}
+
+const markerKey = (m: { pid: number; start: string }): string => `${m.pid}:${m.start}`;
+
+interface MarkerState {
+  file?: string | undefined;
+  path: string;
+  written: Promise<boolean>[];
+  /** pid:start of the probes this run wrote markers for: only those it may remove. */
+  mine: Set<string>;
+  note?: string;
+}
+
+/**
+ * Another run's probe on the same mount, still alive: waits while it is in flight (before its
+ * deadline, within o.waitMs). Returns HUNG when it outlived its deadline, undefined when it is
+ * gone or this run may wait no longer (then this run probes itself).
+ */
+async function earlierProbe(file: string, o: MountProbeOptions): Promise<MountProbe | undefined> {
+  const waitUntil = Date.now() + Math.max(0, o.waitMs ?? o.timeoutMs + KILL_GRACE_MS);
+  for (;;) {
+    const old = await readMarker(file, o.timeoutMs);
+    if (!old) return undefined;
+    const st = await processStat(old.pid);
+    // Gone (it answered, or its run killed it): probe afresh.
+    if (!st || st.start !== old.start) return undefined;
+    const now = Date.now();
+    if (now >= old.deadline) return { kind: 'hung', afterMs: Math.max(0, now - old.since), stuck: { pid: old.pid, state: st.state } };
+    if (now >= waitUntil || o.signal?.aborted) return undefined;
+    await sleep(Math.min(POLL_MS, waitUntil - now, old.deadline - now));
   }
 }
 
@@ -129,7 +188,7 @@ async function runChild(
   args: readonly string[],
   o: MountProbeOptions,
   timeoutMs: number,
-  marker: { file?: string | undefined; path: string; written: Promise<boolean>[]; note?: string },
+  marker: MarkerState,
 ): Promise<{ stdout: string; stderr: string; exitCode: number | null } | 'hung'> {
   let pid: number | undefined;
   try {
@@ -142,10 +201,14 @@ async function runChild(
         pid = p;
         if (marker.file === undefined) return;
         const f = marker.file;
+        const since = Date.now();
         marker.written.push(
           processStat(p).then(async (st) => {
             if (!st) return false; // already gone: nothing to guard
-            await writeFile(f, JSON.stringify({ pid: p, start: st.start, since: Date.now(), path: marker.path } satisfies Marker), { mode: 0o600 });
+            const m: Marker = { pid: p, start: st.start, since, deadline: since + timeoutMs + KILL_GRACE_MS + DEADLINE_SLACK_MS, path: marker.path };
+            marker.mine.add(markerKey(m));
+            // Exclusive temporary file renamed over the marker: a symlink planted there is replaced, not followed.
+            await replaceFile(f, JSON.stringify(m), 0o600);
             return true;
           }).catch((e: unknown) => {
             marker.note = `one probe in flight is not enforced: cannot write ${f}: ${(e as NodeJS.ErrnoException).code ?? String(e)} (give a writable --state-dir)`;
@@ -170,25 +233,31 @@ async function runChild(
 /** Probes `path` (a mount point, or a path on the mount) as described at the top. Never waits past timeoutMs (plus the kill grace). */
 export async function probeMountPath(run: CommandRunner, path: string, o: MountProbeOptions): Promise<MountProbe> {
   const file = o.markerDir === undefined ? undefined : markerPath(o.markerDir, path);
-  const marker: { file?: string | undefined; path: string; written: Promise<boolean>[]; note?: string } = { file, path, written: [] };
+  const marker: MarkerState = { file, path, written: [], mine: new Set() };
   if (file !== undefined) {
-    const old = await readMarker(file);
-    if (old) {
-      const st = await processStat(old.pid);
-      if (st && st.start === old.start) return { kind: 'hung', afterMs: Math.max(0, Date.now() - old.since), stuck: { pid: old.pid, state: st.state } };
-      // The old probe is gone (it ended after its run had given up on it): probe afresh.
-    }
+    let unsafe: string | undefined;
     try {
-      await mkdir(o.markerDir!, { recursive: true, mode: 0o755 });
+      unsafe = await unsafeStateDir(o.markerDir!, { create: true });
     } catch (e) {
       marker.note = `one probe in flight is not enforced: cannot create ${o.markerDir}: ${(e as NodeJS.ErrnoException).code ?? String(e)} (give a writable --state-dir)`;
       marker.file = undefined;
+    }
+    if (unsafe !== undefined) throw new PluginError(unsafe);
+    if (marker.file !== undefined) {
+      const seen = await earlierProbe(marker.file, o);
+      if (seen) return seen;
     }
   }
   const started = Date.now();
   const cleanup = async (): Promise<void> => {
     await Promise.all(marker.written);
-    if (marker.file !== undefined) await unlink(marker.file).catch(() => undefined);
+    if (marker.file === undefined) return;
+    // Another run may have replaced the marker with its own probe meanwhile: that one stays.
+    // One naming a process that is gone (an earlier stuck probe that ended) guards nothing: removed.
+    const cur = await readMarker(marker.file, o.timeoutMs);
+    if (!cur) return;
+    const st = marker.mine.has(markerKey(cur)) ? undefined : await processStat(cur.pid);
+    if (!st || st.start !== cur.start) await unlink(marker.file).catch(() => undefined);
   };
   try {
     const r = await runChild(run, 'stat', ['--file-system', '--format=%S %b %f %a %c %d', '--', path], o, o.timeoutMs, marker);

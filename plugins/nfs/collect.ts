@@ -191,7 +191,7 @@ export async function collectMounts(
   saved: Map<Section, string> | undefined,
   specs: readonly MountSpec[],
   types: readonly string[],
-  o: { timeoutMs: number; read: boolean; stateDir: string },
+  o: { timeoutMs: number; waitMs?: number; read: boolean; stateDir: string },
 ): Promise<MountFacts[]> {
   const text = saved ? (saved.get('mountinfo') ?? '') : await readTextFile('/proc/self/mountinfo', undefined, { signal: ctx.signal });
   const mounts = parseMountinfo(text);
@@ -202,7 +202,7 @@ export async function collectMounts(
       const found = { fsType: m.fsType, source: m.source, ro: m.options.split(',').includes('ro') };
       if (!types.includes(m.fsType)) return { path: s.path, expectRo: s.expectRo, found };
       if (saved) return { path: s.path, expectRo: s.expectRo, found, notProbed: 'not probed (saved input)' };
-      const probe = await probeMountPath(ctx.runCommand, s.path, { timeoutMs: o.timeoutMs, read: o.read, markerDir: o.stateDir, signal: ctx.signal });
+      const probe = await probeMountPath(ctx.runCommand, s.path, { timeoutMs: o.timeoutMs, waitMs: o.waitMs, read: o.read, markerDir: o.stateDir, signal: ctx.signal });
       return { path: s.path, expectRo: s.expectRo, found, probe };
     }),
   );

@@ -52,13 +52,15 @@ async function run(ctx: PluginContext): Promise<CheckResult> {
   if (!(probeTimeout > 0)) throw new PluginError(`invalid --probe-timeout ${ctx.string('probe-timeout')}: expected seconds above 0`);
   // The probe's kill grace and the answer must fit before -t.
   const timeoutMs = Math.max(100, Math.min(probeTimeout * 1000, ctx.remainingMs() - 700));
+  // What is left after that: how long a run may wait for another run's probe in flight on the same mount.
+  const waitMs = Math.max(0, ctx.remainingMs() - 700 - timeoutMs);
   const types = ctx.strings('mount-type').length ? ctx.strings('mount-type') : DEFAULT_MOUNT_TYPES;
 
   const [exportsF, rpc, threads, mounts] = await Promise.all([
     server && !ctx.flag('no-exports') ? collectExports(ctx, saved) : undefined,
     server && !ctx.flag('no-rpc') ? collectRpc(ctx, saved, rpcExpected(raw(ctx, 'rpc-version'))) : undefined,
     server && !ctx.flag('no-threads') ? collectThreads(ctx, saved, stateDir) : undefined,
-    collectMounts(ctx, saved, mountSpecs, types, { timeoutMs, read: ctx.flag('read'), stateDir }),
+    collectMounts(ctx, saved, mountSpecs, types, { timeoutMs, waitMs, read: ctx.flag('read'), stateDir }),
   ]);
   return evaluate({ exports: exportsF, expectedExports: exportSpecs, rpc, threads, mounts, mountTypes: types, probeThresholds: ctx.thresholds });
 }

@@ -1,16 +1,20 @@
 /**
  * check_ha_gluster on the transcripts captured from the lab (plugins/gluster/fixtures) and on
  * rules the lab does not reach: replica 2 auto quorum (first brick), fixed quorum, a missing
- * volume, the pool majority, heal-count text.
+ * volume, the pool majority, heal-count text; the state directory kept for the heal trend
+ * (refused when someone else could have planted an earlier count there).
  */
-import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runPlugin } from '../../../nagios/plugin.ts';
 import { evaluate } from '../../../plugins/gluster/evaluate.ts';
 import descriptor from '../../../plugins/gluster/index.ts';
 import { parseHealCount, parseTranscript } from '../../../plugins/gluster/parse.ts';
-import type { GlusterFacts } from '../../../plugins/gluster/collect.ts';
+import { keepPending, statePath, type GlusterFacts } from '../../../plugins/gluster/collect.ts';
 import { fixturePath } from '../../support/paths.ts';
+import { requireRoot } from '../../support/require.ts';
+import { removeDir, tempDir } from '../../support/tmp.ts';
 
 const fx = (name: string) => fixturePath('gluster', name);
 const run = (args: string[]) => runPlugin(descriptor, args);
@@ -83,5 +87,61 @@ describe('quorum rules', () => {
     expect(r.children![0]!.children![0]!.state).toBe(2);
     const ok = evaluate(facts(3, [true, true, true], {}, [true, false]), 0);
     expect(ok.children![0]!.children![1]!.state).toBe(1);
+  });
+});
+
+describe('the pending heal count kept between runs (keepPending)', () => {
+  const signal = new AbortController().signal;
+  const dirs: string[] = [];
+  afterAll(() => dirs.forEach(removeDir));
+  const parent = (): string => {
+    const d = tempDir('hawatch-gluster-state-');
+    dirs.push(d);
+    return d;
+  };
+  // A planted earlier count: 0 pending long ago, so any pending now would look like a new backlog.
+  const plant = (dir: string): void => writeFileSync(statePath(dir, 'hwv'), JSON.stringify({ volume: 'hwv', pending: 0, at: 1 }));
+
+  it('the TMPDIR fallback is created 0700 and keeps the count across runs', async () => {
+    const dir = join(parent(), 'hawatch-x');
+    const first = await keepPending([{ dir, private: true }], 'hwv', 5, 1000, signal);
+    expect(first).toEqual({ dir });
+    expect(lstatSync(dir).mode & 0o777).toBe(0o700);
+    const second = await keepPending([{ dir, private: true }], 'hwv', 7, 2000, signal);
+    expect(second).toEqual({ dir, previous: { pending: 5, at: 1000 } });
+  });
+
+  it('a fallback directory made first by another user is refused: no planted count read, no trend', async () => {
+    requireRoot('the test gives a directory to another user');
+    const dir = join(parent(), 'hawatch-x');
+    mkdirSync(dir, { mode: 0o700 });
+    plant(dir);
+    chownSync(dir, 65534, 65534);
+    const r = await keepPending([{ dir, private: true }], 'hwv', 5, 1000, signal);
+    expect(r.previous).toBeUndefined();
+    expect(r.dir).toBeUndefined();
+    expect(r.error).toMatch(new RegExp(`^unsafe state directory ${dir}: owned by uid 65534, not by this user \\(uid 0\\)`));
+    expect(r.error).not.toMatch(/[;`~$&|'"<>\n]/);
+  });
+
+  it('a fallback directory of mode 0777 is refused, and the next directory is used', async () => {
+    const dir = join(parent(), 'hawatch-x');
+    mkdirSync(dir);
+    chmodSync(dir, 0o777);
+    plant(dir);
+    const r = await keepPending([{ dir, private: true }], 'hwv', 5, 1000, signal);
+    expect(r).toEqual({ error: `unsafe state directory ${dir}: mode 777, expected 700, chmod 700 it or give --state-dir` });
+    const next = join(parent(), 'next');
+    const r2 = await keepPending([{ dir, private: true }, { dir: next }], 'hwv', 5, 1000, signal);
+    expect(r2).toEqual({ dir: next, previous: undefined });
+  });
+
+  it('a given --state-dir writable by others is refused too', async () => {
+    const dir = parent();
+    chmodSync(dir, 0o777);
+    plant(dir);
+    const r = await keepPending([{ dir }], 'hwv', 5, 1000, signal);
+    expect(r.previous).toBeUndefined();
+    expect(r.error).toMatch(/writable by group or others \(mode 777\), chmod go-w it/);
   });
 });

@@ -4,6 +4,7 @@ Usage: hangfs.py MOUNTPOINT CONTROL_FILE -f -s -o fsname=...,subtype=...
 Every operation first reads CONTROL_FILE (outside the mount):
   ok     answer normally (a root directory holding one file);
   stale  fail with ESTALE, as an NFS client does when the server lost the file handle;
+  slow   answer normally after 0.8 s (a loaded but healthy server; with -s requests queue);
   hang   do not answer until the file says something else, as a dead hard-mounted NFS
          server does. The request is then in user space: a process waiting on it that gets
          SIGKILL stays in uninterruptible sleep (fs/fuse/dev.c request_wait_answer) until
@@ -37,6 +38,8 @@ def gate():
     while m == 'hang':
         time.sleep(0.05)
         m = mode()
+    if m == 'slow':
+        time.sleep(0.8)
     return -errno.ESTALE if m == 'stale' else 0
 
 

@@ -28,7 +28,7 @@ let state: string;
 let fuseServer: ChildProcess | undefined;
 let serverLog = '';
 
-const setMode = (m: 'ok' | 'hang' | 'stale'): void => writeFileSync(ctl, `${m}\n`);
+const setMode = (m: 'ok' | 'hang' | 'stale' | 'slow'): void => writeFileSync(ctl, `${m}\n`);
 
 function mounted(): boolean {
   return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === mnt);
@@ -103,6 +103,25 @@ describe('check_ha_nfs client probe on a real FUSE mount', () => {
     expect(r.status).toMatch(/STALE file handle/);
     setMode('ok');
   });
+
+  it('slow but healthy: two runs at once (the agent answering two queries, check_ha_disk beside) both OK, the second waits for the first', async () => {
+    setMode('slow');
+    try {
+      const a = runBin('check_ha_nfs', ['--mount', mnt, '--mount-type', TYPE, '--state-dir', state, '--probe-timeout', '3', '-t', '10'], { killAfterMs: 15_000 });
+      // The second run starts while the first run's probe is in flight (its marker written).
+      await waitFor('the first run to start its probe', () => existsSync(markerPath(state, mnt)), 5000);
+      const b = runBin('check_ha_disk', ['-w', '10%', '-c', '5%', '-p', mnt, '--stat-timeout', '3', '--state-dir', state, '-t', '10'], { killAfterMs: 15_000 });
+      const [ra, rb] = await Promise.all([a, b]);
+      expect(ra.code, ra.stdout).toBe(0);
+      expect(ra.stdout).toMatch(/^NFS OK - 1 mount answering/);
+      expect(rb.code, rb.stdout).toBe(0);
+      expect(rb.stdout).not.toMatch(/hung/);
+      // Both cleaned up after themselves, neither left the other's marker behind.
+      expect(existsSync(markerPath(state, mnt))).toBe(false);
+    } finally {
+      setMode('ok');
+    }
+  }, 30_000);
 
   it('hung: HUNG within -t although the probe survives SIGKILL; the next run starts no second probe', async () => {
     setMode('hang');

@@ -5,7 +5,7 @@
  * live process.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CommandRunner } from '../../../nagios/exec.ts';
@@ -18,6 +18,7 @@ import { evaluate, type NfsFacts } from '../../../plugins/nfs/evaluate.ts';
 import { parseExportfs, parseExportsFile, parseGaneshaConfig, parseNfsdTh, parsePoolStats, parseRpcinfo, parseSaved } from '../../../plugins/nfs/parse.ts';
 import { fixturePath, readFixture } from '../../support/paths.ts';
 import { stopChild } from '../../support/process.ts';
+import { requireRoot } from '../../support/require.ts';
 import { removeDir, tempDir } from '../../support/tmp.ts';
 
 const dirs: string[] = [];
@@ -155,5 +156,119 @@ describe('one probe in flight per mount (plugins/lib/mountprobe.ts)', () => {
     const p = await probeMountPath(runner, dir, { timeoutMs: 1000, markerDir: dir });
     expect(ran).toBe(1);
     expect(p).toMatchObject({ kind: 'ok', stats: { bsize: 4096, blocks: 100 } });
+  });
+
+  const okRunner = (during?: () => Promise<void>): CommandRunner & { ran: number } => {
+    const r = Object.assign(
+      async (_f: string, _a: readonly string[], opts: Parameters<CommandRunner>[2]) => {
+        r.ran++;
+        opts.onSpawn?.(process.pid);
+        await during?.();
+        return { stdout: '4096 100 50 40 10 5\n', stderr: '', exitCode: 0, signal: null };
+      },
+      { ran: 0 },
+    );
+    return r;
+  };
+  const liveMarker = async (pid: number, since: number, deadline?: number): Promise<string> => {
+    const st = await processStat(pid);
+    expect(st).toBeDefined();
+    return JSON.stringify({ pid, start: st!.start, since, ...(deadline === undefined ? {} : { deadline }), path: '/mnt/x' });
+  };
+
+  it('a probe of another run still in flight (before its deadline) is waited for, then this run probes: OK, not HUNG', async () => {
+    const dir = tempDir('hawatch-nfs-marker-');
+    dirs.push(dir);
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      writeFileSync(markerPath(dir, '/mnt/x'), await liveMarker(child.pid!, Date.now(), Date.now() + 1200));
+      // The other run's probe answers after 400 ms (and its run removes its marker).
+      setTimeout(() => void stopChild(child, 1000, 'SIGKILL'), 400);
+      const runner = okRunner();
+      const t0 = Date.now();
+      const p = await probeMountPath(runner, '/mnt/x', { timeoutMs: 1000, markerDir: dir });
+      expect(p).toMatchObject({ kind: 'ok' });
+      expect(runner.ran).toBe(1);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(350);
+      expect(existsSync(markerPath(dir, '/mnt/x'))).toBe(false);
+    } finally {
+      await stopChild(child, 1000, 'SIGKILL');
+    }
+  });
+
+  it('a probe in flight that outlives its deadline while waited for: HUNG, stuck, no new probe', async () => {
+    const dir = tempDir('hawatch-nfs-marker-');
+    dirs.push(dir);
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      const since = Date.now();
+      writeFileSync(markerPath(dir, '/mnt/x'), await liveMarker(child.pid!, since, since + 300));
+      const p = await probeMountPath(never, '/mnt/x', { timeoutMs: 1000, markerDir: dir });
+      expect(p).toMatchObject({ kind: 'hung', stuck: { pid: child.pid } });
+      expect(Date.now() - since).toBeGreaterThanOrEqual(300);
+    } finally {
+      await stopChild(child, 1000, 'SIGKILL');
+    }
+  });
+
+  it('a marker replaced by another run during the probe is left in place (only its own marker is removed)', async () => {
+    const dir = tempDir('hawatch-nfs-marker-');
+    dirs.push(dir);
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      const theirs = await liveMarker(child.pid!, Date.now(), Date.now() + 5000);
+      const runner = okRunner(async () => {
+        await new Promise((r) => setTimeout(r, 100)); // our marker is written by now
+        writeFileSync(markerPath(dir, '/mnt/x'), theirs);
+      });
+      const p = await probeMountPath(runner, '/mnt/x', { timeoutMs: 1000, markerDir: dir });
+      expect(p).toMatchObject({ kind: 'ok' });
+      expect(readFileSync(markerPath(dir, '/mnt/x'), 'utf8')).toBe(theirs);
+    } finally {
+      await stopChild(child, 1000, 'SIGKILL');
+    }
+  });
+
+  it('a symlink planted as the marker is neither read nor written through', async () => {
+    const dir = tempDir('hawatch-nfs-marker-');
+    const elsewhere = tempDir('hawatch-nfs-victim-');
+    dirs.push(dir, elsewhere);
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      // The target looks like the marker of a stuck probe: followed, it would fake a HUNG mount.
+      const victim = join(elsewhere, 'victim');
+      const content = await liveMarker(child.pid!, Date.now() - 60_000);
+      writeFileSync(victim, content);
+      symlinkSync(victim, markerPath(dir, '/mnt/x'));
+      const runner = okRunner(async () => new Promise((r) => setTimeout(r, 100)));
+      const p = await probeMountPath(runner, '/mnt/x', { timeoutMs: 1000, markerDir: dir });
+      expect(p).toMatchObject({ kind: 'ok' });
+      expect(runner.ran).toBe(1);
+      expect(readFileSync(victim, 'utf8')).toBe(content);
+    } finally {
+      await stopChild(child, 1000, 'SIGKILL');
+    }
+  });
+
+  it('a state directory others can write to is refused: one line UNKNOWN saying what to fix, no probe', async () => {
+    const dir = tempDir('hawatch-nfs-marker-', { mode: 0o777 });
+    dirs.push(dir);
+    await expect(probeMountPath(never, '/mnt/x', { timeoutMs: 1000, markerDir: dir })).rejects.toThrow(
+      `unsafe state directory ${dir}: writable by group or others (mode 777), chmod go-w it or give another --state-dir`,
+    );
+    const root = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')).find((f) => f[4] === '/');
+    const type = root![root!.indexOf('-') + 1]!;
+    const r = await runPlugin(nfs, ['--mount', '/', '--mount-type', type, '--state-dir', dir], { env: {} });
+    expect(r.exitCode).toBe(3);
+    expect(r.text.trim().split('\n')).toHaveLength(1);
+    expect(r.text).toContain(`unsafe state directory ${dir}: writable by group or others`);
+    expect(r.text).not.toMatch(/[;`~$&|'"<>]/);
+  });
+
+  it('a state directory owned by another user (not root) is refused', async () => {
+    requireRoot('the test gives a directory to another user');
+    const dir = tempDir('hawatch-nfs-marker-', { owner: { uid: 65534, gid: 65534 } });
+    dirs.push(dir);
+    await expect(probeMountPath(never, '/mnt/x', { timeoutMs: 1000, markerDir: dir })).rejects.toThrow(/^unsafe state directory .*: owned by uid 65534, neither this user \(uid 0\) nor root, chown it/);
   });
 });
