@@ -35,6 +35,7 @@ import type { OutboxInsert, Store, StoreChange } from '../store/types.ts';
 import type { TimerHandle } from '../state/clock.ts';
 import { StoreHealth } from './health.ts';
 import { RuleHoldDown } from '../state/rules.ts';
+import { ConfirmTracker } from '../state/confirm.ts';
 
 export type ObjectConfig =
   | { readonly kind: 'host'; readonly key: string; readonly host: HostConfig }
@@ -81,6 +82,11 @@ export class Monitor {
   private objectsByKey = new Map<string, ObjectConfig>();
   private rulesByMember = new Map<string, ClusterRuleConfig[]>();
   private readonly holdDown = new RuleHoldDown();
+  /** Pushed problems waiting for their confirmation (services with `confirm`). */
+  readonly confirm = new ConfirmTracker((key) => {
+    const o = this.objectsByKey.get(key);
+    return o?.kind === 'service' ? o.service.confirm : undefined;
+  });
   private readonly listeners = new Set<(e: MonitorEvent) => void>();
   /** Freshness does not count the time the server was not running. */
   private readonly startedAt: number;
@@ -395,12 +401,13 @@ export class Monitor {
     const t = applyResult({
       status,
       downtimes: this.currentDowntimes(p, key),
-      policy: policy ?? (o?.kind === 'cluster' ? this.holdDown.policyFor(o.rule, status, result, now) : this.policyOf(key)),
+      policy: policy ?? (o?.kind === 'cluster' ? this.holdDown.policyFor(o.rule, status, result, now) : this.confirm.policyFor(key, this.policyOf(key), now)),
       result,
       now,
       host: status.kind === 'service' ? this.hostContext(status.hostName, p) : undefined,
     });
     this.take(p, t, key);
+    this.confirm.settle(key, this.current(p, key));
     for (const rule of this.rulesByMember.get(key) ?? []) {
       // Every member result is a judgement, also an unchanged one: the hold-down counts them.
       const r = evaluateClusterRule(rule, (k) => this.current(p, k), now);
