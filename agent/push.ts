@@ -153,7 +153,7 @@ function verifyPeer(s: PushSettings, sock: TLSSocket): string | undefined {
     const got = cert?.fingerprint256 ? normalizeFingerprint(cert.fingerprint256) : '';
     return got === normalizeFingerprint(s.fingerprint) ? undefined : `the server certificate fingerprint ${got || 'none'} is not hawatch_push_fingerprint`;
   }
-  return sock.authorized ? undefined : `the server certificate is not signed by hawatch_push_ca_file: ${String(sock.authorizationError)}`;
+  return sock.authorized ? undefined : `the server certificate does not verify against hawatch_push_ca_file: ${String(sock.authorizationError)}`;
 }
 
 /** Connects, verifies the server, then posts: resolves with the HTTP status. */
@@ -182,7 +182,12 @@ function post(s: PushSettings, body: string): Promise<number> {
       sock.destroy();
       done(() => reject(new Error(`no answer within ${REQUEST_TIMEOUT_MS / 1000} s`)));
     }, REQUEST_TIMEOUT_MS);
-    sock.once('error', (e) => done(() => reject(e)));
+    sock.once('error', (e: NodeJS.ErrnoException) => {
+      // Node ends a handshake whose certificate does not verify with an error: that is a
+      // refusal of the server (nothing was sent), not an unreachable one.
+      const refused = /CERT|SIGNATURE|SELF_SIGNED|ALTNAME|UNABLE_TO|ISSUER/.test(e.code ?? '');
+      done(() => reject(refused ? new PushRefused(`the server certificate does not verify against hawatch_push_ca_file: ${e.message}`) : e));
+    });
     sock.once('secureConnect', () => {
       const why = verifyPeer(s, sock);
       if (why) {
