@@ -214,6 +214,20 @@ describe('poll watchers', () => {
   });
 });
 
+describe('reload', () => {
+  it('SIGHUP stops every watcher (its whole process group) and starts the new set', async () => {
+    const oldEvents = pidOf('events');
+    const oldBurst = pidOf('burst');
+    const cfg = readFileSync(agent.cfgPath, 'utf8').split('\n').filter((l) => !l.startsWith('hawatch_watch[check_events]=')).join('\n');
+    writeFileSync(agent.cfgPath, cfg);
+    process.kill(agent.proc.pid!, 'SIGHUP');
+    await agent.waitFor((o) => o.includes('"msg":"reloaded"'));
+    await waitFor('the old emitters to be gone', () => !existsSync(`/proc/${oldEvents}`) && !existsSync(`/proc/${oldBurst}`), 5000);
+    await waitFor('a new burst emitter', () => (pidOf('burst') !== oldBurst ? true : undefined), 5000);
+    expect(pidOf('events')).toBe(oldEvents); // check_events is not watched any more
+  });
+});
+
 describe('configuration', () => {
   it('validates the watcher lines: --check-config names the file and line', async () => {
     const d = await tempDir('hawatch-watchcfg-');
