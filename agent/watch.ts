@@ -42,6 +42,9 @@ export const MAX_LINE = 64 * 1024;
 /** A tail reads at most this much per change; a bigger jump skips to the last MAX_TAIL_READ bytes. */
 export const MAX_TAIL_READ = 4 * 1024 * 1024;
 export const MIN_POLL_MS = 500;
+/** What a command watcher may print per second before its pipe is left unread for the rest of it. */
+export const MAX_LINES_PER_S = 5000;
+export const MAX_BYTES_PER_S = 64 * 1024 * 1024;
 const FIRST_BACKOFF_MS = 1000;
 /** A watcher that ran this long before dying starts its backoff from the beginning again. */
 const HEALTHY_AFTER_MS = 30_000;
@@ -200,7 +203,32 @@ class Watcher {
     const lines = new LineSplitter((line) => {
       if (this.lineMatters(line)) this.hooks.change(this.def.command, 'watcher line');
     });
-    child.stdout!.on('data', (c: Buffer) => lines.push(c));
+    // Bounded rate: beyond MAX_LINES_PER_S lines or MAX_BYTES_PER_S bytes in a second the
+    // pipe is not read until the second is over, so a runaway source blocks on its own
+    // writes instead of taking the agent's CPU.
+    let windowStart = Date.now();
+    let windowLines = 0;
+    let windowBytes = 0;
+    let resume: NodeJS.Timeout | undefined;
+    const out = child.stdout!;
+    out.on('data', (c: Buffer) => {
+      const now = Date.now();
+      if (now - windowStart >= 1000) {
+        windowStart = now;
+        windowLines = 0;
+        windowBytes = 0;
+      }
+      windowBytes += c.length;
+      for (let i = c.indexOf(0x0a); i !== -1; i = c.indexOf(0x0a, i + 1)) windowLines++;
+      lines.push(c);
+      if ((windowLines > MAX_LINES_PER_S || windowBytes > MAX_BYTES_PER_S) && !resume) {
+        out.pause();
+        resume = setTimeout(() => {
+          resume = undefined;
+          out.resume();
+        }, Math.max(1, windowStart + 1000 - now));
+      }
+    });
     child.stderr!.on('data', (c: Buffer) => {
       stderrTail = (stderrTail + c.toString('utf8')).slice(-300);
     });
@@ -217,6 +245,7 @@ class Watcher {
     return {
       stop: () => {
         gone = true;
+        clearTimeout(resume);
         if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) void killProcessGroup(child.pid);
       },
     };

@@ -214,6 +214,30 @@ describe('poll watchers', () => {
   });
 });
 
+describe('rate', () => {
+  it('a watcher printing without pause is read at a bounded rate: it blocks on its pipe', async () => {
+    write('runs.flood', '', 0o666);
+    const flood = await startAgent({ config: [`command[check_flood]=${dir}/probe.sh flood`, 'hawatch_watch[check_flood]=/usr/bin/yes change resource name=r0 role:Secondary'].join('\n'), plain: true });
+    const pid = await waitFor('the yes process', () => {
+      try {
+        return Number(execFileSync('pgrep', ['-P', String(flood.proc.pid), '-x', 'yes'], { encoding: 'utf8' }).trim()) || undefined;
+      } catch {
+        return undefined;
+      }
+    }, 5000);
+    const wchar = () => Number(/wchar:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1]);
+    const a = wchar();
+    await new Promise((r) => setTimeout(r, 3000));
+    const written = wchar() - a;
+    console.log(`yes flood: ${written} bytes read by the agent in 3 s`);
+    // 5000 lines a second of 37 bytes, each second overshooting by at most one 64 KiB read,
+    // plus what the pipe and the stream buffer hold; unbounded it is gigabytes.
+    expect(written).toBeLessThan(4 * (5000 * 37 + 65536) + 3 * 65536); // 3 s can touch 4 one-second windows
+    expect(runs('flood').length).toBeGreaterThanOrEqual(3); // the command still runs, coalesced
+    await flood.stop();
+  }, 20_000);
+});
+
 describe('reload', () => {
   it('SIGHUP stops every watcher (its whole process group) and starts the new set', async () => {
     const oldEvents = pidOf('events');
