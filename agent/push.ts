@@ -42,6 +42,7 @@ export interface PushedResult {
 }
 
 const BATCH = 100;
+const MAX_BODY = 48 * 1024;
 const REQUEST_TIMEOUT_MS = 10_000;
 
 export function normalizeFingerprint(fp: string): string {
@@ -102,17 +103,25 @@ export class Pusher {
     try {
       while (this.queue.length && this.settings && !this.closed) {
         const s = this.settings;
-        const batch = this.queue.slice(0, BATCH);
+        // The server takes bodies up to 64 KiB: batches stay below MAX_BODY (a result's output
+        // is at most 8 KiB, so one always fits).
+        const items: string[] = [];
+        let size = 0;
+        for (const r of this.queue) {
+          if (items.length >= BATCH) break;
+          const item = JSON.stringify({ host: s.host, service: s.services.get(r.command) ?? r.command, state: r.state, output: r.output, observed_at: r.observedAt / 1000 });
+          if (items.length > 0 && size + item.length + 1 > MAX_BODY) break;
+          items.push(item);
+          size += Buffer.byteLength(item) + 1;
+        }
+        const batch = this.queue.slice(0, items.length);
         const dropped = this.dropped;
-        const body = JSON.stringify({
-          results: batch.map((r) => ({ host: s.host, service: s.services.get(r.command) ?? r.command, state: r.state, output: r.output, observed_at: r.observedAt / 1000 })),
-          ...(dropped > 0 ? { dropped } : {}),
-        });
+        const body = `{"results":[${items.join(',')}]${dropped > 0 ? `,"dropped":${dropped}` : ''}}`;
         let status: number;
         try {
           status = await post(s, body);
         } catch (e) {
-          this.retry(e instanceof PushRefused ? 'server refused' : 'server unreachable', (e as Error).message);
+          this.retry(s, e instanceof PushRefused ? 'server refused' : 'server unreachable', (e as Error).message);
           return;
         }
         if (status === 200 || status === 400 || status === 404 || status === 409 || status === 413) {
@@ -125,7 +134,7 @@ export class Pusher {
           this.failures = 0;
           continue;
         }
-        this.retry('server answered', `HTTP ${status}${status === 401 || status === 403 ? ' (the push token is not accepted: check hawatch_push_token_file and the host push_token_file)' : ''}`);
+        this.retry(s, 'server answered', `HTTP ${status}${status === 401 || status === 403 ? ' (the push token is not accepted: check hawatch_push_token_file and the host push_token_file)' : ''}`);
         return;
       }
     } finally {
@@ -133,8 +142,7 @@ export class Pusher {
     }
   }
 
-  private retry(what: string, detail: string): void {
-    const s = this.settings!;
+  private retry(s: PushSettings, what: string, detail: string): void {
     const wait = Math.min(s.retryMaxMs, 1000 * 2 ** Math.min(this.failures, 20));
     this.failures++;
     // Once per failure streak at warn, then debug: a server down for an hour is one line an attempt at most.

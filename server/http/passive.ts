@@ -383,7 +383,7 @@ export async function nrdpRoutes(app: FastifyInstance): Promise<void> {
       if (data === null) throw new NrdpError(200, 'NO DATA: send the check results in the form field XMLDATA (or JSONDATA)');
       let statuses: CheckStatus[];
       try {
-        statuses = applyPassiveResults(h.monitor, h.clock.now(), data);
+        statuses = applyPassiveResults(h.monitor, h.clock.now(), data, { recheck: (key) => void h.scheduler?.recheck(key) });
       } catch (e) {
         if (e instanceof PassiveError || e instanceof NotFoundError) throw new NrdpError(200, `BAD CHECK RESULT: ${e.message}`);
         throw e;

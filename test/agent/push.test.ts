@@ -239,4 +239,32 @@ describe('the push queue', () => {
       await new Promise<void>((r) => front.close(() => r()));
     }
   });
+
+  it('splits a backlog into bodies the server takes (below 64 KiB), in order', async () => {
+    const port = await freePort();
+    const pusher = new Pusher(createLogger('error', () => undefined));
+    pusher.configure({ url: new URL(`https://127.0.0.1:${port}/api/v1/results`), ca: readFileSync(pki.caCert, 'utf8'), token: 'queue-token-0123456789', host: 'db1', services: new Map(), queueSize: 100, retryMaxMs: 1000 });
+    for (let i = 0; i < 20; i++) pusher.enqueue({ command: 'check_x', state: 0, output: `R${i} ${'x'.repeat(8000)}`, observedAt: 1_700_000_000_000 + i });
+    const sizes: number[] = [];
+    const got: string[] = [];
+    const front = createServer({ key: readFileSync(pki.serverKey), cert: readFileSync(pki.serverCert) }, (req, res) => {
+      let b = '';
+      req.on('data', (c: Buffer) => (b += c.toString()));
+      req.on('end', () => {
+        sizes.push(Buffer.byteLength(b));
+        for (const r of (JSON.parse(b) as { results: { output: string }[] }).results) got.push(r.output.split(' ')[0]!);
+        res.writeHead(200).end('{}');
+      });
+    });
+    await new Promise<void>((r) => front.listen(port, '127.0.0.1', r));
+    try {
+      await waitFor('the backlog', () => got.length === 20 || undefined, 8000);
+      expect(got).toEqual(Array.from({ length: 20 }, (_, i) => `R${i}`));
+      expect(sizes.length).toBeGreaterThan(1);
+      expect(Math.max(...sizes)).toBeLessThan(64 * 1024);
+    } finally {
+      pusher.close();
+      await new Promise<void>((r) => front.close(() => r()));
+    }
+  });
 });
