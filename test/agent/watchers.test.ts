@@ -148,16 +148,15 @@ describe('command watchers (drbdsetup events2 style)', () => {
     }, 20_000, { everyMs: 100 });
     const gaps = starts.slice(1).map((t, i) => (t - starts[i]!) / 1000);
     console.log(`restart gaps: ${gaps.map((g) => g.toFixed(2)).join(' ')} s`);
-    expect(gaps[0]).toBeGreaterThan(0.9);
-    expect(gaps[0]).toBeLessThan(1.6);
-    expect(gaps[1]).toBeGreaterThan(1.9);
-    expect(gaps[1]).toBeLessThan(2.6);
-    expect(gaps[2]).toBeGreaterThan(3.9);
-    expect(gaps[3]).toBeGreaterThan(3.9); // capped at hawatch_watch_backoff_max=4
-    expect(gaps[3]).toBeLessThan(4.6);
+    // Lower bounds prove the waits; the upper ones leave room for a loaded machine.
+    [1, 2, 4, 4].forEach((want, i) => {
+      expect(gaps[i]).toBeGreaterThan(want - 0.1);
+      expect(gaps[i]).toBeLessThan(want + 1.5);
+    });
     const downs = agent.records().filter((r) => r.msg === 'watcher down; restarting' && r.command === 'check_dies');
     expect(downs.length).toBeGreaterThanOrEqual(4);
     expect(downs[0]).toMatchObject({ reason: expect.stringContaining('boom on purpose'), retry_s: 1 });
+    expect(downs.slice(0, 4).map((d) => d.retry_s)).toEqual([1, 2, 4, 4]); // doubling, capped at hawatch_watch_backoff_max=4
     const unknown = agent.records().find((r) => r.msg === 'watched result changed' && r.command === 'check_dies' && r.code === 3);
     expect(String(unknown?.output)).toMatch(/^WATCH UNKNOWN - the watcher of check_dies is down, .*exit 1.*boom on purpose, restarting in 1 s$/);
   }, 30_000);
