@@ -32,6 +32,12 @@ export interface RunOptions {
   readonly maxBytes?: number;
   readonly signal?: AbortSignal;
   readonly cwd?: string;
+  /**
+   * Called with the pid (= process group id) once the command started: a caller that must know
+   * whether a killed command is really gone (a probe stuck in an uninterruptible wait on a dead
+   * NFS server survives SIGKILL) keeps it. Runners that do not spawn never call it.
+   */
+  readonly onSpawn?: (pid: number) => void;
 }
 
 /** Searched after PATH for a program given by bare name, in this order. */
@@ -182,6 +188,7 @@ export const runCommand: CommandRunner = (file, args, opts) => {
     const pgid = child.pid;
     let killing = false;
     if (pgid !== undefined) liveGroups.add(pgid);
+    if (pgid !== undefined) opts.onSpawn?.(pgid);
     child.on('exit', () => {
       // The leader is reaped: a normal end leaves the group alone (its id may be reused).
       if (pgid !== undefined && !killing) liveGroups.delete(pgid);

@@ -18,6 +18,7 @@ import load from './load/index.ts';
 import lvs from './lvs/index.ts';
 import memory from './memory/index.ts';
 import mysql from './mysql/index.ts';
+import nfs from './nfs/index.ts';
 import nginx from './nginx/index.ts';
 import pgsql from './pgsql/index.ts';
 import procs from './procs/index.ts';
@@ -40,6 +41,7 @@ export const plugins: readonly PluginDescriptor[] = [
   lvs,
   memory,
   mysql,
+  nfs,
   nginx,
   pgsql,
   procs,

@@ -9,12 +9,11 @@ import type { Perfdata } from '../../nagios/perfdata.ts';
 import { detail, type CheckResult } from '../../nagios/result.ts';
 import { State, worst, type StateCode } from '../../nagios/states.ts';
 import type { FreeThreshold } from '../lib/host.ts';
+import type { MountProbe } from '../lib/mountprobe.ts';
 import type { FsStats, Mount } from './parse.ts';
 
-export type Probe =
-  | { readonly kind: 'ok'; readonly stats: FsStats; readonly ms: number }
-  | { readonly kind: 'hung'; readonly afterMs: number }
-  | { readonly kind: 'error'; readonly reason: string };
+/** What the probe of plugins/lib/mountprobe.ts (or the in-process statfs) found. */
+export type Probe = MountProbe;
 
 export interface DiskItem {
   readonly mount: Mount;
@@ -76,7 +75,9 @@ export function evaluateDisk(i: DiskInput): CheckResult {
     let text: string;
     if (probe.kind === 'hung') {
       s = State.CRITICAL;
-      text = `${it.label} hung (statfs gave no answer within ${Math.round(probe.afterMs / 100) / 10} s)`;
+      text = probe.stuck
+        ? `${it.label} hung (the statfs probe of an earlier run, pid ${probe.stuck.pid}, is still stuck after ${Math.round(probe.afterMs / 1000)} s)`
+        : `${it.label} hung (statfs gave no answer within ${Math.round(probe.afterMs / 100) / 10} s)`;
     } else if (probe.kind === 'error') {
       s = State.CRITICAL;
       text = `${it.label} is not accessible: ${probe.reason}`;

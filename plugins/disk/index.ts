@@ -1,6 +1,7 @@
 import { PluginError, type PluginContext, type PluginDescriptor } from '../../nagios/plugin.ts';
 import { readTextFile } from '../lib/files.ts';
 import { parseFreeThreshold } from '../lib/host.ts';
+import { DEFAULT_STATE_DIR } from '../lib/mountprobe.ts';
 import { probeMount } from './collect.ts';
 import { evaluateDisk, type DiskItem } from './evaluate.ts';
 import { DEFAULT_EXCLUDED_TYPES, isRemote, parseDfOutput, parseMountinfo, type Mount } from './parse.ts';
@@ -57,7 +58,7 @@ function select(ctx: PluginContext, mounts: readonly Mount[]): { mount: Mount; p
 
 /** A path that cannot be reached is named as given (check_disk: /x is not accessible), not by the mount holding it. */
 async function labelled(ctx: PluginContext, c: { mount: Mount; path: string }, timeoutMs: number): Promise<Pick<DiskItem, 'label' | 'probe'>> {
-  const probe = await probeMount(ctx, c.mount, c.path, timeoutMs);
+  const probe = await probeMount(ctx, c.mount, c.path, timeoutMs, ctx.string('state-dir') ?? DEFAULT_STATE_DIR);
   const label = probe.kind === 'error' && c.path !== c.mount.mountPoint ? c.path : ctx.flag('mountpoint') ? c.mount.source : c.mount.mountPoint;
   return { label, probe };
 }
@@ -88,6 +89,7 @@ const descriptor: PluginDescriptor = {
     { name: 'kilobytes', short: 'k', type: 'boolean', help: 'Same as -u kB.' },
     { name: 'megabytes', short: 'm', type: 'boolean', help: 'Same as -u MB.' },
     { name: 'stat-timeout', type: 'string', valueName: 'SECONDS', default: '3', help: 'A filesystem whose statfs takes longer is reported as hung (CRITICAL).' },
+    { name: 'state-dir', type: 'string', restricted: 'file', valueName: 'DIR', help: `Where the probe of a network or FUSE filesystem leaves its marker, so a probe still stuck from an earlier run is reported as hung instead of starting another (default ${DEFAULT_STATE_DIR}; not writable: no such guard).` },
   ],
   notes: 'Privileges: none (statfs needs no rights on the mount point itself; a path given with -p must be reachable by the user).\nExample (the stock nrpe.cfg): check_ha_disk -w 20% -c 10% -p /dev/hda1',
   async run(ctx) {

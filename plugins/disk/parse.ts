@@ -50,22 +50,8 @@ export function isRemote(m: Mount): boolean {
   return /^(nfs4?|cifs|smb3|smbfs|ncpfs|afs|ceph|glusterfs|fuse\.glusterfs|fuse\.sshfs|fuse\.ceph|lustre|9p|davfs)$/.test(m.fsType) || /^[^/]+:/.test(m.source) || m.source.startsWith('//');
 }
 
-export interface FsStats {
-  /** Fundamental block size (f_frsize), what df multiplies by. */
-  readonly bsize: number;
-  readonly blocks: number;
-  readonly bfree: number;
-  readonly bavail: number;
-  readonly files: number;
-  readonly ffree: number;
-}
-
-/** `stat --file-system --format='%S %b %f %a %c %d'`: frsize, blocks, free, avail, inodes, free inodes. */
-export function parseStatF(text: string): FsStats | undefined {
-  const n = text.trim().split(/\s+/).map(Number);
-  if (n.length !== 6 || n.some((x) => !Number.isFinite(x))) return undefined;
-  return { bsize: n[0]!, blocks: n[1]!, bfree: n[2]!, bavail: n[3]!, files: n[4]!, ffree: n[5]! };
-}
+export { parseStatF, type FsStats } from '../lib/mountprobe.ts';
+import type { FsStats } from '../lib/mountprobe.ts';
 
 /**
  * `df -B1 --output=source,fstype,itotal,iused,iavail,size,used,avail,target` for --input-file:

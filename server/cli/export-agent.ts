@@ -60,7 +60,7 @@ export function exportAgent(inv: Inventory, o: AgentExportOptions): AgentExport 
     const line = [program, ...words].join(' ');
     const before = lines.get(cmd.command);
     if (before !== undefined && before !== line) {
-      warnings.push(`command ${cmd.command} is sent with different option words by two checks (${users.get(cmd.command)?.join(', ')} and ${c.what}): kept the first, give the other command its own name`);
+      warnings.push(`command ${cmd.command} is sent with different option words by two checks (${users.get(cmd.command)?.join(', ')} and ${c.what}): kept the first, give the other command its own name (check_ha_NAME_SUFFIX for a second use of one of ours, e.g. check_ha_procs_php)`);
     } else lines.set(cmd.command, line);
     users.set(cmd.command, [...(users.get(cmd.command) ?? []), c.what]);
     // The agent refuses a whole query whose arguments hold one of these (nasty_metachars), as NRPE does.

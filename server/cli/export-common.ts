@@ -49,17 +49,17 @@ export function minutes(ms: number): number {
 
 /**
  * The agent command line for an NRPE command name: hawatch's own checks by their name
- * (check_ha_crm) or their short name (check_crm), also with a suffix of the user's
- * (check_procs_php, check_ha_vip_db: a second use of one check with other options on one
- * host needs a name of its own); any other check_* from the plugin folder.
+ * (check_ha_crm) or their short name (check_crm), and a second use of one of them with other
+ * options on one host under check_ha_<name>_<suffix> (check_ha_procs_php). The suffix form
+ * needs the ha_ prefix: check_disk_smb and check_mysql_query are monitoring-plugins
+ * programs, not ours. Any other check_* comes from the plugin folder.
  */
 export function agentProgramFor(name: string, pluginDir: string): { program: string; builtin: boolean } {
-  const rest = /^check_(?:ha_)?([a-z0-9_]+)$/.exec(name)?.[1];
-  if (rest !== undefined) {
-    const own = plugins.map((p) => p.name.slice('check_ha_'.length)).filter((short) => rest === short || rest.startsWith(`${short}_`));
-    const short = own.sort((a, b) => b.length - a.length)[0];
-    if (short !== undefined) return { program: `${pluginDir}/check_ha_${short}`, builtin: true };
-  }
+  const ours = new Set(plugins.map((p) => p.name.slice('check_ha_'.length)));
+  const short = /^check_(?:ha_)?([a-z0-9]+)$/.exec(name)?.[1];
+  if (short !== undefined && ours.has(short)) return { program: `${pluginDir}/check_ha_${short}`, builtin: true };
+  const suffixed = /^check_ha_([a-z0-9]+)_[a-z0-9_]+$/.exec(name)?.[1];
+  if (suffixed !== undefined && ours.has(suffixed)) return { program: `${pluginDir}/check_ha_${suffixed}`, builtin: true };
   return { program: `${pluginDir}/${basename(name)}`, builtin: false };
 }
 

@@ -10,6 +10,7 @@ import type { CommandSpec, HostConfig, Inventory } from '../inventory/types.ts';
 import { checkHost } from '../inventory/hostcheck.ts';
 import type { CheckPolicy, NotificationOption } from '../state/types.ts';
 import { concreteCommand, exportMacros, isPassive, seconds, shellQuote, type ExportSettings } from './export-common.ts';
+import { exportedPeriod, icingaEscalations, icingaTimeperiods } from './export-timing.ts';
 
 export class Icinga2ExportError extends Error {
   override name = 'Icinga2ExportError';
@@ -134,6 +135,7 @@ export function exportIcinga2(inv: Inventory, s: ExportSettings): string {
     block('template Service "hawatch-service"', []),
   );
 
+  out.push(...icingaTimeperiods(inv, (x) => str(x)));
   // Group membership lives on the users in Icinga 2.
   const groupsOf = new Map<string, string[]>();
   for (const [g, members] of inv.contactGroups) for (const m of members) groupsOf.set(m, [...(groupsOf.get(m) ?? []), g]);
@@ -148,6 +150,9 @@ export function exportIcinga2(inv: Inventory, s: ExportSettings): string {
     states.add('OK').add('Up');
     l.push(`states = ${arr([...states])}`, `types = ${arr(userTypes([...new Set([...c.serviceOptions, ...c.hostOptions])]))}`);
     l.push(`enable_notifications = ${c.email !== null}`);
+    // Icinga 2 has one period per user (Nagios has one for hosts and one for services): the service one.
+    const period = exportedPeriod(inv, c.serviceNotificationPeriod ?? c.hostNotificationPeriod);
+    if (period) l.push(`period = ${str(period)}`);
     const groups = groupsOf.get(c.name);
     if (groups?.length) l.push(`groups = ${arr(groups)}`);
     out.push(block(`object User ${objectName('contact', c.name)}`, l));
@@ -175,6 +180,8 @@ export function exportIcinga2(inv: Inventory, s: ExportSettings): string {
     }
     if (h.virtual) l.push(`vars.hawatch_url = ${str(s.serverUrl)}`, `vars.dummy_text = "virtual host of hawatch cluster rules"`);
     if (h.contacts.length) l.push(`vars.hawatch_contacts = ${arr(h.contacts)}`);
+    if (h.checkPeriod) l.push(`check_period = ${str(exportedPeriod(inv, h.checkPeriod) as string)}`);
+    if (h.notificationPeriod) l.push(`vars.hawatch_notification_period = ${str(exportedPeriod(inv, h.notificationPeriod) as string)}`);
     if (isPassive(h)) l.push('enable_active_checks = false', 'enable_passive_checks = true');
     else if (h.check && !h.virtual) {
       const c = checkLines(inv, h, null, h.check, macros, `host ${h.name}`, out, true);
@@ -192,6 +199,8 @@ export function exportIcinga2(inv: Inventory, s: ExportSettings): string {
       l.push('check_command = "dummy"', 'vars.dummy_state = 3', 'vars.dummy_text = "no passive result in time"', `check_interval = ${duration(svc.policy.checkIntervalMs * 2 + 60_000)}`);
     } else l.push(...checkLines(inv, checkHost(host, svc), svc.name, svc.command, macros, `service ${svc.key}`, out));
     if (svc.contacts.length) l.push(`vars.hawatch_contacts = ${arr(svc.contacts)}`);
+    if (svc.checkPeriod) l.push(`check_period = ${str(exportedPeriod(inv, svc.checkPeriod) as string)}`);
+    if (svc.notificationPeriod) l.push(`vars.hawatch_notification_period = ${str(exportedPeriod(inv, svc.notificationPeriod) as string)}`);
     out.push(block(`object Service ${objectName('service', svc.name)}`, l));
   }
   for (const r of inv.clusterRules.values()) {
@@ -205,14 +214,62 @@ export function exportIcinga2(inv: Inventory, s: ExportSettings): string {
       l.push('check_command = "hawatch-rule"');
     }
     if (r.contacts.length) l.push(`vars.hawatch_contacts = ${arr(r.contacts)}`);
+    if (r.notificationPeriod) l.push(`vars.hawatch_notification_period = ${str(exportedPeriod(inv, r.notificationPeriod) as string)}`);
     out.push(block(`object Service ${objectName('cluster rule', r.name)}`, l));
   }
 
+  out.push(...dependencyBlocks(inv));
   out.push(
-    block('apply Notification "hawatch-mail" to Host', ['command = "hawatch-mail"', 'users = host.vars.hawatch_contacts', 'interval = host.vars.hawatch_notification_interval', 'assign where host.vars.hawatch_contacts']),
-    block('apply Notification "hawatch-mail" to Service', ['command = "hawatch-mail"', 'users = service.vars.hawatch_contacts', 'interval = service.vars.hawatch_notification_interval', 'assign where service.vars.hawatch_contacts']),
+    block('apply Notification "hawatch-mail" to Host', ['command = "hawatch-mail"', 'users = host.vars.hawatch_contacts', 'interval = host.vars.hawatch_notification_interval', 'if (host.vars.hawatch_notification_period) { period = host.vars.hawatch_notification_period }', 'assign where host.vars.hawatch_contacts']),
+    block('apply Notification "hawatch-mail" to Service', ['command = "hawatch-mail"', 'users = service.vars.hawatch_contacts', 'interval = service.vars.hawatch_notification_interval', 'if (service.vars.hawatch_notification_period) { period = service.vars.hawatch_notification_period }', 'assign where service.vars.hawatch_contacts']),
+    ...icingaEscalations(inv, (x) => str(x)),
   );
   return out.join('\n');
+}
+
+/**
+ * Parents and dependencies as Icinga 2 Dependency objects. Icinga lists the parent states in
+ * which the child is fine (`states`), Nagios those that fail it: the complement. One object
+ * per effect when execution and notification criteria differ. Icinga has no pending or
+ * UNREACHABLE parent state (p and u on a host master are left out) and no inherits_parent
+ * (it follows the parents' own dependencies for reachability by itself).
+ */
+function dependencyBlocks(inv: Inventory): string[] {
+  const out: string[] = [];
+  const names = new Set<string>();
+  const ref = (key: string) => {
+    const o = inv.services.get(key) ?? inv.clusterRules.get(key);
+    return o ? { host: o.hostName, service: o.name as string | null } : { host: key, service: null };
+  };
+  const emit = (base: string, child: string, parent: string, parentKind: 'host' | 'service', okStates: string[], checks: boolean, notifications: boolean) => {
+    let name = base;
+    for (let i = 2; names.has(`${child}!${name}`); i++) name = `${base}-${i}`;
+    names.add(`${child}!${name}`);
+    const c = ref(child);
+    const p = ref(parent);
+    const l = [`parent_host_name = ${str(p.host)}`];
+    if (parentKind === 'service' && p.service !== null) l.push(`parent_service_name = ${str(p.service)}`);
+    l.push(`child_host_name = ${str(c.host)}`);
+    if (c.service !== null) l.push(`child_service_name = ${str(c.service)}`);
+    l.push(`disable_checks = ${checks}`, `disable_notifications = ${notifications}`, `states = [ ${okStates.join(', ')} ]`);
+    out.push(block(`object Dependency ${objectName('dependency', name)}`, l));
+  };
+  for (const h of inv.hosts.values()) for (const p of h.parents ?? []) emit(`hawatch-parent-${p}`, h.name, p, 'host', ['Up'], false, true);
+  const all = { host: { o: 'Up', d: 'Down' }, service: { o: 'OK', w: 'Warning', c: 'Critical', u: 'Unknown' } } as const;
+  const ok = (kind: 'host' | 'service', failing: readonly string[]) => Object.entries(all[kind]).filter(([letter]) => !failing.includes(letter)).map(([, state]) => state);
+  (inv.dependencies ?? []).forEach((d, i) => {
+    const base = `hawatch-dependency-${i + 1}`;
+    const exec = ok(d.masterKind, d.executionFailureCriteria);
+    const note = ok(d.masterKind, d.notificationFailureCriteria);
+    const execOn = d.executionFailureCriteria.length > 0;
+    const noteOn = d.notificationFailureCriteria.length > 0;
+    if (execOn && noteOn && exec.join() === note.join()) emit(base, d.dependent, d.master, d.masterKind, exec, true, true);
+    else {
+      if (execOn) emit(`${base}-checks`, d.dependent, d.master, d.masterKind, exec, true, false);
+      if (noteOn) emit(`${base}-notifications`, d.dependent, d.master, d.masterKind, note, false, true);
+    }
+  });
+  return out;
 }
 
 /** The check_command and vars of one check; local commands get a CheckCommand of their own (appended to `out`). */

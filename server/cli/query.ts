@@ -12,7 +12,10 @@ export interface QueryResult {
 }
 
 interface StatusBody {
-  status?: { state?: number; stateName?: string; checked?: boolean; stale?: boolean; output?: string; longOutput?: string; perfdata?: string };
+  status?: {
+    state?: number; stateName?: string; checked?: boolean; stale?: boolean; output?: string; longOutput?: string; perfdata?: string;
+    silencedBy?: { id?: string; author?: string; comment?: string; end?: number }[]; inhibitedBy?: string | null;
+  };
   message?: string;
 }
 
@@ -45,6 +48,12 @@ export async function query(url: string, key: string, timeoutSeconds: number): P
   const code = s.state >= 0 && s.state <= 3 ? (s.state as 0 | 1 | 2 | 3) : 3;
   // The server's texts are already Nagios-safe; long output and perfdata as a plugin prints them.
   const perf = s.perfdata ? ` | ${s.perfdata}` : '';
-  const long = s.longOutput ? `\n${s.longOutput}` : '';
+  // Nagios has no silences: say in the long output that hawatch holds this object's alerts.
+  const held = [
+    ...(s.silencedBy ?? []).map((x) => plainText(`Silenced in hawatch by ${x.id ?? '?'} ${x.author ?? '?'} until ${new Date(x.end ?? 0).toISOString()}: ${x.comment ?? ''}`)),
+    ...(s.inhibitedBy ? [plainText(`Alerts held in hawatch by rule ${s.inhibitedBy}`)] : []),
+  ];
+  const longText = [s.longOutput ?? '', ...held].filter(Boolean).join('\n');
+  const long = longText ? `\n${longText}` : '';
   return { code, text: `${s.output ?? ''}${perf}${long}\n` };
 }

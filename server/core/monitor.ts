@@ -15,6 +15,9 @@ import {
   applyResult,
   cancelDowntime as cancelDt,
   initialStatus,
+  notifyIfDue,
+  notifyProblem,
+  problemNotificationBlocker,
   removeAcknowledgement,
   staleness,
   staleResult,
@@ -27,6 +30,7 @@ import {
   type CheckStatus,
   type Downtime,
   type HistoryEvent,
+  type NotificationGate,
   type NotificationIntent,
   type ResultInput,
   type Transition,
@@ -36,6 +40,13 @@ import type { TimerHandle } from '../state/clock.ts';
 import { StoreHealth } from './health.ts';
 import { RuleHoldDown } from '../state/rules.ts';
 import { ConfirmTracker } from '../state/confirm.ts';
+import { checkPeriodWait, contactPeriodBlocker, notificationGate, recipientsOf, type TimingContext } from '../notify/escalations.ts';
+import { processTimeZone, TWENTY_FOUR_SEVEN } from '../notify/timeperiods.ts';
+import type { ObjectTiming } from '../inventory/types.ts';
+import { activeInhibitor, foldNote, inhibitorsByObject, resolveInhibitions } from '../state/inhibition.ts';
+import { isActive, matcherProblem, silenceReason, silencesFor, type Silence, type SilenceMatchers, type SilenceTarget } from '../notify/silences.ts';
+import { childrenIndex, problemHostState, rechecksAfterHostChange } from '../state/reachability.ts';
+import { dependencyBlocker, dependencyIndex, type DependencyConfig } from '../state/dependencies.ts';
 
 export type ObjectConfig =
   | { readonly kind: 'host'; readonly key: string; readonly host: HostConfig }
@@ -66,9 +77,21 @@ export interface DowntimeRequest {
   readonly comment: string;
 }
 
+export interface SilenceRequest {
+  readonly matchers: SilenceMatchers;
+  readonly author: string;
+  readonly comment: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Notification types a silence mutes (as a downtime does); only PROBLEM is held and sent later. */
+const SILENCEABLE = new Set<NotificationIntent['type']>(['PROBLEM', 'RECOVERY', 'FLAPPINGSTART', 'FLAPPINGSTOP']);
+
 interface Pending {
   statuses: Map<string, CheckStatus>;
   downtimes: Map<string, Downtime[]>;
+  silences: Map<string, Silence | null>;
   history: HistoryEvent[];
   notifications: NotificationIntent[];
 }
@@ -87,6 +110,23 @@ export class Monitor {
     const o = this.objectsByKey.get(key);
     return o?.kind === 'service' ? o.service.confirm : undefined;
   });
+  private readonly silencesById = new Map<string, Silence>();
+  /** Per object, the cluster rules that inhibit it (inventory inhibits:). */
+  private inhibitorsOf = new Map<string, string[]>();
+  /**
+   * Objects whose problem notification a silence or an inhibiting rule holds back, with the
+   * reason: sent when the reason ends while the problem lasts (like a problem that outlives a
+   * Nagios downtime). Rebuilt from the statuses at start.
+   */
+  private readonly held = new Map<string, string>();
+  /** Host parents, their reverse, and dependencies by dependent (reachability, dependencies). */
+  private parentsOf = new Map<string, readonly string[]>();
+  private childrenOf = new Map<string, string[]>();
+  private depsByDependent = new Map<string, DependencyConfig[]>();
+  /** Hosts to check at once because a parent or child changed state (drained by tick and the scheduler). */
+  private readonly rechecks = new Set<string>();
+  /** Why an object's active checks are being skipped (execution dependency), for history and the API. */
+  private readonly skipping = new Map<string, string>();
   private readonly listeners = new Set<(e: MonitorEvent) => void>();
   /** Freshness does not count the time the server was not running. */
   private readonly startedAt: number;
@@ -95,7 +135,7 @@ export class Monitor {
    * Changes the store refused (full disk): merged into one, written in order before any
    * later change, retried with backoff. The live state already shows them.
    */
-  private unsaved: { statuses: Map<string, CheckStatus>; downtimes: Map<string, readonly Downtime[]>; history: HistoryEvent[]; outbox: OutboxInsert[]; forget: Set<string>; droppedHistory: number } | null = null;
+  private unsaved: { statuses: Map<string, CheckStatus>; downtimes: Map<string, readonly Downtime[]>; silences: Map<string, Silence | null>; history: HistoryEvent[]; outbox: OutboxInsert[]; forget: Set<string>; droppedHistory: number } | null = null;
   private retryTimer: TimerHandle | null = null;
 
   constructor(inventory: Inventory, store: Store, clock: Clock, health?: StoreHealth) {
@@ -106,7 +146,9 @@ export class Monitor {
     this.startedAt = clock.now();
     for (const s of store.loadStatuses()) this.statuses.set(s.key, s);
     for (const d of store.loadDowntimes()) this.downtimesByKey.set(d.key, [...(this.downtimesByKey.get(d.key) ?? []), d]);
+    for (const s of store.loadSilences()) this.silencesById.set(s.id, s);
     this.index(inventory);
+    this.rebuildHeld();
   }
 
   get inventory(): Inventory {
@@ -152,6 +194,11 @@ export class Monitor {
     if (gone.length || fresh.length) this.write({ statuses: fresh, history: [], outbox: [] }, gone);
     this.objectsByKey = objects;
     this.rulesByMember = rulesByMember;
+    const named = [...objects.values()].map((o) => ({ key: o.key, hostName: o.kind === 'host' ? o.key : o.kind === 'service' ? o.service.hostName : o.rule.hostName, serviceName: o.kind === 'host' ? null : o.kind === 'service' ? o.service.name : o.rule.name }));
+    this.inhibitorsOf = inhibitorsByObject(resolveInhibitions(inv.clusterRules.values(), named));
+    this.parentsOf = new Map([...inv.hosts.values()].filter((h) => h.parents?.length).map((h) => [h.name, h.parents ?? []]));
+    this.childrenOf = childrenIndex(this.parentsOf);
+    this.depsByDependent = dependencyIndex(inv.dependencies ?? []);
     this.holdDown.forget(new Set(inv.clusterRules.keys()));
   }
 
@@ -201,11 +248,52 @@ export class Monitor {
 
   private hostContext(hostName: string, pending?: Pending): HostContext {
     const h = pending?.statuses.get(hostName) ?? this.statuses.get(hostName);
-    return { problem: !!h && h.checked && h.state !== 0, inDowntime: !!h && h.downtimeDepth > 0 };
+    return { problem: !!h && h.checked && h.state !== 0, inDowntime: !!h && h.downtimeDepth > 0, unreachable: !!h && h.checked && h.state === 2 };
+  }
+
+  private lookup(p?: Pending): (k: string) => CheckStatus | undefined {
+    return (k) => p?.statuses.get(k) ?? this.statuses.get(k);
+  }
+
+  /** Why a notification dependency holds this object's notifications now, or null. */
+  notificationDependency(key: string): string | null {
+    return dependencyBlocker(key, 'notification', this.depsByDependent, this.lookup());
+  }
+
+  /** Why an execution dependency stops this object's active checks now, or null (the scheduler asks). */
+  executionBlocker(key: string): string | null {
+    return dependencyBlocker(key, 'execution', this.depsByDependent, this.lookup());
+  }
+
+  /**
+   * The scheduler skipped an active check (execution dependency): the state is kept, as
+   * Nagios does; history says so once when skipping starts and once when it ends.
+   */
+  checkSkipped(key: string, reason: string | null): void {
+    const was = this.skipping.get(key) ?? null;
+    if (was === reason) return;
+    if (reason === null) this.skipping.delete(key);
+    else this.skipping.set(key, reason);
+    const s = this.statuses.get(key);
+    if (!s) return;
+    const detail = reason === null ? `checks resume, ${was ?? 'dependency'} cleared` : `check skipped: ${reason}`;
+    this.write({ statuses: [], history: [{ key, at: this.clock.now(), type: 'CHECK_SKIPPED', state: s.state, stateType: s.stateType, attempt: s.attempt, output: s.output, detail }], outbox: [] });
+  }
+
+  /** The execution dependency that currently stops this object's checks (API, page). */
+  skippedBy(key: string): string | null {
+    return this.skipping.get(key) ?? null;
+  }
+
+  /** Hosts whose reachability may have changed: to check now (see rechecksAfterHostChange). */
+  takeRechecks(): string[] {
+    const out = [...this.rechecks];
+    this.rechecks.clear();
+    return out;
   }
 
   private begin(): Pending {
-    return { statuses: new Map(), downtimes: new Map(), history: [], notifications: [] };
+    return { statuses: new Map(), downtimes: new Map(), silences: new Map(), history: [], notifications: [] };
   }
 
   private take(p: Pending, t: Transition, dtKey?: string): void {
@@ -238,7 +326,7 @@ export class Monitor {
         return true;
       } catch (e) {
         this.health.fail('writing state changes', e);
-        this.unsaved = { statuses: new Map(), downtimes: new Map(), history: [], outbox: [], forget: new Set(), droppedHistory: 0 };
+        this.unsaved = { statuses: new Map(), downtimes: new Map(), silences: new Map(), history: [], outbox: [], forget: new Set(), droppedHistory: 0 };
       }
     }
     const u = this.unsaved;
@@ -249,6 +337,7 @@ export class Monitor {
     }
     for (const s of change.statuses) u.statuses.set(s.key, s);
     for (const [k, d] of change.downtimes ?? []) u.downtimes.set(k, d);
+    for (const [k, d] of change.silences ?? []) u.silences.set(k, d);
     // History is bounded while it cannot be written; the outbox is not (each row is an alert).
     const room = Math.max(0, 10_000 - u.history.length);
     u.history.push(...change.history.slice(0, room));
@@ -272,7 +361,7 @@ export class Monitor {
     if (u === null) return true;
     try {
       if (u.forget.size) this.store.forget([...u.forget]);
-      this.store.commit({ statuses: [...u.statuses.values()], downtimes: u.downtimes, history: u.history, outbox: u.outbox });
+      this.store.commit({ statuses: [...u.statuses.values()], downtimes: u.downtimes, silences: u.silences, history: u.history, outbox: u.outbox });
     } catch (e) {
       this.health.fail('writing state changes', e);
       this.scheduleRetry();
@@ -301,8 +390,11 @@ export class Monitor {
 
   /** Writes the pending change in one transaction, then makes it visible. */
   private finish(p: Pending): void {
-    const outbox = this.recipients(p.notifications);
-    const written = this.write({ statuses: [...p.statuses.values()], downtimes: p.downtimes, history: p.history, outbox });
+    this.holdBack(p);
+    this.release(p);
+    this.fold(p);
+    const outbox = this.recipients(p.notifications, undefined, p.history);
+    const written = this.write({ statuses: [...p.statuses.values()], downtimes: p.downtimes, silences: p.silences, history: p.history, outbox });
     for (const [k, s] of p.statuses) this.statuses.set(k, s);
     for (const [k, d] of p.downtimes) {
       if (d.length) this.downtimesByKey.set(k, d);
@@ -310,6 +402,160 @@ export class Monitor {
     }
     if (p.statuses.size) this.emit({ type: 'status', keys: [...p.statuses.keys()] });
     if (outbox.length && written) this.emit({ type: 'notifications', count: outbox.length });
+  }
+
+  // --- silences and inhibition (server/notify/silences.ts, server/state/inhibition.ts) ---
+
+  private silenceTarget(s: CheckStatus, state: number): SilenceTarget {
+    const o = this.objectsByKey.get(s.key);
+    const rules = (this.rulesByMember.get(s.key) ?? []).map((r) => r.key);
+    if (o?.kind === 'cluster') rules.push(o.key);
+    return { key: s.key, kind: s.kind, hostName: s.hostName, serviceName: s.serviceName, state, rules };
+  }
+
+  /** Why this notification is held back by a silence or an inhibiting rule; null when it is not. */
+  private holdReason(p: Pending, s: CheckStatus, type: NotificationIntent['type'], state: number): string | null {
+    if (!SILENCEABLE.has(type)) return null;
+    const sil = silencesFor(this.silencesById.values(), this.silenceTarget(s, state), this.clock.now())[0];
+    if (sil) return silenceReason(sil);
+    if (type !== 'PROBLEM') return null;
+    const rule = activeInhibitor(s.key, this.inhibitorsOf, (k) => p.statuses.get(k) ?? this.statuses.get(k));
+    return rule === null ? null : `inhibited by rule ${rule}`;
+  }
+
+  /**
+   * Takes the notifications a silence or an inhibiting rule covers out of the change. A held
+   * PROBLEM leaves the notification counters as they were, so it is still due (and sent by
+   * release) when the silence or the rule's problem ends. History says why, once per reason.
+   */
+  private holdBack(p: Pending): void {
+    const kept: NotificationIntent[] = [];
+    for (const n of p.notifications) {
+      const s = p.statuses.get(n.key) ?? this.statuses.get(n.key);
+      const reason = s ? this.holdReason(p, s, n.type, n.state) : null;
+      if (!s || reason === null) {
+        kept.push(n);
+        continue;
+      }
+      const ev = { key: n.key, at: n.at, type: 'NOTIFICATION_SUPPRESSED' as const, state: s.state, stateType: s.stateType, attempt: s.attempt, output: s.output };
+      if (n.type !== 'PROBLEM') {
+        p.history.push({ ...ev, detail: `${n.type.toLowerCase()} ${reason}` });
+        continue;
+      }
+      p.statuses.set(n.key, { ...s, notification: this.statuses.get(n.key)?.notification ?? { number: 0, lastAt: null, nextAt: null, lastNotifiedState: null } });
+      if (this.held.get(n.key) !== reason) p.history.push({ ...ev, detail: reason });
+      this.held.set(n.key, reason);
+    }
+    p.notifications = kept;
+  }
+
+  /** Sends the held problems whose silence or inhibiting rule has ended, if still due. */
+  private release(p: Pending): void {
+    const now = this.clock.now();
+    for (const [key, reason] of [...this.held]) {
+      const s = this.objectsByKey.has(key) ? p.statuses.get(key) ?? this.statuses.get(key) : undefined;
+      if (!s || !s.checked || s.state === 0 || s.stateType !== 'HARD') {
+        this.held.delete(key); // recovered (never notified: no RECOVERY either) or gone
+        continue;
+      }
+      const still = this.holdReason(p, s, 'PROBLEM', s.state);
+      if (still !== null) {
+        if (still !== reason) {
+          this.held.set(key, still);
+          p.history.push({ key, at: now, type: 'NOTIFICATION_SUPPRESSED', state: s.state, stateType: s.stateType, attempt: s.attempt, output: s.output, detail: still });
+        }
+        continue;
+      }
+      this.held.delete(key);
+      const policy = this.policyOf(key);
+      // Acknowledged, in downtime, host down...: the ordinary rules decide from here on.
+      if (problemNotificationBlocker(s, policy, s.kind === 'service' ? this.hostContext(s.hostName, p) : { problem: false, inDowntime: false }, now) !== null) continue;
+      const n = notifyProblem(s, policy, now);
+      p.statuses.set(key, n.status);
+      p.notifications.push(n.note);
+    }
+  }
+
+  /** An inhibiting rule's problem notification says how many alerts it holds. */
+  private fold(p: Pending): void {
+    p.notifications = p.notifications.map((n) => {
+      if (n.type !== 'PROBLEM' || this.objectsByKey.get(n.key)?.kind !== 'cluster') return n;
+      const mine = `inhibited by rule ${n.key}`;
+      const count = [...this.held.values()].filter((r) => r === mine).length;
+      return count ? { ...n, output: `${n.output}, ${foldNote(count)}` } : n;
+    });
+  }
+
+  /** At start: problems that are due but silenced or inhibited are held (sent when that ends). */
+  private rebuildHeld(): void {
+    const p = this.begin();
+    const now = this.clock.now();
+    for (const s of this.statuses.values()) {
+      if (!s.checked || s.state === 0 || s.stateType !== 'HARD' || !this.objectsByKey.has(s.key)) continue;
+      if (problemNotificationBlocker(s, this.policyOf(s.key), s.kind === 'service' ? this.hostContext(s.hostName) : { problem: false, inDowntime: false }, now) !== null) continue;
+      const reason = this.holdReason(p, s, 'PROBLEM', s.state);
+      if (reason !== null) this.held.set(s.key, reason);
+    }
+  }
+
+  /** Silences not yet expired (active and future), oldest first. */
+  silences(): Silence[] {
+    const now = this.clock.now();
+    return [...this.silencesById.values()].filter((s) => now < s.end).sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+  }
+
+  /** The active silences that cover this object in its current state. */
+  silencedBy(key: string): Silence[] {
+    const s = this.statuses.get(key);
+    return s ? silencesFor(this.silencesById.values(), this.silenceTarget(s, s.state), this.clock.now()) : [];
+  }
+
+  /** The rule that inhibits this object now, or null. */
+  inhibitedBy(key: string): string | null {
+    return activeInhibitor(key, this.inhibitorsOf, (k) => this.statuses.get(k));
+  }
+
+  /** How many objects an active silence covers now (any state it names). */
+  silenceCoverage(sil: Silence): number {
+    const now = this.clock.now();
+    if (!isActive(sil, now)) return 0;
+    let n = 0;
+    for (const s of this.statuses.values()) if (silencesFor([sil], this.silenceTarget(s, s.state), now).length) n++;
+    return n;
+  }
+
+  addSilence(req: SilenceRequest): Silence {
+    const problem = matcherProblem(req.matchers, (k) => this.objectsByKey.get(k)?.kind === 'cluster');
+    if (problem !== null) throw new ConflictError(problem);
+    const now = this.clock.now();
+    if (req.end <= req.start) throw new ConflictError('the silence ends before it starts: give an end after the start');
+    if (req.end <= now) throw new ConflictError('the silence would end in the past: give an end in the future');
+    const sil: Silence = { id: randomUUID(), matchers: req.matchers, author: req.author, comment: req.comment, start: req.start, end: req.end, createdAt: now };
+    this.silencesById.set(sil.id, sil);
+    const p = this.begin();
+    p.silences.set(sil.id, sil);
+    this.finish(p);
+    this.emitCovered(sil);
+    return sil;
+  }
+
+  /** Open status pages refresh the objects whose silencedBy just changed. */
+  private emitCovered(sil: Silence): void {
+    const any = { ...sil, matchers: { ...sil.matchers, states: null }, start: 0, end: Infinity };
+    const keys = [...this.statuses.values()].filter((s) => silencesFor([any], this.silenceTarget(s, s.state), 0).length).map((s) => s.key);
+    if (keys.length) this.emit({ type: 'status', keys });
+  }
+
+  /** Ends a silence now (Alertmanager's expire): what it held and is still a problem is sent. */
+  expireSilence(id: string): Silence {
+    const sil = this.silencesById.get(id);
+    if (!sil || sil.end <= this.clock.now()) throw new NotFoundError(`no active or pending silence ${id}: list them with GET /api/v1/silences`);
+    this.silencesById.delete(id);
+    const p = this.begin();
+    p.silences.set(id, null);
+    this.finish(p);
+    this.emitCovered(sil);
+    return sil;
   }
 
   contactsOf(key: string): string[] {
@@ -339,18 +585,51 @@ export class Monitor {
     }
   }
 
-  private recipients(notes: readonly NotificationIntent[], to?: readonly string[]): OutboxInsert[] {
+  private recipients(notes: readonly NotificationIntent[], to?: readonly string[], history?: HistoryEvent[]): OutboxInsert[] {
     const out: OutboxInsert[] = [];
     const notBefore = this.clock.now() + this.inv.notifier.groupWindowMs;
+    const ctx = this.timingContext();
     for (const n of notes) {
-      for (const name of to ?? this.contactsOf(n.key)) {
+      // Escalations replace the object's contacts while they apply (server/notify/escalations.ts).
+      const list = to ? to.map((contact) => ({ contact, channels: null })) : recipientsOf(n, this.contactsOf(n.key), this.timingOf(n.key).escalations ?? [], ctx);
+      for (const { contact: name, channels } of list) {
         const c = this.inv.contacts.get(name);
         if (!c || (to === undefined && !this.wants(c, n))) continue;
-        if (c.email) out.push({ contact: name, channel: 'email', notification: n, notBefore });
-        if (c.sms) out.push({ contact: name, channel: 'sms', notification: n, notBefore });
+        const outside = to === undefined ? contactPeriodBlocker(c, n.kind, n.at, ctx) : null;
+        if (outside !== null) {
+          const st = this.statuses.get(n.key);
+          history?.push({ key: n.key, at: n.at, type: 'NOTIFICATION_SUPPRESSED', state: n.state, stateType: st?.stateType ?? 'HARD', attempt: st?.attempt ?? 1, output: n.output, detail: `${n.type}: ${outside}` });
+          continue;
+        }
+        if (c.email && (channels === null || channels.includes('email'))) out.push({ contact: name, channel: 'email', notification: n, notBefore });
+        if (c.sms && (channels === null || channels.includes('sms'))) out.push({ contact: name, channel: 'sms', notification: n, notBefore });
       }
     }
     return out;
+  }
+
+  /** Time periods and the zone they are read in. */
+  timingContext(): TimingContext {
+    return { periods: this.inv.timeperiods ?? new Map([['24x7', TWENTY_FOUR_SEVEN]]), tz: this.inv.server.timezone ?? processTimeZone() };
+  }
+
+  timingOf(key: string): ObjectTiming {
+    const o = this.objectsByKey.get(key);
+    if (!o) return {};
+    return o.kind === 'host' ? o.host : o.kind === 'service' ? o.service : o.rule;
+  }
+
+  /** notification_period and escalations of an object; undefined when it has neither (the plain Nagios interval applies). */
+  private gateFor(key: string, policy: CheckPolicy, now: number): NotificationGate | undefined {
+    const t = this.timingOf(key);
+    if (t.notificationPeriod === undefined && !t.escalations?.length) return undefined;
+    const o = this.objectsByKey.get(key);
+    return notificationGate({ ...t, kind: o?.kind === 'host' ? 'host' : 'service' }, policy, now, this.timingContext());
+  }
+
+  /** null when a regular check of `key` may run now, else when check_period opens again. */
+  checkPeriodWait(key: string): number | null {
+    return checkPeriodWait(this.timingOf(key).checkPeriod, this.clock.now(), this.timingContext());
   }
 
   /** A check result for a host or service (not for cluster rules: they follow their members). */
@@ -358,8 +637,10 @@ export class Monitor {
     const o = this.objectsByKey.get(key);
     if (!o) throw new NotFoundError(`no host or service '${key}' in the inventory`);
     if (o.kind === 'cluster') throw new ConflictError(`${key} is a cluster rule: it is computed from its members`);
+    const hostState = o.kind === 'host' ? hostStateFromPlugin(outcome.state) : 0;
     const result: ResultInput = {
-      state: o.kind === 'host' ? hostStateFromPlugin(outcome.state) : outcome.state,
+      // A failed host check is DOWN or UNREACHABLE by its parents' states (Nagios reachability).
+      state: o.kind === 'host' ? (hostState === 0 ? 0 : problemHostState(o.host.parents ?? [], this.lookup())) : outcome.state,
       output: outcome.output,
       longOutput: outcome.longOutput,
       perfdata: outcome.perfdataText,
@@ -398,16 +679,19 @@ export class Monitor {
     const now = this.clock.now();
     const status = this.current(p, key);
     const o = this.objectsByKey.get(key);
+    const pol = policy ?? (o?.kind === 'cluster' ? this.holdDown.policyFor(o.rule, status, result, now) : this.confirm.policyFor(key, this.policyOf(key), now));
     const t = applyResult({
       status,
       downtimes: this.currentDowntimes(p, key),
-      policy: policy ?? (o?.kind === 'cluster' ? this.holdDown.policyFor(o.rule, status, result, now) : this.confirm.policyFor(key, this.policyOf(key), now)),
+      policy: pol,
       result,
       now,
-      host: status.kind === 'service' ? this.hostContext(status.hostName, p) : undefined,
+      host: { ...(status.kind === 'service' ? this.hostContext(status.hostName, p) : { problem: false, inDowntime: false }), dependency: dependencyBlocker(key, 'notification', this.depsByDependent, this.lookup(p)) },
+      gate: this.gateFor(key, pol, now),
     });
     this.take(p, t, key);
     this.confirm.settle(key, this.current(p, key));
+    if (o?.kind === 'host') for (const k of rechecksAfterHostChange(key, status, t.status, this.parentsOf, this.childrenOf, this.lookup(p))) this.rechecks.add(k);
     for (const rule of this.rulesByMember.get(key) ?? []) {
       // Every member result is a judgement, also an unchanged one: the hold-down counts them.
       const r = evaluateClusterRule(rule, (k) => this.current(p, k), now);
@@ -482,15 +766,30 @@ export class Monitor {
       const t = advanceDowntimes(this.current(p, key), list, this.policyOf(key), now);
       if (t.downtimes.length !== list.length || t.status !== this.current(p, key) || t.downtimes.some((d, i) => d !== list[i])) this.take(p, t, key);
     }
+    // Held notifications (notification_period opened) and escalations by time fall due without a result.
+    for (const o of this.objectsByKey.values()) {
+      const s = this.current(p, o.key);
+      if (!s.checked || s.state === 0 || s.stateType !== 'HARD' || s.ack) continue;
+      const policy = this.policyOf(o.key);
+      const gate = this.gateFor(o.key, policy, now);
+      if (!gate) continue;
+      const t = notifyIfDue(s, policy, s.kind === 'service' ? this.hostContext(s.hostName, p) : { problem: false, inDowntime: false }, now, gate);
+      if (t.notifications.length) this.take(p, t);
+    }
     const stale: string[] = [];
     for (const o of this.objectsByKey.values()) {
       const passive = o.kind === 'host' ? !!o.host.passive : o.kind === 'service' && !!o.service.passive;
       if (o.kind === 'cluster' || (o.kind === 'host' && o.host.check === null && !passive)) continue;
+      // Checks skipped by an execution dependency keep their last state, not a stale one.
+      if (!passive && this.skipping.has(o.key)) continue;
       const s = this.current(p, o.key);
       const policy = this.policyOf(o.key);
       // A passive object that never got a result is judged from the server start, as Nagios does.
       const seen = s.lastCheck === null ? (passive ? this.startedAt : null) : Math.max(s.lastCheck, this.startedAt);
       const st = staleness({ ...s, lastCheck: seen }, policy, now);
+      // Nagios judges freshness only inside check_period; here only when it was open over the whole threshold, so the first check after it opens comes first.
+      const checkPeriod = this.timingOf(o.key).checkPeriod;
+      if (checkPeriod !== undefined && st.stale && (this.checkPeriodWait(o.key) !== null || checkPeriodWait(checkPeriod, now - st.thresholdMs, this.timingContext()) !== null)) continue;
       if (!s.stale && st.stale) {
         stale.push(o.key);
         const r = staleResult({ ...s, lastCheck: seen }, policy, now);
@@ -503,9 +802,17 @@ export class Monitor {
         }
       }
     }
-    if (p.statuses.size || p.downtimes.size) this.finish(p);
+    // Expired silences leave the store; what they held and is still a problem is sent now.
+    for (const sil of this.silencesById.values()) {
+      if (now < sil.end) continue;
+      this.silencesById.delete(sil.id);
+      p.silences.set(sil.id, null);
+    }
+    if (this.held.size) this.release(p);
+    if (p.statuses.size || p.downtimes.size || p.silences.size) this.finish(p);
     // Rules held down re-check their members: the hold-down counts fresh results only.
     for (const k of this.holdDown.due(this.inv.clusterRules.values(), (x) => this.statuses.get(x), now)) if (!stale.includes(k)) stale.push(k);
+    for (const k of this.takeRechecks()) if (!stale.includes(k)) stale.push(k);
     return stale;
   }
 

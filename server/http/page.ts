@@ -33,6 +33,22 @@ export const PAGE_HTML = String.raw`<!doctype html>
     <tbody></tbody>
   </table>
   <p id="message" role="status"></p>
+  <section id="silences">
+    <h2>Silences</h2>
+    <table id="silenceList">
+      <thead><tr><th>Matchers</th><th>Author</th><th>Comment</th><th>From</th><th>Until</th><th>Objects now</th><th></th></tr></thead>
+      <tbody></tbody>
+    </table>
+    <form id="silenceForm">
+      <label>Host glob <input name="host" required value="*"></label>
+      <label>Service glob <input name="service" placeholder="empty: the host and all its services"></label>
+      <label>States <input name="states" placeholder="CRITICAL,WARNING or empty for any"></label>
+      <label>Author <input name="author" required value="operator"></label>
+      <label>Comment <input name="comment" required placeholder="deploying"></label>
+      <label>Minutes <input name="minutes" type="number" min="1" value="60" required></label>
+      <button type="submit" class="primary">Add silence</button>
+    </form>
+  </section>
 </main>
 <dialog id="ackDialog">
   <form method="dialog">
@@ -95,6 +111,13 @@ td.output details summary { cursor: pointer; color: #444; font-size: .85em; }
 td.output pre { white-space: pre-wrap; margin: .3em 0 0; font-size: .85em; }
 td.perf { font-family: ui-monospace, monospace; font-size: .8em; color: #444; max-width: 22em; word-break: break-all; }
 .flag { display: inline-block; margin: .15em 0 0 .3em; background: #fff; padding: 0 .35em; border-radius: .3em; font-size: .75em; font-weight: 700; border: 1px solid currentColor; }
+.flag.silenced { color: #37474f; } .flag.inhibited { color: #5d4037; }
+#silences { margin-top: 1.5em; }
+#silences h2 { font-size: 1.05em; }
+#silenceForm { display: flex; flex-wrap: wrap; gap: .6em; align-items: end; margin-top: .6em; }
+#silenceForm label { display: flex; flex-direction: column; font-size: .85em; }
+#silenceForm input { font: inherit; padding: .2em .4em; }
+.flag.quiet { color: #5e35b1; font-weight: 400; }
 .flag.ack { color: #1565c0; } .flag.dt { color: #6d4c41; } .flag.flap { color: #ef6c00; } .flag.stale { color: var(--unk); } .flag.soft { color: #777; }
 td.actions { white-space: nowrap; }
 td.actions button { font: inherit; font-size: .8em; padding: .1em .5em; margin-right: .2em; cursor: pointer; }
@@ -181,6 +204,15 @@ export const PAGE_JS = String.raw`
       if (o.flapping) st.appendChild(el('span', 'flag flap', 'FLAPPING ' + o.percentStateChange + '%'));
       if (o.stale) st.appendChild(el('span', 'flag stale', 'STALE'));
       if (o.hostCheck === 'none') st.appendChild(el('span', 'flag nocheck', 'NO HOST CHECK'));
+      if (o.silencedBy && o.silencedBy.length) {
+        var sb = el('span', 'flag silenced', 'SILENCED');
+        sb.title = o.silencedBy.map(function (x) { return x.author + ': ' + x.comment + ' until ' + new Date(x.end).toLocaleString(); }).join('\n');
+        st.appendChild(sb);
+      }
+      if (o.inhibitedBy) st.appendChild(el('span', 'flag inhibited', 'HELD BY ' + o.inhibitedBy));
+      // Why nobody was told (host down or unreachable, a dependency), why checks wait (execution dependency).
+      if (o.suppressed) st.appendChild(el('span', 'flag quiet', o.suppressed));
+      if (o.checkSkipped) st.appendChild(el('span', 'flag quiet', 'check skipped: ' + o.checkSkipped));
       tr.appendChild(st);
       tr.appendChild(el('td', 'duration', o.checked ? duration(o.durationMs) : ''));
       tr.appendChild(el('td', 'lastcheck', (o.active || o.cluster || o.lastCheck) ? ago(o.lastCheck, data.generatedAt) : '-'));
@@ -199,12 +231,60 @@ export const PAGE_JS = String.raw`
       if (problem && !o.acknowledged) act.appendChild(button('Ack', function () { openAck(o); }));
       if (o.acknowledged) act.appendChild(button('Unack', function () { api('DELETE', '/api/v1/acknowledge?key=' + encodeURIComponent(o.key)); }));
       act.appendChild(button('Downtime', function () { openDowntime(o); }));
+      act.appendChild(button('Silence', function () { fillSilence(o); }));
       if (o.active) act.appendChild(button('Recheck', function () { say('re-checking ' + o.key + ' ...'); api('POST', '/api/v1/recheck', { key: o.key }); }));
       tr.appendChild(act);
       tbody.appendChild(tr);
     });
     document.getElementById('updated').textContent = 'updated ' + new Date(data.generatedAt).toLocaleTimeString();
   }
+
+  var silenceBody = document.querySelector('#silenceList tbody');
+  var silenceForm = document.getElementById('silenceForm');
+  function renderSilences(list) {
+    silenceBody.textContent = '';
+    if (!list.length) {
+      var none = el('tr');
+      var td = el('td', 'none', 'no silences');
+      td.colSpan = 7;
+      none.appendChild(td);
+      silenceBody.appendChild(none);
+    }
+    list.forEach(function (x) {
+      var tr = el('tr', x.active ? 'silence active' : 'silence pending');
+      tr.dataset.id = x.id;
+      tr.appendChild(el('td', 'matchers', x.description));
+      tr.appendChild(el('td', 'author', x.author));
+      tr.appendChild(el('td', 'comment', x.comment));
+      tr.appendChild(el('td', 'start', new Date(x.start).toLocaleString()));
+      tr.appendChild(el('td', 'end', new Date(x.end).toLocaleString()));
+      tr.appendChild(el('td', 'matches', x.active ? x.matches : 'not started'));
+      var act = el('td', 'actions');
+      act.appendChild(button('Expire', function () { api('DELETE', '/api/v1/silences/' + encodeURIComponent(x.id)); }));
+      tr.appendChild(act);
+      silenceBody.appendChild(tr);
+    });
+  }
+  function loadSilences() {
+    return fetch('/api/v1/silences', { cache: 'no-store' })
+      .then(function (r) { return r.json(); })
+      .then(function (j) { renderSilences(j.silences || []); })
+      .catch(function (e) { say('cannot load silences: ' + e, true); });
+  }
+  function fillSilence(o) {
+    silenceForm.host.value = o.hostName;
+    silenceForm.service.value = o.kind === 'host' ? '' : o.serviceName;
+    silenceForm.comment.focus();
+  }
+  silenceForm.addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    var f = silenceForm;
+    var body = { host: f.host.value.trim(), author: f.author.value, comment: f.comment.value, durationMs: Number(f.minutes.value) * 60000 };
+    if (f.service.value.trim()) body.service = f.service.value.trim();
+    var states = f.states.value.split(/[\s,]+/).filter(function (x) { return x; });
+    if (states.length) body.states = states;
+    api('POST', '/api/v1/silences', body);
+  });
 
   function button(label, fn) { var b = el('button', null, label); b.type = 'button'; b.addEventListener('click', fn); return b; }
 
@@ -259,6 +339,7 @@ export const PAGE_JS = String.raw`
     pending = fetch('/api/v1/status', { cache: 'no-store' })
       .then(function (r) { return r.json(); })
       .then(render)
+      .then(loadSilences)
       .then(function () { lastCost = Date.now() - t0; })
       .catch(function (e) { say('cannot load status: ' + e, true); })
       .then(function () { pending = null; });

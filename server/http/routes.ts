@@ -13,10 +13,13 @@ import {
   HostView,
   KeyBody,
   OutboxView,
+  SilenceBody,
+  SilenceView,
   StatusView,
   Summary,
 } from './schemas.ts';
-import { downtimeView, historyView, outboxView, sortProblemsFirst, statusView } from './views.ts';
+import { downtimeView, historyView, outboxView, silenceView, sortProblemsFirst, statusView } from './views.ts';
+import { matcherProblem } from '../notify/silences.ts';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody, 503: ErrorBody };
 const security = [{ bearer: [] }];
@@ -185,6 +188,34 @@ export async function apiRoutes(app0: FastifyInstance): Promise<void> {
   }, async (req) => {
     h.monitor.cancelDowntime(req.params.id);
     return { cancelled: req.params.id };
+  });
+
+  app.get('/silences', {
+    schema: { summary: 'Silences not yet expired (active and future), oldest first', tags: ['silence'], response: { 200: Type.Object({ silences: Type.Array(SilenceView) }) } },
+  }, async () => ({ silences: h.monitor.silences().map((x) => silenceView(h.monitor, x, now())) }));
+
+  app.post('/silences', {
+    preHandler: auth,
+    schema: { summary: 'Silence notifications of the objects that match (host/service glob, states, rule) until end', tags: ['silence', 'commands'], security, body: SilenceBody, response: { 200: Type.Object({ silence: SilenceView }), ...errors } },
+  }, async (req) => {
+    const b = req.body;
+    const matchers = { host: b.host, service: b.service ?? null, states: b.states ? b.states.map((x) => x.toUpperCase()) : null, rule: b.rule ?? null };
+    const problem = matcherProblem(matchers, (k) => h.monitor.object(k)?.kind === 'cluster');
+    if (problem !== null) throw new ApiError('BAD_REQUEST', problem);
+    const start = b.start ?? now();
+    if (b.end !== undefined && b.durationMs !== undefined) throw new ApiError('BAD_REQUEST', 'give end (epoch ms) or durationMs, not both');
+    const end = b.end ?? (b.durationMs !== undefined ? start + b.durationMs : undefined);
+    if (end === undefined) throw new ApiError('BAD_REQUEST', 'a silence needs end (epoch ms) or durationMs');
+    if (end <= start || end <= now()) throw new ApiError('BAD_REQUEST', 'the silence must end after its start and in the future');
+    return { silence: silenceView(h.monitor, h.monitor.addSilence({ matchers, author: b.author, comment: b.comment, start, end }), now()) };
+  });
+
+  app.delete('/silences/:id', {
+    preHandler: auth,
+    schema: { summary: 'Expire a silence now: what it held and is still a problem notifies', tags: ['silence', 'commands'], security, params: Type.Object({ id: Type.String() }), response: { 200: Type.Object({ expired: Type.String() }), ...errors } },
+  }, async (req) => {
+    h.monitor.expireSilence(req.params.id);
+    return { expired: req.params.id };
   });
 
   app.post('/recheck', {

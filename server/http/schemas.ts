@@ -57,6 +57,10 @@ export const StatusView = Type.Object({
   percentStateChange: Type.Number(),
   stale: Type.Boolean(),
   notificationNumber: Type.Integer(),
+  silencedBy: Type.Array(Type.Object({ id: Type.String(), author: Type.String(), comment: Type.String(), end: Type.Number() }), { description: 'active silences that cover this object in its current state (problem notifications held back)' }),
+  inhibitedBy: NullableString(),
+  suppressed: Type.Union([Type.String({ description: 'why notifications of this problem are held: host down or unreachable, or a dependency' }), Type.Null()]),
+  checkSkipped: Type.Union([Type.String({ description: 'the execution dependency that stops its checks; the state is the last one' }), Type.Null()]),
 });
 export type StatusViewT = Static<typeof StatusView>;
 
@@ -141,3 +145,35 @@ export const DowntimeBody = Type.Object(
   },
   { additionalProperties: false },
 );
+
+const silenceMatcherProperties = {
+  host: Type.String({ minLength: 1, maxLength: 200, description: 'glob (* and ?) on the host name' }),
+  service: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'glob on the service name; leave it out to cover the host and every service on it' })),
+  states: Type.Optional(Type.Array(Type.String(), { minItems: 1, maxItems: 7, description: 'only in these states (OK, WARNING, CRITICAL, UNKNOWN, UP, DOWN, UNREACHABLE)' })),
+  rule: Type.Optional(Type.String({ minLength: 1, description: 'only this cluster rule (cluster/name) and its member services' })),
+};
+
+export const SilenceBody = Type.Object(
+  {
+    ...silenceMatcherProperties,
+    author: Type.String({ minLength: 1, maxLength: 100 }),
+    comment: Type.String({ minLength: 1, maxLength: 1000 }),
+    start: Type.Optional(Type.Number({ description: 'epoch ms; default now' })),
+    end: Type.Optional(Type.Number({ description: 'epoch ms; or give durationMs' })),
+    durationMs: Type.Optional(Type.Number({ minimum: 1, description: 'milliseconds from start' })),
+  },
+  { additionalProperties: false },
+);
+
+export const SilenceView = Type.Object({
+  id: Type.String(),
+  matchers: Type.Object({ host: Type.String(), service: NullableString(), states: Type.Unsafe<string[] | null>({ type: ['array', 'null'], items: { type: 'string' } }), rule: NullableString() }),
+  author: Type.String(),
+  comment: Type.String(),
+  start: Type.Number(),
+  end: Type.Number(),
+  createdAt: Type.Number(),
+  active: Type.Boolean(),
+  matches: Type.Integer({ description: 'objects it covers now, in their current state' }),
+  description: Type.String(),
+});

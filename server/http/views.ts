@@ -3,6 +3,11 @@ import type { CheckStatus, Downtime, HistoryEvent } from '../state/types.ts';
 import { stateLabel } from '../state/types.ts';
 import type { OutboxRow } from '../store/types.ts';
 import { downtimeEnd } from '../state/machine.ts';
+import { describeMatchers, isActive, type Silence } from '../notify/silences.ts';
+
+export function silenceView(m: Monitor, x: Silence, now: number) {
+  return { ...x, matchers: { ...x.matchers, states: x.matchers.states ? [...x.matchers.states] : null }, active: isActive(x, now), matches: m.silenceCoverage(x), description: describeMatchers(x.matchers) };
+}
 
 export function statusView(m: Monitor, s: CheckStatus, now: number) {
   const o = m.object(s.key);
@@ -35,7 +40,23 @@ export function statusView(m: Monitor, s: CheckStatus, now: number) {
     percentStateChange: Math.round(s.flap.percent * 10) / 10,
     stale: s.stale,
     notificationNumber: s.notification.number,
+    silencedBy: m.silencedBy(s.key).map((x) => ({ id: x.id, author: x.author, comment: x.comment, end: x.end })),
+    inhibitedBy: m.inhibitedBy(s.key),
+    /** Why this problem's notifications are held: its host is down or unreachable, or a dependency (null: not held by those). */
+    suppressed: suppressedBy(m, s),
+    /** The execution dependency that currently stops its active checks (the state shown is the last one). */
+    checkSkipped: m.skippedBy(s.key),
   };
+}
+
+function suppressedBy(m: Monitor, s: CheckStatus): string | null {
+  if (!s.checked || s.state === 0) return null;
+  if (s.kind === 'service') {
+    const h = m.status(s.hostName);
+    if (h && h.checked && h.state !== 0) return h.state === 2 ? 'host is unreachable' : 'host is down';
+  }
+  const dep = m.notificationDependency(s.key);
+  return dep === null ? null : `suppressed by ${dep}`;
 }
 
 /**

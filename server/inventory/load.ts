@@ -11,7 +11,9 @@ import type { NrpeTransport, SshTransport, Transport } from '../executors/types.
 import type { CheckPolicy, NotificationOption } from '../state/types.ts';
 import { CommandLineError, splitCommandLine } from '../../nagios/commandline.ts';
 import { readClusterRules, warnNobodyNotified } from './rules.ts';
+import { readDependencies, readParents } from './deps.ts';
 import { defaultHostCheck, noCheckText } from './hostcheck.ts';
+import { CONTACT_PERIOD_KEYS, readContactPeriods, readObjectTiming, readTimePeriods, readTopLevelEscalations, TIMING_KEYS } from './timing.ts';
 import {
   serviceKey,
   type CommandSpec,
@@ -242,6 +244,8 @@ export function parseDuration(v: Json): number | null {
 
 const HOST_OPTIONS: readonly NotificationOption[] = ['d', 'u', 'r', 'f', 's'];
 const SERVICE_OPTIONS: readonly NotificationOption[] = ['w', 'u', 'c', 'r', 'f', 's'];
+/** Hosts notify UNREACHABLE only when told (u): it is the state of every host behind a dead router. */
+const HOST_DEFAULT_OPTIONS: readonly NotificationOption[] = ['d', 'r', 'f', 's'];
 export const POLICY_KEYS = [
   'check_interval', 'retry_interval', 'max_check_attempts', 'notification_interval', 'first_notification_delay',
   'notifications_enabled', 'flap_detection', 'freshness', 'timeout',
@@ -307,7 +311,7 @@ export function readPolicy(sec: Section | null, base: PolicyDefaults, kind: 'hos
     retryIntervalMs: sec.duration('retry_interval', b.retryIntervalMs, 1000),
     notificationIntervalMs: sec.duration('notification_interval', b.notificationIntervalMs),
     firstNotificationDelayMs: sec.duration('first_notification_delay', b.firstNotificationDelayMs),
-    notificationOptions: readOptions(sec, 'notification_options', kind === 'host' ? HOST_OPTIONS : SERVICE_OPTIONS, kind === 'host' ? HOST_OPTIONS : SERVICE_OPTIONS),
+    notificationOptions: readOptions(sec, 'notification_options', kind === 'host' ? HOST_OPTIONS : SERVICE_OPTIONS, kind === 'host' ? HOST_DEFAULT_OPTIONS : SERVICE_OPTIONS),
     notificationsEnabled: sec.bool('notifications_enabled', b.notificationsEnabled),
     flap,
     freshness,
@@ -418,11 +422,11 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     }));
   }
   const top = Section.of(c, [], doc.toJS({ maxAliasCount: 100 }) ?? {}, true) ?? new Section(c, [], {});
-  top.keys(['server', 'defaults', 'notifications', 'contacts', 'contact_groups', 'hosts', 'services', 'cluster_rules', 'downtimes']);
+  top.keys(['server', 'defaults', 'notifications', 'contacts', 'contact_groups', 'hosts', 'services', 'cluster_rules', 'downtimes', 'timeperiods', 'escalations', 'dependencies']);
 
   // server
   const srv = top.sub('server') ?? new Section(c, ['server'], {});
-  srv.keys(['listen', 'database', 'api_token_env', 'api_token_file', 'max_concurrent_checks', 'timeout_state', 'macros', 'title', 'degraded_alert_after', 'sse_max_per_source', 'sse_max_total', 'check_environment', 'passive_tokens', 'passive_tokens_file']);
+  srv.keys(['listen', 'database', 'api_token_env', 'api_token_file', 'max_concurrent_checks', 'timeout_state', 'macros', 'title', 'degraded_alert_after', 'sse_max_per_source', 'sse_max_total', 'check_environment', 'passive_tokens', 'passive_tokens_file', 'timezone']);
   let listenHost = '127.0.0.1';
   let listenPort = 8080;
   const listen = srv.str('listen');
@@ -453,7 +457,9 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
       else checkEnvironment[k] = String(v);
     }
   }
+  const timing = readTimePeriods(c, top, srv);
   const server: ServerSettings = {
+    timezone: timing.timezone,
     listenHost,
     listenPort,
     database: srv.str('database') ?? 'hawatch.db',
@@ -499,7 +505,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
   for (const [name, v] of Object.entries(contactsSec?.value ?? {})) {
     const s = Section.of(c, ['contacts', name], v, true);
     if (!s) continue;
-    s.keys(['email', 'sms', 'sms_via', 'host_notification_options', 'service_notification_options']);
+    s.keys(['email', 'sms', 'sms_via', 'host_notification_options', 'service_notification_options', ...CONTACT_PERIOD_KEYS]);
     const email = s.str('email');
     if (email !== null && !/^[^\s@]+@[^\s@]+$/.test(email)) c.fail(['contacts', name, 'email'], `is not an email address: ${JSON.stringify(email)}`);
     const sms = s.str('sms');
@@ -518,6 +524,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     if (email !== null && !notifier.email) c.fail(['contacts', name, 'email'], 'email contacts need notifications.email (the SMTP server)');
     if (email === null && sms === null) c.fail(['contacts', name], 'needs email or sms (or both)');
     contacts.set(name, {
+      ...readContactPeriods(s, timing),
       name,
       email,
       sms: sms?.replace(/[\s-]/g, '') ?? null,
@@ -557,7 +564,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) c.fail(path, 'host names are letters, digits, _ . - (they appear in URLs and macros)', true);
     const s = Section.of(c, path, v ?? {}, true);
     if (!s) continue;
-    s.keys(['address', 'nrpe', 'ssh', 'local', 'check', 'args', 'passive', 'push_token_file', 'contacts', 'contact_groups', 'notification_options', ...POLICY_KEYS]);
+    s.keys(['address', 'nrpe', 'ssh', 'local', 'check', 'args', 'passive', 'push_token_file', 'contacts', 'contact_groups', 'notification_options', 'parents', ...POLICY_KEYS, ...TIMING_KEYS]);
     const address = s.str('address') ?? name;
     if (isIP(address) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(address)) c.fail([...path, 'address'], `is neither an IP address nor a DNS name: ${JSON.stringify(address)}`);
     const pol = readPolicy(s, baseHost, 'host');
@@ -569,6 +576,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     // A passive host gets its state from results sent to the server: no default check either.
     const check = off || passive ? null : written ?? defaultHostCheck(transport);
     hosts.set(name, {
+      ...readObjectTiming(s, 'host', timing, resolveContacts),
       name,
       address,
       transport,
@@ -594,7 +602,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     const path = ['services', i];
     const s = Section.of(c, path, v, true);
     if (!s) return;
-    s.keys(['name', 'host', 'hosts', 'command', 'args', 'passive', 'run_on', 'confirm', 'contacts', 'contact_groups', 'notification_options', ...POLICY_KEYS]);
+    s.keys(['name', 'host', 'hosts', 'command', 'args', 'passive', 'run_on', 'confirm', 'contacts', 'contact_groups', 'notification_options', 'dependencies', ...POLICY_KEYS, ...TIMING_KEYS]);
     const passive = readPassive(c, s, 'command');
     const runOnRaw = s.str('run_on') ?? 'host';
     if (runOnRaw !== 'host' && runOnRaw !== 'server') c.fail([...path, 'run_on'], `is ${runOnRaw}: write host (over the host's nrpe or ssh, the default) or server (on this admin node, against the host's address)`);
@@ -609,6 +617,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     const pol = readPolicy(s, baseService, 'service');
     const confirm = readConfirm(s);
     const svcContacts = resolveContacts(s);
+    const svcTiming = readObjectTiming(s, 'service', timing, resolveContacts);
     targets.forEach((h, j) => {
       const hc = hosts.get(h);
       if (!hc) {
@@ -619,13 +628,17 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
       if (services.has(key)) c.fail([...path, 'name'], `service '${name}' is defined twice on host ${h}`);
       if (command && runOn === 'host' && hc.transport.kind === 'nrpe' && command.argv.length - 1 > 16) c.fail([...path, 'command'], 'NRPE passes at most 16 arguments');
       servicePaths.set(key, path);
-      services.set(key, { key, hostName: h, name, command: command ?? { line: '', argv: [''], args: [] }, policy: pol.policy, timeoutMs: pol.timeoutMs, contacts: svcContacts.length ? svcContacts : hc.contacts, passive, ...(runOn === 'server' ? { runOn } : {}), ...(confirm ? { confirm } : {}) });
+      services.set(key, { ...svcTiming, key, hostName: h, name, command: command ?? { line: '', argv: [''], args: [] }, policy: pol.policy, timeoutMs: pol.timeoutMs, contacts: svcContacts.length ? svcContacts : hc.contacts, passive, ...(runOn === 'server' ? { runOn } : {}), ...(confirm ? { confirm } : {}) });
     });
   });
 
   // cluster rules (server/inventory/rules.ts), then who would be told about what
-  const clusterRules = readClusterRules(c, top, { hosts, services, baseHost, baseService, resolveContacts });
+  const clusterRules = readClusterRules(c, top, { hosts, services, baseHost, baseService, resolveContacts, timing: (r) => readObjectTiming(r, 'service', timing, resolveContacts, false) });
+  readTopLevelEscalations(c, top, timing, resolveContacts, { hosts, services, clusterRules });
   warnNobodyNotified(c, { hosts, services, clusterRules, contacts, servicePaths });
+  // parents and dependencies (server/inventory/deps.ts): after the rules, a rule can be a master
+  readParents(c, top, hosts);
+  const dependencies = readDependencies(c, top, { hosts, services, clusterRules, servicePaths });
 
   // recurring downtimes
   const downtimes: RecurringDowntime[] = [];
@@ -671,6 +684,8 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     contactGroups,
     clusterRules,
     downtimes,
+    timeperiods: timing.periods,
+    dependencies,
     warnings: c.warnings,
   };
 }

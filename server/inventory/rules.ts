@@ -8,8 +8,9 @@
  */
 import { parseStateName } from '../../nagios/states.ts';
 import { noCheckText } from './hostcheck.ts';
+import { inhibitionCycle, resolveInhibitions, type InhibitTarget } from '../state/inhibition.ts';
 import { POLICY_KEYS, readPolicy, Section, type Checker, type Path, type PolicyDefaults } from './load.ts';
-import { serviceKey, type ClusterRuleConfig, type ContactConfig, type HoldDown, type HostConfig, type MemberMatch, type RuleJudge, type ServiceConfig } from './types.ts';
+import { serviceKey, type ClusterRuleConfig, type ContactConfig, type ObjectTiming, type HoldDown, type HostConfig, type MemberMatch, type RuleJudge, type ServiceConfig } from './types.ts';
 
 /** Default hold-down: a bad judgement must repeat 3 times over at least 30 s before it is HARD. */
 export const DEFAULT_HOLD_DOWN: HoldDown = { results: 3, timeMs: 30_000 };
@@ -24,6 +25,8 @@ export interface RuleContext {
   readonly baseHost: PolicyDefaults;
   readonly baseService: PolicyDefaults;
   readonly resolveContacts: (s: Section) => string[];
+  /** notification_period and escalations of a rule (server/inventory/timing.ts). */
+  readonly timing?: ((r: Section) => ObjectTiming) | undefined;
 }
 
 export function readClusterRules(c: Checker, top: Section, ctx: RuleContext): Map<string, ClusterRuleConfig> {
@@ -35,7 +38,7 @@ export function readClusterRules(c: Checker, top: Section, ctx: RuleContext): Ma
     const path = ['cluster_rules', i];
     const r = Section.of(c, path, v, true);
     if (!r) return;
-    r.keys(['name', 'host', 'description', 'kind', 'role', 'count', 'value', 'hold_down', 'service', 'hosts', 'members', 'match', 'expect', 'state', 'contacts', 'contact_groups', 'notification_options', ...POLICY_KEYS]);
+    r.keys(['name', 'host', 'description', 'kind', 'role', 'count', 'value', 'hold_down', 'service', 'hosts', 'members', 'match', 'expect', 'state', 'contacts', 'contact_groups', 'notification_options', 'notification_period', 'check_period', 'escalations', 'inhibits', ...POLICY_KEYS]);
     const name = r.str('name', true);
     // Same names as services and hosts: they end up in mail subjects and SMS (no ' " < > & ...).
     if (name && !/^[A-Za-z0-9][A-Za-z0-9 _.:()-]*$/.test(name)) c.fail([...path, 'name'], 'rule names are letters, digits, space and _ . : ( ) - (they appear in mail subjects and SMS)');
@@ -58,6 +61,7 @@ export function readClusterRules(c: Checker, top: Section, ctx: RuleContext): Ma
     const own = ctx.resolveContacts(r);
     const inherited = [...new Set(members.flatMap((m) => hosts.get(m.hostName)?.contacts ?? []))];
     clusterRules.set(key, {
+      ...ctx.timing?.(r),
       key,
       name,
       hostName,
@@ -73,9 +77,47 @@ export function readClusterRules(c: Checker, top: Section, ctx: RuleContext): Ma
       violationState: r.state('state', 2),
       policy: pol.policy,
       contacts: own.length ? own : inherited,
+      ...(r.has('inhibits') ? { inhibits: readInhibits(c, r) } : {}),
     });
   });
+  checkInhibitionCycles(c, clusterRules, hosts, services);
   return clusterRules;
+}
+
+/**
+ * `inhibits: [members, HOSTGLOB, HOSTGLOB/SERVICEGLOB]`: what the rule holds back while it
+ * is a HARD problem. Globs use * and ? on the names.
+ */
+function readInhibits(c: Checker, r: Section): InhibitTarget[] {
+  return r.strList('inhibits').flatMap((x, j): InhibitTarget[] => {
+    if (x === 'members') return [{ kind: 'members' }];
+    const slash = x.indexOf('/');
+    const host = slash < 0 ? x : x.slice(0, slash);
+    const service = slash < 0 ? null : x.slice(slash + 1);
+    const glob = /^[A-Za-z0-9_.:()* ?-]+$/;
+    if (!glob.test(host) || (service !== null && !glob.test(service))) {
+      c.fail([...r.path, 'inhibits', j], `'${x}' is not members, HOSTGLOB or HOSTGLOB/SERVICEGLOB (names with * and ?)`);
+      return [];
+    }
+    return [{ kind: 'glob', host, service }];
+  });
+}
+
+function checkInhibitionCycles(c: Checker, rules: ReadonlyMap<string, ClusterRuleConfig>, hosts: ReadonlyMap<string, HostConfig>, services: ReadonlyMap<string, ServiceConfig>): void {
+  const objects = [
+    ...[...hosts.keys()].map((h) => ({ key: h, hostName: h, serviceName: null })),
+    ...[...services.values()].map((s) => ({ key: s.key, hostName: s.hostName, serviceName: s.name })),
+    ...[...rules.values()].map((r) => ({ key: r.key, hostName: r.hostName, serviceName: r.name })),
+  ];
+  const resolved = resolveInhibitions(rules.values(), objects);
+  [...rules.values()].forEach((r, i) => {
+    if (r.inhibits?.length && resolved.get(r.key)?.size === 0) c.warn(['cluster_rules', i, 'inhibits'], `rule ${r.key} inhibits nothing: no host or service matches its inhibits globs`);
+  });
+  const cycle = inhibitionCycle(resolved);
+  if (cycle) {
+    const i = [...rules.keys()].indexOf(cycle[0] ?? '');
+    c.fail(['cluster_rules', Math.max(0, i), 'inhibits'], `rules inhibit each other in a cycle (${cycle.join(' inhibits ')}): each would hold the other back while both fail, remove one of the inhibits`);
+  }
 }
 
 function readMembers(c: Checker, r: Section, services: ReadonlyMap<string, ServiceConfig>): { hostName: string; serviceName: string; key: string }[] {

@@ -1,7 +1,20 @@
 /** The inventory after validation: every default resolved, every reference checked. */
+import type { InhibitTarget } from '../state/inhibition.ts';
 import type { StateCode } from '../../nagios/states.ts';
 import type { Transport } from '../executors/types.ts';
 import type { CheckPolicy, NotificationOption } from '../state/types.ts';
+import type { EscalationConfig } from '../notify/escalations.ts';
+import type { TimePeriod } from '../notify/timeperiods.ts';
+
+/** notification_period, check_period and escalations of a host, service or rule (server/inventory/timing.ts). */
+export interface ObjectTiming {
+  /** Time period name; absent = 24x7. Problem notifications outside it are held until it opens. */
+  readonly notificationPeriod?: string | undefined;
+  /** Time period name; absent = 24x7. Regular active checks run only inside it. */
+  readonly checkPeriod?: string | undefined;
+  readonly escalations?: readonly EscalationConfig[] | undefined;
+}
+import type { DependencyConfig } from '../state/dependencies.ts';
 
 export interface CommandSpec {
   /** The command line as written (for display). */
@@ -12,7 +25,7 @@ export interface CommandSpec {
   readonly args: readonly string[];
 }
 
-export interface HostConfig {
+export interface HostConfig extends ObjectTiming {
   readonly name: string;
   readonly address: string;
   readonly transport: Transport;
@@ -34,9 +47,11 @@ export interface HostConfig {
   /** push_token_file: this host's agent pushes its results with the token in it, for this host only. */
   readonly pushTokenFile?: string | null | undefined;
   readonly timeoutMs: number;
+  /** Nagios parents: the hosts in front of this one (a failed check is UNREACHABLE when all are down). */
+  readonly parents?: readonly string[] | undefined;
 }
 
-export interface ServiceConfig {
+export interface ServiceConfig extends ObjectTiming {
   readonly key: string;
   readonly hostName: string;
   readonly name: string;
@@ -66,6 +81,9 @@ export interface ContactConfig {
   readonly smsVia: SmsRoute | null;
   readonly hostOptions: readonly NotificationOption[];
   readonly serviceOptions: readonly NotificationOption[];
+  /** Nagios host_notification_period / service_notification_period; absent = 24x7. */
+  readonly hostNotificationPeriod?: string | undefined;
+  readonly serviceNotificationPeriod?: string | undefined;
 }
 
 export type MemberMatch =
@@ -92,7 +110,7 @@ export interface HoldDown {
   readonly timeMs: number;
 }
 
-export interface ClusterRuleConfig {
+export interface ClusterRuleConfig extends ObjectTiming {
   /** exactly_one, at_least, at_most, all_agree, quorum, or count (match + expect). */
   readonly kindName: string;
   readonly judge: RuleJudge;
@@ -111,6 +129,8 @@ export interface ClusterRuleConfig {
   readonly violationState: StateCode;
   readonly policy: CheckPolicy;
   readonly contacts: readonly string[];
+  /** Objects whose problem notifications this rule holds while it is a HARD problem (server/state/inhibition.ts). */
+  readonly inhibits?: readonly InhibitTarget[] | undefined;
 }
 
 export interface RecurringDowntime {
@@ -191,6 +211,8 @@ export interface ServerSettings {
   /** NRDP tokens (server.passive_tokens), and/or a file with one per line, read when used. */
   readonly passiveTokens?: readonly string[] | undefined;
   readonly passiveTokensFile?: string | null | undefined;
+  /** IANA zone in which time periods are read (server.timezone); default the process's. */
+  readonly timezone?: string | undefined;
 }
 
 export interface Inventory {
@@ -203,6 +225,10 @@ export interface Inventory {
   readonly contactGroups: ReadonlyMap<string, readonly string[]>;
   readonly clusterRules: ReadonlyMap<string, ClusterRuleConfig>;
   readonly downtimes: readonly RecurringDowntime[];
+  /** Time periods by name (`timeperiods:`), 24x7 always among them. */
+  readonly timeperiods?: ReadonlyMap<string, TimePeriod> | undefined;
+  /** Host and service dependencies (server/state/dependencies.ts). */
+  readonly dependencies?: readonly DependencyConfig[] | undefined;
   /** Things that work but deserve a look (unverified TLS, plain SMTP off loopback). */
   readonly warnings: readonly string[];
 }

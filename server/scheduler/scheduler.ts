@@ -117,6 +117,12 @@ export class Scheduler {
     e.due = at;
     e.timer = this.o.clock.setTimeout(() => {
       e.timer = null;
+      // Outside check_period a regular check waits for the period to open (a forced recheck does not).
+      const wait = this.o.monitor.checkPeriodWait(e.key);
+      if (wait !== null) {
+        this.arm(e, wait);
+        return;
+      }
       this.enqueue(e);
     }, Math.max(0, at - this.o.clock.now()));
   }
@@ -181,6 +187,15 @@ export class Scheduler {
     this.aborts.add(abort);
     let ok = false;
     try {
+      // Execution dependency (Nagios): while a master fails, the check is not run and the
+      // object keeps its last state; tried again at the normal interval.
+      const blocked = this.o.monitor.executionBlocker(e.key);
+      this.o.monitor.checkSkipped(e.key, blocked);
+      if (blocked !== null) {
+        ok = true;
+        this.arm(e, this.o.clock.now() + this.o.monitor.policyOf(e.key).checkIntervalMs);
+        return;
+      }
       const outcome = await this.execute(e.key, abort.signal);
       if (this.stopped || !this.entries.has(e.key)) return;
       this.stats.executed++;
@@ -189,6 +204,8 @@ export class Scheduler {
       this.stats.durationMsTotal += outcome.durationMs;
       const status = this.o.monitor.submitResult(e.key, { ...outcome, latencyMs });
       ok = true;
+      // A host that changed state: its children (and parents) are checked now, not at their next turn.
+      for (const k of this.o.monitor.takeRechecks()) if (k !== e.key) void this.recheck(k);
       // Nagios runs an on-demand host check when a service turns bad, so a dead host is
       // known before the service goes HARD and its alerts are suppressed.
       if (status.kind === 'service' && status.state !== 0) {

@@ -50,13 +50,45 @@ export function memberVerdict(match: MemberMatch, s: CheckStatus | undefined): V
   }
 }
 
+export interface GlobMatcher {
+  test(text: string): boolean;
+}
+
 /**
  * `*` and `?` as in a shell glob, everything else literal, except that they never match `@`:
  * labels with `@` are a node's view of a peer (r0@nodeb_peer_primary), so `*_primary` counts
  * each node's own roles and not the same primary twice.
+ *
+ * Matched by the two-pointer wildcard walk (at most pattern x text steps), not a RegExp: a
+ * glob of many stars (`**********X`, easy to send as a silence matcher) made the regular
+ * expression backtrack for seconds per object, on every status request.
  */
-export function globRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^@]*').replace(/\?/g, '[^@]')}$`);
+export function globRegExp(glob: string): GlobMatcher {
+  return { test: (text: string) => wildcardMatch(glob, text, '@') };
+}
+
+export function wildcardMatch(pattern: string, text: string, barrier?: string): boolean {
+  let i = 0;
+  let j = 0;
+  let star = -1;
+  let mark = 0;
+  while (j < text.length) {
+    const p = pattern[i];
+    if (i < pattern.length && p !== '*' && (p === '?' ? text[j] !== barrier : p === text[j])) {
+      i++;
+      j++;
+    } else if (p === '*') {
+      star = i++;
+      mark = j;
+    } else if (star !== -1 && text[mark] !== barrier) {
+      // The last star takes one more character; no earlier star needs to (it could not
+      // cross a barrier either, and anything else the last star can take as well).
+      i = star + 1;
+      j = ++mark;
+    } else return false;
+  }
+  while (pattern[i] === '*') i++;
+  return i === pattern.length;
 }
 
 /**

@@ -13,6 +13,7 @@ import {
   type CheckStatus,
   type Downtime,
   type HistoryEvent,
+  type NotificationGate,
   type NotificationIntent,
   type NotificationTypeName,
   type ObjectKind,
@@ -26,6 +27,10 @@ export interface HostContext {
   readonly problem: boolean;
   /** The host is in scheduled downtime (blocks its services' notifications too). */
   readonly inDowntime: boolean;
+  /** The host is UNREACHABLE (its parents are down), not DOWN: said in the suppression reason. */
+  readonly unreachable?: boolean | undefined;
+  /** A notification dependency holds this object's notifications (server/state/dependencies.ts). */
+  readonly dependency?: string | null | undefined;
 }
 
 const NO_HOST_PROBLEM: HostContext = { problem: false, inDowntime: false };
@@ -80,40 +85,44 @@ function event(status: CheckStatus, at: number, type: HistoryEvent['type'], deta
 }
 
 /** Why a problem notification may not go out now; null when it may. */
-export function problemNotificationBlocker(status: CheckStatus, policy: CheckPolicy, host: HostContext, now: number): string | null {
+export function problemNotificationBlocker(status: CheckStatus, policy: CheckPolicy, host: HostContext, now: number, gate?: NotificationGate): string | null {
   if (status.state === 0) return 'not a problem state';
   if (status.stateType !== 'HARD') return 'soft state';
   if (!policy.notificationsEnabled) return 'notifications disabled';
-  if (status.kind === 'service' && host.problem) return 'host is down';
+  if (status.kind === 'service' && host.problem) return host.unreachable ? 'host is unreachable' : 'host is down';
+  if (host.dependency) return `suppressed by ${host.dependency}`;
   if (status.downtimeDepth > 0) return 'in scheduled downtime';
   if (status.kind === 'service' && host.inDowntime) return 'host in scheduled downtime';
   if (status.flap.flapping) return 'flapping';
   if (status.ack) return 'acknowledged';
   const option = optionForState(status.kind, status.state);
   if (option === null || !policy.notificationOptions.includes(option)) return `notification_options exclude ${stateLabel(status.kind, status.state)}`;
+  // Outside notification_period the notification is held, not dropped: it goes out when the period opens.
+  if (gate?.blocker) return gate.blocker;
   const n = status.notification;
   if (n.number === 0) {
     if (now < status.lastHardStateChange + policy.firstNotificationDelayMs) return 'first_notification_delay not reached';
     return null;
   }
   if (n.lastNotifiedState !== status.state) return null; // a hard change between problem states is news
-  if (policy.notificationIntervalMs === 0) return 'already notified (notification_interval 0)';
+  if (gate && n.nextAt === null) return 'already notified (notification_interval 0)';
+  if (!gate && policy.notificationIntervalMs === 0) return 'already notified (notification_interval 0)';
   if (n.nextAt !== null && now < n.nextAt) return 'before next notification time';
   return null;
 }
 
-function notifyProblem(status: CheckStatus, policy: CheckPolicy, now: number): { status: CheckStatus; note: NotificationIntent } {
+export function notifyProblem(status: CheckStatus, policy: CheckPolicy, now: number, gate?: NotificationGate): { status: CheckStatus; note: NotificationIntent } {
   const number = status.notification.number + 1;
   const next: CheckStatus = {
     ...status,
     notification: {
       number,
       lastAt: now,
-      nextAt: policy.notificationIntervalMs > 0 ? now + policy.notificationIntervalMs : null,
+      nextAt: gate ? gate.nextAt(number, now, status) : policy.notificationIntervalMs > 0 ? now + policy.notificationIntervalMs : null,
       lastNotifiedState: status.state,
     },
   };
-  return { status: next, note: intent(next, NotificationType.PROBLEM, now, { number }) };
+  return { status: next, note: intent(next, NotificationType.PROBLEM, now, { number, problemSince: status.lastHardStateChange }) };
 }
 
 const RESET_COUNTERS = { number: 0, lastAt: null, nextAt: null, lastNotifiedState: null } as const;
@@ -125,6 +134,8 @@ export interface ApplyResultInput {
   readonly result: ResultInput;
   readonly now: number;
   readonly host?: HostContext | undefined;
+  /** notification_period and escalations (server/notify/escalations.ts); none: always, policy interval. */
+  readonly gate?: NotificationGate | undefined;
 }
 
 export function applyResult(input: ApplyResultInput): Transition {
@@ -209,18 +220,18 @@ export function applyResult(input: ApplyResultInput): Transition {
 
   if (hardRecovery) {
     const notified = status.notification.number > 0;
-    if (notified && policy.notificationsEnabled && policy.notificationOptions.includes('r') && status.downtimeDepth === 0 && !status.flap.flapping && !(status.kind === 'service' && (host.problem || host.inDowntime))) {
-      notifications.push(intent(status, NotificationType.RECOVERY, now));
+    if (notified && policy.notificationsEnabled && policy.notificationOptions.includes('r') && status.downtimeDepth === 0 && !status.flap.flapping && !(status.kind === 'service' && (host.problem || host.inDowntime)) && !host.dependency) {
+      notifications.push(intent(status, NotificationType.RECOVERY, now, { problemNumber: status.notification.number, problemSince: prev.lastHardStateChange }));
     } else if (notified) {
-      history.push(event(status, now, 'NOTIFICATION_SUPPRESSED', 'recovery'));
+      history.push(event(status, now, 'NOTIFICATION_SUPPRESSED', host.dependency ? `recovery suppressed by ${host.dependency}` : 'recovery'));
     }
     status = { ...status, notification: RESET_COUNTERS };
   } else if (softRecovery) {
     status = { ...status, notification: RESET_COUNTERS };
   } else if (newState !== 0 && stateType === 'HARD') {
-    const blocker = problemNotificationBlocker(status, policy, host, now);
+    const blocker = problemNotificationBlocker(status, policy, host, now, input.gate);
     if (blocker === null) {
-      const n = notifyProblem(status, policy, now);
+      const n = notifyProblem(status, policy, now, input.gate);
       status = n.status;
       notifications.push(n.note);
     } else if (hardChange) {
@@ -229,6 +240,18 @@ export function applyResult(input: ApplyResultInput): Transition {
   }
 
   return { status, downtimes: dt.downtimes, notifications, history };
+}
+
+/**
+ * A problem notification that falls due without a new result: held by notification_period
+ * until the period opened, or an escalation that starts after a time. Nothing when not due.
+ */
+export function notifyIfDue(status: CheckStatus, policy: CheckPolicy, host: HostContext, now: number, gate: NotificationGate): Transition {
+  const none: Transition = { status, downtimes: [], notifications: [], history: [] };
+  if (!status.checked || status.state === 0 || status.stateType !== 'HARD') return none;
+  if (problemNotificationBlocker(status, policy, host, now, gate) !== null) return none;
+  const n = notifyProblem(status, policy, now, gate);
+  return { status: n.status, downtimes: [], notifications: [n.note], history: [] };
 }
 
 /**

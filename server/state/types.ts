@@ -152,9 +152,25 @@ export interface NotificationIntent {
   readonly number: number;
   readonly author?: string | undefined;
   readonly comment?: string | undefined;
+  /** RECOVERY: the number of the last problem notification (escalations pick the recipients from it). */
+  readonly problemNumber?: number | undefined;
+  /** PROBLEM and RECOVERY: when the problem became HARD (escalations by elapsed time). */
+  readonly problemSince?: number | undefined;
 }
 
-export type HistoryEventType = 'STATE' | 'NOTIFICATION_SUPPRESSED' | 'ACK' | 'ACK_REMOVED' | 'DOWNTIME' | 'FLAPPING' | 'STALE';
+/**
+ * Time rules of the problem notification logic, evaluated by the caller at `now`
+ * (server/notify/escalations.ts): the object's notification_period, and when the next
+ * problem notification is due (escalations may shorten the interval or start by time).
+ */
+export interface NotificationGate {
+  /** Why no problem notification may go out now (outside notification_period), or null. */
+  readonly blocker: string | null;
+  /** When the notification after number `sent` (sent at `now`) is due; null = never again for this problem. */
+  nextAt(sent: number, now: number, status: CheckStatus): number | null;
+}
+
+export type HistoryEventType = 'STATE' | 'NOTIFICATION_SUPPRESSED' | 'ACK' | 'ACK_REMOVED' | 'DOWNTIME' | 'FLAPPING' | 'STALE' | 'CHECK_SKIPPED';
 
 export interface HistoryEvent {
   readonly key: string;

@@ -6,6 +6,7 @@
  */
 import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import type { Silence } from '../notify/silences.ts';
 import type { CheckStatus, Downtime, HistoryEvent } from '../state/types.ts';
 import type { HistoryQuery, OutboxRow, Store, StoreChange } from './types.ts';
 
@@ -26,6 +27,7 @@ CREATE TABLE IF NOT EXISTS outbox (
   next_attempt_at INTEGER NOT NULL, sent_at INTEGER, last_error TEXT, attempt_at INTEGER, attempt_message_id TEXT);
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, next_attempt_at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS silence (id TEXT PRIMARY KEY, json TEXT NOT NULL);
 `;
 
 interface OutboxDbRow {
@@ -112,6 +114,8 @@ export function openSqliteStore(file: string, now: () => number = Date.now, log:
   const upsertStatus = db.prepare('INSERT INTO status (key, json) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET json = excluded.json');
   const deleteDowntimesOf = db.prepare('DELETE FROM downtime WHERE key = ?');
   const insertDowntime = db.prepare('INSERT OR REPLACE INTO downtime (id, key, json) VALUES (?, ?, ?)');
+  const upsertSilence = db.prepare('INSERT INTO silence (id, json) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET json = excluded.json');
+  const deleteSilence = db.prepare('DELETE FROM silence WHERE id = ?');
   const insertHistory = db.prepare('INSERT INTO history (key, at, type, state, state_type, attempt, output, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
   const insertOutbox = db.prepare('INSERT INTO outbox (created_at, contact, channel, notification, next_attempt_at) VALUES (?, ?, ?, ?, ?)');
   const pendingIds = db.prepare(`SELECT id FROM outbox WHERE status = 'pending' ORDER BY id LIMIT ?`);
@@ -128,6 +132,10 @@ export function openSqliteStore(file: string, now: () => number = Date.now, log:
     for (const [key, list] of change.downtimes ?? []) {
       deleteDowntimesOf.run(key);
       for (const d of list) insertDowntime.run(d.id, d.key, JSON.stringify(d));
+    }
+    for (const [id, sil] of change.silences ?? []) {
+      if (sil === null) deleteSilence.run(id);
+      else upsertSilence.run(id, JSON.stringify(sil));
     }
     for (const h of change.history) insertHistory.run(h.key, h.at, h.type, h.state, h.stateType, h.attempt, h.output, h.detail ?? null);
     const created = now();
@@ -155,7 +163,7 @@ export function openSqliteStore(file: string, now: () => number = Date.now, log:
    * corrupted page, are left out with a log line naming the file, so one bad row cannot stop
    * every start. The object then starts as pending and is checked again.
    */
-  function loadJson<T>(table: 'status' | 'downtime', label: string): T[] {
+  function loadJson<T>(table: 'status' | 'downtime' | 'silence', label: string): T[] {
     const out: T[] = [];
     let keys: { key: string; rowid: number }[];
     try {
@@ -179,6 +187,7 @@ export function openSqliteStore(file: string, now: () => number = Date.now, log:
   return {
     loadStatuses: () => loadJson<CheckStatus>('status', 'status'),
     loadDowntimes: () => loadJson<Downtime>('downtime', 'downtime'),
+    loadSilences: () => loadJson<Silence>('silence', 'silence'),
     commit: (change) => commit(change),
     forget: (keys) => forget(keys),
     history(q: HistoryQuery): HistoryEvent[] {

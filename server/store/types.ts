@@ -1,3 +1,4 @@
+import type { Silence } from '../notify/silences.ts';
 import type { CheckStatus, Downtime, HistoryEvent, NotificationIntent } from '../state/types.ts';
 
 export type Channel = 'email' | 'sms';
@@ -31,6 +32,8 @@ export interface StoreChange {
   readonly statuses: readonly CheckStatus[];
   /** Replace all downtimes of these keys. */
   readonly downtimes?: ReadonlyMap<string, readonly Downtime[]> | undefined;
+  /** Silences to write (by id), or to delete (null). */
+  readonly silences?: ReadonlyMap<string, Silence | null> | undefined;
   readonly history: readonly HistoryEvent[];
   readonly outbox: readonly OutboxInsert[];
 }
@@ -45,6 +48,7 @@ export interface HistoryQuery {
 export interface Store {
   loadStatuses(): CheckStatus[];
   loadDowntimes(): Downtime[];
+  loadSilences(): Silence[];
   commit(change: StoreChange): void;
   /** Removes objects that left the inventory (statuses and downtimes). */
   forget(keys: readonly string[]): void;

@@ -67,6 +67,18 @@ describe('npm install -g of the tarball', () => {
     for (let i = 0; i < bins.length; i += 4) await Promise.all(bins.slice(i, i + 4).map(one));
   });
 
+  it('puts the agent where the source tree systemd unit (agent/hawatch-agent.service) runs it from', async () => {
+    const unit = readFileSync(join(ROOT, 'agent', 'hawatch-agent.service'), 'utf8');
+    const start = /^ExecStart=(\S+) (\S+)/m.exec(unit);
+    expect(start?.[1]).toBe('/usr/bin/node');
+    // npm install -g puts packages in PREFIX/lib/node_modules; the unit's PREFIX is /usr/local.
+    expect(start?.[2]).toMatch(/^\/usr\/local\/lib\/node_modules\//);
+    const installed = join(prefix(), start![2]!.slice('/usr/local/'.length));
+    expect(existsSync(installed), installed).toBe(true);
+    const r = await runProgram(process.execPath, [installed, '-V'], { env: env(), timeoutMs: 20_000 });
+    expect(r.stdout).toMatch(/^hawatch-agent /);
+  });
+
   it('installs a server that validates the example inventory and serves with a store', async () => {
     const check = await runProgram('/usr/bin/env', ['-C', dir, 'hawatch-server', 'check', '--config', join(ROOT, 'packaging', 'server', 'inventory.yaml')], { env: env(), timeoutMs: 20_000 });
     expect(check.code, check.stderr).toBe(0);

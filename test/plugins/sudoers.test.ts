@@ -18,6 +18,7 @@ import drbd from '../../plugins/drbd/index.ts';
 import iptables from '../../plugins/iptables/index.ts';
 import keepalived from '../../plugins/keepalived/index.ts';
 import lvs from '../../plugins/lvs/index.ts';
+import nfs from '../../plugins/nfs/index.ts';
 import nginx from '../../plugins/nginx/index.ts';
 import vip from '../../plugins/vip/index.ts';
 import { runProgram } from '../support/bin.ts';
@@ -25,7 +26,7 @@ import { fixturePath, readFixture, ROOT } from '../support/paths.ts';
 import { requireFile, requireRoot, requireUser } from '../support/require.ts';
 import { removeDir, tempDir } from '../support/tmp.ts';
 
-const PLUGINS_WITH_SUDO = ['corosync', 'crm', 'drbd', 'iptables', 'keepalived', 'lvs', 'nginx', 'vip'];
+const PLUGINS_WITH_SUDO = ['corosync', 'crm', 'drbd', 'iptables', 'keepalived', 'lvs', 'nfs', 'nginx', 'vip'];
 
 /** What the stand-in for the system answers, per command run through sudo (file and args joined). */
 const OUTPUTS: Record<string, string> = {
@@ -41,6 +42,7 @@ const OUTPUTS: Record<string, string> = {
   '/usr/sbin/drbdsetup events2 --now --statistics': readFixture('drbd', 'events2-9-healthy.txt'),
   '/usr/sbin/crm_mon --output-as=xml --inactive': readFixture('crm', 'healthy.xml'),
   '/usr/sbin/nginx -T': readFixture('nginx', 'lb-http-stream.nginx-T.txt'),
+  '/usr/sbin/exportfs -v': '/srv/web      \t192.0.2.0/24(sync,wdelay,hide,no_subtree_check,sec=sys,rw,secure,root_squash,no_all_squash)\n',
 };
 
 const ok = (stdout: string): CommandResult => ({ stdout, stderr: '', exitCode: 0, signal: null });
@@ -121,6 +123,7 @@ beforeAll(async () => {
   record('drbd status', await sudoCommands(drbd, ['--source', 'status-json']));
   record('drbd events2', await sudoCommands(drbd, ['--source', 'events2']));
   record('crm', await sudoCommands(crm, []));
+  record('nfs', await sudoCommands(nfs, ['--sudo', '--server', '--no-rpc', '--no-threads', '--export', '/srv/web']));
   record('nginx', await sudoCommands(nginx, ['--no-error-log', '--no-process-check', '--probe-timeout', '0.5']));
   // Pacemaker 1.1 / 2.0.0-2.0.2 refuse --output-as and are asked again with --as-xml.
   const legacy = await sudoCommands(crm, [], (cmd) => (cmd.includes('--output-as') ? { stdout: '', stderr: "crm_mon: unrecognized option '--output-as=xml'", exitCode: 64, signal: null } : ok(readFixture('crm', 'legacy-as-xml-2.1.xml'))));
@@ -144,7 +147,7 @@ describe('documented sudoers rules', () => {
   it('every check names the program by absolute path, as the rules do', () => {
     expect([...commands.keys()].sort()).toEqual([
       'corosync links', 'corosync quorum', 'crm', 'crm legacy', 'drbd events2', 'drbd status',
-      'iptables 0', 'iptables 1', 'iptables 2', 'keepalived pkill', 'lvs 0', 'lvs 1', 'lvs 2', 'nginx', 'vip arping',
+      'iptables 0', 'iptables 1', 'iptables 2', 'keepalived pkill', 'lvs 0', 'lvs 1', 'lvs 2', 'nfs', 'nginx', 'vip arping',
     ]);
     for (const [name, argv] of commands) expect(argv[0], name).toMatch(/^\//);
   });
@@ -176,6 +179,8 @@ describe('documented sudoers rules', () => {
       ['/usr/bin/pkill', 'keepalived'],
       ['/usr/sbin/nginx', '-T', '-c', '/tmp/other.conf'],
       ['/usr/sbin/nginx', '-s', 'stop'],
+      ['/usr/sbin/exportfs', '-ua'],
+      ['/usr/sbin/exportfs', '-v', '-o', 'rw', '*:/'],
     ];
     expect(await allowed(forbidden)).toEqual(forbidden.map(() => false));
   });

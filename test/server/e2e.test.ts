@@ -178,7 +178,7 @@ services:
     srv.child.kill('SIGTERM');
     expect(await srv.exited).toBe(0);
     await stopSmtp(smtp);
-  });
+  }, 90_000); // real processes, an SMTP outage and a restart: 16 s alone, past 30 s on a loaded 2-core machine
 
   it('runs the embedded default inventory: demo checks as real processes, status page served', async () => {
     const port = await freePort();

@@ -49,9 +49,19 @@ function inventory(agentPort: number, file = join(dir, 'inv.yaml')): string {
 defaults: { check_interval: 1m, retry_interval: 20s, timeout: 20s }
 notifications:
   email: { smtp: { host: 127.0.0.1, port: 25, security: none }, from: hawatch@localhost }
+timeperiods:
+  workhours:
+    alias: work hours
+    ranges: [monday 09:00-17:00, tuesday 09:00-12:00, tuesday 13:00-17:00, "friday 09:00-17:00,18:00-20:00"]
+    exclude: [holidays]
+  holidays:
+    alias: holidays
+    ranges: ["2026-12-25 00:00-24:00", "december 26 00:00-24:00", "monday -1 may 00:00-24:00", "thursday 4 november 00:00-24:00", "january 1 00:00-00:00"]
+  oncall:
+    ranges: { "monday 3": "00:00-24:00", "day 1 - 15": "00:00-06:00", "2026-01-01 - 2026-02-01 / 7": "00:00-24:00", "day -1": "22:00-24:00", "february 10 - march 15": "08:00-09:00", "tuesday 1 april - friday 2 may / 3": "10:00-11:00" }
 contacts:
-  alice: { email: alice@example.org, service_notification_options: [w, c, r], host_notification_options: [d, r] }
-  bob: { email: bob@example.org }
+  alice: { email: alice@example.org, service_notification_options: [w, c, r], host_notification_options: [d, r], notification_period: workhours }
+  bob: { email: bob@example.org, host_notification_period: oncall }
 contact_groups:
   admins: [alice, bob]
 hosts:
@@ -60,12 +70,15 @@ hosts:
     nrpe: { port: ${agentPort} }
     check: check_crm --input-file $FIX$/crm/fixtures/healthy.xml
     contact_groups: [admins]
+    notification_period: workhours
   node2:
     address: 192.0.2.12
     nrpe: { port: 5667, tls: false, unreachable_state: unknown }
+    parents: [node1]
   db1:
     address: 192.0.2.21
     ssh: { user: nagios, private_key_file: /etc/ssl/certs/ca-certificates.crt, host_key: "SHA256:abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG" }
+    parents: [node1, node2]
   admin: { local: true, contacts: [alice] }
 services:
   - name: pacemaker
@@ -75,6 +88,11 @@ services:
     host: node1
     command: check_ha_drbd -w $ARG1$ --input-file $ARG2$
     args: ["5", "${DRBD_FIXTURE}"]
+    check_period: workhours
+    notification_period: oncall
+    escalations:
+      - { first_notification: 3, last_notification: 5, contacts: [bob], notification_interval: 10m, escalation_options: [c, r] }
+      - { after: 15m, contact_groups: [admins], escalation_period: oncall }
   - name: dummy text
     host: node1
     command: check_dummy 1 "two words, and more"
@@ -94,6 +112,14 @@ cluster_rules:
     hosts: [node1, node2]
     match: { state: [ok] }
     expect: { at_least: 1 }
+escalations:
+  - { host: node1, first_notification: 2, contacts: [bob] }
+  - { hosts: [node2], services: [pacemaker], first_notification: 2, contacts: [alice] }
+dependencies:
+  - { dependent: node2/pacemaker, master: node1/pacemaker, notification_failure_criteria: [c, u], execution_failure_criteria: c, inherits_parent: true }
+  - { dependent: db1, master: node1, notification_failure_criteria: "d,u" }
+  - { dependent: db1/load, master: cluster/one cluster view, notification_failure_criteria: c, execution_failure_criteria: c }
+  - { dependent: node1/dummy text, master: node2, notification_failure_criteria: d }
 `,
   );
   return file;
@@ -112,6 +138,18 @@ describe('export nagios', () => {
     expect(v.out).toMatch(/Checked 5 hosts\./);
     expect(v.out).toMatch(/Checked 4 host groups\./);
     expect(v.out).toMatch(/Checked 2 contacts\./);
+    // Time periods (every directive class, exclusions) and escalations: nagios4 -v read them all.
+    expect(v.out).toMatch(/Checked 4 time periods\./);
+    expect(v.out).toMatch(/Checked 1 host escalations\./);
+    expect(v.out).toMatch(/Checked 3 service escalations\./);
+    expect(r.out).toMatch(/\n    tuesday 1 april - friday 2 may \/ 3  10:00-11:00\n/);
+    expect(r.out).toMatch(/\n    tuesday +09:00-12:00,13:00-17:00\n/);
+    expect(r.out).toMatch(/\n    exclude +holidays\n/);
+    expect(r.out).toMatch(/service_description\s+drbd r0\n(.*\n)*?\s+notification_period\s+oncall\n/);
+    expect(r.out).toMatch(/check_period\s+workhours\n/);
+    expect(r.out).toMatch(/contact_name\s+alice\n(.*\n)*?\s+host_notification_period\s+workhours\n/);
+    // after: 15m with the default 30 min interval is the second notification in Nagios terms.
+    expect(r.out).toMatch(/first_notification\s+2\n\s+last_notification\s+0\n\s+notification_interval\s+30\n\s+contacts\s+alice,bob\n\s+escalation_period\s+oncall\n/);
     // The only warnings: the objects the inventory gives no contact (node2, db1, the rule), as it is.
     const warnings = v.out.split('\n').filter((l) => l.startsWith('Warning:'));
     for (const w of warnings) expect(w).toMatch(/^Warning: (Host|Service '[^']+' on host) '(node2|db1|cluster)' has no default contacts or contactgroups defined!$/);
@@ -125,6 +163,13 @@ describe('export nagios', () => {
     expect(r.out).toContain("hawatch-ssh!'/usr/lib/nagios/plugins/check_load -w 5,4,3 -c 10,8,6'");
     expect(r.out).toMatch(/check_command\s+hawatch-rule\n/);
     expect(r.out).toMatch(/contacts\s+alice,bob\n/);
+    // parents and dependencies (a service on a host master has no Nagios object: left out)
+    expect(r.out).toMatch(/host_name\s+db1\n[^}]*parents\s+node1,node2\n/);
+    // nagios4 counts each dependency object twice (its execution and its notification half)
+    expect(v.out).toMatch(/Checked 4 service dependencies/);
+    expect(v.out).toMatch(/Checked 2 host dependencies/);
+    expect(r.out).toMatch(/define servicedependency {\n\s+dependent_host_name\s+node2\n\s+dependent_service_description\s+pacemaker\n\s+host_name\s+node1\n\s+service_description\s+pacemaker\n\s+inherits_parent\s+1\n\s+execution_failure_criteria\s+c\n\s+notification_failure_criteria\s+c,u\n}/);
+    expect(r.out).toMatch(/define servicedependency {\n\s+dependent_host_name\s+db1\n\s+dependent_service_description\s+load\n\s+host_name\s+cluster\n\s+service_description\s+one cluster view\n/);
   }, 60_000);
 
   it('passive rules: results from outside, UNKNOWN when none arrives (freshness)', async () => {
@@ -163,7 +208,18 @@ describe('export icinga2', () => {
     expect(v.out).toMatch(/Instantiated 8 Services\./);
     expect(v.out).toMatch(/Instantiated 2 Users\./);
     expect(v.out).toMatch(/Instantiated 1 UserGroup\./);
+    // 3 parent links, and the 4 dependencies (the first split: checks and notifications differ)
+    expect(v.out).toMatch(/Instantiated 8 Dependencies\./);
+    expect(r.out).toContain('object Dependency "hawatch-dependency-1-notifications" {\n  parent_host_name = "node1"\n  parent_service_name = "pacemaker"\n  child_host_name = "node2"\n  child_service_name = "pacemaker"\n  disable_checks = false\n  disable_notifications = true\n  states = [ OK, Warning ]\n}');
+    expect(r.out).toContain('object Dependency "hawatch-parent-node2" {\n  parent_host_name = "node2"\n  child_host_name = "db1"\n  disable_checks = false\n  disable_notifications = true\n  states = [ Up ]\n}');
     expect(v.out).not.toMatch(/warning\//);
+    // Time periods (legacy ranges, excludes) and one Notification per escalation.
+    expect(v.out).toMatch(/Instantiated 4 TimePeriods\./);
+    expect(r.out).toContain('"tuesday 1 april - friday 2 may / 3" = "10:00-11:00"');
+    expect(r.out).toContain('excludes = [ "holidays" ]');
+    expect(r.out).toContain('times = { begin = 900s }');
+    expect(r.out).toMatch(/object User "alice" {\n[^}]*period = "workhours"/);
+    expect(r.out).toContain('check_period = "workhours"');
     expect(r.out).toContain('vars.hawatch_nrpe_args = [ "-w", "5", "--input-file", ');
     expect(r.out).toContain('"-a" = { value = "$hawatch_nrpe_args$"; repeat_key = false; order = 99 }');
     // The host check keeps its command in vars of its own: a service resolves its host's vars
@@ -450,11 +506,15 @@ cluster_rules:
 });
 
 describe('agent command names', () => {
-  it('hawatch checks by name, short name or with a suffix of the user (a second use on one host); others from the plugin folder', () => {
+  it('hawatch checks by name, short name or check_ha_NAME_SUFFIX (a second use on one host); others from the plugin folder', () => {
     const d = '/usr/lib/nagios/plugins';
     expect(agentProgramFor('check_ha_crm', d)).toEqual({ program: `${d}/check_ha_crm`, builtin: true });
     expect(agentProgramFor('check_crm', d)).toEqual({ program: `${d}/check_ha_crm`, builtin: true });
-    expect(agentProgramFor('check_procs_php', d)).toEqual({ program: `${d}/check_ha_procs`, builtin: true });
+    expect(agentProgramFor('check_ha_procs_php', d)).toEqual({ program: `${d}/check_ha_procs`, builtin: true });
+    // Without ha_ a suffixed name is a monitoring-plugins program, never ours.
+    expect(agentProgramFor('check_procs_php', d)).toEqual({ program: `${d}/check_procs_php`, builtin: false });
+    expect(agentProgramFor('check_disk_smb', d)).toEqual({ program: `${d}/check_disk_smb`, builtin: false });
+    expect(agentProgramFor('check_mysql_query', d)).toEqual({ program: `${d}/check_mysql_query`, builtin: false });
     expect(agentProgramFor('check_ha_vip_db', d)).toEqual({ program: `${d}/check_ha_vip`, builtin: true });
     expect(agentProgramFor('check_ssh', d)).toEqual({ program: `${d}/check_ssh`, builtin: false });
     expect(agentProgramFor('check_http', d)).toEqual({ program: `${d}/check_http`, builtin: false });
