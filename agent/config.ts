@@ -8,6 +8,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { DEFAULT_NASTY_METACHARS } from '../nagios/nrpe.ts';
+import { parseWatchSpec, type WatchDef } from './watch.ts';
 
 export const SslVersions = ['TLSv1', 'TLSv1+', 'TLSv1.1', 'TLSv1.1+', 'TLSv1.2', 'TLSv1.2+', 'TLSv1.3', 'TLSv1.3+'] as const;
 export type SslVersion = (typeof SslVersions)[number];
@@ -61,9 +62,32 @@ export interface AgentConfig {
   /** hawatch_builtin_basics: when stock check_users/load/disk/procs/swap lines run built in (see agent/commands.ts). */
   readonly builtinBasics: BuiltinBasics;
   readonly ssl: SslConfig;
+  /** hawatch_watch[COMMAND]: watchers, by the command they re-run (see agent/watch.ts). */
+  readonly watches: ReadonlyMap<string, WatchDef>;
+  /** hawatch_watch_backoff_max: seconds; a dead watcher is restarted after 1, 2, 4 ... s up to this. */
+  readonly watchBackoffMaxS: number;
+  /** hawatch_watch_min_interval: seconds between the starts of two runs of one watched command. */
+  readonly watchMinIntervalS: number;
+  /** hawatch_watch_stat_interval: seconds between the stat polls of file and tail watchers. */
+  readonly watchStatIntervalS: number;
+  readonly push: PushConfig;
   /** Where the config came from (the main file, then includes), for messages. */
   readonly files: readonly string[];
   readonly warnings: readonly string[];
+}
+
+export interface PushConfig {
+  /** hawatch_push_url: https://ADMIN:PORT/api/v1/results */
+  readonly url?: string | undefined;
+  readonly caFile?: string | undefined;
+  readonly fingerprint?: string | undefined;
+  readonly tokenFile?: string | undefined;
+  /** hawatch_push_host: this node's name in the inventory (default: the system host name). */
+  readonly host?: string | undefined;
+  /** hawatch_push_service[COMMAND]=SERVICE: the service name a command's results go to. */
+  readonly services: ReadonlyMap<string, string>;
+  readonly queueSize: number;
+  readonly retryMaxS: number;
 }
 
 export class ConfigError extends Error {
@@ -98,6 +122,12 @@ interface Mutable {
   maxConnectionsPerHost: number;
   handshakeTimeoutS: number;
   builtinBasics: BuiltinBasics;
+  watches: Map<string, WatchDef>;
+  watchMatches: Map<string, { re: RegExp; where: string }>;
+  watchBackoffMaxS: number;
+  watchMinIntervalS: number;
+  watchStatIntervalS: number;
+  push: { url?: string; caFile?: string; fingerprint?: string; tokenFile?: string; host?: string; services: Map<string, string>; queueSize: number; retryMaxS: number };
   ssl: {
     version: SslVersion;
     useAdh: 0 | 1 | 2;
@@ -135,6 +165,14 @@ function defaults(): Mutable {
     // or half-dead connections free their slot quickly.
     handshakeTimeoutS: 5,
     builtinBasics: 'auto',
+    watches: new Map(),
+    watchMatches: new Map(),
+    watchBackoffMaxS: 60,
+    // Fast enough for seconds-level detection, slow enough that a source printing without
+    // pause cannot keep a check running back to back.
+    watchMinIntervalS: 0.25,
+    watchStatIntervalS: 1,
+    push: { services: new Map(), queueSize: 1000, retryMaxS: 60 },
     ssl: { version: 'TLSv1+', useAdh: 1, cipherList: DEFAULT_CIPHER_LIST, clientCerts: 0, logging: 0, dhParams: '2048', anonEcdh: true },
     files: [],
     warnings: [],
@@ -145,7 +183,25 @@ function defaults(): Mutable {
 export async function loadConfig(path: string): Promise<AgentConfig> {
   const cfg = defaults();
   await readInto(cfg, resolve(path), 0);
-  return cfg;
+  return finish(cfg);
+}
+
+/** Joins hawatch_watch_match lines to their watchers (they may come in any order, in any file). */
+function finish(cfg: Mutable): AgentConfig {
+  for (const [name, m] of cfg.watchMatches) {
+    const w = cfg.watches.get(name);
+    if (!w) {
+      cfg.warnings.push(`${m.where}: hawatch_watch_match[${name}] has no hawatch_watch[${name}]; ignored`);
+      continue;
+    }
+    if (w.spec.kind === 'file' || w.spec.kind === 'poll') {
+      cfg.warnings.push(`${m.where}: hawatch_watch_match[${name}] is ignored: only command and tail watchers read lines`);
+      continue;
+    }
+    cfg.watches.set(name, { ...w, match: m.re });
+  }
+  const { watchMatches: _m, ...rest } = cfg;
+  return rest;
 }
 
 /** Parses config text (includes are resolved relative to `path`'s folder). */
@@ -153,7 +209,7 @@ export async function parseConfigText(text: string, path = 'agent.cfg'): Promise
   const cfg = defaults();
   cfg.files.push(path);
   await parseInto(cfg, text, resolve(path), 0);
-  return cfg;
+  return finish(cfg);
 }
 
 async function readInto(cfg: Mutable, path: string, depth: number): Promise<void> {
@@ -193,6 +249,13 @@ function intIn(where: string, key: string, value: string, min: number, max: numb
   return n;
 }
 
+function secondsIn(where: string, key: string, value: string, min: number, max: number): number {
+  if (!/^\d+(\.\d+)?$/.test(value)) throw new ConfigError(`${where}: ${key} must be a number of seconds, not '${value}'`);
+  const n = Number(value);
+  if (n < min || n > max) throw new ConfigError(`${where}: ${key} must be between ${min} and ${max} seconds, not ${n}`);
+  return n;
+}
+
 function bool01(where: string, key: string, value: string): boolean {
   if (value === '0' || value === '1') return value === '1';
   throw new ConfigError(`${where}: ${key} must be 0 or 1${key === 'hawatch_builtin_basics' ? ' or auto' : ''}, not '${value}'`);
@@ -222,7 +285,72 @@ async function parseInto(cfg: Mutable, text: string, path: string, depth: number
       cfg.commands.set(name, value);
       continue;
     }
+    const watch = /^hawatch_(watch|watch_match|push_service)\[(.*)\]$/.exec(key);
+    if (watch) {
+      const [, what, name] = watch as unknown as [string, string, string];
+      if (name === '' || /[\s!]/.test(name)) throw new ConfigError(`${where}: invalid command name '${name}' in ${key} (no spaces or '!')`);
+      if (what === 'watch') {
+        const spec = parseWatchSpec(value);
+        if (typeof spec === 'string') throw new ConfigError(`${where}: hawatch_watch[${name}] ${spec}`);
+        if (cfg.watches.has(name)) cfg.warnings.push(`${where}: hawatch_watch[${name}] is defined again; the last definition wins`);
+        cfg.watches.set(name, { command: name, spec, where });
+      } else if (what === 'watch_match') {
+        let re: RegExp;
+        try {
+          re = new RegExp(value);
+        } catch (e) {
+          throw new ConfigError(`${where}: hawatch_watch_match[${name}] is not a valid regular expression: ${(e as Error).message}`);
+        }
+        cfg.watchMatches.set(name, { re, where });
+      } else {
+        if (value === '') throw new ConfigError(`${where}: hawatch_push_service[${name}] needs the service name of the inventory`);
+        cfg.push.services.set(name, value);
+      }
+      continue;
+    }
     switch (key) {
+      case 'hawatch_watch_backoff_max':
+        cfg.watchBackoffMaxS = intIn(where, key, value, 1, 3600);
+        break;
+      case 'hawatch_watch_min_interval':
+        cfg.watchMinIntervalS = secondsIn(where, key, value, 0, 3600);
+        break;
+      case 'hawatch_watch_stat_interval':
+        cfg.watchStatIntervalS = secondsIn(where, key, value, 0.1, 3600);
+        break;
+      case 'hawatch_push_url': {
+        if (value === '') break;
+        let u: URL;
+        try {
+          u = new URL(value);
+        } catch {
+          throw new ConfigError(`${where}: hawatch_push_url is not a URL: give https://ADMIN:PORT/api/v1/results`);
+        }
+        if (u.protocol !== 'https:') throw new ConfigError(`${where}: hawatch_push_url must be https (the token and results travel in it)`);
+        if (u.username || u.password) throw new ConfigError(`${where}: hawatch_push_url must not carry credentials: use hawatch_push_token_file`);
+        cfg.push.url = value;
+        break;
+      }
+      case 'hawatch_push_ca_file':
+        if (value !== '') cfg.push.caFile = abs(value);
+        break;
+      case 'hawatch_push_fingerprint':
+        if (value === '') break;
+        if (!/^(sha256[:/]?)?([0-9a-fA-F]{2}:?){31}[0-9a-fA-F]{2}$/.test(value.replace(/\s/g, ''))) throw new ConfigError(`${where}: hawatch_push_fingerprint must be a SHA-256 fingerprint (64 hex digits, colons allowed), as openssl x509 -noout -fingerprint -sha256 prints it`);
+        cfg.push.fingerprint = value;
+        break;
+      case 'hawatch_push_token_file':
+        if (value !== '') cfg.push.tokenFile = abs(value);
+        break;
+      case 'hawatch_push_host':
+        if (value !== '') cfg.push.host = value;
+        break;
+      case 'hawatch_push_queue_size':
+        cfg.push.queueSize = intIn(where, key, value, 1, 1_000_000);
+        break;
+      case 'hawatch_push_retry_max':
+        cfg.push.retryMaxS = intIn(where, key, value, 1, 3600);
+        break;
       case 'server_port':
         cfg.serverPort = intIn(where, key, value, 0, 65535);
         break;
@@ -353,5 +481,17 @@ export function configProblems(cfg: AgentConfig, useTls: boolean): string[] {
     if (s.clientCerts > 0 && !s.certFile) p.push(`ssl_client_certs=${s.clientCerts} needs a server certificate (ssl_cert_file): anonymous ciphers cannot ask for client certificates`);
     if (s.clientCerts > 0 && s.useAdh === 2) p.push('ssl_client_certs and ssl_use_adh=2 exclude each other');
   }
+  for (const w of cfg.watches.values()) {
+    if (!cfg.commands.has(w.command)) p.push(`${w.where}: hawatch_watch[${w.command}] watches for a command that is not defined: add command[${w.command}]`);
+  }
+  const push = cfg.push;
+  if (push.url) {
+    if (!push.tokenFile) p.push('hawatch_push_url needs hawatch_push_token_file (the per-host token the server knows as push_token_file)');
+    if (!push.caFile && !push.fingerprint) p.push('hawatch_push_url needs hawatch_push_ca_file or hawatch_push_fingerprint: the server is never trusted unpinned');
+    if (push.caFile && push.fingerprint) p.push('hawatch_push_ca_file and hawatch_push_fingerprint exclude each other: pin one way');
+  } else if (push.tokenFile || push.caFile || push.fingerprint) {
+    p.push('hawatch_push_token_file, hawatch_push_ca_file and hawatch_push_fingerprint need hawatch_push_url');
+  }
+  for (const name of push.services.keys()) if (!cfg.watches.has(name)) p.push(`hawatch_push_service[${name}] names a command without hawatch_watch[${name}]: only watched commands are pushed`);
   return p;
 }

@@ -161,7 +161,7 @@ async function main(): Promise<void> {
     for (const w of first.warnings) process.stderr.write(`warning: ${w}\n`);
     const problems = configProblems(first, !values['no-ssl']);
     for (const p of problems) process.stderr.write(`error: ${p}\n`);
-    process.stdout.write(`${first.files[0]}: ${first.commands.size} commands, ${problems.length ? 'NOT usable' : 'fine'}\n`);
+    process.stdout.write(`${first.files[0]}: ${first.commands.size} commands, ${first.watches.size ? `${first.watches.size} watchers, ` : ''}${first.push.url ? `push to ${first.push.url}, ` : ''}${problems.length ? 'NOT usable' : 'fine'}\n`);
     process.exit(problems.length ? 2 : 0);
   }
   if (values.daemon) log.warn('-d is ignored: the agent stays in the foreground (run it under systemd)');

@@ -7,7 +7,9 @@
  * immutable "generation". A reload (SIGHUP) builds a new generation and swaps it in; each
  * connection keeps the generation it was accepted with, so nothing in flight is dropped.
  */
+import { readFile } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { hostname } from 'node:os';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { containsNastyMetachars, decodePacket, encodePacket, expectedPacketLength, NrpeDecodeError, PacketType, parseQuery, type NrpeVersion } from '../nagios/nrpe.ts';
@@ -18,6 +20,8 @@ import { buildAllowedHosts, normalizeAddress, type AllowedHosts } from './hosts.
 import type { Logger } from './log.ts';
 import { runPlan, type RunOutcome } from './run.ts';
 import { buildTls, type TlsSetup } from './tls.ts';
+import { Pusher, type PushSettings } from './push.ts';
+import { Coalescer, describeSpec, WatchSet } from './watch.ts';
 
 /** What `_NRPE_CHECK` answers: the NRPE version whose protocol we speak, and who we are. */
 export const NRPE_COMPAT_VERSION = '4.1.0';
@@ -37,6 +41,37 @@ interface Generation {
   readonly handshaking: Map<string, (t: TLSSocket) => void>;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly limiter: Limiter;
+  /** Push settings with the token and CA read (at start as root, like the TLS files). */
+  readonly push: PushSettings | undefined;
+}
+
+/** Human text for Nagios: without the characters it mangles. */
+function plain(s: string): string {
+  return s.replace(/[;`~$&|'"<>\n\r]+/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 300);
+}
+
+async function readPushSettings(c: AgentConfig): Promise<PushSettings | undefined> {
+  const p = c.push;
+  if (!p.url || !p.tokenFile) return undefined;
+  const read = async (what: string, file: string): Promise<string> => {
+    try {
+      return await readFile(file, 'utf8');
+    } catch (e) {
+      throw new Error(`cannot read ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; make it readable by the agent user`);
+    }
+  };
+  const token = (await read('hawatch_push_token_file', p.tokenFile)).split('\n').map((l) => l.trim()).find((l) => l !== '' && !l.startsWith('#'));
+  if (!token) throw new Error(`hawatch_push_token_file ${p.tokenFile} holds no token`);
+  return {
+    url: new URL(p.url),
+    ca: p.caFile ? await read('hawatch_push_ca_file', p.caFile) : undefined,
+    fingerprint: p.fingerprint,
+    token,
+    host: p.host ?? hostname().split('.')[0]!,
+    services: p.services,
+    queueSize: p.queueSize,
+    retryMaxMs: p.retryMaxS * 1000,
+  };
 }
 
 /** max_commands: at most n commands at once (0 = no limit); the rest wait their turn. */
@@ -92,6 +127,8 @@ export interface Agent {
   readonly config: AgentConfig | undefined;
   /** Connections open right now. */
   readonly connections: number;
+  /** Pushes results of watched commands (tests look at its queue). */
+  readonly pusher: Pusher;
 }
 
 function socketKey(s: { remoteAddress?: string | undefined; remotePort?: number | undefined; localPort?: number | undefined }): string {
@@ -150,6 +187,71 @@ export function createAgent(opts: AgentOptions): Agent {
   let held: (() => void)[] | undefined = [];
   const quiet = new QuietLog(10_000);
   let inFlight = 0;
+  const pusher = new Pusher(log);
+  /** The last result of each watched command, as pushed: only changes are sent. */
+  const lastResult = new Map<string, string>();
+  let watching: { set: WatchSet; runners: Map<string, Coalescer> } | undefined;
+  let serving = false;
+
+  function record(command: string, code: number, output: string, why: string): void {
+    const key = `${code}\n${output}`;
+    if (lastResult.get(command) === key) return;
+    lastResult.set(command, key);
+    log.info('watched result changed', { command, code, why, output: output.split('\n')[0]!.slice(0, 200) });
+    pusher.enqueue({ command, state: code, output, observedAt: Date.now() });
+  }
+
+  function startWatching(g: Generation): void {
+    stopWatching();
+    pusher.configure(g.push);
+    if (g.config.watches.size === 0) return;
+    const runners = new Map<string, Coalescer>();
+    const reasons = new Map<string, string>();
+    for (const w of g.config.watches.values()) {
+      const plan = g.plans.get(w.command);
+      if (!plan) continue;
+      const c = new Coalescer(async () => {
+        const asRoot = opts.refuseRoot === true && typeof process.getuid === 'function' && process.getuid() === 0;
+        if (asRoot) return;
+        const started = performance.now();
+        const reason = reasons.get(w.command) ?? 'start';
+        const r = await g.limiter.run(() => runPlan({ plan, args: [], timeoutS: g.config.commandTimeoutS, maxOutputBytes: 65535, answerBytes: 8192, env: g.env }));
+        log.debug('watched command ran', { command: w.command, code: r.code, ms: Math.round(performance.now() - started), why: reason });
+        if (watching?.runners !== runners) return; // reloaded meanwhile
+        record(w.command, r.code, r.output.toString('utf8'), reason);
+      }, g.config.watchMinIntervalS * 1000);
+      runners.set(w.command, c);
+    }
+    const set = new WatchSet([...g.config.watches.values()].filter((w) => runners.has(w.command)), {
+      env: g.env,
+      backoffMaxMs: g.config.watchBackoffMaxS * 1000,
+      statPollMs: g.config.watchStatIntervalS * 1000,
+      change: (command, reason) => {
+        const c = runners.get(command);
+        if (!c) return;
+        reasons.set(command, reason);
+        c.fire();
+      },
+      down: (command, reason, retryMs) => {
+        const w = g.config.watches.get(command)!;
+        log.warn('watcher down; restarting', { command, watcher: describeSpec(w.spec), reason, retry_s: retryMs / 1000 });
+        record(command, 3, `WATCH UNKNOWN - the watcher of ${command} is down, ${plain(reason)}, restarting in ${retryMs / 1000} s`, 'watcher down');
+      },
+      up: (command) => log.info('watcher running again', { command }),
+    });
+    watching = { set, runners };
+    set.start();
+    // The first result of every watched command is news: the server learns the state now.
+    for (const c of runners.values()) c.fire();
+    log.info('watchers started', { watchers: [...g.config.watches.values()].map((w) => `${w.command}=${describeSpec(w.spec)}`).join(', ') });
+  }
+
+  function stopWatching(): void {
+    if (!watching) return;
+    watching.set.stop();
+    for (const c of watching.runners.values()) c.close();
+    watching = undefined;
+  }
 
   async function buildGeneration(config: AgentConfig): Promise<Generation> {
     const problems = configProblems(config, opts.useTls);
@@ -175,8 +277,9 @@ export function createAgent(opts: AgentOptions): Agent {
         if (n !== undefined) log.info('TLS handshake failed; closed', { remote, error: reason, code: (e as NodeJS.ErrnoException).code, ...(n > 1 ? { times: n } : {}) });
       });
     }
+    const push = await readPushSettings(config);
     generationCounter++;
-    return { id: generationCounter, config, plans, allowed, tls, handshaking, env: childEnv(config, opts.baseEnv ?? process.env), limiter: new Limiter(config.maxCommands) };
+    return { id: generationCounter, config, plans, allowed, tls, handshaking, env: childEnv(config, opts.baseEnv ?? process.env), limiter: new Limiter(config.maxCommands), push };
   }
 
   function describeGeneration(g: Generation): void {
@@ -510,6 +613,7 @@ export function createAgent(opts: AgentOptions): Agent {
     get connections() {
       return sockets.size;
     },
+    pusher,
     async start() {
       const config = await opts.load();
       const g = await buildGeneration(config);
@@ -523,6 +627,9 @@ export function createAgent(opts: AgentOptions): Agent {
       const pending = held ?? [];
       held = undefined;
       for (const go of pending) go();
+      // Watchers run commands: only now, after the privileges were dropped.
+      serving = true;
+      if (gen) startWatching(gen);
     },
     async reload() {
       let g: Generation;
@@ -547,11 +654,14 @@ export function createAgent(opts: AgentOptions): Agent {
       }
       gen = g;
       describeGeneration(g);
+      if (serving) startWatching(g);
       log.info('reloaded', { generation: g.id, in_flight: inFlight, connections: sockets.size });
       return true;
     },
     async close(graceMs = 10_000) {
       closing = true;
+      stopWatching();
+      pusher.close();
       await Promise.all(listeners.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
       const until = Date.now() + graceMs;
       while (sockets.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));

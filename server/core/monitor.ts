@@ -39,6 +39,7 @@ import type { OutboxInsert, Store, StoreChange } from '../store/types.ts';
 import type { TimerHandle } from '../state/clock.ts';
 import { StoreHealth } from './health.ts';
 import { RuleHoldDown } from '../state/rules.ts';
+import { ConfirmTracker } from '../state/confirm.ts';
 import { checkPeriodWait, contactPeriodBlocker, inCheckPeriod, notificationGate, recipientsOf, type TimingContext } from '../notify/escalations.ts';
 import { processTimeZone, TWENTY_FOUR_SEVEN } from '../notify/timeperiods.ts';
 import type { ObjectTiming } from '../inventory/types.ts';
@@ -104,6 +105,11 @@ export class Monitor {
   private objectsByKey = new Map<string, ObjectConfig>();
   private rulesByMember = new Map<string, ClusterRuleConfig[]>();
   private readonly holdDown = new RuleHoldDown();
+  /** Pushed problems waiting for their confirmation (services with `confirm`). */
+  readonly confirm = new ConfirmTracker((key) => {
+    const o = this.objectsByKey.get(key);
+    return o?.kind === 'service' ? o.service.confirm : undefined;
+  });
   private readonly silencesById = new Map<string, Silence>();
   /** Per object, the cluster rules that inhibit it (inventory inhibits:). */
   private inhibitorsOf = new Map<string, string[]>();
@@ -699,7 +705,7 @@ export class Monitor {
     const now = this.clock.now();
     const status = this.current(p, key);
     const o = this.objectsByKey.get(key);
-    const pol = policy ?? (o?.kind === 'cluster' ? this.holdDown.policyFor(o.rule, status, result, now) : this.policyOf(key));
+    const pol = policy ?? (o?.kind === 'cluster' ? this.holdDown.policyFor(o.rule, status, result, now) : this.confirm.policyFor(key, this.policyOf(key), now));
     const t = applyResult({
       status,
       downtimes: this.currentDowntimes(p, key),
@@ -710,6 +716,7 @@ export class Monitor {
       gate: this.gateFor(key, pol, now),
     });
     this.take(p, t, key);
+    this.confirm.settle(key, this.current(p, key));
     if (o?.kind === 'host') for (const k of rechecksAfterHostChange(key, status, t.status, this.parentsOf, this.childrenOf, this.lookup(p))) this.rechecks.add(k);
     for (const rule of this.rulesByMember.get(key) ?? []) {
       // Every member result is a judgement, also an unchanged one: the hold-down counts them.

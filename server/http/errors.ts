@@ -11,6 +11,7 @@ import { InventoryError, InventoryUnreadableError } from '../inventory/load.ts';
 export const ErrorTable = {
   BAD_REQUEST: { status: 400, title: 'The request does not match the API schema' },
   UNAUTHORIZED: { status: 401, title: 'A valid bearer token is needed' },
+  FORBIDDEN: { status: 403, title: 'The token does not allow this' },
   NOT_FOUND: { status: 404, title: 'No such object' },
   CONFLICT: { status: 409, title: 'The request conflicts with the current state' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body is larger than the server accepts' },

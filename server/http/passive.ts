@@ -46,7 +46,12 @@ export interface PassiveResult {
   /** As sent: a number (0..3, hosts 0..2) or a state name. */
   readonly state: string | number;
   readonly output: string;
+  /** When the sender observed it (Unix ms); default: when it arrives. */
+  readonly observedAt?: number | undefined;
 }
+
+/** How far in the future an observation time may be (clock skew between agent and server). */
+export const MAX_FUTURE_SKEW_MS = 5000;
 
 export class PassiveError extends Error {
   override name = 'PassiveError';
@@ -94,9 +99,9 @@ function hostState(raw: string | number): 0 | 1 | 2 | undefined {
  * Checks a whole batch before applying any of it (all or nothing: a typo in one host name
  * must not leave half a batch applied), then applies it in order.
  */
-export function applyPassiveResults(monitor: Monitor, now: number, results: readonly PassiveResult[]): CheckStatus[] {
+export function applyPassiveResults(monitor: Monitor, now: number, results: readonly PassiveResult[], opts: PassiveApplyOptions = {}): CheckStatus[] {
   const problems: string[] = [];
-  const planned: { key: string; state: number; output: string }[] = [];
+  const planned: { key: string; state: number; output: string; observedAt: number; sentTime: boolean }[] = [];
   results.forEach((r, i) => {
     const where = results.length > 1 ? `result ${i + 1}: ` : '';
     const host = r.host.trim();
@@ -127,21 +132,68 @@ export function applyPassiveResults(monitor: Monitor, now: number, results: read
       problems.push(`${where}state ${plainText(String(r.state)).slice(0, 20)} of ${key} is not ${o.kind === 'host' ? '0 UP, 1 DOWN or 2 UNREACHABLE' : '0 OK, 1 WARNING, 2 CRITICAL or 3 UNKNOWN'}`);
       return;
     }
-    planned.push({ key, state, output: r.output });
+    if (opts.onlyHost !== undefined && host !== opts.onlyHost) {
+      problems.push(`${where}the push token of host ${opts.onlyHost} cannot submit results for ${key}`);
+      return;
+    }
+    const observedAt = r.observedAt ?? now;
+    if (observedAt > now + MAX_FUTURE_SKEW_MS) {
+      problems.push(`${where}observed_at of ${key} is ${Math.round((observedAt - now) / 1000)} s in the future (more than ${MAX_FUTURE_SKEW_MS / 1000} s of clock skew): fix the sender clock (NTP)`);
+      return;
+    }
+    planned.push({ key, state, output: r.output, observedAt, sentTime: r.observedAt !== undefined });
   });
   if (problems.length) throw new PassiveError(problems.length === 1 ? (problems[0] as string) : `${problems.length} results are wrong, nothing was applied: ${problems.join(', ')}`, problems);
-  return planned.map((p) => {
+  const applied: CheckStatus[] = [];
+  for (const p of planned) {
+    const current = monitor.status(p.key) as CheckStatus;
+    // A result observed before the state it would replace (a queued push delivered late,
+    // after the server checked for itself) is history: it must not overwrite a newer state.
+    // A result without observed_at is taken as observed now, as Nagios takes it.
+    if (p.sentTime && current.checked && current.lastCheck !== null && p.observedAt < current.lastCheck) {
+      opts.onStale?.(p.key);
+      continue;
+    }
+    if (monitor.confirm.onPassive(p.key, p.state, current, now)) opts.recheck?.(p.key);
     // NRDP clients send a newline as the two characters backslash n (Nagios unescapes them).
     const parsed = parsePluginOutput(p.output.slice(0, MAX_OUTPUT).replace(/\\n/g, '\n'));
-    return monitor.submitPassiveResult(p.key, {
+    applied.push(monitor.submitPassiveResult(p.key, {
       state: p.state,
       output: parsed.output === '' && parsed.longOutput === '' ? '(No output returned from passive result)' : parsed.output,
       longOutput: parsed.longOutput,
       perfdata: parsed.perfdataText,
-      executedAt: now,
+      executedAt: p.observedAt,
       durationMs: 0,
-    });
-  });
+    }));
+  }
+  return applied;
+}
+
+export interface PassiveApplyOptions {
+  /** A per-host push token: results for other hosts are refused. */
+  readonly onlyHost?: string | undefined;
+  /** Runs an active re-check (confirmation of a pushed problem, server/state/confirm.ts). */
+  readonly recheck?: (key: string) => void;
+  /** A result older than the state it would replace was skipped. */
+  readonly onStale?: (key: string) => void;
+}
+
+/** The push tokens of the hosts that have one (hosts.NAME.push_token_file), read now. */
+export function hostPushTokens(monitor: Monitor): { host: string; token: string }[] {
+  const out: { host: string; token: string }[] = [];
+  for (const h of monitor.inventory.hosts.values()) {
+    const file = h.pushTokenFile ?? null;
+    if (file === null) continue;
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new ApiError('UNAVAILABLE', `cannot read hosts.${h.name}.push_token_file ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}, fix its path or permissions`);
+    }
+    const token = text.split('\n').map((l) => l.trim()).find((l) => l !== '' && !l.startsWith('#'));
+    if (token) out.push({ host: h.name, token });
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -153,11 +205,17 @@ const ResultBody = Type.Object(
     service: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'absent for a host result' })),
     state: Type.Union([Type.Integer({ minimum: 0, maximum: 3 }), Type.String({ maxLength: 20 })], { description: 'service: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (or the name); host: 0 UP, 1 DOWN, 2 UNREACHABLE' }),
     output: Type.String({ maxLength: 65536, description: 'plugin output: first line, optional long output and perfdata after |' }),
+    observed_at: Type.Optional(Type.Number({ minimum: 0, description: 'when the sender observed it, Unix seconds (fractions allowed); at most 5 s in the future; a result older than the current state is skipped' })),
   },
   { additionalProperties: false },
 );
 type ResultBodyT = Static<typeof ResultBody>;
-const ResultsBody = Type.Union([ResultBody, Type.Object({ results: Type.Array(ResultBody, { minItems: 1, maxItems: 1000 }) }, { additionalProperties: false })]);
+const ResultsBody = Type.Union([
+  ResultBody,
+  Type.Object({ results: Type.Array(ResultBody, { minItems: 1, maxItems: 1000 }), dropped: Type.Optional(Type.Integer({ minimum: 0, description: 'results the sender dropped from its full queue since its last delivery (logged)' })) }, { additionalProperties: false }),
+]);
+/** Requests authenticated with a host's push token: that host. */
+const pushHostOf = new WeakMap<FastifyRequest, string>();
 
 export async function passiveApiRoutes(app0: FastifyInstance): Promise<void> {
   const app = app0.withTypeProvider<TypeBoxTypeProvider>();
@@ -166,10 +224,15 @@ export async function passiveApiRoutes(app0: FastifyInstance): Promise<void> {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
     const api = h.apiToken();
     const tokens = passiveTokens(h.monitor);
-    if (api === null && tokens.length === 0) throw new ApiError('UNAUTHORIZED', 'this server has neither an API token nor passive tokens, so results cannot be submitted: set HAWATCH_API_TOKEN or server.passive_tokens_file');
+    const hostTokens = hostPushTokens(h.monitor);
+    if (api === null && tokens.length === 0 && hostTokens.length === 0) throw new ApiError('UNAUTHORIZED', 'this server has neither an API token nor passive tokens, so results cannot be submitted: set HAWATCH_API_TOKEN or server.passive_tokens_file');
     const given = m?.[1] ?? '';
-    const ok = m !== null && ((api !== null && tokenMatches(given, api)) || anyTokenMatches(given, tokens));
-    if (!ok) throw new ApiError('UNAUTHORIZED', 'missing or wrong bearer token (Authorization: Bearer <API or passive token>)');
+    // Every host token is compared (constant time each), whichever matches.
+    let host: string | undefined;
+    for (const t of hostTokens) if (tokenMatches(given, t.token) && host === undefined) host = t.host;
+    const ok = m !== null && ((api !== null && tokenMatches(given, api)) || anyTokenMatches(given, tokens) || host !== undefined);
+    if (!ok) throw new ApiError('UNAUTHORIZED', 'missing or wrong bearer token (Authorization: Bearer <API, passive or host push token>)');
+    if (host !== undefined) pushHostOf.set(req, host);
   };
 
   app.post('/results', {
@@ -179,20 +242,28 @@ export async function passiveApiRoutes(app0: FastifyInstance): Promise<void> {
       tags: ['commands'],
       security: [{ bearer: [] }],
       body: ResultsBody,
-      response: { 200: Type.Object({ processed: Type.Integer(), statuses: Type.Array(StatusView) }), 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody, 503: ErrorBody },
+      response: { 200: Type.Object({ processed: Type.Integer(), stale: Type.Optional(Type.Integer({ description: 'results skipped: observed before the state they would replace' })), statuses: Type.Array(StatusView) }), 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 503: ErrorBody },
     },
   }, async (req) => {
-    const body = req.body as ResultBodyT | { results: ResultBodyT[] };
+    const body = req.body as ResultBodyT | { results: ResultBodyT[]; dropped?: number };
     const list = 'results' in body ? body.results : [body];
     const now = h.clock.now();
+    const onlyHost = pushHostOf.get(req);
+    if ('dropped' in body && body.dropped) req.log.warn({ host: onlyHost, dropped: body.dropped }, 'the sender dropped results from its full queue while it could not reach this server');
     let statuses: CheckStatus[];
+    let stale = 0;
     try {
-      statuses = applyPassiveResults(h.monitor, now, list.map((r) => ({ host: r.host, service: r.service ?? null, state: r.state, output: r.output })));
+      statuses = applyPassiveResults(
+        h.monitor,
+        now,
+        list.map((r) => ({ host: r.host, service: r.service ?? null, state: r.state, output: r.output, observedAt: r.observed_at === undefined ? undefined : Math.round(r.observed_at * 1000) })),
+        { onlyHost, recheck: (key) => void h.scheduler?.recheck(key), onStale: () => stale++ },
+      );
     } catch (e) {
-      if (e instanceof PassiveError) throw new ApiError(e.problems.every((p) => / in the inventory$/.test(p)) ? 'NOT_FOUND' : 'BAD_REQUEST', e.message, e.problems);
+      if (e instanceof PassiveError) throw new ApiError(e.problems.every((p) => / in the inventory$/.test(p)) ? 'NOT_FOUND' : e.problems.some((p) => /cannot submit results for/.test(p)) ? 'FORBIDDEN' : 'BAD_REQUEST', e.message, e.problems);
       throw e;
     }
-    return { processed: statuses.length, statuses: statuses.map((s) => statusView(h.monitor, s, now)) };
+    return { processed: statuses.length, ...(stale ? { stale } : {}), statuses: statuses.map((s) => statusView(h.monitor, s, now)) };
   });
 }
 
@@ -312,7 +383,7 @@ export async function nrdpRoutes(app: FastifyInstance): Promise<void> {
       if (data === null) throw new NrdpError(200, 'NO DATA: send the check results in the form field XMLDATA (or JSONDATA)');
       let statuses: CheckStatus[];
       try {
-        statuses = applyPassiveResults(h.monitor, h.clock.now(), data);
+        statuses = applyPassiveResults(h.monitor, h.clock.now(), data, { recheck: (key) => void h.scheduler?.recheck(key) });
       } catch (e) {
         if (e instanceof PassiveError || e instanceof NotFoundError) throw new NrdpError(200, `BAD CHECK RESULT: ${e.message}`);
         throw e;

@@ -564,7 +564,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) c.fail(path, 'host names are letters, digits, _ . - (they appear in URLs and macros)', true);
     const s = Section.of(c, path, v ?? {}, true);
     if (!s) continue;
-    s.keys(['address', 'nrpe', 'ssh', 'local', 'check', 'args', 'passive', 'contacts', 'contact_groups', 'notification_options', 'parents', ...POLICY_KEYS, ...TIMING_KEYS]);
+    s.keys(['address', 'nrpe', 'ssh', 'local', 'check', 'args', 'passive', 'push_token_file', 'contacts', 'contact_groups', 'notification_options', 'parents', ...POLICY_KEYS, ...TIMING_KEYS]);
     const address = s.str('address') ?? name;
     if (isIP(address) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(address)) c.fail([...path, 'address'], `is neither an IP address nor a DNS name: ${JSON.stringify(address)}`);
     const pol = readPolicy(s, baseHost, 'host');
@@ -588,6 +588,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
       contacts: resolveContacts(s),
       virtual: false,
       passive,
+      ...(s.has('push_token_file') ? { pushTokenFile: s.str('push_token_file') } : {}),
     });
   }
 
@@ -601,7 +602,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     const path = ['services', i];
     const s = Section.of(c, path, v, true);
     if (!s) return;
-    s.keys(['name', 'host', 'hosts', 'command', 'args', 'passive', 'run_on', 'contacts', 'contact_groups', 'notification_options', 'dependencies', ...POLICY_KEYS, ...TIMING_KEYS]);
+    s.keys(['name', 'host', 'hosts', 'command', 'args', 'passive', 'run_on', 'confirm', 'contacts', 'contact_groups', 'notification_options', 'dependencies', ...POLICY_KEYS, ...TIMING_KEYS]);
     const passive = readPassive(c, s, 'command');
     const runOnRaw = s.str('run_on') ?? 'host';
     if (runOnRaw !== 'host' && runOnRaw !== 'server') c.fail([...path, 'run_on'], `is ${runOnRaw}: write host (over the host's nrpe or ssh, the default) or server (on this admin node, against the host's address)`);
@@ -614,6 +615,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     // A passive service gets its results from outside (API, NRDP) and runs nothing.
     const command = passive && !s.has('command') ? null : readCommand(c, [...path, 'command'], s.raw('command'), s.raw('args'), macroNames);
     const pol = readPolicy(s, baseService, 'service');
+    const confirm = readConfirm(s);
     const svcContacts = resolveContacts(s);
     const svcTiming = readObjectTiming(s, 'service', timing, resolveContacts);
     targets.forEach((h, j) => {
@@ -626,7 +628,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
       if (services.has(key)) c.fail([...path, 'name'], `service '${name}' is defined twice on host ${h}`);
       if (command && runOn === 'host' && hc.transport.kind === 'nrpe' && command.argv.length - 1 > 16) c.fail([...path, 'command'], 'NRPE passes at most 16 arguments');
       servicePaths.set(key, path);
-      services.set(key, { ...svcTiming, key, hostName: h, name, command: command ?? { line: '', argv: [''], args: [] }, policy: pol.policy, timeoutMs: pol.timeoutMs, contacts: svcContacts.length ? svcContacts : hc.contacts, passive, ...(runOn === 'server' ? { runOn } : {}) });
+      services.set(key, { ...svcTiming, key, hostName: h, name, command: command ?? { line: '', argv: [''], args: [] }, policy: pol.policy, timeoutMs: pol.timeoutMs, contacts: svcContacts.length ? svcContacts : hc.contacts, passive, ...(runOn === 'server' ? { runOn } : {}), ...(confirm ? { confirm } : {}) });
     });
   });
 
@@ -801,6 +803,15 @@ function readNotifier(c: Checker, n: Section): NotifierConfig & { dailySummary: 
 }
 
 /** `passive: true` on a host or service; a passive object runs no check of its own. */
+/** confirm: { results: 2, within: 5s }: see server/state/confirm.ts. */
+function readConfirm(s: Section): { results: number; withinMs: number } | undefined {
+  if (!s.has('confirm')) return undefined;
+  const sub = s.sub('confirm', true);
+  if (!sub) return undefined;
+  sub.keys(['results', 'within']);
+  return { results: sub.int('results', 2, 2, 10), withinMs: sub.duration('within', 5000, 1000) };
+}
+
 function readPassive(c: Checker, s: Section, commandKey: 'check' | 'command'): boolean {
   if (!s.has('passive')) return false;
   const raw = s.raw('passive');

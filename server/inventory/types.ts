@@ -44,6 +44,8 @@ export interface HostConfig extends ObjectTiming {
   readonly virtual: boolean;
   /** Results come only from outside (API, NRDP): never checked, pending until the first, stale after its freshness threshold. */
   readonly passive?: boolean | undefined;
+  /** push_token_file: this host's agent pushes its results with the token in it, for this host only. */
+  readonly pushTokenFile?: string | null | undefined;
   readonly timeoutMs: number;
   /** Nagios parents: the hosts in front of this one (a failed check is UNREACHABLE when all are down). */
   readonly parents?: readonly string[] | undefined;
@@ -59,6 +61,8 @@ export interface ServiceConfig extends ObjectTiming {
   readonly timeoutMs: number;
   /** Results come only from outside (API, NRDP): never scheduled; `command` is unused. */
   readonly passive?: boolean | undefined;
+  /** confirm: a pushed problem goes HARD only after `results` problem results within `withinMs` (server/state/confirm.ts). */
+  readonly confirm?: { readonly results: number; readonly withinMs: number } | undefined;
   /**
    * `server`: the command runs on the admin node (as every Nagios check does), against the
    * host's address, whatever the host's transport: check_http through a VIP, check_ssh on
