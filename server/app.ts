@@ -9,6 +9,7 @@ import { registerErrorHandler } from './http/errors.ts';
 import { registerMetrics } from './http/metrics.ts';
 import { PAGE_CSS, PAGE_HTML, PAGE_JS } from './http/page.ts';
 import { apiRoutes } from './http/routes.ts';
+import { perfdataRoutes } from './http/perfdata-routes.ts';
 import { logRequest, nrdpRoutes, passiveApiRoutes } from './http/passive.ts';
 
 export interface BuildAppOptions {
@@ -36,6 +37,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(domain, { services: opts.services });
   await app.register(apiRoutes, { prefix: '/api/v1' });
   await app.register(passiveApiRoutes, { prefix: '/api/v1' });
+  await app.register(perfdataRoutes, { prefix: '/api/v1' });
   await app.register(nrdpRoutes);
   registerMetrics(app);
 
