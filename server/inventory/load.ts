@@ -422,7 +422,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
 
   // server
   const srv = top.sub('server') ?? new Section(c, ['server'], {});
-  srv.keys(['listen', 'database', 'api_token_env', 'api_token_file', 'max_concurrent_checks', 'timeout_state', 'macros', 'title', 'degraded_alert_after', 'sse_max_per_source', 'sse_max_total', 'check_environment', 'passive_tokens', 'passive_tokens_file']);
+  srv.keys(['listen', 'database', 'api_token_env', 'api_token_file', 'max_concurrent_checks', 'timeout_state', 'macros', 'title', 'degraded_alert_after', 'sse_max_per_source', 'sse_max_total', 'metrics_max_labels_per_service', 'metrics_max_series', 'check_environment', 'passive_tokens', 'passive_tokens_file']);
   let listenHost = '127.0.0.1';
   let listenPort = 8080;
   const listen = srv.str('listen');
@@ -466,6 +466,8 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     degradedAlertAfterMs: srv.duration('degraded_alert_after', 60_000),
     sseMaxPerSource: srv.int('sse_max_per_source', 20, 1, 100_000),
     sseMaxTotal: srv.int('sse_max_total', 200, 1, 100_000),
+    metricsMaxLabelsPerService: srv.int('metrics_max_labels_per_service', 20, 0, 1000),
+    metricsMaxSeries: srv.int('metrics_max_series', 50_000, 0, 10_000_000),
     checkEnvironment,
     ...readPassiveTokens(c, srv),
   };
@@ -593,8 +595,9 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     const path = ['services', i];
     const s = Section.of(c, path, v, true);
     if (!s) return;
-    s.keys(['name', 'host', 'hosts', 'command', 'args', 'passive', 'run_on', 'contacts', 'contact_groups', 'notification_options', ...POLICY_KEYS]);
+    s.keys(['name', 'host', 'hosts', 'command', 'args', 'passive', 'metrics', 'run_on', 'contacts', 'contact_groups', 'notification_options', ...POLICY_KEYS]);
     const passive = readPassive(c, s, 'command');
+    const metrics = s.bool('metrics', true);
     const runOnRaw = s.str('run_on') ?? 'host';
     if (runOnRaw !== 'host' && runOnRaw !== 'server') c.fail([...path, 'run_on'], `is ${runOnRaw}: write host (over the host's nrpe or ssh, the default) or server (on this admin node, against the host's address)`);
     const runOn = runOnRaw === 'server' ? 'server' : 'host';
@@ -617,7 +620,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
       if (services.has(key)) c.fail([...path, 'name'], `service '${name}' is defined twice on host ${h}`);
       if (command && runOn === 'host' && hc.transport.kind === 'nrpe' && command.argv.length - 1 > 16) c.fail([...path, 'command'], 'NRPE passes at most 16 arguments');
       servicePaths.set(key, path);
-      services.set(key, { key, hostName: h, name, command: command ?? { line: '', argv: [''], args: [] }, policy: pol.policy, timeoutMs: pol.timeoutMs, contacts: svcContacts.length ? svcContacts : hc.contacts, passive, ...(runOn === 'server' ? { runOn } : {}) });
+      services.set(key, { key, hostName: h, name, command: command ?? { line: '', argv: [''], args: [] }, policy: pol.policy, timeoutMs: pol.timeoutMs, contacts: svcContacts.length ? svcContacts : hc.contacts, passive, ...(metrics ? {} : { metrics: false }), ...(runOn === 'server' ? { runOn } : {}) });
     });
   });
 

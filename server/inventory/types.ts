@@ -44,6 +44,8 @@ export interface ServiceConfig {
   readonly timeoutMs: number;
   /** Results come only from outside (API, NRDP): never scheduled; `command` is unused. */
   readonly passive?: boolean | undefined;
+  /** `metrics: false`: its perfdata is not exported on /metrics (its state still is). */
+  readonly metrics?: boolean | undefined;
   /**
    * `server`: the command runs on the admin node (as every Nagios check does), against the
    * host's address, whatever the host's transport: check_http through a VIP, check_ssh on
@@ -178,6 +180,9 @@ export interface ServerSettings {
   /** Live event streams (GET /api/v1/events) allowed per client address and in total. */
   readonly sseMaxPerSource: number;
   readonly sseMaxTotal: number;
+  /** /metrics perfdata gauges: at most this many labels per service and series in total (bounded cardinality). */
+  readonly metricsMaxLabelsPerService: number;
+  readonly metricsMaxSeries: number;
   /**
    * The whole environment of local checks, as Nagios gives its plugins: PATH, LANG and LC_ALL
    * by default, plus or overriding what server.check_environment names. Nothing else of the
