@@ -185,6 +185,13 @@ export function openPerfdataStore(db: Database.Database): PerfdataStore {
       const hour = del('perf_hour', retention.hourMs);
       // Threshold changes older than the longest retention, except each series' latest one.
       db.prepare('DELETE FROM perf_threshold WHERE at < ? AND at < (SELECT max(t2.at) FROM perf_threshold t2 WHERE t2.series = perf_threshold.series)').run(now - retention.hourMs);
+      // A series with no value for the longest retention (its object left the inventory, the
+      // plugin dropped the label) has no rows left: it goes too, so renamed labels do not pile up.
+      const gone = db.prepare('SELECT id FROM perf_series WHERE last_at IS NULL OR last_at < ?').all(now - retention.hourMs) as { id: number }[];
+      for (const { id } of gone) {
+        db.prepare('DELETE FROM perf_threshold WHERE series = ?').run(id);
+        db.prepare('DELETE FROM perf_series WHERE id = ?').run(id);
+      }
       return { raw, minute, hour };
     },
     forget: db.transaction((keys: readonly string[]) => {

@@ -151,10 +151,12 @@ describe('perfdata history', () => {
     expect(count()).toEqual([0, 1, 1]);
     clock.advance(29 * DAY);
     expect(count()).toEqual([0, 0, 1]);
-    clock.advance(336 * DAY);
-    expect(count()).toEqual([0, 0, 0]);
-    // The series and its latest thresholds stay (metrics and the page still know them).
+    // The series and its latest thresholds stay while any of its rows may (the page knows its unit).
     expect(store.perfdata.series('db1/drbd')).toMatchObject([{ label: 'lag', unit: 's', lastValue: 1 }]);
+    clock.advance(336 * DAY);
+    expect(store.perfdata.query('db1/drbd', 'lag', 0, clock.now(), 'hour')).toBeNull();
+    // A series with no value for the longest retention is gone with its threshold log.
+    expect(store.perfdata.series('db1/drbd')).toEqual([]);
     rec.stop();
     expect(clock.pendingTimers()).toBe(0);
     store.close();
