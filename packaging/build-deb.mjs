@@ -96,7 +96,7 @@ License: Expat
 License: Expat
 ${license.replace(/^MIT License\n\n(Copyright.*\n\n)?/, '').trim().split('\n').map((l) => (l.trim() === '' ? ' .' : ` ${l}`)).join('\n')}
 
-Comment: the programs bundle the JavaScript packages listed below (and ${name === 'hawatch-server' ? 'carry better-sqlite3, bindings and file-uri-to-path in /usr/lib/hawatch/lib' : 'nothing else'}), each under its own licence, quoted in full:
+Comment: the programs bundle the JavaScript packages listed below (and ${name === 'hawatch-server' ? 'carry better-sqlite3, bindings, file-uri-to-path and the uPlot chart files in /usr/lib/hawatch/lib' : 'nothing else'}), each under its own licence, quoted in full:
 ${thirdParty.split('\n').map((l) => (l.trim() === '' ? ' .' : ` ${l}`)).join('\n')}
 `);
   const changelog = `${name} (${debVersion}) unstable; urgency=medium
@@ -236,7 +236,7 @@ const built = [];
   put(stage, 'usr/lib/hawatch/bin/hawatch-server.cjs', script(join(dist, 'bin', 'hawatch-server.cjs')), 0o755);
   cpSync(join(dist, 'lib'), join(stage, 'usr/lib/hawatch/lib'), { recursive: true });
   // Licences are in the copyright file; the native module's mode as Debian wants it (no x on a library).
-  for (const f of ['better-sqlite3/LICENSE', 'bindings/LICENSE.md', 'file-uri-to-path/LICENSE']) rmSync(join(stage, 'usr/lib/hawatch/lib/node_modules', f));
+  for (const f of ['better-sqlite3/LICENSE', 'bindings/LICENSE.md', 'file-uri-to-path/LICENSE', 'uplot/LICENSE']) rmSync(join(stage, 'usr/lib/hawatch/lib/node_modules', f));
   const addon = join(stage, 'usr/lib/hawatch/lib/node_modules/better-sqlite3/build/Release/better_sqlite3.node');
   chmodSync(addon, 0o644);
   // Stripped as dh_strip does for a shared object (policy 10.1).

@@ -115,13 +115,18 @@ for (const [bin, src] of [['hawatch-agent', 'agent/main.ts'], ['hawatch-server',
   if (pkg.bin?.[bin] !== `dist/bin/${bin}.cjs`) problems.push(`package.json "bin" lacks "${bin}": "dist/bin/${bin}.cjs"`);
 }
 
+// Files the server sends to browsers (uPlot, the service view's charts): carried beside the
+// server like the native module and read at run time (server/http/assets.ts), so the page
+// loads them from the server itself (strict CSP, no CDN).
+const STATIC_FILES = { uplot: ['package.json', 'LICENSE', 'dist/uPlot.iife.min.js', 'dist/uPlot.min.css'] };
+
 const nodeModules = join(root, 'node_modules');
 const libDir = join(root, 'dist', 'lib', 'node_modules');
-for (const [name, files] of Object.entries(NATIVE_FILES)) {
+for (const [name, files] of Object.entries({ ...NATIVE_FILES, ...STATIC_FILES })) {
   for (const f of files) {
     const from = join(nodeModules, name, f);
     if (!(await exists(from))) {
-      problems.push(`${from} is missing: run npm ci (it builds ${NATIVE})`);
+      problems.push(`${from} is missing: run npm ci${name in NATIVE_FILES ? ` (it builds ${NATIVE})` : ""}`);
       continue;
     }
     await cp(from, join(libDir, name, f), { recursive: true });

@@ -9,6 +9,8 @@ import { registerErrorHandler } from './http/errors.ts';
 import { registerMetrics } from './http/metrics.ts';
 import { PAGE_CSS, PAGE_HTML, PAGE_JS } from './http/page.ts';
 import { apiRoutes } from './http/routes.ts';
+import { perfdataRoutes } from './http/perfdata-routes.ts';
+import { registerServiceView } from './http/service-view.ts';
 import { logRequest, nrdpRoutes, passiveApiRoutes } from './http/passive.ts';
 
 export interface BuildAppOptions {
@@ -36,6 +38,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(domain, { services: opts.services });
   await app.register(apiRoutes, { prefix: '/api/v1' });
   await app.register(passiveApiRoutes, { prefix: '/api/v1' });
+  await app.register(perfdataRoutes, { prefix: '/api/v1' });
   await app.register(nrdpRoutes);
   registerMetrics(app);
 
@@ -64,5 +67,6 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   app.get('/', { schema: { hide: true } }, page('text/html; charset=utf-8', PAGE_HTML));
   app.get('/status.js', { schema: { hide: true } }, page('text/javascript; charset=utf-8', PAGE_JS));
   app.get('/status.css', { schema: { hide: true } }, page('text/css; charset=utf-8', PAGE_CSS));
+  registerServiceView(app);
   return app;
 }

@@ -17,6 +17,7 @@ import { startCron } from './cron.ts';
 import { Monitor } from './monitor.ts';
 import { StoreHealth } from './health.ts';
 import { DegradedAlert } from '../notify/degraded.ts';
+import { PerfdataRecorder } from './perfdata-history.ts';
 
 export interface RuntimeOptions {
   readonly inventory: Inventory;
@@ -90,6 +91,8 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     monitor.on((e) => {
       if (e.type === 'notifications') dispatcher.poke();
     });
+    const perfdata = new PerfdataRecorder({ source: monitor, store: () => store.perfdata, clock, log });
+    perfdata.listen();
     let stopCron: (() => Promise<void>) | null = null;
     const loader = o.loadInventory ?? null;
     const reload = loader
@@ -130,12 +133,14 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
         started = true;
         scheduler.start();
         dispatcher.start();
+        perfdata.start();
         stopCron = startCron(monitor, monitor.inventory, (m) => log('info', m));
       },
       async stop() {
         await scheduler.stop();
         if (stopCron) await stopCron();
         await dispatcher.stop();
+        perfdata.stop();
         degradedAlert.close();
         monitor.close();
         await built.close();

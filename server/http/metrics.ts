@@ -2,6 +2,7 @@
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { stateLabel } from '../state/types.ts';
+import { perfdataGauges } from './metrics-perfdata.ts';
 
 export function registerMetrics(app: FastifyInstance): void {
   const registry = new Registry();
@@ -58,6 +59,9 @@ export function registerMetrics(app: FastifyInstance): void {
   };
   sched('hawatch_outbox_pending', 'Notifications waiting for delivery', () => counts().pending);
   sched('hawatch_outbox_quarantined', 'Outbox rows that could not be decoded and were set aside (see the log)', () => counts().quarantined);
+
+  // Per object: its state and its latest perfdata values (bounded: server/http/metrics-perfdata.ts).
+  perfdataGauges(registry, () => h().monitor);
 
   app.get('/metrics', { schema: { summary: 'Prometheus metrics (text exposition format)', tags: ['metrics'] } }, async (_req, reply) => {
     void reply.header('content-type', registry.contentType);

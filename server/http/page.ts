@@ -195,7 +195,10 @@ export const PAGE_JS = String.raw`
       var tr = el('tr', (problem ? 'problem' : '') + (o.acknowledged || o.downtimeDepth ? ' handled' : '') + (o.kind === 'host' ? ' hostrow' : ''));
       tr.dataset.key = o.key;
       tr.appendChild(el('td', 'host', o.hostName));
-      tr.appendChild(el('td', 'service', o.kind === 'host' ? '' : o.serviceName + (o.cluster ? ' (cluster rule)' : '')));
+      var svc = el('td', 'service');
+      // The service view (graphs and history): server/http/service-view.ts.
+      if (o.kind !== 'host') { var link = el('a', null, o.serviceName + (o.cluster ? ' (cluster rule)' : '')); link.href = '/view?key=' + encodeURIComponent(o.key); svc.appendChild(link); }
+      tr.appendChild(svc);
       var st = el('td', 'state s-' + o.stateName);
       st.appendChild(el('span', 'pill', o.stateName));
       if (o.stateType === 'SOFT' && problem) st.appendChild(el('span', 'flag soft', 'SOFT'));

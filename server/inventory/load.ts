@@ -426,7 +426,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
 
   // server
   const srv = top.sub('server') ?? new Section(c, ['server'], {});
-  srv.keys(['listen', 'database', 'api_token_env', 'api_token_file', 'max_concurrent_checks', 'timeout_state', 'macros', 'title', 'degraded_alert_after', 'sse_max_per_source', 'sse_max_total', 'check_environment', 'passive_tokens', 'passive_tokens_file', 'timezone']);
+  srv.keys(['listen', 'database', 'api_token_env', 'api_token_file', 'max_concurrent_checks', 'timeout_state', 'macros', 'title', 'degraded_alert_after', 'sse_max_per_source', 'sse_max_total', 'metrics_max_labels_per_service', 'metrics_max_series', 'check_environment', 'passive_tokens', 'passive_tokens_file', 'timezone']);
   let listenHost = '127.0.0.1';
   let listenPort = 8080;
   const listen = srv.str('listen');
@@ -472,6 +472,8 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     degradedAlertAfterMs: srv.duration('degraded_alert_after', 60_000),
     sseMaxPerSource: srv.int('sse_max_per_source', 20, 1, 100_000),
     sseMaxTotal: srv.int('sse_max_total', 200, 1, 100_000),
+    metricsMaxLabelsPerService: srv.int('metrics_max_labels_per_service', 20, 0, 1000),
+    metricsMaxSeries: srv.int('metrics_max_series', 50_000, 0, 10_000_000),
     checkEnvironment,
     ...readPassiveTokens(c, srv),
   };
@@ -602,8 +604,9 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     const path = ['services', i];
     const s = Section.of(c, path, v, true);
     if (!s) return;
-    s.keys(['name', 'host', 'hosts', 'command', 'args', 'passive', 'run_on', 'confirm', 'contacts', 'contact_groups', 'notification_options', 'dependencies', ...POLICY_KEYS, ...TIMING_KEYS]);
+    s.keys(['name', 'host', 'hosts', 'command', 'args', 'passive', 'metrics', 'run_on', 'confirm', 'contacts', 'contact_groups', 'notification_options', 'dependencies', ...POLICY_KEYS, ...TIMING_KEYS]);
     const passive = readPassive(c, s, 'command');
+    const metrics = s.bool('metrics', true);
     const runOnRaw = s.str('run_on') ?? 'host';
     if (runOnRaw !== 'host' && runOnRaw !== 'server') c.fail([...path, 'run_on'], `is ${runOnRaw}: write host (over the host's nrpe or ssh, the default) or server (on this admin node, against the host's address)`);
     const runOn = runOnRaw === 'server' ? 'server' : 'host';
@@ -628,7 +631,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
       if (services.has(key)) c.fail([...path, 'name'], `service '${name}' is defined twice on host ${h}`);
       if (command && runOn === 'host' && hc.transport.kind === 'nrpe' && command.argv.length - 1 > 16) c.fail([...path, 'command'], 'NRPE passes at most 16 arguments');
       servicePaths.set(key, path);
-      services.set(key, { ...svcTiming, key, hostName: h, name, command: command ?? { line: '', argv: [''], args: [] }, policy: pol.policy, timeoutMs: pol.timeoutMs, contacts: svcContacts.length ? svcContacts : hc.contacts, passive, ...(runOn === 'server' ? { runOn } : {}), ...(confirm ? { confirm } : {}) });
+      services.set(key, { ...svcTiming, key, hostName: h, name, command: command ?? { line: '', argv: [''], args: [] }, policy: pol.policy, timeoutMs: pol.timeoutMs, contacts: svcContacts.length ? svcContacts : hc.contacts, passive, ...(metrics ? {} : { metrics: false }), ...(runOn === 'server' ? { runOn } : {}), ...(confirm ? { confirm } : {}) });
     });
   });
 

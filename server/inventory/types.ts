@@ -63,6 +63,8 @@ export interface ServiceConfig extends ObjectTiming {
   readonly passive?: boolean | undefined;
   /** confirm: a pushed problem goes HARD only after `results` problem results within `withinMs` (server/state/confirm.ts). */
   readonly confirm?: { readonly results: number; readonly withinMs: number } | undefined;
+  /** `metrics: false`: its perfdata is not exported on /metrics (its state still is). */
+  readonly metrics?: boolean | undefined;
   /**
    * `server`: the command runs on the admin node (as every Nagios check does), against the
    * host's address, whatever the host's transport: check_http through a VIP, check_ssh on
@@ -202,6 +204,9 @@ export interface ServerSettings {
   /** Live event streams (GET /api/v1/events) allowed per client address and in total. */
   readonly sseMaxPerSource: number;
   readonly sseMaxTotal: number;
+  /** /metrics perfdata gauges: at most this many labels per service and series in total (bounded cardinality). */
+  readonly metricsMaxLabelsPerService: number;
+  readonly metricsMaxSeries: number;
   /**
    * The whole environment of local checks, as Nagios gives its plugins: PATH, LANG and LC_ALL
    * by default, plus or overriding what server.check_environment names. Nothing else of the

@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import type { Silence } from '../notify/silences.ts';
 import type { CheckStatus, Downtime, HistoryEvent } from '../state/types.ts';
 import type { HistoryQuery, OutboxRow, Store, StoreChange } from './types.ts';
+import { openPerfdataStore, type PerfdataStore } from './perfdata.ts';
 
 const SCHEMA_VERSION = 1;
 
@@ -87,6 +88,7 @@ export function openSqliteStore(file: string, now: () => number = Date.now, log:
     if (size === 0) throw new StoreOpenError(`${file} is empty (0 bytes), not a hawatch database: restore it from a backup, or delete it to start with no stored state`);
   }
   let db: Database.Database;
+  let perfdata: PerfdataStore;
   try {
     db = new Database(file);
     db.pragma('journal_mode = WAL');
@@ -97,6 +99,8 @@ export function openSqliteStore(file: string, now: () => number = Date.now, log:
     const columns = new Set((db.prepare('PRAGMA table_info(outbox)').all() as { name: string }[]).map((c) => c.name));
     if (!columns.has('attempt_at')) db.exec('ALTER TABLE outbox ADD COLUMN attempt_at INTEGER');
     if (!columns.has('attempt_message_id')) db.exec('ALTER TABLE outbox ADD COLUMN attempt_message_id TEXT');
+    // Perfdata history tables (issue 15): created on databases written before them.
+    perfdata = openPerfdataStore(db);
   } catch (e) {
     // The file as a whole is unusable (not a database, damaged header or schema, unwritable):
     // refuse with what to do rather than start on something else.
@@ -257,6 +261,7 @@ export function openSqliteStore(file: string, now: () => number = Date.now, log:
     setMeta: (key, value) => {
       db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
     },
+    perfdata,
     close: () => db.close(),
   };
 }

@@ -1,5 +1,6 @@
 import type { Silence } from '../notify/silences.ts';
 import type { CheckStatus, Downtime, HistoryEvent, NotificationIntent } from '../state/types.ts';
+import type { PerfdataStore } from './perfdata.ts';
 
 export type Channel = 'email' | 'sms';
 
@@ -68,5 +69,7 @@ export interface Store {
   nextOutboxDue(): number | null;
   getMeta(key: string): string | null;
   setMeta(key: string, value: string): void;
+  /** Perfdata history (store/perfdata.ts), in the same database. */
+  readonly perfdata: PerfdataStore;
   close(): void;
 }

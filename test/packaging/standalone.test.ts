@@ -82,6 +82,11 @@ describe('bundles', () => {
     for (const dep of ['bindings', 'file-uri-to-path']) expect(existsSync(join(DIST, 'lib', 'node_modules', dep, 'package.json')), dep).toBe(true);
     expect(readFileSync(join(DIST, 'THIRD-PARTY-LICENSES'), 'utf8')).toMatch(/^better-sqlite3 \S+ \(MIT\)$/m);
   });
+
+  it('carry the chart library the service view serves (uPlot), with its licence', () => {
+    for (const f of ['dist/uPlot.iife.min.js', 'dist/uPlot.min.css', 'LICENSE']) expect(statSync(join(DIST, 'lib', 'node_modules', 'uplot', f)).size, f).toBeGreaterThan(500);
+    expect(readFileSync(join(DIST, 'THIRD-PARTY-LICENSES'), 'utf8')).toMatch(/^uplot \S+ \(MIT\)$/m);
+  });
 });
 
 describe('a program copied alone out of dist/', () => {
@@ -197,6 +202,11 @@ services:
       }, 15_000, { stopWhen: alive });
       expect(ssh).not.toMatch(/Cannot find module|not part of the hawatch build/);
       expect(ssh).toMatch(/ECONNREFUSED|refused/i);
+      // The service view's chart library comes from dist/lib beside the copied server.
+      const chart = await fetch(`${base}/vendor/uPlot.iife.min.js`);
+      expect(chart.status, await chart.clone().text()).toBe(200);
+      expect(await chart.text()).toContain('uPlot');
+      expect((await fetch(`${base}/view?key=${encodeURIComponent('admin/broken')}`)).status).toBe(200);
       await stopChild(child, 10_000);
       expect(child.exitCode).toBe(0);
       expect(statSync(join(dir, 'state', 'hawatch.db')).size).toBeGreaterThan(0);

@@ -1,0 +1,108 @@
+/**
+ * Records every numeric perfdata value of each check result into the store's perfdata
+ * history, and expires old rows on the server's clock. It listens to the monitor's status
+ * events (no hook inside the state machine): a status whose lastCheck moved is a new result.
+ *
+ * A store error here never reaches the check result: the state change was already written by
+ * the monitor in its own transaction. The values of that result are dropped (a gap in the
+ * graph), counted, and logged once until writing works again.
+ */
+import { parsePerfdata } from '../../nagios/perfdata.ts';
+import type { Clock, TimerHandle } from '../state/clock.ts';
+import type { CheckStatus } from '../state/types.ts';
+import { DEFAULT_RETENTION, type PerfRetention, type PerfSample, type PerfdataStore } from '../store/perfdata.ts';
+
+export interface PerfdataSource {
+  on(listener: (e: { type: string; keys?: readonly string[] }) => void): () => void;
+  status(key: string): CheckStatus | undefined;
+}
+
+export interface PerfdataRecorderOptions {
+  readonly source: PerfdataSource;
+  readonly store: () => PerfdataStore;
+  readonly clock: Clock;
+  readonly log?: (level: 'warn' | 'error' | 'info', msg: string) => void;
+  readonly retention?: PerfRetention;
+  /** How often expired rows are deleted (default 10 min). */
+  readonly expireEveryMs?: number;
+}
+
+/** The numeric values of a perfdata string (U and malformed items left out). */
+export function samplesOf(perfdata: string): PerfSample[] {
+  const out: PerfSample[] = [];
+  for (const p of parsePerfdata(perfdata).items) {
+    if (p.value === 'U' || !Number.isFinite(p.value)) continue;
+    out.push({ label: p.label, value: p.value, unit: p.uom, warn: p.warning, crit: p.critical, min: p.min, max: p.max });
+  }
+  return out;
+}
+
+export class PerfdataRecorder {
+  readonly stats = { results: 0, values: 0, dropped: 0 };
+  private readonly lastSeen = new Map<string, number>();
+  private failing = false;
+  private off: (() => void) | null = null;
+  private timer: TimerHandle | null = null;
+
+  private readonly o: PerfdataRecorderOptions;
+  constructor(o: PerfdataRecorderOptions) {
+    this.o = o;
+  }
+
+  /** Records results from now on. */
+  listen(): void {
+    this.off ??= this.o.source.on((e) => {
+      if (e.type === 'status' && e.keys) for (const k of e.keys) this.observe(k);
+    });
+  }
+
+  /** Records and expires periodically. */
+  start(): void {
+    this.listen();
+    if (!this.timer) this.schedule();
+  }
+
+  stop(): void {
+    this.off?.();
+    this.off = null;
+    if (this.timer) this.o.clock.clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** Records the status of `key` if it carries a result not recorded yet. */
+  observe(key: string): void {
+    const s = this.o.source.status(key);
+    if (!s || s.lastCheck === null || !s.perfdata) return;
+    if (this.lastSeen.get(key) === s.lastCheck) return;
+    this.lastSeen.set(key, s.lastCheck);
+    const samples = samplesOf(s.perfdata);
+    if (!samples.length) return;
+    try {
+      this.o.store().record(key, s.lastCheck, samples);
+      this.stats.results++;
+      this.stats.values += samples.length;
+      if (this.failing) this.o.log?.('info', 'perfdata history: writing works again');
+      this.failing = false;
+    } catch (e) {
+      this.stats.dropped += samples.length;
+      if (!this.failing) this.o.log?.('error', `perfdata history: values of ${key} not stored (${String((e as Error).message ?? e).split('\n')[0]}): graphs show a gap until the database can be written; check results are not affected`);
+      this.failing = true;
+    }
+  }
+
+  /** Deletes the rows past their retention now. */
+  expire(): void {
+    try {
+      this.o.store().expire(this.o.clock.now(), this.o.retention ?? DEFAULT_RETENTION);
+    } catch (e) {
+      this.o.log?.('warn', `perfdata history: deleting old rows failed (${String((e as Error).message ?? e).split('\n')[0]}): retried in ${Math.round((this.o.expireEveryMs ?? 600_000) / 60_000)} min`);
+    }
+  }
+
+  private schedule(): void {
+    this.timer = this.o.clock.setTimeout(() => {
+      this.expire();
+      this.schedule();
+    }, this.o.expireEveryMs ?? 600_000);
+  }
+}
