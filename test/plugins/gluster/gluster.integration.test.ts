@@ -98,7 +98,9 @@ describe('check_ha_gluster against a real GlusterFS pool', () => {
     const r = await a.check(['--state-dir', stateDir]);
     expect(r.code, r.stdout).toBe(2);
     expect(r.stdout).toMatch(/\[CRITICAL\] split-brain: \d+ entr(y|ies) counted on the bricks \(192\.0\.2\.1:\S+ 1/);
-    expect(Number(/hwv_split_brain=(\d+)/.exec(r.stdout)?.[1])).toBeGreaterThanOrEqual(2);
+    // Each brick's index names the file; how many of them heal info has counted depends on the
+    // self-heal daemon's crawl at that moment (1 in a loaded CI run, 2 or 3 alone): at least one.
+    expect(Number(/hwv_split_brain=(\d+)/.exec(r.stdout)?.[1])).toBeGreaterThanOrEqual(1);
   }, 30_000);
 
   it('the cluster lock held by a stuck transaction: the check waits, then says UNKNOWN with the lock, not bricks offline', async () => {
