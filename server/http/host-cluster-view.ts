@@ -172,11 +172,13 @@ export const CLUSTER_JS = String.raw`
       return [pts.map(function (p) { return p[0] / 1000; }), pts.map(function (p) { return p[1]; })];
     });
     var data = uPlot.join(tables);
+    // from the first stored point when there is less than a day: the lag is what matters, not an empty axis
+    var first = data[0].length ? Math.max(from / 1000, data[0][0]) : from / 1000;
     var width = Math.max(200, box.clientWidth - 16);
     var opts = {
       width: width,
       height: width < 500 ? 180 : 240,
-      scales: { x: { time: true, min: from / 1000, max: to / 1000 } },
+      scales: { x: { time: true, min: first, max: to / 1000 } },
       axes: [{}, { size: 60, values: function (u, vals) { return vals.map(function (v) { return v + ' s'; }); } }],
       series: [{}].concat(series.map(function (s, i) { return { label: s.host + ' ' + s.label, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true }; })),
     };

@@ -377,13 +377,33 @@ export const PAGE_JS = String.raw`
     d.showModal();
   }
 
+  // The status in pages of PAGE objects, one request after the other: the server builds a page
+  // in milliseconds and serves checks and other clients between pages, where one answer of
+  // 10,000 objects held it about 0.2 s. Rendered once, when all pages are in.
+  var PAGE = 500;
+  function loadAll() {
+    var seen = {};
+    var first = null;
+    function next(offset) {
+      return fetch('/api/v1/status?limit=' + PAGE + '&offset=' + offset, { cache: 'no-store' })
+        .then(function (r) { if (!r.ok) throw new Error('HTTP ' + r.status); return r.json(); })
+        .then(function (p) {
+          var objects = p.objects;
+          if (!first) { first = p; first.objects = []; }
+          // an object whose rank changed between two pages may come twice: keep the first
+          objects.forEach(function (o) { if (!seen[o.key]) { seen[o.key] = true; first.objects.push(o); } });
+          first.summary = p.summary; first.degraded = p.degraded;
+          return p.nextOffset === null ? first : next(p.nextOffset);
+        });
+    }
+    return next(0);
+  }
   var pending = null;
   var lastCost = 0;
   function refresh() {
     if (pending) return pending;
     var t0 = Date.now();
-    pending = fetch('/api/v1/status', { cache: 'no-store' })
-      .then(function (r) { return r.json(); })
+    pending = loadAll()
       .then(render)
       .then(loadSilences)
       .then(function () { lastCost = Date.now() - t0; })
