@@ -130,7 +130,7 @@ button.primary { background: #1565c0; color: #fff; border: none; border-radius: 
 #message { min-height: 1.4em; color: #1565c0; }
 #message.error { color: var(--crit); }
 td.host a, td.service a { color: inherit; }
-td.perf div { white-space: nowrap; }
+td.perf { font-family: inherit; font-size: .85em; word-break: normal; overflow-wrap: break-word; min-width: 14em; }
 /* A phone (390 px): no sideways scrolling. Each row becomes a card (problems first, as the rows
    are), the columns that matter most first, the buttons big enough for a thumb (44 px). */
 @media (max-width: 700px) {
@@ -153,8 +153,7 @@ td.perf div { white-space: nowrap; }
   #objects td.state .pill { min-width: 0; }
   #objects td.duration, #objects td.lastcheck, #objects td.attempt { grid-row: 2; font-size: .8em; color: #555; }
   #objects td.output, #objects td.perf, #objects td.actions { grid-column: 1 / -1; max-width: none; }
-  #objects td.perf { word-break: normal; }
-  #objects td.perf div { white-space: normal; }
+  #objects td.perf { min-width: 0; }
   #objects td.actions { white-space: normal; display: flex; flex-wrap: wrap; gap: .4em; }
   #objects td.actions button { min-height: 44px; min-width: 44px; padding: .4em .9em; font-size: .95em; margin: 0; }
   #silenceList tr { display: block; padding: .4em .6em; border-bottom: 1px solid #d6dae0; }
