@@ -453,6 +453,8 @@ export const PAGE_JS = String.raw`
         last.summary = p.summary; last.degraded = p.degraded; last.generatedAt = p.generatedAt;
         render(last);
         lastUpdateCost = Date.now() - t0;
+        // a silence's count of the objects it holds now moves with their states
+        return loadSilences();
       })
       .catch(function () { return refresh(); });
   }
