@@ -179,7 +179,8 @@ export const CLUSTER_JS = String.raw`
       width: width,
       height: width < 500 ? 180 : 240,
       scales: { x: { time: true, min: first, max: to / 1000 } },
-      axes: [{}, { size: 60, values: function (u, vals) { return vals.map(function (v) { return v + ' s'; }); } }],
+      // room for labels such as 10:45am: the default spacing let them run together
+      axes: [{ space: 90 }, { size: 60, values: function (u, vals) { return vals.map(function (v) { return v + ' s'; }); } }],
       series: [{}].concat(series.map(function (s, i) { return { label: s.host + ' ' + s.label, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true }; })),
     };
     new uPlot(opts, data, box);
