@@ -11,6 +11,7 @@ import { PAGE_CSS, PAGE_HTML, PAGE_JS } from './http/page.ts';
 import { apiRoutes } from './http/routes.ts';
 import { perfdataRoutes } from './http/perfdata-routes.ts';
 import { registerServiceView } from './http/service-view.ts';
+import { registerHostClusterViews } from './http/host-cluster-view.ts';
 import { logRequest, nrdpRoutes, passiveApiRoutes } from './http/passive.ts';
 
 export interface BuildAppOptions {
@@ -68,5 +69,6 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   app.get('/status.js', { schema: { hide: true } }, page('text/javascript; charset=utf-8', PAGE_JS));
   app.get('/status.css', { schema: { hide: true } }, page('text/css; charset=utf-8', PAGE_CSS));
   registerServiceView(app);
+  registerHostClusterViews(app);
   return app;
 }

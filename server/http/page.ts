@@ -129,6 +129,39 @@ dialog menu { display: flex; justify-content: flex-end; gap: .5em; padding: 0; }
 button.primary { background: #1565c0; color: #fff; border: none; border-radius: .3em; padding: .3em .9em; }
 #message { min-height: 1.4em; color: #1565c0; }
 #message.error { color: var(--crit); }
+td.host a, td.service a { color: inherit; }
+td.perf { font-family: inherit; font-size: .85em; word-break: normal; overflow-wrap: break-word; min-width: 14em; }
+/* A phone (390 px): no sideways scrolling. Each row becomes a card (problems first, as the rows
+   are), the columns that matter most first, the buttons big enough for a thumb (44 px). */
+@media (max-width: 700px) {
+  html, body { max-width: 100%; overflow-x: hidden; }
+  header { gap: .5em; }
+  header .right { margin-left: 0; flex-wrap: wrap; }
+  header input { max-width: 10em; }
+  main { padding: .5em; }
+  .filters { flex-wrap: wrap; }
+  .filters input[type=search] { min-width: 0; flex: 1 1 10em; }
+  #objects thead, #silenceList thead { display: none; }
+  #objects, #objects tbody, #silenceList, #silenceList tbody { display: block; width: 100%; }
+  #objects tr { display: grid; grid-template-columns: auto 1fr auto; gap: .2em .6em; padding: .5em .6em; border-bottom: 1px solid #d6dae0; background: #fff; }
+  #objects tr.problem { background: #fff6f6; border-left: .3em solid var(--crit); }
+  #objects tr.problem.handled { background: #f7f7fa; border-left-color: #90a4ae; }
+  #objects td { display: block; padding: 0; border: none; min-width: 0; overflow-wrap: anywhere; background: transparent !important; }
+  #objects td.host { grid-column: 1; font-weight: 700; }
+  #objects td.service { grid-column: 2; }
+  #objects td.state { grid-column: 3; grid-row: 1; text-align: right; }
+  #objects td.state .pill { min-width: 0; }
+  #objects td.duration, #objects td.lastcheck, #objects td.attempt { grid-row: 2; font-size: .8em; color: #555; }
+  #objects td.output, #objects td.perf, #objects td.actions { grid-column: 1 / -1; max-width: none; }
+  #objects td.perf { min-width: 0; }
+  #objects td.actions { white-space: normal; display: flex; flex-wrap: wrap; gap: .4em; }
+  #objects td.actions button { min-height: 44px; min-width: 44px; padding: .4em .9em; font-size: .95em; margin: 0; }
+  #silenceList tr { display: block; padding: .4em .6em; border-bottom: 1px solid #d6dae0; }
+  #silenceList td { display: inline-block; border: none; padding: .1em .4em .1em 0; overflow-wrap: anywhere; }
+  #silenceForm input { max-width: 100%; }
+  dialog { min-width: 0; width: calc(100vw - 1.5em); }
+  dialog button { min-height: 44px; }
+}
 `;
 
 export const PAGE_JS = String.raw`
@@ -194,10 +227,15 @@ export const PAGE_JS = String.raw`
       if (q && o.key.toLowerCase().indexOf(q) === -1) return;
       var tr = el('tr', (problem ? 'problem' : '') + (o.acknowledged || o.downtimeDepth ? ' handled' : '') + (o.kind === 'host' ? ' hostrow' : ''));
       tr.dataset.key = o.key;
-      tr.appendChild(el('td', 'host', o.hostName));
+      // The host view and the cluster view: server/http/host-cluster-view.ts.
+      var hostCell = el('td', 'host');
+      var hl = el('a', null, o.hostName);
+      hl.href = '/host?name=' + encodeURIComponent(o.hostName);
+      hostCell.appendChild(hl);
+      tr.appendChild(hostCell);
       var svc = el('td', 'service');
       // The service view (graphs and history): server/http/service-view.ts.
-      if (o.kind !== 'host') { var link = el('a', null, o.serviceName + (o.cluster ? ' (cluster rule)' : '')); link.href = '/view?key=' + encodeURIComponent(o.key); svc.appendChild(link); }
+      if (o.kind !== 'host') { var link = el('a', null, o.serviceName + (o.cluster ? ' (cluster rule)' : '')); link.href = (o.cluster ? '/cluster?key=' : '/view?key=') + encodeURIComponent(o.key); svc.appendChild(link); }
       tr.appendChild(svc);
       var st = el('td', 'state s-' + o.stateName);
       st.appendChild(el('span', 'pill', o.stateName));
@@ -229,7 +267,11 @@ export const PAGE_JS = String.raw`
         out.appendChild(det);
       }
       tr.appendChild(out);
-      tr.appendChild(el('td', 'perf', o.perfdata));
+      // Readable values with units, one a line; the raw string on hover.
+      var perf = el('td', 'perf');
+      perf.title = o.perfdata;
+      (o.perfReadable || []).forEach(function (t) { perf.appendChild(el('div', null, t)); });
+      tr.appendChild(perf);
       var act = el('td', 'actions');
       if (problem && !o.acknowledged) act.appendChild(button('Ack', function () { openAck(o); }));
       if (o.acknowledged) act.appendChild(button('Unack', function () { api('DELETE', '/api/v1/acknowledge?key=' + encodeURIComponent(o.key)); }));
@@ -334,13 +376,33 @@ export const PAGE_JS = String.raw`
     d.showModal();
   }
 
+  // The status in pages of PAGE objects, one request after the other: the server builds a page
+  // in milliseconds and serves checks and other clients between pages, where one answer of
+  // 10,000 objects held it about 0.2 s. Rendered once, when all pages are in.
+  var PAGE = 500;
+  function loadAll() {
+    var seen = {};
+    var first = null;
+    function next(offset) {
+      return fetch('/api/v1/status?limit=' + PAGE + '&offset=' + offset, { cache: 'no-store' })
+        .then(function (r) { if (!r.ok) throw new Error('HTTP ' + r.status); return r.json(); })
+        .then(function (p) {
+          var objects = p.objects;
+          if (!first) { first = p; first.objects = []; }
+          // an object whose rank changed between two pages may come twice: keep the first
+          objects.forEach(function (o) { if (!seen[o.key]) { seen[o.key] = true; first.objects.push(o); } });
+          first.summary = p.summary; first.degraded = p.degraded;
+          return p.nextOffset === null ? first : next(p.nextOffset);
+        });
+    }
+    return next(0);
+  }
   var pending = null;
   var lastCost = 0;
   function refresh() {
     if (pending) return pending;
     var t0 = Date.now();
-    pending = fetch('/api/v1/status', { cache: 'no-store' })
-      .then(function (r) { return r.json(); })
+    pending = loadAll()
       .then(render)
       .then(loadSilences)
       .then(function () { lastCost = Date.now() - t0; })
@@ -349,18 +411,97 @@ export const PAGE_JS = String.raw`
     return pending;
   }
 
+  // Only what changed: a status event names the keys; when they are few, fetch just those
+  // objects, put them in place and sort again here (the same order as the server's
+  // problemRank in views.ts), instead of reloading 10,000 objects for one change.
+  var changedKeys = {};
+  var waiting = null;
+  var lastUpdateCost = 0;
+  var FEW = 200;
+  function rank(o) {
+    if (!o.checked) return 8;
+    if (o.state === 0) return 9;
+    var handled = o.acknowledged || o.downtimeDepth ? 4 : 0;
+    if (o.kind === 'host') return handled;
+    return ({ 2: 1, 3: 2, 1: 3 }[o.state] || 3) + handled;
+  }
+  function sortObjects(list) {
+    list.sort(function (a, b) {
+      var ra = rank(a), rb = rank(b);
+      var sa = a.checked && a.state !== 0 ? a.lastStateChange : 0, sb = b.checked && b.state !== 0 ? b.lastStateChange : 0;
+      return ra - rb || sa - sb || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+    });
+  }
+  function update() {
+    // A full load under way may have fetched the changed objects' page before they changed:
+    // keep the keys and fetch them once it is done.
+    if (pending) { var again = pending.then(function () { if (again === waiting) { waiting = null; update(); } }); waiting = again; return again; }
+    var keys = changedKeys ? Object.keys(changedKeys) : null;
+    changedKeys = {};
+    if (!last || !keys || keys.length > FEW) return refresh().then(function () { lastUpdateCost = lastCost; });
+    if (!keys.length) return;
+    var t0 = Date.now();
+    return fetch('/api/v1/status?keys=' + encodeURIComponent(keys.join('\n')), { cache: 'no-store' })
+      .then(function (r) { if (!r.ok) throw new Error('HTTP ' + r.status); return r.json(); })
+      .then(function (p) {
+        var byKey = {};
+        p.objects.forEach(function (o) { byKey[o.key] = o; });
+        last.objects = last.objects.map(function (o) { var n = byKey[o.key]; delete byKey[o.key]; return n || o; });
+        // an object the page did not have yet (an inventory change is a reload event, but be safe)
+        Object.keys(byKey).forEach(function (k) { last.objects.push(byKey[k]); });
+        sortObjects(last.objects);
+        last.summary = p.summary; last.degraded = p.degraded; last.generatedAt = p.generatedAt;
+        render(last);
+        lastUpdateCost = Date.now() - t0;
+        // a silence's count of the objects it holds now moves with their states
+        return loadSilences();
+      })
+      .catch(function () { return refresh(); });
+  }
+
   var pollTimer = null;
   function startPolling() { if (!pollTimer) { pollTimer = setInterval(refresh, 10000); live.textContent = 'polling'; live.className = 'live poll'; } }
   function stopPolling() { if (pollTimer) { clearInterval(pollTimer); pollTimer = null; } }
   var debounce = null;
-  if (window.EventSource) {
-    var es = new EventSource('/api/v1/events');
-    es.addEventListener('open', function () { stopPolling(); live.textContent = 'live'; live.className = 'live on'; refresh(); });
+  // Live updates. The browser's EventSource reconnects by itself after a dropped connection,
+  // but gives up for good when the reconnect is refused (a 429 or 503 from the stream limits,
+  // a proxy's 502 while the server restarts) and a phone that slept may come back with a dead
+  // stream: then open a new one, with a growing pause, and catch up with a full refresh on
+  // every (re)connect, since the status events sent meanwhile are lost.
+  var es = null;
+  var retryMs = 1000;
+  var reconnectTimer = null;
+  function connect() {
+    reconnectTimer = null;
+    if (es) es.close();
+    es = new EventSource('/api/v1/events');
+    es.addEventListener('open', function () { retryMs = 1000; stopPolling(); live.textContent = 'live'; live.className = 'live on'; refresh(); });
     // A big inventory makes each refresh costly: wait longer between them, in proportion.
-    es.addEventListener('status', function () { if (!debounce) debounce = setTimeout(function () { debounce = null; refresh(); }, Math.max(250, 5 * lastCost)); });
+    es.addEventListener('status', function (ev) {
+      var keys = [];
+      try { keys = JSON.parse(ev.data).keys || []; } catch (e) { keys = null; }
+      if (keys) keys.forEach(function (k) { changedKeys[k] = true; });
+      else changedKeys = null;
+      // The pause grows with what the last update cost (the fetch of the changed objects and the
+      // render of the whole table), so that a big inventory is not re-rendered without pause.
+      if (!debounce) debounce = setTimeout(function () { debounce = null; update(); }, Math.min(10000, Math.max(250, 5 * lastUpdateCost)));
+    });
     es.addEventListener('reload', refresh);
-    es.addEventListener('error', startPolling);
-  } else startPolling();
+    es.addEventListener('error', function () {
+      startPolling();
+      if (es.readyState === EventSource.CLOSED && !reconnectTimer) {
+        reconnectTimer = setTimeout(connect, retryMs);
+        retryMs = Math.min(30000, retryMs * 2);
+      }
+    });
+  }
+  if (window.EventSource) connect(); else startPolling();
+  // Back from sleep or a background tab: catch up at once, and revive a dead stream.
+  document.addEventListener('visibilitychange', function () {
+    if (document.visibilityState !== 'visible') return;
+    refresh();
+    if (window.EventSource && (!es || es.readyState === EventSource.CLOSED)) { clearTimeout(reconnectTimer); connect(); }
+  });
   onlyProblems.addEventListener('change', function () { if (last) render(last); });
   search.addEventListener('input', function () { if (last) render(last); });
   // Durations and "ago" keep counting between refreshes.

@@ -50,6 +50,7 @@ export const StatusView = Type.Object({
   output: Type.String(),
   longOutput: Type.String(),
   perfdata: Type.String(),
+  perfReadable: Type.Array(Type.String(), { description: 'each perfdata value with its unit, readable (7.00 GiB, 3 s); malformed items left out' }),
   acknowledged: Type.Boolean(),
   ack: NullableAck(),
   downtimeDepth: Type.Integer(),

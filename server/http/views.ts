@@ -3,6 +3,7 @@ import type { CheckStatus, Downtime, HistoryEvent } from '../state/types.ts';
 import { stateLabel } from '../state/types.ts';
 import type { OutboxRow } from '../store/types.ts';
 import { downtimeEnd } from '../state/machine.ts';
+import { readablePerfdata } from './perf-format.ts';
 import { describeMatchers, isActive, type Silence } from '../notify/silences.ts';
 
 export function silenceView(m: Monitor, x: Silence, now: number) {
@@ -33,6 +34,7 @@ export function statusView(m: Monitor, s: CheckStatus, now: number) {
     output: s.output,
     longOutput: s.longOutput,
     perfdata: s.perfdata,
+    perfReadable: readablePerfdata(s.perfdata).map((x) => x.text),
     acknowledged: s.ack !== null,
     ack: s.ack,
     downtimeDepth: s.downtimeDepth,

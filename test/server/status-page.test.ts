@@ -60,7 +60,9 @@ describe('status page in headless Chromium', () => {
     const first = page.locator('#objects tbody tr').first();
     await expect.poll(() => first.getAttribute('data-key')).toBe('db1/drbd');
     expect(await first.locator('td.state').innerText()).toContain('CRITICAL');
-    expect(await first.locator('td.perf').innerText()).toContain("'r0/0 out_of_sync'=1048576B");
+    // readable with its unit; the raw string on hover
+    expect(await first.locator('td.perf').innerText()).toContain('r0/0 out_of_sync 1.00 MiB');
+    expect(await first.locator('td.perf').getAttribute('title')).toBe("'r0/0 out_of_sync'=1048576B;;;0");
     expect(await page.locator('tr[data-key="cluster/one primary"] td.state').innerText()).toContain('OK');
     // db1 has no host check (no transport, no check:): the page says so instead of a silent UP.
     expect(await page.locator('tr[data-key="db1"] td.state').innerText()).toContain('NO HOST CHECK');
