@@ -14,13 +14,9 @@
  */
 import { XMLParser } from 'fast-xml-parser';
 import { PluginError } from '../../nagios/plugin.ts';
+import { formatTranscript as formatTranscriptOf, parseTranscript as parseTranscriptOf, type Run } from '../lib/transcript.ts';
 
-export interface Run {
-  readonly stdout: string;
-  readonly stderr: string;
-  /** null when killed by a signal (or our timeout). */
-  readonly exitCode: number | null;
-}
+export type { Run };
 
 const LOCK = /another transaction (is|could be) in progress|locking failed on|unable to (acquire|get) lock|lock (is )?(held|failed)/i;
 
@@ -224,28 +220,11 @@ export function parseHealCount(r: Run, volume: string): HealBrick[] {
   return out;
 }
 
-/** The transcript of --input-file: command line (without --mode=script) -> run. */
+/** The transcript of --input-file (plugins/lib/transcript.ts). */
 export function parseTranscript(input: string): Map<string, Run> {
-  const map = new Map<string, Run>();
-  let cmd: string | undefined;
-  let buf: string[] = [];
-  for (const line of input.replace(/\r\n/g, '\n').split('\n')) {
-    const start = /^\$ gluster (.+)$/.exec(line);
-    const end = /^\[exit (\d+|signal)\]$/.exec(line);
-    if (start) {
-      cmd = start[1]!.trim();
-      buf = [];
-    } else if (end && cmd !== undefined) {
-      map.set(cmd, { stdout: buf.length ? `${buf.join('\n')}\n` : '', stderr: '', exitCode: end[1] === 'signal' ? null : Number(end[1]) });
-      cmd = undefined;
-    } else if (cmd !== undefined) buf.push(line);
-  }
-  if (!map.has('peer status --xml')) throw new PluginError('not a gluster transcript: no $ gluster peer status --xml block (write one with --save-input)');
-  return map;
+  return parseTranscriptOf(input, 'gluster', 'peer status --xml');
 }
 
 export function formatTranscript(runs: ReadonlyMap<string, Run>): string {
-  let s = '';
-  for (const [cmd, r] of runs) s += `$ gluster ${cmd}\n${r.stdout.replace(/\n$/, '')}${r.stdout.trim() === '' ? '' : '\n'}[exit ${r.exitCode ?? 'signal'}]\n`;
-  return s;
+  return formatTranscriptOf(runs, 'gluster');
 }

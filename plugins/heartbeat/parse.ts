@@ -11,13 +11,9 @@
  * handler ends cl_status with a non-zero exit and little or no output: not OK either.
  */
 import { PluginError } from '../../nagios/plugin.ts';
+import { formatTranscript as formatTranscriptOf, parseTranscript as parseTranscriptOf, type Run } from '../lib/transcript.ts';
 
-export interface Run {
-  readonly stdout: string;
-  readonly stderr: string;
-  /** null when killed by a signal (or our timeout). */
-  readonly exitCode: number | null;
-}
+export type { Run };
 
 export type HbState = 'running' | 'stopped' | 'refused' | 'no-answer' | 'unknown';
 
@@ -72,28 +68,11 @@ export function parseHaresources(text: string): ResourceGroup[] {
   return out;
 }
 
-/** The transcript of --input-file: command line -> run. */
+/** The transcript of --input-file (plugins/lib/transcript.ts). */
 export function parseTranscript(text: string): Map<string, Run> {
-  const map = new Map<string, Run>();
-  let cmd: string | undefined;
-  let buf: string[] = [];
-  for (const line of text.replace(/\r\n/g, '\n').split('\n')) {
-    const start = /^\$ cl_status (.+)$/.exec(line);
-    const end = /^\[exit (\d+|signal)\]$/.exec(line);
-    if (start) {
-      cmd = start[1]!.trim();
-      buf = [];
-    } else if (end && cmd !== undefined) {
-      map.set(cmd, { stdout: buf.length ? `${buf.join('\n')}\n` : '', stderr: '', exitCode: end[1] === 'signal' ? null : Number(end[1]) });
-      cmd = undefined;
-    } else if (cmd !== undefined) buf.push(line);
-  }
-  if (!map.has('hbstatus')) throw new PluginError('not a cl_status transcript: no $ cl_status hbstatus block (write one with --save-input)');
-  return map;
+  return parseTranscriptOf(text, 'cl_status', 'hbstatus');
 }
 
 export function formatTranscript(runs: ReadonlyMap<string, Run>): string {
-  let s = '';
-  for (const [cmd, r] of runs) s += `$ cl_status ${cmd}\n${r.stdout.replace(/\n$/, '')}${r.stdout.trim() === '' ? '' : '\n'}[exit ${r.exitCode ?? 'signal'}]\n`;
-  return s;
+  return formatTranscriptOf(runs, 'cl_status');
 }
