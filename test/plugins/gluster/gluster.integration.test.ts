@@ -24,9 +24,21 @@ afterAll(() => {
   for (const d of [stateDir, cheapDir]) rmSync(d, { recursive: true, force: true });
 });
 
+/** Bricks (nodes of volume status whose path is a directory) that are online, from the CLI itself. */
+function bricksOnline(): number {
+  const xml = p.nodes[0].gluster(['volume', 'status', p.volume, '--xml']).stdout;
+  return xml.split('<node>').slice(1).filter((n) => /<path>\//.test(n) && /<status>1<\/status>/.test(n)).length;
+}
+
 async function restartBricks(): Promise<void> {
   const r = p.nodes[0].gluster(['volume', 'start', p.volume, 'force']);
   expect(r.code, r.stdout + r.stderr).toBe(0);
+  // All three back first (a heal count of 0 can come while a brick is still starting: a
+  // loaded CI run went on with brick c offline), then the heals done.
+  let online = -1;
+  await waitFor('3 bricks online', () => (online = bricksOnline()) === 3, 60_000, { everyMs: 500, stopWhen: () => undefined }).catch((e: Error) => {
+    throw new Error(`${e.message} (last count ${online}): ${p.nodes[0].gluster(['volume', 'status', p.volume]).stdout}`);
+  });
   await waitFor('heals done', () => healCount(p) === 0, 30_000, { everyMs: 500 });
 }
 
@@ -65,16 +77,7 @@ describe('check_ha_gluster against a real GlusterFS pool', () => {
     r = await p.nodes[0].check(['--state-dir', stateDir]);
     expect(r.code, r.stdout).toBe(0);
     expect(r.stdout).toContain('[OK] pending heals: none pending');
-  }, 60_000);
-
-  it('two bricks of three killed: quorum lost, CRITICAL', async () => {
-    for (const n of [p.nodes[1], p.nodes[2]]) process.kill(p.brickPid(n), 'SIGKILL');
-    await waitFor('bricks b and c offline', () => (p.nodes[0].gluster(['volume', 'status', p.volume, '--xml']).stdout.match(/<status>0<\/status>/g) ?? []).length >= 2, 15_000, { everyMs: 250 });
-    const r = await p.nodes[0].check(['--state-dir', stateDir]);
-    expect(r.code, r.stdout).toBe(2);
-    expect(r.status).toMatch(/^GLUSTER CRITICAL - volume hwv bricks: 1\/3 online, quorum lost \(needs 2\)/);
-    await restartBricks();
-  }, 60_000);
+  }, 120_000);
 
   it('a split-brain file made on the bricks (each copy blames the others): CRITICAL', async () => {
     const [a] = p.nodes;
@@ -103,6 +106,17 @@ describe('check_ha_gluster against a real GlusterFS pool', () => {
     // self-heal daemon's crawl at that moment (1 in a loaded CI run, 2 or 3 alone): at least one.
     expect(Number(/hwv_split_brain=(\d+)/.exec(r.stdout)?.[1])).toBeGreaterThanOrEqual(1);
   }, 90_000);
+
+  it('two bricks of three killed: quorum lost, CRITICAL', async () => {
+    for (const n of [p.nodes[1], p.nodes[2]]) process.kill(p.brickPid(n), 'SIGKILL');
+    await waitFor('bricks b and c offline', () => (p.nodes[0].gluster(['volume', 'status', p.volume, '--xml']).stdout.match(/<status>0<\/status>/g) ?? []).length >= 2, 15_000, { everyMs: 250 });
+    const r = await p.nodes[0].check(['--state-dir', stateDir]);
+    expect(r.code, r.stdout).toBe(2);
+    expect(r.status).toMatch(/^GLUSTER CRITICAL - volume hwv bricks: 1\/3 online, quorum lost \(needs 2\)/);
+    // Left down: after two bricks were killed at once, volume start force did not bring them
+    // back within 60 s in a loaded run, so this runs after the tests that need all three
+    // (the lock test that follows needs none).
+  }, 60_000);
 
   it('the cluster lock held by a stuck transaction: the check waits, then says UNKNOWN with the lock, not bricks offline', async () => {
     const [a, b] = p.nodes;
