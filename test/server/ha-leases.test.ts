@@ -1,0 +1,187 @@
+/**
+ * Shard leases on a real PostgreSQL (issue 14 item 2): several instances share the shards,
+ * rebalance as instances join and leave, take over a crashed or paused one's shards after
+ * the lease, and a paused instance's write at its old epoch is refused by the fence.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FencedOut, shardOf, ShardLeases } from '../../server/ha/leases.ts';
+import { createPrimary, requirePostgres, SUPERUSER_PASSWORD, type PgServer } from '../plugins/pgsql/pgcluster.ts';
+
+const SHARDS = 16;
+let server: PgServer;
+let pool: pg.Pool;
+
+beforeAll(async () => {
+  requirePostgres();
+  server = await createPrimary('leases');
+  pool = new pg.Pool({ host: '127.0.0.1', port: server.port, user: 'postgres', password: SUPERUSER_PASSWORD, database: 'postgres', max: 10 });
+  await pool.query('CREATE TABLE results (shard int, epoch bigint, v text)');
+}, 120_000);
+
+afterAll(async () => {
+  await pool?.end();
+  server?.cleanup();
+});
+
+async function reset(): Promise<void> {
+  await pool.query('DROP TABLE IF EXISTS hawatch_shards, hawatch_instances');
+  await pool.query('TRUNCATE results');
+}
+
+/** A test clock: monotonic milliseconds moved by hand. */
+function manualClock(): { now: () => number; add: (ms: number) => void } {
+  let t = 1_000_000;
+  return { now: () => t, add: (ms) => (t += ms) };
+}
+
+function leases(id: string, ttlMs = 2000, monotonic?: () => number): ShardLeases {
+  return new ShardLeases(pool, { instanceId: id, shards: SHARDS, ttlMs, marginMs: 400, monotonic });
+}
+
+/** Every shard held by exactly one of the instances (in their own view), none by two. */
+function expectPartition(all: readonly ShardLeases[]): void {
+  const seen = new Map<number, string>();
+  for (const l of all) {
+    for (const { shard } of l.ownedShards()) {
+      expect(seen.get(shard), `shard ${shard} held by ${seen.get(shard)} and ${l.instanceId}`).toBeUndefined();
+      seen.set(shard, l.instanceId);
+    }
+  }
+  expect([...seen.keys()].sort((a, b) => a - b)).toEqual([...Array(SHARDS).keys()]);
+}
+
+async function rounds(all: readonly ShardLeases[], n: number): Promise<void> {
+  for (let i = 0; i < n; i++) for (const l of all) await l.tick();
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('shard leases in PostgreSQL', () => {
+  it('two instances split the shards, a third joining takes its share without a restart', async () => {
+    await reset();
+    const a = leases('a');
+    const b = leases('b');
+    await a.migrate();
+    await rounds([a, b], 3);
+    expectPartition([a, b]);
+    expect(a.ownedShards()).toHaveLength(8);
+    expect(b.ownedShards()).toHaveLength(8);
+    const c = leases('c');
+    await rounds([a, b, c], 3);
+    expectPartition([a, b, c]);
+    for (const l of [a, b, c]) expect(l.ownedShards().length).toBeLessThanOrEqual(Math.ceil(SHARDS / 3));
+    const view = await c.instances();
+    expect(view.map((i) => [i.id, i.alive, i.shards])).toEqual([
+      ['a', true, a.ownedShards().length],
+      ['b', true, b.ownedShards().length],
+      ['c', true, c.ownedShards().length],
+    ]);
+  });
+
+  it('a crashed instance (no more renewals) loses its shards after the lease; the others take them at a higher epoch', async () => {
+    await reset();
+    const a = leases('a');
+    const b = leases('b');
+    await a.migrate();
+    await rounds([a, b], 3);
+    const ofA = a.ownedShards();
+    expect(ofA.length).toBe(8);
+    // a dies: only b ticks from here. Within one lease b has not taken a's shards...
+    await b.tick();
+    expect(b.ownedShards()).toHaveLength(8);
+    await sleep(2300);
+    const r = await b.tick();
+    expect(r.instances.find((i) => i.id === 'a')).toMatchObject({ alive: false, left: false });
+    expectPartition([b]);
+    for (const s of ofA) expect(r.gained.find((g) => g.shard === s.shard)?.epoch).toBe(s.epoch + 1);
+  });
+
+  it('a paused instance stops acting by its own monotonic clock, and its late write is fenced out', async () => {
+    await reset();
+    const clock = manualClock();
+    const a = leases('a', 2000, clock.now);
+    const b = leases('b');
+    await a.migrate();
+    await rounds([a, b], 2);
+    const shard = a.ownedShards()[0]!.shard;
+    const epoch = a.epochOf(shard)!;
+    // A write while the lease holds goes through.
+    await a.fenced(shard, (tx) => tx.query('INSERT INTO results VALUES ($1, $2, $3)', [shard, epoch, 'in time']));
+    // SIGSTOP: a's process does nothing for longer than the lease; b takes over.
+    await sleep(2300);
+    await b.tick();
+    expect(b.epochOf(shard)).toBe(epoch + 1);
+    // SIGCONT, before a's own clock has noticed (the worst case): the fence refuses the write.
+    await expect(a.fenced(shard, (tx) => tx.query('INSERT INTO results VALUES ($1, $2, $3)', [shard, epoch, 'stale']))).rejects.toBeInstanceOf(FencedOut);
+    expect(a.epochOf(shard)).toBeUndefined();
+    const rows = await pool.query('SELECT v FROM results ORDER BY v');
+    expect(rows.rows.map((x) => x.v)).toEqual(['in time']);
+    // And without any database answer, the local view runs out on the monotonic clock alone.
+    const other = a.ownedShards()[0]!.shard;
+    expect(a.epochOf(other)).toBeDefined();
+    clock.add(2000 - 400);
+    expect(a.epochOf(other)).toBeUndefined();
+    expect(a.ownedShards()).toEqual([]);
+  });
+
+  it('a write and a claim of the same shard do not interleave: the claim waits for the fenced transaction', async () => {
+    await reset();
+    const a = leases('a', 1000);
+    const b = leases('b');
+    await a.migrate();
+    await a.tick();
+    const shard = a.ownedShards()[0]!.shard;
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const write = a.fenced(shard, async (tx) => {
+      await tx.query('INSERT INTO results VALUES ($1, 0, $2)', [shard, 'slow write']);
+      await held;
+    });
+    await sleep(1200); // a's lease ran out in the database while its write is open
+    const claim = b.tick();
+    const first = await Promise.race([claim.then(() => 'claim'), sleep(500).then(() => 'waiting')]);
+    expect(first).toBe('waiting');
+    release();
+    await write;
+    await claim;
+    expect(b.epochOf(shard)).toBeDefined();
+  });
+
+  it('a clean stop gives the shards back at once (rolling restart: no wait for the lease)', async () => {
+    await reset();
+    const a = leases('a', 60_000);
+    const b = leases('b', 60_000);
+    await a.migrate();
+    await rounds([a, b], 2);
+    await a.release();
+    await b.tick();
+    expectPartition([b]);
+    const view = await b.instances();
+    expect(view.find((i) => i.id === 'a')).toMatchObject({ left: true, alive: false, shards: 0 });
+  });
+
+  it('four instances ticking at the same time never hold a shard twice', async () => {
+    await reset();
+    const all = ['w', 'x', 'y', 'z'].map((id) => leases(id, 5000));
+    await all[0]!.migrate();
+    for (let i = 0; i < 15; i++) {
+      await Promise.all(all.map((l) => l.tick()));
+      const seen = new Set<number>();
+      for (const l of all) for (const { shard } of l.ownedShards()) {
+        expect(seen.has(shard)).toBe(false);
+        seen.add(shard);
+      }
+    }
+    expectPartition(all);
+    for (const l of all) expect(l.ownedShards()).toHaveLength(4);
+  });
+
+  it('hosts map to shards stably and spread', () => {
+    expect(shardOf('db1', 64)).toBe(shardOf('db1', 64));
+    const counts = new Array<number>(16).fill(0);
+    for (let i = 0; i < 1600; i++) counts[shardOf(`node${i}`, 16)]!++;
+    expect(Math.min(...counts)).toBeGreaterThan(60);
+    expect(Math.max(...counts)).toBeLessThan(140);
+  });
+});
