@@ -12,7 +12,7 @@
  *   - notifications are on (the export leaves that to the admin's nagios.cfg).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, readdirSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderNagiosMainConfig } from '../../nagios/config.ts';
 
@@ -24,6 +24,8 @@ export interface NagiosRun {
   readonly inventoryFile: string;
   /** The built hawatch-server program (for export, and for the cluster rules: `query`). */
   readonly serverBin: string;
+  /** The program Nagios runs for the cluster rules (`query`); default serverBin. */
+  readonly queryCommand?: string;
   /** The hawatch-server API as the admin namespace reaches it (cluster rules are asked there). */
   readonly serverUrl: string;
   /** Network namespace to run in (the admin node's), or none. */
@@ -31,6 +33,11 @@ export interface NagiosRun {
   readonly smtp: { readonly host: string; readonly port: number };
   readonly intervalS: number;
   readonly attempts: number;
+  /**
+   * Folders whose files Nagios' checks read (the lab's TLS client key is root's): copied into
+   * the run's folder, given to the nagios user, and the export's paths pointed at the copy.
+   */
+  readonly copyForNagios?: readonly string[];
 }
 
 export interface NagiosHandle {
@@ -90,9 +97,17 @@ export function startNagios(r: NagiosRun): NagiosHandle {
   mkdirSync(join(r.dir, 'checkresults'), { recursive: true });
   const notifyPy = join(r.dir, 'notify.py');
   writeFileSync(notifyPy, NOTIFY_PY);
-  const exp = spawnSync(process.execPath, [r.serverBin, 'export', 'nagios', '--config', r.inventoryFile, '--server-url', r.serverUrl, '--server-command', r.serverBin, '--plugin-dir', PLUGINS], { encoding: 'utf8', timeout: 60_000 });
+  const exp = spawnSync(process.execPath, [r.serverBin, 'export', 'nagios', '--config', r.inventoryFile, '--server-url', r.serverUrl, '--server-command', r.queryCommand ?? r.serverBin, '--plugin-dir', PLUGINS], { encoding: 'utf8', timeout: 60_000 });
   if (exp.status !== 0) throw new Error(`hawatch-server export nagios failed: ${(exp.stderr || exp.stdout).trim().split('\n').slice(-3).join(' / ')}`);
-  writeFileSync(join(r.dir, 'hawatch.cfg'), rewriteExport(exp.stdout, { notifyPy, name: r.name, smtp: r.smtp, attempts: r.attempts }));
+  let text = rewriteExport(exp.stdout, { notifyPy, name: r.name, smtp: r.smtp, attempts: r.attempts });
+  for (const [i, from] of (r.copyForNagios ?? []).entries()) {
+    const to = join(r.dir, `files${i}`);
+    cpSync(from, to, { recursive: true });
+    for (const f of readdirSync(to)) chownSync(join(to, f), uid, gid);
+    chownSync(to, uid, gid);
+    text = text.split(from.replace(/\/+$/, '') + '/').join(to + '/');
+  }
+  writeFileSync(join(r.dir, 'hawatch.cfg'), text);
   writeFileSync(join(r.dir, 'resource.cfg'), `$USER1$=${PLUGINS}\n`);
   writeFileSync(
     join(r.dir, 'nagios.cfg'),
