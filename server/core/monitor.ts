@@ -35,7 +35,7 @@ import {
   type ResultInput,
   type Transition,
 } from '../state/types.ts';
-import type { OutboxInsert, Store, StoreChange } from '../store/types.ts';
+import type { AnyStore, OutboxInsert, StoreChange } from '../store/types.ts';
 import type { TimerHandle } from '../state/clock.ts';
 import { StoreHealth } from './health.ts';
 import { RuleHoldDown } from '../state/rules.ts';
@@ -98,7 +98,7 @@ interface Pending {
 
 export class Monitor {
   private inv: Inventory;
-  private readonly store: Store;
+  private readonly store: AnyStore;
   private readonly clock: Clock;
   private readonly statuses = new Map<string, CheckStatus>();
   private downtimesByKey = new Map<string, Downtime[]>();
@@ -142,16 +142,25 @@ export class Monitor {
    */
   private unsaved: { statuses: Map<string, CheckStatus>; downtimes: Map<string, readonly Downtime[]>; silences: Map<string, Silence | null>; history: HistoryEvent[]; outbox: OutboxInsert[]; forget: Set<string>; droppedHistory: number } | null = null;
   private retryTimer: TimerHandle | null = null;
+  /**
+   * The commit in flight on a store that answers later (PostgreSQL; never set on SQLite).
+   * Ordering: one commit at a time, in the order changes were made; changes made meanwhile
+   * wait in `unsaved` (merged) and go as one commit right after it; a failed commit is put
+   * back in front of them (server/README.md, PostgreSQL store).
+   */
+  private inflight: Promise<void> | null = null;
 
-  constructor(inventory: Inventory, store: Store, clock: Clock, health?: StoreHealth) {
+  /** `loaded`: the stored state read beforehand (a store that answers later); else read here. */
+  constructor(inventory: Inventory, store: AnyStore, clock: Clock, health?: StoreHealth, loaded?: StoredState) {
     this.inv = inventory;
     this.store = store;
     this.clock = clock;
     this.health = health ?? new StoreHealth(clock);
     this.startedAt = clock.now();
-    for (const s of store.loadStatuses()) this.statuses.set(s.key, s);
-    for (const d of store.loadDowntimes()) this.downtimesByKey.set(d.key, [...(this.downtimesByKey.get(d.key) ?? []), d]);
-    for (const s of store.loadSilences()) this.silencesById.set(s.id, s);
+    const stored = loaded ?? loadStoredNow(store);
+    for (const s of stored.statuses) this.statuses.set(s.key, s);
+    for (const d of stored.downtimes) this.downtimesByKey.set(d.key, [...(this.downtimesByKey.get(d.key) ?? []), d]);
+    for (const s of stored.silences) this.silencesById.set(s.id, s);
     this.index(inventory);
     this.rebuildHeld();
   }
@@ -334,18 +343,21 @@ export class Monitor {
    * status per object, not one per result) and retried with backoff.
    */
   private write(change: StoreChange, forget: readonly string[] = []): boolean {
-    if (this.unsaved === null) {
+    if (this.unsaved === null && this.inflight === null) {
       try {
-        if (forget.length) this.store.forget(forget);
-        this.store.commit(change);
+        const pending = commitTo(this.store, change, forget);
+        if (pending) {
+          this.track(pending, change, forget);
+          return false;
+        }
         this.health.ok();
         return true;
       } catch (e) {
         this.health.fail('writing state changes', e);
-        this.unsaved = { statuses: new Map(), downtimes: new Map(), silences: new Map(), history: [], outbox: [], forget: new Set(), droppedHistory: 0 };
       }
     }
-    const u = this.unsaved;
+    // Waiting behind a failure, or behind the commit in flight.
+    const u: Unsaved = (this.unsaved ??= { statuses: new Map(), downtimes: new Map(), silences: new Map(), history: [], outbox: [], forget: new Set(), droppedHistory: 0 });
     for (const k of forget) {
       u.forget.add(k);
       u.statuses.delete(k);
@@ -359,8 +371,40 @@ export class Monitor {
     u.history.push(...change.history.slice(0, room));
     u.droppedHistory += Math.max(0, change.history.length - room);
     u.outbox.push(...change.outbox);
-    this.scheduleRetry();
+    // While a commit is in flight, its end writes these (no timer).
+    if (this.inflight === null) this.scheduleRetry();
     return false;
+  }
+
+  /** Follows a commit that answers later: success as a synchronous write, failure kept and retried. */
+  private track(pending: Promise<void>, change: StoreChange, forget: readonly string[]): void {
+    this.inflight = pending.then(
+      () => {
+        this.inflight = null;
+        this.health.ok();
+        if (change.outbox.length) this.emit({ type: 'notifications', count: change.outbox.length });
+        if (this.unsaved) this.retryUnsaved();
+      },
+      (e: unknown) => {
+        this.inflight = null;
+        this.health.fail('writing state changes', e);
+        this.unsaved = requeue(change, forget, this.unsaved);
+        this.scheduleRetry();
+      },
+    );
+  }
+
+  /**
+   * Waits until nothing is in flight or waiting (shutdown, tests); false when the store still
+   * refuses what is held.
+   */
+  async flushed(): Promise<boolean> {
+    for (;;) {
+      if (this.inflight) await this.inflight;
+      if (this.unsaved === null) return true;
+      this.retryUnsaved();
+      if (!this.inflight) return this.unsaved === null;
+    }
   }
 
   private scheduleRetry(): void {
@@ -375,9 +419,17 @@ export class Monitor {
   retryUnsaved(): boolean {
     const u = this.unsaved;
     if (u === null) return true;
+    if (this.inflight) return false; // its end retries
+    const change: StoreChange = { statuses: [...u.statuses.values()], downtimes: u.downtimes, silences: u.silences, history: u.history, outbox: u.outbox };
     try {
-      if (u.forget.size) this.store.forget([...u.forget]);
-      this.store.commit({ statuses: [...u.statuses.values()], downtimes: u.downtimes, silences: u.silences, history: u.history, outbox: u.outbox });
+      const pending = commitTo(this.store, change, [...u.forget]);
+      if (pending) {
+        this.unsaved = null;
+        if (this.retryTimer) this.clock.clearTimeout(this.retryTimer);
+        this.retryTimer = null;
+        this.track(pending, change, [...u.forget]);
+        return false;
+      }
     } catch (e) {
       this.health.fail('writing state changes', e);
       this.scheduleRetry();
@@ -863,4 +915,58 @@ export class Monitor {
     }
     return { hosts, services, problems };
   }
+}
+
+/** The stored state a monitor starts from. */
+export interface StoredState {
+  readonly statuses: readonly CheckStatus[];
+  readonly downtimes: readonly Downtime[];
+  readonly silences: readonly Silence[];
+}
+
+/** Reads the stored state (a store that may answer later: PostgreSQL). */
+export async function loadStored(store: AnyStore): Promise<StoredState> {
+  return { statuses: await store.loadStatuses(), downtimes: await store.loadDowntimes(), silences: await store.loadSilences() };
+}
+
+function loadStoredNow(store: AnyStore): StoredState {
+  const statuses = store.loadStatuses();
+  const downtimes = store.loadDowntimes();
+  const silences = store.loadSilences();
+  if (statuses instanceof Promise || downtimes instanceof Promise || silences instanceof Promise) {
+    throw new Error('this store answers later: read its state with loadStored() and pass it to the Monitor');
+  }
+  return { statuses, downtimes, silences };
+}
+
+/** Forgets then commits; a promise when the store answers later, undefined when done (SQLite). */
+function commitTo(store: AnyStore, change: StoreChange, forget: readonly string[]): Promise<void> | undefined {
+  const f = forget.length ? store.forget(forget) : undefined;
+  if (f instanceof Promise) return f.then(() => store.commit(change));
+  const c = store.commit(change);
+  return c instanceof Promise ? c : undefined;
+}
+
+type Unsaved = { statuses: Map<string, CheckStatus>; downtimes: Map<string, readonly Downtime[]>; silences: Map<string, Silence | null>; history: HistoryEvent[]; outbox: OutboxInsert[]; forget: Set<string>; droppedHistory: number };
+
+/** A failed commit goes back in front of the changes made after it (theirs win per object). */
+function requeue(change: StoreChange, forget: readonly string[], later: Unsaved | null): Unsaved {
+  const u: Unsaved = { statuses: new Map(), downtimes: new Map(), silences: new Map(), history: [...change.history], outbox: [...change.outbox], forget: new Set(forget), droppedHistory: 0 };
+  for (const s of change.statuses) u.statuses.set(s.key, s);
+  for (const [k, d] of change.downtimes ?? []) u.downtimes.set(k, d);
+  for (const [k, d] of change.silences ?? []) u.silences.set(k, d);
+  if (later === null) return u;
+  for (const k of later.forget) {
+    u.forget.add(k);
+    u.statuses.delete(k);
+    u.downtimes.delete(k);
+  }
+  for (const [k, s] of later.statuses) u.statuses.set(k, s);
+  for (const [k, d] of later.downtimes) u.downtimes.set(k, d);
+  for (const [k, d] of later.silences) u.silences.set(k, d);
+  u.history.push(...later.history);
+  u.droppedHistory = later.droppedHistory + Math.max(0, u.history.length - 10_000);
+  u.history.length = Math.min(u.history.length, 10_000);
+  u.outbox.push(...later.outbox);
+  return u;
 }

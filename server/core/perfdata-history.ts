@@ -10,7 +10,8 @@
 import { parsePerfdata } from '../../nagios/perfdata.ts';
 import type { Clock, TimerHandle } from '../state/clock.ts';
 import type { CheckStatus } from '../state/types.ts';
-import { DEFAULT_RETENTION, type PerfRetention, type PerfSample, type PerfdataStore } from '../store/perfdata.ts';
+import { DEFAULT_RETENTION, type PerfRetention, type PerfSample } from '../store/perfdata.ts';
+import type { AnyStore } from '../store/types.ts';
 
 export interface PerfdataSource {
   on(listener: (e: { type: string; keys?: readonly string[] }) => void): () => void;
@@ -19,7 +20,8 @@ export interface PerfdataSource {
 
 export interface PerfdataRecorderOptions {
   readonly source: PerfdataSource;
-  readonly store: () => PerfdataStore;
+  /** Synchronous (SQLite) or answering later (PostgreSQL): both are handled. */
+  readonly store: () => AnyStore['perfdata'];
   readonly clock: Clock;
   readonly log?: (level: 'warn' | 'error' | 'info', msg: string) => void;
   readonly retention?: PerfRetention;
@@ -77,25 +79,35 @@ export class PerfdataRecorder {
     this.lastSeen.set(key, s.lastCheck);
     const samples = samplesOf(s.perfdata);
     if (!samples.length) return;
-    try {
-      this.o.store().record(key, s.lastCheck, samples);
+    const ok = () => {
       this.stats.results++;
       this.stats.values += samples.length;
       if (this.failing) this.o.log?.('info', 'perfdata history: writing works again');
       this.failing = false;
-    } catch (e) {
+    };
+    const failed = (e: unknown) => {
       this.stats.dropped += samples.length;
       if (!this.failing) this.o.log?.('error', `perfdata history: values of ${key} not stored (${String((e as Error).message ?? e).split('\n')[0]}): graphs show a gap until the database can be written; check results are not affected`);
       this.failing = true;
+    };
+    try {
+      const r = this.o.store().record(key, s.lastCheck, samples);
+      if (r instanceof Promise) r.then(ok, failed);
+      else ok();
+    } catch (e) {
+      failed(e);
     }
   }
 
   /** Deletes the rows past their retention now. */
   expire(): void {
-    try {
-      this.o.store().expire(this.o.clock.now(), this.o.retention ?? DEFAULT_RETENTION);
-    } catch (e) {
+    const failed = (e: unknown) =>
       this.o.log?.('warn', `perfdata history: deleting old rows failed (${String((e as Error).message ?? e).split('\n')[0]}): retried in ${Math.round((this.o.expireEveryMs ?? 600_000) / 60_000)} min`);
+    try {
+      const r = this.o.store().expire(this.o.clock.now(), this.o.retention ?? DEFAULT_RETENTION);
+      if (r instanceof Promise) r.catch(failed);
+    } catch (e) {
+      failed(e);
     }
   }
 

@@ -11,10 +11,10 @@ import { createSmtpSender, type MailSender } from '../notify/channels.ts';
 import { channelsFor, Dispatcher, type Channels } from '../notify/dispatcher.ts';
 import { Scheduler } from '../scheduler/scheduler.ts';
 import { systemClock, type Clock } from '../state/clock.ts';
-import { openSqliteStore } from '../store/sqlite.ts';
-import type { Store } from '../store/types.ts';
+import { openStore } from '../store/open.ts';
+import type { AnyStore } from '../store/types.ts';
 import { startCron } from './cron.ts';
-import { Monitor } from './monitor.ts';
+import { loadStored, Monitor } from './monitor.ts';
 import { StoreHealth } from './health.ts';
 import { DegradedAlert } from '../notify/degraded.ts';
 import { PerfdataRecorder } from './perfdata-history.ts';
@@ -46,7 +46,7 @@ export interface Runtime {
   readonly monitor: Monitor;
   readonly scheduler: Scheduler;
   readonly dispatcher: Dispatcher;
-  readonly store: Store;
+  readonly store: AnyStore;
   readonly health: StoreHealth;
   /** Re-reads and applies the inventory (SIGHUP, POST /reload); null on the embedded inventory. */
   readonly reload: (() => Promise<Inventory>) | null;
@@ -73,9 +73,9 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
 
   async function build(): Promise<Runtime> {
     const database = o.database ?? o.inventory.server.database;
-    const store = openSqliteStore(database, () => clock.now(), log);
-    const health = new StoreHealth(clock, log, `the database ${database}`);
-    const monitor = new Monitor(o.inventory, store, clock, health);
+    const store = await openStore(database, { passwordFile: o.inventory.server.databasePasswordFile ?? undefined, now: () => clock.now(), log });
+    const health = new StoreHealth(clock, log, `the database ${store.describe ?? database}`);
+    const monitor = new Monitor(o.inventory, store, clock, health, await loadStored(store));
     let mail: MailSender | null = o.mailSender !== undefined ? o.mailSender : o.inventory.notifier.email ? await createSmtpSender(o.inventory.notifier.email) : null;
     let channels: Channels = channelsFor(o.inventory, mail);
     const scheduler = new Scheduler({
@@ -142,10 +142,12 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
         await dispatcher.stop();
         perfdata.stop();
         degradedAlert.close();
+        // What a store answering later (PostgreSQL) still has in flight is written first.
+        await monitor.flushed();
         monitor.close();
         await built.close();
         mail?.close();
-        store.close();
+        await store.close();
       },
     };
     if (o.autoStart ?? true) rt.start();

@@ -50,15 +50,18 @@ export function registerMetrics(app: FastifyInstance): void {
   sched('hawatch_store_degraded', '1 while the store cannot be written (full disk): state is live but not stored, notifications held', () => (h().health?.degraded ? 1 : 0));
   sched('hawatch_notifications_possible_duplicates_total', 'Notifications resent after a restart because their send was never recorded', () => h().dispatcher?.stats.possibleDuplicates ?? 0);
   // A store that cannot be read must not break the scrape (the degraded metric above says why).
-  const counts = () => {
+  // prom-client awaits an async collect (the PostgreSQL store answers later).
+  const counts = async () => {
     try {
-      return h().store.outboxCounts();
+      return await h().store.outboxCounts();
     } catch {
       return { pending: NaN, sent: NaN, quarantined: NaN };
     }
   };
-  sched('hawatch_outbox_pending', 'Notifications waiting for delivery', () => counts().pending);
-  sched('hawatch_outbox_quarantined', 'Outbox rows that could not be decoded and were set aside (see the log)', () => counts().quarantined);
+  const outboxGauge = (name: string, help: string, read: (c: { pending: number; quarantined: number }) => number) =>
+    new Gauge({ name, help, registers: [registry], async collect() { this.set(read(await counts())); } });
+  outboxGauge('hawatch_outbox_pending', 'Notifications waiting for delivery', (c) => c.pending);
+  outboxGauge('hawatch_outbox_quarantined', 'Outbox rows that could not be decoded and were set aside (see the log)', (c) => c.quarantined);
 
   // Per object: its state and its latest perfdata values (bounded: server/http/metrics-perfdata.ts).
   perfdataGauges(registry, () => h().monitor);

@@ -58,12 +58,12 @@ export async function perfdataRoutes(app0: FastifyInstance): Promise<void> {
     if (to - from > 400 * DAY) throw new ApiError('BAD_REQUEST', `the range is ${Math.round((to - from) / DAY)} days, at most 400 are kept: narrow from and to`);
     const resolution = req.query.step === undefined || req.query.step === 'auto' ? pickResolution(from, to, now) : req.query.step;
     const store = h.store.perfdata;
-    const labels = req.query.label !== undefined ? [req.query.label] : store.series(key).map((s) => s.label);
+    const labels = req.query.label !== undefined ? [req.query.label] : (await store.series(key)).map((s) => s.label);
     const series = [];
     for (const label of labels) {
-      const q = store.query(key, label, from, to, resolution);
+      const q = await store.query(key, label, from, to, resolution);
       if (!q) {
-        const known = store.series(key).map((s) => s.label);
+        const known = (await store.series(key)).map((s) => s.label);
         throw new ApiError('NOT_FOUND', `${key} has no perfdata series ${label}: ${known.length ? `known labels are ${known.join(', ')}` : 'none stored yet'}`);
       }
       series.push({

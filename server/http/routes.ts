@@ -180,7 +180,7 @@ export async function apiRoutes(app0: FastifyInstance): Promise<void> {
       response: { 200: Type.Object({ events: Type.Array(HistoryEventView) }) },
     },
   }, async (req) => ({
-    events: h.store.history({ key: req.query.key, prefix: req.query.host, limit: req.query.limit, before: req.query.before }).map(historyView),
+    events: (await h.store.history({ key: req.query.key, prefix: req.query.host, limit: req.query.limit, before: req.query.before })).map(historyView),
   }));
 
   app.get('/downtimes', {
@@ -194,7 +194,7 @@ export async function apiRoutes(app0: FastifyInstance): Promise<void> {
       querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }) }),
       response: { 200: Type.Object({ pending: Type.Integer(), sent: Type.Integer(), quarantined: Type.Integer(), outbox: Type.Array(OutboxView) }) },
     },
-  }, async (req) => ({ ...h.store.outboxCounts(), outbox: h.store.recentOutbox(req.query.limit).map(outboxView) }));
+  }, async (req) => ({ ...(await h.store.outboxCounts()), outbox: (await h.store.recentOutbox(req.query.limit)).map(outboxView) }));
 
   app.post('/acknowledge', {
     preHandler: auth,

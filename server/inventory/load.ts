@@ -426,7 +426,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
 
   // server
   const srv = top.sub('server') ?? new Section(c, ['server'], {});
-  srv.keys(['listen', 'database', 'api_token_env', 'api_token_file', 'max_concurrent_checks', 'timeout_state', 'macros', 'title', 'degraded_alert_after', 'sse_max_per_source', 'sse_max_total', 'metrics_max_labels_per_service', 'metrics_max_series', 'check_environment', 'passive_tokens', 'passive_tokens_file', 'timezone']);
+  srv.keys(['listen', 'database', 'database_password_file', 'api_token_env', 'api_token_file', 'max_concurrent_checks', 'timeout_state', 'macros', 'title', 'degraded_alert_after', 'sse_max_per_source', 'sse_max_total', 'metrics_max_labels_per_service', 'metrics_max_series', 'check_environment', 'passive_tokens', 'passive_tokens_file', 'timezone']);
   let listenHost = '127.0.0.1';
   let listenPort = 8080;
   const listen = srv.str('listen');
@@ -463,6 +463,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     listenHost,
     listenPort,
     database: srv.str('database') ?? 'hawatch.db',
+    databasePasswordFile: srv.str('database_password_file'),
     apiTokenEnv: srv.str('api_token_env') ?? 'HAWATCH_API_TOKEN',
     apiTokenFile: srv.str('api_token_file'),
     maxConcurrentChecks: srv.int('max_concurrent_checks', 16, 1, 10_000),

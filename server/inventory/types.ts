@@ -191,8 +191,10 @@ export interface NotifierConfig {
 export interface ServerSettings {
   readonly listenHost: string;
   readonly listenPort: number;
-  /** better-sqlite3 file; ':memory:' keeps nothing across restarts. */
+  /** better-sqlite3 file (':memory:' keeps nothing across restarts), or a postgres:// URL. */
   readonly database: string;
+  /** The PostgreSQL password's file (first line); else $PGPASSWORD. Never in the URL. */
+  readonly databasePasswordFile?: string | null;
   readonly apiTokenEnv: string;
   readonly apiTokenFile: string | null;
   readonly maxConcurrentChecks: number;

@@ -8,7 +8,7 @@
 import type { ContactConfig, Inventory } from '../inventory/types.ts';
 import type { Clock, TimerHandle } from '../state/clock.ts';
 import type { NotificationIntent } from '../state/types.ts';
-import type { OutboxRow, Store } from '../store/types.ts';
+import type { AnyStore, OutboxRow } from '../store/types.ts';
 import { errorReason, StoreHealth } from '../core/health.ts';
 import { gatewaySmsSender, httpSmsSender, smstoolsSender, type MailSender, type SmsSender } from './channels.ts';
 import { digestEmail, digestSms, emailMessage, smsText } from './message.ts';
@@ -32,7 +32,7 @@ export function channelsFor(inv: Inventory, mail: MailSender | null): Channels {
 }
 
 export interface DispatcherOptions {
-  readonly store: Store;
+  readonly store: AnyStore;
   readonly clock: Clock;
   readonly inventory: () => Inventory;
   readonly channels: () => Channels;
@@ -89,22 +89,31 @@ export class Dispatcher {
       this.timer = null;
       void this.flush().finally(() => {
         if (this.stopped || this.timer) return;
-        this.schedule(this.nextWait());
+        const wait = this.nextWait();
+        // A synchronous store (SQLite) schedules at once, as before; PostgreSQL answers later.
+        if (typeof wait === 'number') this.schedule(wait);
+        else
+          void wait.then((w) => {
+            if (!this.stopped && !this.timer) this.schedule(w);
+          });
       });
     }, ms);
   }
 
-  private nextWait(): number {
+  private nextWait(): number | Promise<number> {
     const poll = this.o.pollMs ?? 1000;
     if (this.health.degraded) return Math.max(poll, this.health.backoffMs());
-    let next: number | null;
-    try {
-      next = this.o.store.nextOutboxDue();
-    } catch (e) {
+    const failed = (e: unknown) => {
       this.health.fail('reading the outbox', e);
       return Math.max(poll, this.health.backoffMs());
+    };
+    const wait = (next: number | null) => (next === null ? poll : Math.min(poll, Math.max(50, next - this.o.clock.now())));
+    try {
+      const next = this.o.store.nextOutboxDue();
+      return next instanceof Promise ? next.then(wait, failed) : wait(next);
+    } catch (e) {
+      return failed(e);
     }
-    return next === null ? poll : Math.min(poll, Math.max(50, next - this.o.clock.now()));
   }
 
   /** Sends everything due now. Never runs twice at once, never rejects. */
@@ -122,12 +131,12 @@ export class Dispatcher {
   }
 
   /** Records sends that could not be recorded before; true when none is left. */
-  private recordSent(): boolean {
+  private async recordSent(): Promise<boolean> {
     if (this.sentUnrecorded.size === 0) return true;
     const byTime = new Map<number, number[]>();
     for (const [id, at] of this.sentUnrecorded) byTime.set(at, [...(byTime.get(at) ?? []), id]);
     try {
-      for (const [at, ids] of byTime) this.o.store.markSent(ids, at);
+      for (const [at, ids] of byTime) await this.o.store.markSent(ids, at);
     } catch (e) {
       this.health.fail('recording sent notifications', e);
       return false;
@@ -138,10 +147,11 @@ export class Dispatcher {
 
   private async flushOnce(): Promise<void> {
     const inv = this.o.inventory();
-    this.recordSent();
+    if (this.sentUnrecorded.size) await this.recordSent();
     let rows: OutboxRow[];
     try {
-      rows = this.o.store.pendingOutbox(1000);
+      const got = this.o.store.pendingOutbox(1000);
+      rows = got instanceof Promise ? await got : got;
     } catch (e) {
       this.health.fail('reading the outbox', e);
       return;
@@ -168,7 +178,7 @@ export class Dispatcher {
     if (!contact) {
       this.o.log?.('warn', `dropping ${pending.length} notification(s) for ${first.contact}: no longer in the inventory`);
       try {
-        this.o.store.markSent(pending.map((r) => r.id), this.o.clock.now());
+        await this.o.store.markSent(pending.map((r) => r.id), this.o.clock.now());
       } catch (e) {
         this.health.fail('dropping notifications of a removed contact', e);
       }
@@ -219,7 +229,7 @@ export class Dispatcher {
       // The mark comes before the send: a crash after the send leaves it, and the next start
       // resends with the same Message-ID, flagged, instead of a silent duplicate. No mark, no send.
       try {
-        this.o.store.markAttempt(ids, messageId, this.o.clock.now());
+        await this.o.store.markAttempt(ids, messageId, this.o.clock.now());
       } catch (e) {
         this.health.fail('marking notifications as being sent', e);
         return false;
@@ -235,7 +245,7 @@ export class Dispatcher {
       this.stats.failed += rows.length;
       this.o.log?.('warn', `${first.channel} to ${contact.name} failed (attempt ${attempts}, next in ${Math.round(backoff / 1000)} s): ${errorReason(e)}`);
       try {
-        this.o.store.markFailed(ids, errorReason(e), next);
+        await this.o.store.markFailed(ids, errorReason(e), next);
         for (const id of ids) this.heldUntil.delete(id);
       } catch (e2) {
         this.health.fail('recording a failed delivery', e2);
@@ -248,7 +258,7 @@ export class Dispatcher {
       this.heldUntil.delete(id);
       this.sentUnrecorded.set(id, at);
     }
-    this.recordSent();
+    await this.recordSent();
     this.stats.sent += rows.length;
     if (digest) this.stats.digests++;
     if (possibleDuplicate) this.stats.possibleDuplicates += rows.length;
@@ -289,7 +299,7 @@ export class Dispatcher {
     await this.running;
     // Last chance before the process ends; what still cannot be recorded keeps its attempt
     // mark, so the next start resends it once, flagged, with the same Message-ID.
-    if (!this.recordSent()) {
+    if (!(await this.recordSent())) {
       this.o.log?.('warn', `${this.sentUnrecorded.size} sent notification(s) could not be recorded as sent: the next start resends them flagged as possible duplicates, same Message-ID`);
     }
   }

@@ -9,11 +9,11 @@ import type { Inventory } from '../inventory/types.ts';
 import type { Dispatcher } from '../notify/dispatcher.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import type { Clock } from '../state/clock.ts';
-import type { Store } from '../store/types.ts';
+import type { AnyStore } from '../store/types.ts';
 
 export interface HawatchServices {
   readonly monitor: Monitor;
-  readonly store: Store;
+  readonly store: AnyStore;
   readonly clock: Clock;
   /** Absent in tests that drive results by hand. */
   readonly scheduler: Scheduler | null;

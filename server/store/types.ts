@@ -73,3 +73,18 @@ export interface Store {
   readonly perfdata: PerfdataStore;
   close(): void;
 }
+
+/**
+ * A store whose calls may answer later (PostgreSQL): every method of Store, returning its
+ * value or a promise of it. The SQLite store is one as it is (its answers are synchronous),
+ * so the server's callers await (reads) or check for a promise (the monitor's write path,
+ * server/core/write-queue.ts) and the SQLite server stays synchronous and fast.
+ */
+export type Awaitable<T> = T | Promise<T>;
+type Asyncify<T> = { readonly [K in keyof T]: T[K] extends (...a: infer A) => infer R ? (...a: A) => Awaitable<R> : T[K] };
+export type AnyStore = Asyncify<Omit<Store, 'perfdata' | 'close'>> & {
+  readonly perfdata: Asyncify<PerfdataStore>;
+  close(): Awaitable<void>;
+  /** Where the data lives, for log lines (a file, or a URL without its password). */
+  readonly describe?: string;
+};

@@ -16,6 +16,7 @@ import { ROOT } from '../support/paths.ts';
 import { requireProgram } from '../support/require.ts';
 import { waitFor } from '../support/wait.ts';
 import { Lab, requireNamespaces } from './harness.ts';
+import { syncStore } from '../server/helpers.ts';
 
 const VIP = '192.0.2.100';
 const RULE = 'cluster/one vrrp master';
@@ -68,8 +69,8 @@ function lastState(n: Node): string | undefined {
 
 const rule = () => rt!.monitor.status(RULE)!;
 /** Rule notifications queued so far (any contact, any channel), by type. */
-const ruleNotes = () => rt!.store.recentOutbox(1000).filter((r) => r.notification.key === RULE).map((r) => r.notification.type);
-const ruleHistory = () => rt!.store.history({ key: RULE, limit: 1000 });
+const ruleNotes = () => syncStore(rt!.store).recentOutbox(1000).filter((r) => r.notification.key === RULE).map((r) => r.notification.type);
+const ruleHistory = () => syncStore(rt!.store).history({ key: RULE, limit: 1000 });
 
 beforeAll(async () => {
   requireNamespaces();

@@ -8,7 +8,7 @@ import { evaluateClusterRule, globRegExp } from '../../server/state/cluster.ts';
 import { FakeClock } from '../../server/state/clock.ts';
 import { initialStatus } from '../../server/state/machine.ts';
 import type { CheckStatus } from '../../server/state/types.ts';
-import { FakeExecutors } from './helpers.ts';
+import { FakeExecutors , syncStore } from './helpers.ts';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createExecutor } from '../../server/executors/index.ts';
@@ -163,7 +163,7 @@ describe('hold-down (fake clock)', () => {
     expect(st()).toMatchObject({ state: 2, stateType: 'SOFT' }); // time alone never makes it HARD
     say('n1', 1);
     expect(st()).toMatchObject({ state: 2, stateType: 'HARD' });
-    expect(rt.store.outboxCounts().pending).toBe(1);
+    expect(syncStore(rt.store).outboxCounts().pending).toBe(1);
     await rt.stop();
   });
 
@@ -180,7 +180,7 @@ describe('hold-down (fake clock)', () => {
     a.clock.advance(2000);
     a.say('n1', 0); // VRRP settled
     expect(a.st()).toMatchObject({ state: 0, stateType: 'HARD' });
-    expect(a.rt.store.outboxCounts().pending).toBe(0);
+    expect(syncStore(a.rt.store).outboxCounts().pending).toBe(0);
     await a.rt.stop();
 
     const b = await setup(', hold_down: false');
@@ -189,7 +189,7 @@ describe('hold-down (fake clock)', () => {
     b.say('n3', 0);
     b.say('n2', 1);
     expect(b.st()).toMatchObject({ state: 2, stateType: 'HARD' });
-    expect(b.rt.store.outboxCounts().pending).toBe(1);
+    expect(syncStore(b.rt.store).outboxCounts().pending).toBe(1);
     await b.rt.stop();
   });
 });

@@ -7,7 +7,7 @@ import { createRuntime } from '../../server/core/runtime.ts';
 import { loadInventory } from '../../server/inventory/load.ts';
 import { FakeClock } from '../../server/state/clock.ts';
 import { freePort } from '../support/ports.ts';
-import { FakeExecutors, settle } from './helpers.ts';
+import { FakeExecutors, settle , syncStore } from './helpers.ts';
 
 function startSmtp(port: number, subjects: string[]): Promise<SMTPServer> {
   const server = new SMTPServer({
@@ -79,7 +79,7 @@ services:
     await run(8000); // 35 s since the first alert, SMTP still down
     expect(rt.dispatcher.stats.sent).toBe(0);
     expect(rt.dispatcher.stats.failed).toBeGreaterThan(0);
-    expect(rt.store.outboxCounts().pending).toBe(4);
+    expect(syncStore(rt.store).outboxCounts().pending).toBe(4);
     const subjects: string[] = [];
     const smtp = await startSmtp(port, subjects);
     try {

@@ -12,7 +12,7 @@ import { FakeClock } from '../../server/state/clock.ts';
 import { openSqliteStore } from '../../server/store/sqlite.ts';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { FakeExecutors, settle } from './helpers.ts';
+import { FakeExecutors, settle , syncStore } from './helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'hawatch-deps-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -137,7 +137,7 @@ describe('execution dependency', () => {
       }
       expect(runs()).toBe(1);
       expect(rt.monitor.status('db2/replication')).toMatchObject({ state: 1, stale: false });
-      const hist = rt.store.history({ key: 'db2/replication', limit: 100 }).filter((h) => h.type === 'CHECK_SKIPPED');
+      const hist = syncStore(rt.store).history({ key: 'db2/replication', limit: 100 }).filter((h) => h.type === 'CHECK_SKIPPED');
       expect(hist.map((h) => h.detail)).toEqual(['check skipped: dependency on db1 (DOWN)']);
       const api = (await rt.app.inject({ method: 'GET', url: '/api/v1/objects/db2/replication' })).json() as { status: { checkSkipped: string | null } };
       expect(api.status.checkSkipped).toBe('dependency on db1 (DOWN)');
@@ -150,7 +150,7 @@ describe('execution dependency', () => {
       }
       expect(runs()).toBeGreaterThan(1);
       expect(rt.monitor.status('db2/replication')).toMatchObject({ state: 2 });
-      expect(rt.store.history({ key: 'db2/replication', limit: 100 }).filter((h) => h.type === 'CHECK_SKIPPED').map((h) => h.detail)[0]).toBe('checks resume, dependency on db1 (DOWN) cleared');
+      expect(syncStore(rt.store).history({ key: 'db2/replication', limit: 100 }).filter((h) => h.type === 'CHECK_SKIPPED').map((h) => h.detail)[0]).toBe('checks resume, dependency on db1 (DOWN) cleared');
     } finally {
       await rt.stop();
     }

@@ -45,3 +45,9 @@ export async function settle(rounds = 20): Promise<void> {
   for (let i = 0; i < rounds; i++) await Promise.resolve();
   await new Promise((r) => setImmediate(r));
 }
+
+/** The runtime's store as the SQLite one these tests start (its answers are synchronous). */
+export function syncStore(store: import('../../server/store/types.ts').AnyStore): import('../../server/store/types.ts').Store {
+  if ('session' in store) throw new Error('this test reads the SQLite store synchronously; it got the PostgreSQL one');
+  return store as import('../../server/store/types.ts').Store;
+}

@@ -6,7 +6,7 @@ import { createRuntime, type Runtime } from '../../server/core/runtime.ts';
 import { InventoryError, loadInventory } from '../../server/inventory/load.ts';
 import { FakeClock } from '../../server/state/clock.ts';
 import { foldNote, inhibitionCycle, resolveInhibitions } from '../../server/state/inhibition.ts';
-import { FakeExecutors } from './helpers.ts';
+import { FakeExecutors , syncStore } from './helpers.ts';
 
 const MIN = 60_000;
 
@@ -35,14 +35,14 @@ async function boot(rule: string): Promise<{ rt: Runtime; clock: FakeClock; say:
   const say = (key: string, state: number) => {
     rt.monitor.submitResult(key, { state: state as 0 | 1 | 2 | 3, output: `${['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'][state]} - ${key}`, longOutput: '', perfdataText: '', executedAt: clock.now(), durationMs: 1 });
   };
-  const rows = () => rt.store.recentOutbox(1000).reverse();
+  const rows = () => syncStore(rt.store).recentOutbox(1000).reverse();
   return {
     rt,
     clock,
     say,
     sent: () => rows().map((r) => `${r.notification.key}:${r.notification.type}`),
     outputOf: (k) => rows().filter((r) => r.notification.key === k).map((r) => r.notification.output),
-    suppressed: (k) => rt.store.history({ key: k, limit: 100 }).filter((e) => e.type === 'NOTIFICATION_SUPPRESSED').map((e) => e.detail),
+    suppressed: (k) => syncStore(rt.store).history({ key: k, limit: 100 }).filter((e) => e.type === 'NOTIFICATION_SUPPRESSED').map((e) => e.detail),
   };
 }
 

@@ -20,7 +20,7 @@ import { loadInventory } from '../../server/inventory/load.ts';
 import { FakeClock } from '../../server/state/clock.ts';
 import { freePort } from '../support/ports.ts';
 import { removeDir, tempDir } from '../support/tmp.ts';
-import { FakeExecutors, settle } from './helpers.ts';
+import { FakeExecutors, settle , syncStore } from './helpers.ts';
 
 const dir = tempDir('hawatch-passive-');
 const TOKEN = 'nrdp-0123456789abcdef';
@@ -92,8 +92,8 @@ async function drain(): Promise<void> {
   mails.length = 0;
 }
 async function deliverAll(): Promise<void> {
-  for (let i = 0; i < 10 && rt.store.outboxCounts().pending > 0; i++) await deliver();
-  expect(rt.store.outboxCounts().pending).toBe(0);
+  for (let i = 0; i < 10 && syncStore(rt.store).outboxCounts().pending > 0; i++) await deliver();
+  expect(syncStore(rt.store).outboxCounts().pending).toBe(0);
 }
 
 beforeAll(async () => {

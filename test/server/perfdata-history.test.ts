@@ -12,7 +12,7 @@ import { FakeClock } from '../../server/state/clock.ts';
 import { openSqliteStore } from '../../server/store/sqlite.ts';
 import { DAY, HOUR, MINUTE, pickResolution } from '../../server/store/perfdata.ts';
 import { removeDir, tempDir } from '../support/tmp.ts';
-import { FakeExecutors } from './helpers.ts';
+import { FakeExecutors , syncStore } from './helpers.ts';
 
 const dir = tempDir('hawatch-perf-');
 afterAll(() => removeDir(dir));
@@ -177,14 +177,14 @@ describe('perfdata history', () => {
     clock.advance(MINUTE);
     submit('db1/drbd', 'lag=8s', 2);
     expect(rt.monitor.status('db1/drbd')?.perfdata).toBe('lag=8s');
-    expect(rt.store.history({ key: 'db1/drbd', limit: 10 }).map((h) => h.state)).toContain(2);
+    expect(syncStore(rt.store).history({ key: 'db1/drbd', limit: 10 }).map((h) => h.state)).toContain(2);
     expect(logs.filter((l) => l.includes('perfdata history'))).toHaveLength(1);
     expect(logs[0]).toMatch(/values of db1\/drbd not stored \(.*perf_raw.*\): graphs show a gap/);
     other.exec('ALTER TABLE perf_raw_moved RENAME TO perf_raw');
     other.close();
     clock.advance(MINUTE);
     submit('db1/drbd', 'lag=7s', 2);
-    expect(rt.store.perfdata.query('db1/drbd', 'lag', 0, clock.now(), 'raw')!.points.map((p) => p.avg)).toEqual([1, 7]);
+    expect(syncStore(rt.store).perfdata.query('db1/drbd', 'lag', 0, clock.now(), 'raw')!.points.map((p) => p.avg)).toEqual([1, 7]);
     await rt.stop();
     // What was stored survives a restart.
     const again = openSqliteStore(db);

@@ -11,7 +11,7 @@ import { InventoryError, loadInventory } from '../../server/inventory/load.ts';
 import { FakeClock } from '../../server/state/clock.ts';
 import { freePort } from '../support/ports.ts';
 import { removeDir, tempDir } from '../support/tmp.ts';
-import { FakeExecutors, settle } from './helpers.ts';
+import { FakeExecutors, settle , syncStore } from './helpers.ts';
 
 const dir = tempDir('hawatch-pushconfirm-');
 const DB1 = 'push-db1-0123456789abcdef';
@@ -33,7 +33,7 @@ async function deliverAll(): Promise<void> {
     await settle();
     await rt.dispatcher.flush();
     await new Promise((r) => setTimeout(r, 30));
-    if (rt.store.outboxCounts().pending === 0) break;
+    if (syncStore(rt.store).outboxCounts().pending === 0) break;
   }
 }
 

@@ -10,7 +10,7 @@ import { FakeClock } from '../../server/state/clock.ts';
 import { findCycle, problemHostState } from '../../server/state/reachability.ts';
 import { initialStatus } from '../../server/state/machine.ts';
 import { openSqliteStore } from '../../server/store/sqlite.ts';
-import { FakeExecutors, settle } from './helpers.ts';
+import { FakeExecutors, settle , syncStore } from './helpers.ts';
 
 const INV = `
 notifications: { email: { smtp: { host: 127.0.0.1, port: 25, security: none } } }
@@ -111,7 +111,7 @@ describe('UNREACHABLE through the monitor', () => {
     const fx = new FakeExecutors();
     const clock = new FakeClock();
     const rt = await createRuntime({ inventory: loadInventory(INV), executorFactory: fx.factory, database: ':memory:', clock, autoStart: false, apiToken: () => 't' });
-    const sent = () => rt.store.pendingOutbox(1000).map((r) => `${r.notification.type} ${r.notification.key} ${r.notification.stateName}`);
+    const sent = () => syncStore(rt.store).pendingOutbox(1000).map((r) => `${r.notification.type} ${r.notification.key} ${r.notification.stateName}`);
     try {
       rt.scheduler.start();
       fx.set('router', 2, 'PING CRITICAL - 100% loss');

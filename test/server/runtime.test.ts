@@ -9,7 +9,7 @@ import { createRuntime, type Runtime } from '../../server/core/runtime.ts';
 import { loadInventory } from '../../server/inventory/load.ts';
 import type { MailMessage, MailSender } from '../../server/notify/channels.ts';
 import { FakeClock } from '../../server/state/clock.ts';
-import { FakeExecutors, settle } from './helpers.ts';
+import { FakeExecutors, settle , syncStore } from './helpers.ts';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -137,7 +137,7 @@ describe('scheduler', () => {
     for (const h of ['web1', 'web2']) for (const c of ['check_disk', 'check_load']) fx.set(`${h} ${c}`, 1, `WARNING - ${h} ${c}`);
     for (const k of ['web1/disk', 'web1/load', 'web2/disk', 'web2/load']) await rt.scheduler.recheck(k);
     await run(clock, 14_000); // second attempt -> HARD, group window passed; delivery fails
-    expect(rt.store.outboxCounts().pending).toBe(4);
+    expect(syncStore(rt.store).outboxCounts().pending).toBe(4);
     expect(mail.sent).toEqual([]);
     const failures = rt.dispatcher.stats.failed;
     expect(failures).toBeGreaterThan(0);
@@ -148,7 +148,7 @@ describe('scheduler', () => {
     expect(mail.sent).toHaveLength(1);
     expect(mail.sent[0]?.subject).toBe('** hawatch: 4 notifications (4 PROBLEM) **');
     expect(mail.sent[0]?.text).toContain('web2/load is WARNING');
-    expect(rt.store.outboxCounts()).toEqual({ pending: 0, sent: 4, quarantined: 0 });
+    expect(syncStore(rt.store).outboxCounts()).toEqual({ pending: 0, sent: 4, quarantined: 0 });
     await rt.stop();
   });
 
@@ -162,7 +162,7 @@ describe('scheduler', () => {
     fx.set('web2 check_load', 2, 'LOAD CRITICAL');
     await first.rt.scheduler.recheck('web2/load');
     await run(clock, 10_000); // HARD; the notification is in the outbox, not sent yet (group window)
-    expect(first.rt.store.outboxCounts().pending).toBe(1);
+    expect(syncStore(first.rt.store).outboxCounts().pending).toBe(1);
     first.rt.monitor.acknowledge('web2/load', { sticky: true, notify: false, author: 'ann', comment: 'known' });
     await first.rt.stop(); // "crash" before delivery
 
@@ -175,7 +175,7 @@ describe('scheduler', () => {
     const third = await boot({ db, clock, fx, mail });
     await run(clock, 130_000);
     expect(mail.subjects()).toEqual(['** PROBLEM Service Alert: web2/load is CRITICAL **']);
-    expect(third.rt.store.history({ key: 'web2/load', limit: 10 }).map((h) => h.type)).toContain('ACK');
+    expect(syncStore(third.rt.store).history({ key: 'web2/load', limit: 10 }).map((h) => h.type)).toContain('ACK');
     await third.rt.stop();
   });
 });
@@ -300,7 +300,7 @@ describe('freshness in the running server', () => {
     const stale = second.rt.monitor.allStatuses().filter((s) => s.stale || s.output.startsWith('Result is stale'));
     expect(stale.length).toBeGreaterThan(0);
     expect(stale[0]?.output).toMatch(/^Result is stale: last result \d+ s ago, freshness threshold \d+ s \(executor or scheduler not keeping up\)$/);
-    expect(second.rt.store.history({ limit: 500 }).some((h) => h.type === 'STALE')).toBe(true);
+    expect(syncStore(second.rt.store).history({ limit: 500 }).some((h) => h.type === 'STALE')).toBe(true);
     await second.rt.stop();
   });
 });
