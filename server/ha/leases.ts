@@ -12,7 +12,8 @@
  *  - A write of a shard's results is fenced: in the same transaction it locks the shard row
  *    `FOR SHARE` on (shard, owner, epoch, not expired). An instance that lost its lease
  *    (paused past the expiry, cut off from the database) writes nothing; the lock also holds
- *    back a concurrent claim until the write has committed.
+ *    a concurrent claim off the row (claims use SKIP LOCKED: the row is taken at a later
+ *    renewal, after the write has committed).
  *
  * Balance: each instance keeps at most ceil(shards / live instances) shards; one over its
  * share gives the excess back (lowest-numbered kept), one under claims free or expired ones.
@@ -78,9 +79,13 @@ export interface TickResult {
 
 /** The error a fenced write throws when the writer no longer holds the shard at that epoch. */
 export class FencedOut extends Error {
-  constructor(readonly shard: number, readonly epoch: number) {
+  readonly shard: number;
+  readonly epoch: number;
+  constructor(shard: number, epoch: number) {
     super(`shard ${shard} is no longer held at epoch ${epoch}: the write was refused, the shard is dropped`);
     this.name = 'FencedOut';
+    this.shard = shard;
+    this.epoch = epoch;
   }
 }
 
@@ -104,7 +109,12 @@ export class ShardLeases {
   /** Monotonic time until which the owned shards may be acted on. */
   private validUntil = -Infinity;
 
-  constructor(private readonly db: Pick<pg.Pool, 'query' | 'connect'>, private readonly o: LeaseOptions) {
+  private readonly db: Pick<pg.Pool, 'query' | 'connect'>;
+  private readonly o: LeaseOptions;
+
+  constructor(db: Pick<pg.Pool, 'query' | 'connect'>, o: LeaseOptions) {
+    this.db = db;
+    this.o = o;
     if (!Number.isInteger(o.shards) || o.shards < 1 || o.shards > 4096) throw new Error(`shards must be a whole number from 1 to 4096, not ${o.shards}`);
     if (!(o.ttlMs >= 1000)) throw new Error(`the lease ttl must be at least 1 s, not ${o.ttlMs} ms`);
     this.ttlS = o.ttlMs / 1000;
