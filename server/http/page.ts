@@ -510,11 +510,10 @@ export const PAGE_JS = String.raw`
     return ({ 2: 1, 3: 2, 1: 3 }[o.state] || 3) + handled;
   }
   function sortObjects(list) {
-    list.sort(function (a, b) {
-      var ra = rank(a), rb = rank(b);
-      var sa = a.checked && a.state !== 0 ? a.lastStateChange : 0, sb = b.checked && b.state !== 0 ? b.lastStateChange : 0;
-      return ra - rb || sa - sb || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
-    });
+    // rank and since computed once per object, not in every comparison (10,000 objects)
+    var d = list.map(function (o) { return { o: o, r: rank(o), s: o.checked && o.state !== 0 ? o.lastStateChange : 0 }; });
+    d.sort(function (a, b) { return a.r - b.r || a.s - b.s || (a.o.key < b.o.key ? -1 : a.o.key > b.o.key ? 1 : 0); });
+    for (var i = 0; i < d.length; i++) list[i] = d[i].o;
   }
   function update() {
     // A full load under way may have fetched the changed objects' page before they changed:
