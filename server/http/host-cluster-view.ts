@@ -17,6 +17,7 @@ import { globRegExp } from '../state/cluster.ts';
 import { parsePerfdata, type ParsedPerfdata } from '../../nagios/perfdata.ts';
 import { readableItem } from './perf-format.ts';
 import { sortProblemsFirst } from './views.ts';
+import { LIVE_VIEW_JS } from './live-view.ts';
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -48,11 +49,14 @@ ${opts.charts ? '<link rel="stylesheet" href="/vendor/uPlot.min.css">\n' : ''}<l
 </head>
 <body>
 ${body}
-${opts.charts ? '<script src="/vendor/uPlot.iife.min.js"></script>\n<script src="/cluster.js"></script>\n' : ''}</body>
+${opts.charts ? '<script src="/vendor/uPlot.iife.min.js"></script>\n<script src="/cluster.js"></script>\n' : ''}<script src="/live-view.js"></script>
+</body>
 </html>
 `;
 }
 
+/** Live updates state (live-view.ts sets it): live, polling or offline. */
+const LIVE = '<span id="live" class="live off" title="live updates">offline</span>';
 const viewLink = (key: string, text: string) => `<a href="/view?key=${encodeURIComponent(key)}">${esc(text)}</a>`;
 const hostLink = (name: string) => `<a href="/host?name=${encodeURIComponent(name)}">${esc(name)}</a>`;
 
@@ -67,8 +71,8 @@ export function hostViewHtml(m: Monitor, name: string, title: string): string {
     return `<li class="svc${problem ? ' problem' : ''}" data-key="${esc(s.key)}"><div class="line">${pill(s)} <span class="name">${link}</span></div><div class="out">${esc(s.output)}</div>${perfList(s.perfdata)}</li>`;
   });
   const hostConf = m.inventory.hosts.get(name);
-  return shell(`${name} - ${title}`, `<header><a href="/" class="home">hawatch</a><h1>${esc(name)}</h1>${pill(host)}</header>
-<main>
+  return shell(`${name} - ${title}`, `<header><a href="/" class="home">hawatch</a><h1>${esc(name)}</h1>${pill(host)}${LIVE}</header>
+<main data-watch="${esc(JSON.stringify([name, ...rules.map((r) => r.key)]))}" data-watch-prefix="${esc(name)}/">
   <p class="meta">${esc(hostConf?.address ?? '')}${host?.output ? ` - ${esc(host.output)}` : ''}</p>
   ${rules.length ? `<p class="rules">Cluster rules: ${rules.map((r) => `<a href="/cluster?key=${encodeURIComponent(r.key)}">${esc(r.name)}</a>`).join(', ')}</p>` : ''}
   <h2>Services <span class="count">${services.length}</span></h2>
@@ -111,8 +115,8 @@ export function clusterViewHtml(m: Monitor, rule: ClusterRuleConfig, title: stri
   const lag = lagSeries.length
     ? `<h2>Replication lag</h2><div id="lag" class="chart" data-series="${esc(JSON.stringify(lagSeries))}" data-now="${now}"></div>`
     : '';
-  return shell(`${rule.key} - ${title}`, `<header><a href="/" class="home">hawatch</a><h1>${esc(rule.name)}</h1>${pill(rs)}</header>
-<main>
+  return shell(`${rule.key} - ${title}`, `<header><a href="/" class="home">hawatch</a><h1>${esc(rule.name)}</h1>${pill(rs)}${LIVE}</header>
+<main data-watch="${esc(JSON.stringify([rule.key, ...rule.members.flatMap((x) => [x.key, x.hostName])]))}">
   <p id="judgement" class="judgement">${esc(rs?.output ?? 'not judged yet')}</p>
   <p class="meta">${esc(rule.description || rule.kindName)} - ${rule.members.length} members</p>
   <div id="members" class="members">${cards.join('\n')}</div>
@@ -151,6 +155,8 @@ ul.perf { margin: .3em 0 0; padding-left: 1.1em; font-size: .85em; color: #333; 
 .chart { background: #fff; box-shadow: 0 1px 2px rgba(0,0,0,.08); padding: .5em; overflow: hidden; min-height: 4em; }
 #message.error { color: var(--crit); }
 .u-legend { font-size: .8em; }
+.live { margin-left: auto; font-size: .85em; padding: .1em .5em; border-radius: .8em; color: #fff; }
+.live.on { background: var(--ok); } .live.off { background: var(--crit); } .live.poll { background: var(--warn); }
 `;
 
 /** The lag graph: every member's *_lag series over the last day, joined on one time axis. */
@@ -219,4 +225,5 @@ export function registerHostClusterViews(app: FastifyInstance): void {
   };
   app.get('/views.css', { schema: { hide: true } }, text('text/css; charset=utf-8', VIEWS_CSS));
   app.get('/cluster.js', { schema: { hide: true } }, text('text/javascript; charset=utf-8', CLUSTER_JS));
+  app.get('/live-view.js', { schema: { hide: true } }, text('text/javascript; charset=utf-8', LIVE_VIEW_JS));
 }

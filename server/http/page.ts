@@ -32,6 +32,7 @@ export const PAGE_HTML = String.raw`<!doctype html>
     <thead><tr><th>Host</th><th>Service</th><th>State</th><th>Duration</th><th>Last check</th><th>Attempt</th><th>Status information</th><th>Perfdata</th><th></th></tr></thead>
     <tbody></tbody>
   </table>
+  <div id="more" hidden><span class="what"></span> <button type="button">Show 500 more</button></div>
   <p id="message" role="status"></p>
   <section id="silences">
     <h2>Silences</h2>
@@ -128,6 +129,9 @@ dialog input:not([type=checkbox]) { width: 100%; font: inherit; padding: .25em .
 dialog menu { display: flex; justify-content: flex-end; gap: .5em; padding: 0; }
 button.primary { background: #1565c0; color: #fff; border: none; border-radius: .3em; padding: .3em .9em; }
 #message { min-height: 1.4em; color: #1565c0; }
+#more { padding: .6em; color: #444; background: #fff; border-top: 1px solid #e3e6ea; display: flex; flex-wrap: wrap; gap: .6em; align-items: center; }
+#more[hidden] { display: none; }
+#more button { font: inherit; padding: .3em .9em; min-height: 44px; cursor: pointer; }
 #message.error { color: var(--crit); }
 td.host a, td.service a { color: inherit; }
 td.perf { font-family: inherit; font-size: .85em; word-break: normal; overflow-wrap: break-word; min-width: 14em; }
@@ -216,15 +220,36 @@ export const PAGE_JS = String.raw`
     document.title = data.title + ' - ' + ((data.summary.services.CRITICAL || 0) + (data.summary.hosts.DOWN || 0)) + ' critical';
   }
 
-  function render(data) {
-    last = data;
-    renderSummary(data);
-    var q = search.value.trim().toLowerCase();
-    tbody.textContent = '';
-    data.objects.forEach(function (o) {
-      var problem = o.checked && o.state !== 0;
-      if (onlyProblems.checked && !problem) return;
-      if (q && o.key.toLowerCase().indexOf(q) === -1) return;
+  // Big inventories (issue 15 item 6): the table holds only a window of the list, never all
+  // 10,000 rows. The problems come first in the list, so the window starts with every problem
+  // (up to MAX_PROBLEM_ROWS), then STEP rows more; "Show more" (or scrolling near the end) widens
+  // it. Rows are kept by object key: a render builds a row only for an object that changed
+  // (its signature differs) and moves or removes the others, so an update of one service
+  // touches one row; the search box filters the whole list, not only the rows shown.
+  var STEP = 300, MAX_PROBLEM_ROWS = 2000;
+  var extraRows = 0;
+  var rowCache = {}; // key -> { sig, tr, o } for the rows in the table
+  var table = document.getElementById('objects');
+  var more = document.getElementById('more');
+  var marks = { firstRender: null };
+  function isProblem(o) { return o.checked && o.state !== 0; }
+  function signature(o) {
+    // durationMs grows by itself (the 5 s tick); the time cells are kept current apart.
+    var d = o.durationMs;
+    o.durationMs = 0;
+    var s = JSON.stringify(o);
+    o.durationMs = d;
+    return s;
+  }
+  function setTimes(entry, now) {
+    var o = entry.o, c = entry.tr.cells;
+    var dur = o.checked ? duration(o.durationMs) : '';
+    var lc = (o.active || o.cluster || o.lastCheck) ? ago(o.lastCheck, now) : '-';
+    if (c[3].textContent !== dur) c[3].textContent = dur;
+    if (c[4].textContent !== lc) c[4].textContent = lc;
+  }
+  function buildRow(o) {
+      var problem = isProblem(o);
       var tr = el('tr', (problem ? 'problem' : '') + (o.acknowledged || o.downtimeDepth ? ' handled' : '') + (o.kind === 'host' ? ' hostrow' : ''));
       tr.dataset.key = o.key;
       // The host view and the cluster view: server/http/host-cluster-view.ts.
@@ -255,8 +280,8 @@ export const PAGE_JS = String.raw`
       if (o.suppressed) st.appendChild(el('span', 'flag quiet', o.suppressed));
       if (o.checkSkipped) st.appendChild(el('span', 'flag quiet', 'check skipped: ' + o.checkSkipped));
       tr.appendChild(st);
-      tr.appendChild(el('td', 'duration', o.checked ? duration(o.durationMs) : ''));
-      tr.appendChild(el('td', 'lastcheck', (o.active || o.cluster || o.lastCheck) ? ago(o.lastCheck, data.generatedAt) : '-'));
+      tr.appendChild(el('td', 'duration'));
+      tr.appendChild(el('td', 'lastcheck'));
       tr.appendChild(el('td', 'attempt', o.attempt + '/' + o.maxAttempts));
       var out = el('td', 'output');
       out.appendChild(el('div', null, o.output));
@@ -279,10 +304,66 @@ export const PAGE_JS = String.raw`
       act.appendChild(button('Silence', function () { fillSilence(o); }));
       if (o.active) act.appendChild(button('Recheck', function () { say('re-checking ' + o.key + ' ...'); api('POST', '/api/v1/recheck', { key: o.key }); }));
       tr.appendChild(act);
-      tbody.appendChild(tr);
+      return tr;
+  }
+
+  function render(data) {
+    var t0 = performance.now();
+    last = data;
+    renderSummary(data);
+    var q = search.value.trim().toLowerCase();
+    var list = data.objects;
+    if (onlyProblems.checked || q) list = list.filter(function (o) {
+      if (onlyProblems.checked && !isProblem(o)) return false;
+      return !q || o.key.toLowerCase().indexOf(q) !== -1;
     });
+    var problems = 0;
+    while (problems < list.length && problems < MAX_PROBLEM_ROWS && isProblem(list[problems])) problems++;
+    var want = list.slice(0, problems + STEP + extraRows);
+    // Rows to keep (same signature), rows to build; then drop the rest from the table and put
+    // the new ones in place. Kept rows are already in their relative order (the order depends
+    // only on what the signature covers), so only new rows move.
+    var cache = {};
+    var trs = want.map(function (o) {
+      var s = signature(o), c = rowCache[o.key];
+      if (!c || c.sig !== s) c = { sig: s, tr: buildRow(o), o: o };
+      c.o = o;
+      cache[o.key] = c;
+      setTimes(c, data.generatedAt);
+      return c.tr;
+    });
+    for (var child = tbody.firstChild; child;) {
+      var next = child.nextSibling;
+      var k = child.dataset ? child.dataset.key : undefined;
+      if (k === undefined || !cache[k] || cache[k].tr !== child) tbody.removeChild(child);
+      child = next;
+    }
+    var cur = tbody.firstChild;
+    trs.forEach(function (tr) {
+      if (cur === tr) cur = cur.nextSibling;
+      else tbody.insertBefore(tr, cur);
+    });
+    rowCache = cache;
+    var total = data.objects.length;
+    more.hidden = want.length >= list.length && list.length === total;
+    more.querySelector('.what').textContent = 'Showing ' + want.length + ' of ' + list.length + (list.length < total ? ' matching (' + total + ' in all)' : '') + ', problems first. The filter box searches all of them.';
+    more.querySelector('button').hidden = want.length >= list.length;
+    table.dataset.total = String(total);
+    table.dataset.shown = String(want.length);
+    table.dataset.renderMs = String(Math.round(performance.now() - t0));
+    if (marks.firstRender === null && want.length) { marks.firstRender = Math.round(performance.now()); table.dataset.firstRenderMs = String(marks.firstRender); }
     document.getElementById('updated').textContent = 'updated ' + new Date(data.generatedAt).toLocaleTimeString();
   }
+  function showMore() {
+    if (!last || more.querySelector('button').hidden) return;
+    extraRows += 500;
+    render(last);
+  }
+  more.querySelector('button').addEventListener('click', showMore);
+  // Scrolling near the end of the table widens the window too (the button stays for keyboards).
+  if (window.IntersectionObserver) new IntersectionObserver(function (entries) {
+    if (entries.some(function (e) { return e.isIntersecting; }) && extraRows < 100000 && table.dataset.shown !== '0') showMore();
+  }, { rootMargin: '400px' }).observe(more);
 
   var silenceBody = document.querySelector('#silenceList tbody');
   var silenceForm = document.getElementById('silenceForm');
@@ -380,7 +461,7 @@ export const PAGE_JS = String.raw`
   // in milliseconds and serves checks and other clients between pages, where one answer of
   // 10,000 objects held it about 0.2 s. Rendered once, when all pages are in.
   var PAGE = 500;
-  function loadAll() {
+  function loadAll(onFirstPage) {
     var seen = {};
     var first = null;
     function next(offset) {
@@ -392,6 +473,8 @@ export const PAGE_JS = String.raw`
           // an object whose rank changed between two pages may come twice: keep the first
           objects.forEach(function (o) { if (!seen[o.key]) { seen[o.key] = true; first.objects.push(o); } });
           first.summary = p.summary; first.degraded = p.degraded;
+          // The first page holds the problems (problems first): show it while the rest loads.
+          if (offset === 0 && p.nextOffset !== null && onFirstPage) onFirstPage({ generatedAt: first.generatedAt, title: first.title, summary: first.summary, degraded: first.degraded, objects: first.objects.slice() });
           return p.nextOffset === null ? first : next(p.nextOffset);
         });
     }
@@ -402,8 +485,9 @@ export const PAGE_JS = String.raw`
   function refresh() {
     if (pending) return pending;
     var t0 = Date.now();
-    pending = loadAll()
+    pending = loadAll(last ? null : render)
       .then(render)
+      .then(function () { if (!table.dataset.completeMs) table.dataset.completeMs = String(Math.round(performance.now())); table.dataset.complete = '1'; })
       .then(loadSilences)
       .then(function () { lastCost = Date.now() - t0; })
       .catch(function (e) { say('cannot load status: ' + e, true); })
@@ -426,11 +510,10 @@ export const PAGE_JS = String.raw`
     return ({ 2: 1, 3: 2, 1: 3 }[o.state] || 3) + handled;
   }
   function sortObjects(list) {
-    list.sort(function (a, b) {
-      var ra = rank(a), rb = rank(b);
-      var sa = a.checked && a.state !== 0 ? a.lastStateChange : 0, sb = b.checked && b.state !== 0 ? b.lastStateChange : 0;
-      return ra - rb || sa - sb || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
-    });
+    // rank and since computed once per object, not in every comparison (10,000 objects)
+    var d = list.map(function (o) { return { o: o, r: rank(o), s: o.checked && o.state !== 0 ? o.lastStateChange : 0 }; });
+    d.sort(function (a, b) { return a.r - b.r || a.s - b.s || (a.o.key < b.o.key ? -1 : a.o.key > b.o.key ? 1 : 0); });
+    for (var i = 0; i < d.length; i++) list[i] = d[i].o;
   }
   function update() {
     // A full load under way may have fetched the changed objects' page before they changed:
@@ -449,10 +532,14 @@ export const PAGE_JS = String.raw`
         last.objects = last.objects.map(function (o) { var n = byKey[o.key]; delete byKey[o.key]; return n || o; });
         // an object the page did not have yet (an inventory change is a reload event, but be safe)
         Object.keys(byKey).forEach(function (k) { last.objects.push(byKey[k]); });
+        var t1 = performance.now();
         sortObjects(last.objects);
         last.summary = p.summary; last.degraded = p.degraded; last.generatedAt = p.generatedAt;
         render(last);
         lastUpdateCost = Date.now() - t0;
+        // for bench/overview.mjs: what the last partial update cost in the page (sort and patch)
+        table.dataset.applyMs = String(Math.round(performance.now() - t1));
+        table.dataset.updates = String(Number(table.dataset.updates || 0) + 1);
         // a silence's count of the objects it holds now moves with their states
         return loadSilences();
       })
@@ -504,16 +591,24 @@ export const PAGE_JS = String.raw`
   });
   onlyProblems.addEventListener('change', function () { if (last) render(last); });
   search.addEventListener('input', function () { if (last) render(last); });
-  // Durations and "ago" keep counting between refreshes.
+  // Durations and "ago" keep counting between refreshes: only the time cells of the rows shown.
   setInterval(function () {
-    if (!last || document.querySelector('dialog[open]')) return;
+    if (!last) return;
     var step = 5000;
     last.generatedAt += step;
     last.objects.forEach(function (o) { o.durationMs += step; });
-    render(last);
+    Object.keys(rowCache).forEach(function (k) { setTimes(rowCache[k], last.generatedAt); });
   }, 5000);
-  // The degraded banner must appear even when nothing else changes (no status event).
-  setInterval(refresh, 30000);
+  // The degraded banner must appear even when nothing else changes (no status event): the
+  // counts and the banner only (keys= names no object), not 10,000 objects every 30 s; the
+  // event stream brings the changes, and polling reloads everything when it is down.
+  setInterval(function () {
+    if (pending || !last || !es || es.readyState !== EventSource.OPEN) return refresh();
+    fetch('/api/v1/status?keys=', { cache: 'no-store' })
+      .then(function (r) { if (!r.ok) throw new Error('HTTP ' + r.status); return r.json(); })
+      .then(function (p) { last.summary = p.summary; last.degraded = p.degraded; renderSummary(last); })
+      .catch(function () { return refresh(); });
+  }, 30000);
   refresh();
 })();
 `;
