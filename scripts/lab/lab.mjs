@@ -435,7 +435,7 @@ function inventory() {
   const pki = join(STATE_DIR, 'pki');
   const hostLines = [];
   for (const [tier, a] of Object.entries(TIER_SW)) {
-    hostLines.push(`  ${tier}-sw: { address: ${a}, check: "${MP}/check_ping -H $HOSTADDRESS$ -w 200,50% -c 500,80% -p 2 -t 3", contact_groups: [${tier}-admins] }`);
+    hostLines.push(`  ${tier}-sw: { address: ${a}, check: "${MP}/check_ping -H $HOSTADDRESS$ -w 200,50% -c 500,80% -p 1 -t 2", check_interval: 3s, retry_interval: 1s, contact_groups: [${tier}-admins] }`);
   }
   for (const [node, v] of Object.entries(NODES)) {
     hostLines.push(`  ${node}: { address: ${v.ip}, nrpe: { port: 5666, tls: { ca_file: ${pki}/ca.crt, cert_file: ${pki}/admin.crt, key_file: ${pki}/admin.key } }, parents: [${v.role}-sw], contact_groups: [${v.group}], push_token_file: ${dirOf(node)}/push.token }`);
@@ -455,7 +455,11 @@ defaults:
   retry_interval: 2s
   max_check_attempts: 2
   notification_interval: 0
-  timeout: 8s
+  # Short: an unreachable node must fail its checks (and be judged UNREACHABLE) within seconds.
+  timeout: 4s
+  # The lab injects fault after fault into the same objects within minutes: that is flapping
+  # by Nagios' definition, and would hold the notifications the run counts.
+  flap_detection: false
 
 notifications:
   email:
@@ -492,6 +496,7 @@ services:
 cluster_rules:
   - { name: one www owner, kind: exactly_one, role: vip_owned, service: vip, hosts: [lb1, lb2], hold_down: { results: 3, time: 6s }, retry_interval: 1s }
   - { name: one db owner, kind: exactly_one, role: vip_owned, service: vip, hosts: [db1, db2], hold_down: { results: 3, time: 6s }, retry_interval: 1s }
+
 `;
 }
 
@@ -546,9 +551,12 @@ export async function up() {
   if (chk.status !== 0) throw new Error(`lab: the lab inventory does not pass check: ${chk.stderr}${chk.stdout}`);
   for (const node of Object.keys(NODES)) agentConfig(node);
   await waitFor('the VIP holders (lb1, db1 MASTER)', () => ['lb1', 'db1'].every((n) => /MASTER/.test(tail(join(dirOf(n), 'vrrp.state')))), 30_000);
+  // Agents first: a server that starts before them would see every node DOWN. Their first
+  // pushes wait in their queues until the server answers.
+  for (const node of Object.keys(NODES)) daemon(`agent-${node}`, node, process.execPath, [join(BIN, 'hawatch-agent.cjs'), '-c', join(dirOf(node), 'agent.cfg')]);
+  await waitFor('every agent to listen on 5666', () => Object.keys(NODES).every((n) => /:5666\b/.test(nsx(n, 'ss', ['-Hltn', 'sport', '=', ':5666'], { ok: true }))), 30_000, 300);
   daemon('server', ADMIN_NS, process.execPath, [join(BIN, 'hawatch-server.cjs'), '--config', paths().inventory, '--log-level', 'warn'], { env: { HAWATCH_API_TOKEN: API_TOKEN } });
   await waitFor('hawatch-server to answer over https', () => curlApi('/healthz').then((r) => r.ok === true), 30_000, 500);
-  for (const node of Object.keys(NODES)) daemon(`agent-${node}`, node, process.execPath, [join(BIN, 'hawatch-agent.cjs'), '-c', join(dirOf(node), 'agent.cfg')]);
   log(`all daemons started in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   return paths();
 }
@@ -610,6 +618,9 @@ const cutAddrs = {
   db: [VIPS.db, NODES.db1.ip, NODES.db2.ip, TIER_SW.db],
 };
 
+/** The object is in a HARD state: 1 DOWN, 2 UNREACHABLE for hosts. */
+const hard = (st, key, state) => st.some((o) => o.key === key && o.state === state && o.stateType === 'HARD');
+
 /**
  * The faults. expect: notifications by mail (one per contact and problem) and SMS, for the
  * problem (after inject) and the recovery (after heal). Counted exactly by run().
@@ -670,6 +681,8 @@ export const FAULTS = {
     what: 'web2 isolated (its link down): host DOWN, its services suppressed',
     // web2 DOWN to webteam (host: d, r); the LBs see one backend down: WARNING, not paged.
     expect: { mail: 1, sms: 0, recoveryMail: 1, recoverySms: 0 },
+    settled: (st) => hard(st, 'web2', 1) && st.filter((o) => o.key.startsWith('web2/')).every((o) => o.state !== 0 && o.stateType === 'HARD'),
+    holdMs: 5000,
     inject: async () => { nsx('web2', 'ip', ['link', 'set', 'eth0', 'down']); },
     heal: async () => {
       nsx('web2', 'ip', ['link', 'set', 'eth0', 'up']);
@@ -680,6 +693,8 @@ export const FAULTS = {
     what: 'the admin node cut off from the db tier at the gateway: db-sw DOWN, db1 and db2 UNREACHABLE',
     // db-sw DOWN to db-admins (oncall, dbteam); db1, db2 UNREACHABLE notify nobody.
     expect: { mail: 2, sms: 1, recoveryMail: 2, recoverySms: 1 },
+    settled: (st) => hard(st, 'db-sw', 1) && hard(st, 'db1', 2) && hard(st, 'db2', 2),
+    holdMs: 5000,
     inject: async () => {
       for (const a of cutAddrs.db) {
         nsRaw(GW_NS, 'iptables', ['-A', 'LABCUT', '-d', a, '-j', 'DROP']);
@@ -729,8 +744,11 @@ export async function runFault(name, opts = {}) {
   } else {
     await sleep(f.quietMs ?? 15_000);
   }
+  // The fault must have had its full effect before it is healed (the hosts judged, every
+  // check that was running through the fault finished), else the heal races those results.
+  if (f.settled) await waitFor(`${name} to settle`, async () => f.settled(await status()), 60_000, 1000).catch((e) => log(e.message));
   // Anything more than expected would arrive in the next seconds: wait a little, then count.
-  await sleep(want.mail > 0 ? 3000 : 0);
+  await sleep(want.mail > 0 ? (f.holdMs ?? 3000) : 0);
   const mails = readLines(p.mail).slice(m0);
   const sms = readLines(p.sms).slice(s0);
   if (mails.length) firstMail = (mails[0].at - t0) / 1000;
