@@ -341,7 +341,7 @@ function mariadbInit(node) {
     p.on('exit', (code) => {
       clearTimeout(t);
       if (code === 0) resolveP();
-      else reject(new Error(`mariadb-install-db for ${node} failed (${code}): ${out.slice(-600)}`));
+      else reject(new Error(`mariadb-install-db for ${node} failed (${code}): ${out.split('\n').filter((l) => /error|denied|can't|cannot/i.test(l)).slice(0, 5).join(' / ') || out.slice(-600)}`));
     });
   });
 }
@@ -377,6 +377,8 @@ async function mariadbPair() {
   await waitFor('db2 to replicate from db1', () => sql('db2', 'SELECT COUNT(*) FROM lab.t').trim() === '1', 30_000, 500);
   sql('db2', "INSERT INTO lab.t (v) VALUES ('from db2')");
   await waitFor('db1 to replicate from db2', () => sql('db1', 'SELECT COUNT(*) FROM lab.t').trim() === '2', 30_000, 500);
+  // Active-passive writes, as the seed: only db1 (the VIP holder) is writable.
+  sql('db2', 'SET GLOBAL read_only = 1');
 }
 
 /** The agent configuration: the seed's role file (examples/hosting-cluster/agent/ROLE.cfg), adapted. */
@@ -413,7 +415,7 @@ function agentConfig(node) {
     add('check_http', `${MP}/check_http -I 127.0.0.1 -u /healthz -e 200 -t 3`, 'nginx', 'poll:1');
   }
   if (v.role === 'db') {
-    add('check_mysql', `${node_} ${P('check_ha_mysql')} -H 127.0.0.1:3306 --defaults-file ${d}/mysql.cnf -w 30 -c 120 -t 5`, 'mysql', 'poll:2');
+    add('check_mysql', `${node_} ${P('check_ha_mysql')} -H ${node}=127.0.0.1:3306 --defaults-file ${d}/mysql.cnf -w 30 -c 120 -t 5`, 'mysql', 'poll:2');
   }
   write(join(d, 'push.token'), `lab-push-${node}-0123456789abcdef\n`, 0o640);
   chownSync(join(d, 'push.token'), 0, userIds('nagios').gid);
@@ -438,7 +440,7 @@ function inventory() {
     hostLines.push(`  ${tier}-sw: { address: ${a}, check: "${MP}/check_ping -H $HOSTADDRESS$ -w 200,50% -c 500,80% -p 1 -t 2", check_interval: 3s, retry_interval: 1s, contact_groups: [${tier}-admins] }`);
   }
   for (const [node, v] of Object.entries(NODES)) {
-    hostLines.push(`  ${node}: { address: ${v.ip}, nrpe: { port: 5666, tls: { ca_file: ${pki}/ca.crt, cert_file: ${pki}/admin.crt, key_file: ${pki}/admin.key } }, parents: [${v.role}-sw], contact_groups: [${v.group}], push_token_file: ${dirOf(node)}/push.token }`);
+    hostLines.push(`  ${node}: { address: ${v.ip}, check_interval: 3s, retry_interval: 1s, nrpe: { port: 5666, tls: { ca_file: ${pki}/ca.crt, cert_file: ${pki}/admin.crt, key_file: ${pki}/admin.key } }, parents: [${v.role}-sw], contact_groups: [${v.group}], push_token_file: ${dirOf(node)}/push.token }`);
   }
   const confirm = 'confirm: { results: 2, within: 5s }';
   return `# hawatch lab inventory: examples/hosting-cluster/inventory.yaml with the lab's addresses and checks
@@ -496,6 +498,8 @@ services:
 cluster_rules:
   - { name: one www owner, kind: exactly_one, role: vip_owned, service: vip, hosts: [lb1, lb2], hold_down: { results: 3, time: 6s }, retry_interval: 1s }
   - { name: one db owner, kind: exactly_one, role: vip_owned, service: vip, hosts: [db1, db2], hold_down: { results: 3, time: 6s }, retry_interval: 1s }
+  # Each node reports its own server's dbN_writable: exactly one writable (active-passive).
+  - { name: one writable mysql, kind: exactly_one, role: "*_writable", service: mysql, hosts: [db1, db2], hold_down: { results: 3, time: 6s }, retry_interval: 1s }
 
 `;
 }
@@ -522,6 +526,9 @@ export async function up() {
     if (spawnSync('sh', ['-c', `command -v ${p}`]).status !== 0) throw new Error(`lab: ${p} is missing: install it (see .ci/packages/lab.txt)`);
   }
   const t0 = Date.now();
+  // The daemons run as mysql, nobody, nagios: what the lab writes must be readable by them,
+  // whatever umask the caller has (a test runner's may be 077).
+  process.umask(0o022);
   mkdirSync(STATE_DIR, { recursive: true, mode: 0o755 });
   chmodSync(STATE_DIR, 0o755);
   for (const d of ['pids', 'logs', 'admin', ...Object.keys(NODES)]) mkdirSync(join(STATE_DIR, d), { recursive: true, mode: 0o755 });
@@ -670,6 +677,13 @@ export const FAULTS = {
     expect: { mail: 2, sms: 1, recoveryMail: 2, recoverySms: 1 },
     inject: async () => { sql('db2', 'STOP SLAVE'); },
     heal: async () => { sql('db2', 'START SLAVE'); },
+  },
+  'both-db-writable': {
+    what: 'read_only switched off on db2 too: both servers of the active-passive pair take writes',
+    // cluster/one writable mysql to db-admins (oncall, dbteam).
+    expect: { mail: 2, sms: 1, recoveryMail: 2, recoverySms: 1 },
+    inject: async () => { sql('db2', 'SET GLOBAL read_only = 0'); },
+    heal: async () => { sql('db2', 'SET GLOBAL read_only = 1'); },
   },
   'db-firewall-opened': {
     what: 'MySQL opened to everyone on db1 (iptables ACCEPT for port 3306)',

@@ -74,7 +74,7 @@ describe('server.tls', () => {
         loadInventory(text);
         return [];
       } catch (e) {
-        return (e as InventoryError).problems;
+        return [...(e as InventoryError).problems];
       }
     };
     expect(problems('server: { tls: { cert_file: a.crt, key_file: /k } }\nhosts: { a: { local: true } }').join('\n')).toMatch(/server\.tls\.cert_file.*absolute/);
