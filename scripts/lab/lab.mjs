@@ -437,10 +437,10 @@ function inventory() {
   const pki = join(STATE_DIR, 'pki');
   const hostLines = [];
   for (const [tier, a] of Object.entries(TIER_SW)) {
-    hostLines.push(`  ${tier}-sw: { address: ${a}, check: "${MP}/check_ping -H $HOSTADDRESS$ -w 200,50% -c 500,80% -p 1 -t 2", check_interval: 3s, retry_interval: 1s, contact_groups: [${tier}-admins] }`);
+    hostLines.push(`  ${tier}-sw: { address: ${a}, check: "${MP}/check_ping -H $HOSTADDRESS$ -w 200,50% -c 500,80% -p 1 -t 2", check_interval: 3s, retry_interval: 1s, max_check_attempts: 2, contact_groups: [${tier}-admins] }`);
   }
   for (const [node, v] of Object.entries(NODES)) {
-    hostLines.push(`  ${node}: { address: ${v.ip}, check_interval: 3s, retry_interval: 1s, nrpe: { port: 5666, tls: { ca_file: ${pki}/ca.crt, cert_file: ${pki}/admin.crt, key_file: ${pki}/admin.key } }, parents: [${v.role}-sw], contact_groups: [${v.group}], push_token_file: ${dirOf(node)}/push.token }`);
+    hostLines.push(`  ${node}: { address: ${v.ip}, check_interval: 3s, retry_interval: 1s, max_check_attempts: 2, timeout: 3s, nrpe: { port: 5666, tls: { ca_file: ${pki}/ca.crt, cert_file: ${pki}/admin.crt, key_file: ${pki}/admin.key } }, parents: [${v.role}-sw], contact_groups: [${v.group}], push_token_file: ${dirOf(node)}/push.token }`);
   }
   const confirm = 'confirm: { results: 2, within: 5s }';
   return `# hawatch lab inventory: examples/hosting-cluster/inventory.yaml with the lab's addresses and checks
@@ -455,7 +455,10 @@ server:
 defaults:
   check_interval: 10s
   retry_interval: 2s
-  max_check_attempts: 2
+  # Three attempts for services (hosts have two, checked every 3 s): a node the admin node
+  # cannot reach must be judged DOWN or UNREACHABLE before its services' timeouts go HARD.
+  # Pushed problems do not wait for them: confirm makes 2 results within 5 s enough.
+  max_check_attempts: 3
   notification_interval: 0
   # Short: an unreachable node must fail its checks (and be judged UNREACHABLE) within seconds.
   timeout: 4s
