@@ -12,7 +12,7 @@ export const ADMIN_IP: string;
 export const SERVER_PORT: number;
 export const NODES: Record<string, { role: string; ip: string; group: string }>;
 export const AGENTS: Record<string, string>;
-export const FAULTS: Record<string, { what: string; expect: Counts }>;
+export const FAULTS: Record<string, { what: string; expect: Counts; inject(): Promise<void>; heal(): Promise<void> }>;
 export const SHORT: string[];
 export function ns(node: string): string;
 export function paths(): LabPaths;
