@@ -17,11 +17,15 @@ import { logRequest, nrdpRoutes, passiveApiRoutes } from './http/passive.ts';
 export interface BuildAppOptions {
   readonly services: HawatchServices;
   readonly logger?: FastifyServerOptions['logger'];
+  /** PEM key and certificate: the app's listener speaks HTTPS (server.tls). */
+  readonly https?: { readonly key: Buffer; readonly cert: Buffer } | null;
 }
 
 export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
   const logger = opts.logger ?? false;
   const app = Fastify({
+    // Fastify picks an https server when this is set; null keeps plain HTTP.
+    ...(opts.https ? { https: { key: opts.https.key, cert: opts.https.cert } } : {}),
     // Request lines never carry a token, even one a client put in the URL (NRDP refuses it).
     logger: typeof logger === 'object' && logger !== null && !('child' in logger) ? { ...logger, serializers: { req: logRequest, ...logger.serializers } } : logger,
     // Reject unknown body fields instead of silently dropping them (typos in commands).

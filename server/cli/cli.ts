@@ -196,7 +196,7 @@ export async function cli(argv: string[], io: CliIo): Promise<number> {
     await rt.stop();
     return 1;
   }
-  const url = `${address.replace('0.0.0.0', '127.0.0.1')}/`;
+  const url = `${address.replace('0.0.0.0', '127.0.0.1')}/`; // https:// when server.tls is set (Fastify says so)
   rt.app.log.info(`hawatch-server ${VERSION} listening on ${url} with ${inventory.hosts.size} hosts, ${inventory.services.size} services (${config ?? 'embedded default inventory'})`);
   io.out(`hawatch-server: status page at ${url}\n`);
   // SIGHUP comes from root or the server's own user: authorised by definition, no API token.

@@ -39,6 +39,7 @@ import type { AnyStore, OutboxInsert, StoreChange } from '../store/types.ts';
 import type { TimerHandle } from '../state/clock.ts';
 import { StoreHealth } from './health.ts';
 import { RuleHoldDown } from '../state/rules.ts';
+import { ruleMemberBlocker } from '../state/rule-members.ts';
 import { ConfirmTracker } from '../state/confirm.ts';
 import { checkPeriodWait, contactPeriodBlocker, inCheckPeriod, notificationGate, recipientsOf, type TimingContext } from '../notify/escalations.ts';
 import { processTimeZone, TWENTY_FOUR_SEVEN } from '../notify/timeperiods.ts';
@@ -273,7 +274,10 @@ export class Monitor {
    */
   private notifyContext(s: CheckStatus, p?: Pending): HostContext {
     const host = s.kind === 'service' ? this.hostContext(s.hostName, p) : { problem: false, inDowntime: false };
-    return { ...host, dependency: dependencyBlocker(s.key, 'notification', this.depsByDependent, this.lookup(p)) };
+    const o = this.objectsByKey.get(s.key);
+    // A rule over members the admin node cannot reach is held like their services (server/state/rule-members.ts).
+    const members = o?.kind === 'cluster' ? ruleMemberBlocker(o.rule, this.lookup(p)) : null;
+    return { ...host, dependency: dependencyBlocker(s.key, 'notification', this.depsByDependent, this.lookup(p)) ?? members };
   }
 
   private lookup(p?: Pending): (k: string) => CheckStatus | undefined {

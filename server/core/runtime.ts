@@ -18,6 +18,16 @@ import { loadStored, Monitor } from './monitor.ts';
 import { StoreHealth } from './health.ts';
 import { DegradedAlert } from '../notify/degraded.ts';
 import { PerfdataRecorder } from './perfdata-history.ts';
+import { readFileSync } from 'node:fs';
+
+/** A PEM file of server.tls, with a message that names the setting when it cannot be read. */
+function readPem(file: string, key: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new Error(`server.tls.${key} ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): fix the path or its permissions`);
+  }
+}
 
 export interface RuntimeOptions {
   readonly inventory: Inventory;
@@ -113,8 +123,11 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
           return inv;
         }
       : null;
+    const tls = o.inventory.server.tls;
     const built = await buildApp({
       logger: o.logger,
+      // Read once: a new certificate needs a restart (the listener is made at start).
+      https: tls ? { key: readPem(tls.keyFile, 'key_file'), cert: readPem(tls.certFile, 'cert_file') } : null,
       services: { monitor, store, clock, scheduler, dispatcher, health, apiToken: o.apiToken ?? (() => null), reload, version: o.version ?? '0.0.0' },
     });
     app = built;

@@ -6,6 +6,7 @@
 import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import cron from 'node-cron';
 import { isIP } from 'node:net';
+import { isAbsolute } from 'node:path';
 import { parseStateName, type StateCode } from '../../nagios/states.ts';
 import type { NrpeTransport, SshTransport, Transport } from '../executors/types.ts';
 import type { CheckPolicy, NotificationOption } from '../state/types.ts';
@@ -426,7 +427,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
 
   // server
   const srv = top.sub('server') ?? new Section(c, ['server'], {});
-  srv.keys(['listen', 'database', 'database_password_file', 'api_token_env', 'api_token_file', 'max_concurrent_checks', 'timeout_state', 'macros', 'title', 'degraded_alert_after', 'sse_max_per_source', 'sse_max_total', 'metrics_max_labels_per_service', 'metrics_max_series', 'check_environment', 'passive_tokens', 'passive_tokens_file', 'timezone']);
+  srv.keys(['listen', 'database', 'database_password_file', 'api_token_env', 'api_token_file', 'max_concurrent_checks', 'timeout_state', 'macros', 'title', 'degraded_alert_after', 'sse_max_per_source', 'sse_max_total', 'metrics_max_labels_per_service', 'metrics_max_series', 'check_environment', 'passive_tokens', 'passive_tokens_file', 'timezone', 'tls']);
   let listenHost = '127.0.0.1';
   let listenPort = 8080;
   const listen = srv.str('listen');
@@ -477,6 +478,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     metricsMaxSeries: srv.int('metrics_max_series', 50_000, 0, 10_000_000),
     checkEnvironment,
     ...readPassiveTokens(c, srv),
+    tls: readServerTls(c, srv),
   };
   const macroNames = new Set([...BUILTIN_MACROS, ...Object.keys(macros)]);
 
@@ -826,6 +828,19 @@ function readPassive(c: Checker, s: Section, commandKey: 'check' | 'command'): b
   if (raw && commandKey === 'check' && s.has('check')) c.fail([...s.path, 'check'], 'a passive host runs no check: remove check, or passive');
   if (raw && commandKey === 'command' && s.has('command')) c.warn([...s.path, 'command'], 'a passive service runs no command: it is ignored (results come from POST /api/v1/results or NRDP)');
   return raw;
+}
+
+/** server.tls: the listener speaks HTTPS with this certificate and key (pushes need https). */
+function readServerTls(c: Checker, srv: Section): { certFile: string; keyFile: string } | null {
+  const t = srv.sub('tls');
+  if (!t) return null;
+  t.keys(['cert_file', 'key_file']);
+  const certFile = t.str('cert_file', true);
+  const keyFile = t.str('key_file', true);
+  if (!certFile || !keyFile) return null; // reported as required
+  if (!isAbsolute(certFile)) c.fail(['server', 'tls', 'cert_file'], 'must be an absolute path');
+  if (!isAbsolute(keyFile)) c.fail(['server', 'tls', 'key_file'], 'must be an absolute path');
+  return { certFile, keyFile };
 }
 
 /** NRDP tokens for passive results: listed, or one per line in a file (read when used, # comments). */

@@ -220,6 +220,8 @@ export interface ServerSettings {
   readonly passiveTokensFile?: string | null | undefined;
   /** IANA zone in which time periods are read (server.timezone); default the process's. */
   readonly timezone?: string | undefined;
+  /** server.tls: the listener speaks HTTPS (PEM files, read once at start). */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string } | null | undefined;
 }
 
 export interface Inventory {

@@ -1,0 +1,867 @@
+// The hawatch lab (issue 13 items 3 and 4): the seed's hosting cluster in network namespaces on
+// one machine, with real daemons, real faults and the notifications they cause.
+//
+//   npm run lab -- up | fault NAME | heal NAME | down | run [--short] | status | faults
+//
+// Everything the lab makes is named with its prefix (namespaces PREFIX-lb1 ..., default hwl)
+// and kept in its state dir (default /tmp/hawatch-lab-PREFIX): pid files, configs, data, logs,
+// the receivers' files. `down` finds all of it from there and from the namespace names, so it
+// cleans up after a lab process that crashed. Other scripts import up(), fault(), heal(),
+// down(), run(), paths() and the constants below (see scripts/lab/README.md).
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BIN = join(ROOT, 'dist', 'bin');
+const EXAMPLE = join(ROOT, 'examples', 'hosting-cluster');
+const MP = '/usr/lib/nagios/plugins';
+
+export const PREFIX = process.env.HAWATCH_LAB_PREFIX || 'hwl';
+export const STATE_DIR = process.env.HAWATCH_LAB_DIR || `/tmp/hawatch-lab-${PREFIX}`;
+/** The admin node's namespace, its address and the server's HTTPS port. */
+export const ADMIN_NS = `${PREFIX}-admin`;
+export const ADMIN_IP = '198.51.100.5';
+export const SERVER_PORT = 8443;
+const GW_NS = `${PREFIX}-gw`;
+const SW_NS = `${PREFIX}-sw`;
+const SMTP_PORT = 2525;
+const SMS_PORT = 8025;
+const API_TOKEN = 'lab-api-token-0123456789abcdef';
+
+/** The nodes: role, address, contact group, tier. Storage (nfs1, nfs2) is not in this version. */
+export const NODES = {
+  lb1: { role: 'lb', ip: '192.0.2.11', peer: '192.0.2.12', prio: 150, group: 'lb-admins' },
+  lb2: { role: 'lb', ip: '192.0.2.12', peer: '192.0.2.11', prio: 100, group: 'lb-admins' },
+  web1: { role: 'web', ip: '192.0.2.21', group: 'web-admins' },
+  web2: { role: 'web', ip: '192.0.2.22', group: 'web-admins' },
+  db1: { role: 'db', ip: '192.0.2.31', peer: '192.0.2.32', prio: 150, group: 'db-admins', serverId: 1 },
+  db2: { role: 'db', ip: '192.0.2.32', peer: '192.0.2.31', prio: 100, group: 'db-admins', serverId: 2 },
+};
+/** Agent addresses by node name (NRPE on 5666, TLS with the lab CA). */
+export const AGENTS = Object.fromEntries(Object.entries(NODES).map(([n, v]) => [n, v.ip]));
+const VIPS = { lb: '192.0.2.10', db: '192.0.2.30' };
+/** Each tier's switch: an address on the lab bridge the admin node pings (the tier's parent host). */
+const TIER_SW = { lb: '192.0.2.19', web: '192.0.2.29', db: '192.0.2.39' };
+const GW_LAN = '192.0.2.1';
+const GW_ADMIN = '198.51.100.1';
+const SUDOERS = `/etc/sudoers.d/hawatch-lab-${PREFIX}`;
+
+export const ns = (node) => `${PREFIX}-${node}`;
+const dirOf = (name) => join(STATE_DIR, name);
+
+/** The receivers' files and other paths a caller may read. */
+export function paths() {
+  return {
+    stateDir: STATE_DIR,
+    mail: join(STATE_DIR, 'mail.jsonl'),
+    sms: join(STATE_DIR, 'sms.jsonl'),
+    inventory: join(STATE_DIR, 'admin', 'inventory.yaml'),
+    serverLog: join(STATE_DIR, 'logs', 'server.log'),
+    ca: join(STATE_DIR, 'pki', 'ca.crt'),
+    serverUrl: `https://${ADMIN_IP}:${SERVER_PORT}/`,
+    apiToken: API_TOKEN,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// small helpers
+
+function sh(file, args, opts = {}) {
+  const r = spawnSync(file, args, { encoding: 'utf8', timeout: opts.timeoutMs ?? 60_000, input: opts.input, env: opts.env ?? process.env });
+  if (r.status !== 0 && !opts.ok) throw new Error(`${file} ${args.join(' ')} failed (${r.status ?? r.signal ?? r.error?.message}): ${(r.stderr || r.stdout || '').trim().slice(0, 800)}`);
+  return r.stdout ?? '';
+}
+const nsx = (node, file, args, opts) => sh('ip', ['netns', 'exec', ns(node), file, ...args], opts);
+const nsRaw = (name, file, args, opts) => sh('ip', ['netns', 'exec', name, file, ...args], opts);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (msg) => { if (!process.env.HAWATCH_LAB_QUIET) process.stderr.write(`lab: ${msg}\n`); };
+
+/** Waits for pred() (sync or async) to be truthy; every wait has a deadline. */
+async function waitFor(what, pred, timeoutMs, everyMs = 250) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      const v = await pred();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`lab: timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${last ? ` (last error: ${last.message})` : ''}`);
+    await sleep(everyMs);
+  }
+}
+
+function write(path, text, mode = 0o644) {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  writeFileSync(path, text, { mode });
+  chmodSync(path, mode);
+}
+
+/**
+ * Starts a daemon in a namespace, detached in its own process group, output to logs/NAME.log,
+ * its pid in pids/NAME.pid (the group leader: `down` kills the group).
+ */
+function daemon(name, node, file, args, opts = {}) {
+  const out = openSync(join(STATE_DIR, 'logs', `${name}.log`), 'a');
+  const child = spawn('ip', ['netns', 'exec', node.startsWith(`${PREFIX}-`) ? node : ns(node), file, ...args], {
+    detached: true,
+    stdio: ['ignore', out, out],
+    env: { ...process.env, ...(opts.env ?? {}) },
+    cwd: opts.cwd ?? STATE_DIR,
+  });
+  closeSync(out);
+  child.unref();
+  writeFileSync(join(STATE_DIR, 'pids', `${name}.pid`), `${child.pid}\n`);
+  return child.pid;
+}
+
+function pidOf(name) {
+  try {
+    return Number(readFileSync(join(STATE_DIR, 'pids', `${name}.pid`), 'utf8').trim()) || null;
+  } catch {
+    return null;
+  }
+}
+const alive = (pid) => {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+};
+
+/** Stops the process group a pid file names: TERM, then KILL after a bounded wait. */
+async function stopDaemon(name, signal = 'SIGTERM', waitMs = 5000) {
+  const pid = pidOf(name);
+  if (!pid) return;
+  try { process.kill(-pid, signal); } catch { /* gone */ }
+  const end = Date.now() + waitMs;
+  while (alive(pid) && Date.now() < end) await sleep(100);
+  if (alive(pid)) try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ }
+  rmSync(join(STATE_DIR, 'pids', `${name}.pid`), { force: true });
+}
+
+function lineCount(file) {
+  try {
+    return readFileSync(file, 'utf8').split('\n').filter(Boolean).length;
+  } catch {
+    return 0;
+  }
+}
+function readLines(file) {
+  try {
+    return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  } catch {
+    return [];
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// network
+
+function labNamespaces() {
+  const out = sh('ip', ['netns', 'list'], { ok: true });
+  return out.split('\n').map((l) => l.split(' ')[0]).filter((n) => n && n.startsWith(`${PREFIX}-`));
+}
+
+function makeNetwork() {
+  for (const n of [SW_NS, GW_NS, ADMIN_NS, ...Object.keys(NODES).map(ns)]) {
+    sh('ip', ['netns', 'add', n]);
+    nsRaw(n, 'ip', ['link', 'set', 'lo', 'up']);
+  }
+  // One bridge in a namespace of its own: nothing of the lab touches the host's namespace.
+  nsRaw(SW_NS, 'ip', ['link', 'add', 'br0', 'type', 'bridge']);
+  nsRaw(SW_NS, 'ip', ['link', 'set', 'br0', 'up']);
+  const plug = (name, port) => {
+    // The veth is made inside the switch namespace, its peer moved into the node's as eth0.
+    nsRaw(SW_NS, 'ip', ['link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', name]);
+    nsRaw(SW_NS, 'ip', ['link', 'set', port, 'master', 'br0', 'up']);
+    nsRaw(name, 'ip', ['link', 'set', 'eth0', 'up']);
+  };
+  for (const [node, v] of Object.entries(NODES)) {
+    plug(ns(node), `p-${node}`);
+    nsx(node, 'ip', ['addr', 'add', `${v.ip}/24`, 'dev', 'eth0']);
+    // Only the admin network is routed, through the gateway: no default route, nothing leaves the lab.
+    nsx(node, 'ip', ['route', 'add', '198.51.100.0/24', 'via', GW_LAN]);
+  }
+  plug(GW_NS, 'p-gw');
+  nsRaw(GW_NS, 'ip', ['addr', 'add', `${GW_LAN}/24`, 'dev', 'eth0']);
+  // The tiers' switch addresses live on the bridge itself.
+  for (const a of Object.values(TIER_SW)) nsRaw(SW_NS, 'ip', ['addr', 'add', `${a}/24`, 'dev', 'br0']);
+  nsRaw(SW_NS, 'ip', ['route', 'add', '198.51.100.0/24', 'via', GW_LAN]);
+  // The admin node on its own link to the gateway (the other data centre).
+  nsRaw(GW_NS, 'ip', ['link', 'add', 'admin0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ADMIN_NS]);
+  nsRaw(GW_NS, 'ip', ['addr', 'add', `${GW_ADMIN}/24`, 'dev', 'admin0']);
+  nsRaw(GW_NS, 'ip', ['link', 'set', 'admin0', 'up']);
+  nsRaw(ADMIN_NS, 'ip', ['addr', 'add', `${ADMIN_IP}/24`, 'dev', 'eth0']);
+  nsRaw(ADMIN_NS, 'ip', ['link', 'set', 'eth0', 'up']);
+  nsRaw(ADMIN_NS, 'ip', ['route', 'add', '192.0.2.0/24', 'via', GW_ADMIN]);
+  nsRaw(GW_NS, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+  // The chain the "admin cut off from a tier" fault fills.
+  nsRaw(GW_NS, 'iptables', ['-N', 'LABCUT']);
+  nsRaw(GW_NS, 'iptables', ['-A', 'FORWARD', '-j', 'LABCUT']);
+}
+
+/** The seed's firewall of a role (examples/hosting-cluster/iptables/ROLE.rules), plus VRRP from the peer. */
+function firewall(node) {
+  const v = NODES[node];
+  let rules = readFileSync(join(EXAMPLE, 'iptables', `${v.role}.rules`), 'utf8')
+    .split('\n')
+    .filter((l) => !/-j LOG/.test(l)) // the lab's drops would fill the host's kernel log
+    .join('\n');
+  // keepalived instead of Heartbeat in the lab: VRRP (protocol 112) from the peer only.
+  if (v.peer) rules = rules.replace(/^COMMIT$/m, `-A INPUT -s ${v.peer}/32 -p vrrp -j ACCEPT\nCOMMIT`);
+  write(join(dirOf(node), 'iptables.rules'), rules);
+  nsx(node, 'iptables-restore', [join(dirOf(node), 'iptables.rules')]);
+  copyFileSync(join(EXAMPLE, 'iptables', `${v.role}.yaml`), join(dirOf(node), 'iptables.yaml'));
+  chmodSync(join(dirOf(node), 'iptables.yaml'), 0o644);
+}
+
+// ---------------------------------------------------------------------------------------------
+// daemons
+
+function makePki() {
+  const d = join(STATE_DIR, 'pki');
+  mkdirSync(d, { recursive: true, mode: 0o755 });
+  const ssl = (args) => sh('openssl', args, { env: { ...process.env, OPENSSL_CONF: '/dev/null' } });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  ssl(['req', '-x509', ...ec, '-keyout', join(d, 'ca.key'), '-out', join(d, 'ca.crt'), '-subj', '/CN=hawatch lab CA', '-days', '7']);
+  const cert = (name, ext) => {
+    write(join(d, `${name}.ext`), ext);
+    ssl(['req', ...ec, '-keyout', join(d, `${name}.key`), '-out', join(d, `${name}.csr`), '-subj', `/CN=${name}`]);
+    ssl(['x509', '-req', '-in', join(d, `${name}.csr`), '-CA', join(d, 'ca.crt'), '-CAkey', join(d, 'ca.key'), '-CAcreateserial', '-out', join(d, `${name}.crt`), '-extfile', join(d, `${name}.ext`), '-days', '7']);
+  };
+  // One agent certificate for every node's address (a lab shortcut; production has one per node).
+  cert('agent', `subjectAltName=${Object.values(NODES).map((n) => `IP:${n.ip}`).join(',')}\nextendedKeyUsage=serverAuth\n`);
+  cert('admin', `subjectAltName=IP:${ADMIN_IP}\nextendedKeyUsage=serverAuth,clientAuth\n`);
+  for (const f of readdirSync(d)) chmodSync(join(d, f), f.endsWith('.key') ? 0o640 : 0o644);
+  const nagios = userIds('nagios');
+  for (const f of readdirSync(d)) if (f.endsWith('.key')) chownSync(join(d, f), 0, nagios.gid);
+}
+
+function userIds(name) {
+  const uid = Number(sh('id', ['-u', name]).trim());
+  const gid = Number(sh('id', ['-g', name]).trim());
+  return { uid, gid };
+}
+
+function keepalived(node) {
+  const v = NODES[node];
+  const d = dirOf(node);
+  const vip = VIPS[v.role];
+  copyFileSync(join(ROOT, 'plugins', 'keepalived', 'hawatch-keepalived-notify.sh'), join(d, 'notify.sh'));
+  chmodSync(join(d, 'notify.sh'), 0o755);
+  write(join(d, 'keepalived.conf'), `global_defs {
+  router_id lab_${node}
+  enable_script_security
+  script_user root
+}
+vrrp_instance VI_1 {
+  state BACKUP
+  interface eth0
+  virtual_router_id ${v.role === 'lb' ? 51 : 52}
+  priority ${v.prio}
+  advert_int 1
+  unicast_src_ip ${v.ip}
+  unicast_peer {
+    ${v.peer}
+  }
+  virtual_ipaddress {
+    ${vip}/24 dev eth0
+  }
+  notify "${join(d, 'notify.sh')} -f ${join(d, 'vrrp.state')}"
+}
+`);
+  daemon(`keepalived-${node}`, node, 'keepalived', ['-f', join(d, 'keepalived.conf'), '-n', '-l', '-D', '-P', '-p', join(d, 'keepalived.pid'), '-r', join(d, 'vrrp.pid')], { env: { TMPDIR: d } });
+}
+
+function haproxy(node) {
+  const d = dirOf(node);
+  write(join(d, 'haproxy.cfg'), `global
+  log stdout format raw local0
+  stats socket ${join(d, 'haproxy.sock')} mode 666 level user
+  maxconn 256
+defaults
+  mode http
+  log global
+  timeout connect 2s
+  timeout client 10s
+  timeout server 10s
+frontend fe_www
+  bind :80
+  default_backend be_web
+backend be_web
+  option httpchk GET /healthz
+  server web1 ${NODES.web1.ip}:80 check inter 1s fall 2 rise 2
+  server web2 ${NODES.web2.ip}:80 check inter 1s fall 2 rise 2
+`);
+  // stdout is the log the agent's tail watcher reads (HAProxy's "Server be_web/web1 is DOWN").
+  daemon(`haproxy-${node}`, node, 'haproxy', ['-db', '-f', join(d, 'haproxy.cfg')]);
+}
+
+function nginx(node) {
+  const d = dirOf(node);
+  mkdirSync(join(d, 'nginx-tmp'), { recursive: true });
+  write(join(d, 'nginx.conf'), `daemon off;
+master_process on;
+worker_processes 1;
+user nobody nogroup;
+pid ${join(d, 'nginx.pid')};
+error_log ${join(d, 'nginx-error.log')} warn;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path ${join(d, 'nginx-tmp')};
+  proxy_temp_path ${join(d, 'nginx-tmp')};
+  fastcgi_temp_path ${join(d, 'nginx-tmp')};
+  uwsgi_temp_path ${join(d, 'nginx-tmp')};
+  scgi_temp_path ${join(d, 'nginx-tmp')};
+  server {
+    listen 80;
+    location = /healthz { return 200 "ok\\n"; }
+    location / { return 200 "${node}\\n"; }
+  }
+}
+`);
+  daemon(`nginx-${node}`, node, 'nginx', ['-p', d, '-c', join(d, 'nginx.conf')]);
+}
+
+const MYSQL_FAST = ['--innodb-buffer-pool-size=16M', '--innodb-log-file-size=8M', '--innodb-data-file-path=ibdata1:10M:autoextend', '--innodb-flush-log-at-trx-commit=0', '--sync-binlog=0', '--skip-name-resolve', '--performance-schema=OFF', '--max-connections=40', '--key-buffer-size=1M', '--aria-pagecache-buffer-size=1M'];
+
+function mariadbInit(node) {
+  const d = join(dirOf(node), 'mysql');
+  mkdirSync(d, { recursive: true });
+  const my = userIds('mysql');
+  chownSync(d, my.uid, my.gid);
+  return new Promise((resolveP, reject) => {
+    const p = spawn('mariadb-install-db', ['--no-defaults', `--datadir=${join(d, 'data')}`, '--user=mysql', '--auth-root-authentication-method=normal', '--skip-test-db', ...MYSQL_FAST], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (c) => (out += c));
+    p.stderr.on('data', (c) => (out += c));
+    const t = setTimeout(() => p.kill('SIGKILL'), 120_000);
+    p.on('exit', (code) => {
+      clearTimeout(t);
+      if (code === 0) resolveP();
+      else reject(new Error(`mariadb-install-db for ${node} failed (${code}): ${out.split('\n').filter((l) => /error|denied|can't|cannot/i.test(l)).slice(0, 5).join(' / ') || out.slice(-600)}`));
+    });
+  });
+}
+
+function mariadb(node) {
+  const v = NODES[node];
+  const d = join(dirOf(node), 'mysql');
+  daemon(`mariadb-${node}`, node, '/usr/sbin/mariadbd', [
+    '--no-defaults', `--datadir=${join(d, 'data')}`, `--socket=${join(d, 'mysqld.sock')}`, '--port=3306', '--bind-address=0.0.0.0',
+    `--server-id=${v.serverId}`, '--user=mysql', `--pid-file=${join(d, 'mysqld.pid')}`, `--log-error=${join(d, 'error.log')}`,
+    '--log-bin=mysql-bin', '--log-slave-updates', `--gtid-domain-id=${v.serverId}`, '--auto-increment-increment=2', `--auto-increment-offset=${v.serverId}`,
+    '--slave-net-timeout=10', ...MYSQL_FAST,
+  ]);
+}
+
+const sql = (node, query) => nsx(node, 'mariadb', ['--no-defaults', `--socket=${join(dirOf(node), 'mysql', 'mysqld.sock')}`, '-uroot', '-N', '-B', '-e', query], { timeoutMs: 20_000 });
+
+async function mariadbPair() {
+  await waitFor('both MariaDB servers to answer', () => ['db1', 'db2'].every((n) => { try { sql(n, 'SELECT 1'); return true; } catch { return false; } }), 60_000, 500);
+  for (const n of ['db1', 'db2']) {
+    // Users without binlog events: each side makes its own, nothing to replicate twice.
+    sql(n, ["SET sql_log_bin=0", "CREATE USER 'repl'@'192.0.2.%' IDENTIFIED BY 'lab-repl-pass'", "GRANT REPLICATION SLAVE ON *.* TO 'repl'@'192.0.2.%'",
+      "CREATE USER 'monitor'@'127.0.0.1' IDENTIFIED BY 'lab-monitor-pass'", "GRANT SLAVE MONITOR, BINLOG MONITOR, PROCESS, REPLICATION CLIENT ON *.* TO 'monitor'@'127.0.0.1'",
+      'SET sql_log_bin=1'].join(';'));
+    write(join(dirOf(n), 'mysql.cnf'), '[client]\nuser = monitor\npassword = lab-monitor-pass\n', 0o640);
+    chownSync(join(dirOf(n), 'mysql.cnf'), 0, userIds('nagios').gid);
+  }
+  for (const n of ['db1', 'db2']) {
+    sql(n, `CHANGE MASTER TO MASTER_HOST='${NODES[n].peer}', MASTER_PORT=3306, MASTER_USER='repl', MASTER_PASSWORD='lab-repl-pass', MASTER_USE_GTID=current_pos, MASTER_CONNECT_RETRY=1; START SLAVE`);
+  }
+  // Writes on the VIP holder side replicate to the other: a table both see proves both directions.
+  sql('db1', 'CREATE DATABASE lab; CREATE TABLE lab.t (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(20)); INSERT INTO lab.t (v) VALUES (\'from db1\')');
+  await waitFor('db2 to replicate from db1', () => sql('db2', 'SELECT COUNT(*) FROM lab.t').trim() === '1', 30_000, 500);
+  sql('db2', "INSERT INTO lab.t (v) VALUES ('from db2')");
+  await waitFor('db1 to replicate from db2', () => sql('db1', 'SELECT COUNT(*) FROM lab.t').trim() === '2', 30_000, 500);
+  // Active-passive writes, as the seed: only db1 (the VIP holder) is writable.
+  sql('db2', 'SET GLOBAL read_only = 1');
+}
+
+/** The agent configuration: the seed's role file (examples/hosting-cluster/agent/ROLE.cfg), adapted. */
+function agentConfig(node) {
+  const v = NODES[node];
+  const d = dirOf(node);
+  const pki = join(STATE_DIR, 'pki');
+  const seed = readFileSync(join(EXAMPLE, 'agent', `${v.role}.cfg`), 'utf8').split('\n');
+  // Keep the seed's settings (port, allowed hosts, user, TLS both ways); the paths become the lab's.
+  const keep = seed.filter((l) => /^[a-z_]+=/.test(l)).map((l) => l
+    .replace(/^ssl_cert_file=.*/, `ssl_cert_file=${pki}/agent.crt`)
+    .replace(/^ssl_privatekey_file=.*/, `ssl_privatekey_file=${pki}/agent.key`)
+    .replace(/^ssl_cacert_file=.*/, `ssl_cacert_file=${pki}/ca.crt`)
+    .replace(/^command_timeout=.*/, 'command_timeout=15'));
+  const P = (name) => join(BIN, `${name}.cjs`);
+  const node_ = process.execPath;
+  const cmds = [];
+  const add = (cmd, line, service, watch, match) => {
+    cmds.push(`command[${cmd}]=${line}`);
+    if (watch) cmds.push(`hawatch_watch[${cmd}]=${watch}`);
+    if (match) cmds.push(`hawatch_watch_match[${cmd}]=${match}`);
+    cmds.push(`hawatch_push_service[${cmd}]=${service}`);
+  };
+  // Every node: its firewall against the seed's policy (polled: a rule change announces nothing).
+  add('check_iptables', `${node_} ${P('check_ha_iptables')} --sudo -P ${d}/iptables.yaml`, 'firewall', 'poll:3');
+  if (v.role === 'lb' || v.role === 'db') {
+    // keepalived's notify script rewrites the state file on every transition: run at once.
+    add('check_vip', `${node_} ${P('check_ha_vip')} --vip ${VIPS[v.role]} --no-dad -p ${v.role === 'lb' ? 80 : 3306}`, 'vip', `file:${d}/vrrp.state`);
+  }
+  if (v.role === 'lb') {
+    add('check_haproxy', `${node_} ${P('check_ha_haproxy')} -S ${d}/haproxy.sock -b be_web`, 'haproxy', `tail:${STATE_DIR}/logs/haproxy-${node}.log`, 'is (UP|DOWN)|no server available');
+  }
+  if (v.role === 'web') {
+    add('check_http', `${MP}/check_http -I 127.0.0.1 -u /healthz -e 200 -t 3`, 'nginx', 'poll:1');
+  }
+  if (v.role === 'db') {
+    add('check_mysql', `${node_} ${P('check_ha_mysql')} -H ${node}=127.0.0.1:3306 --defaults-file ${d}/mysql.cnf -w 30 -c 120 -t 5`, 'mysql', 'poll:2');
+  }
+  write(join(d, 'push.token'), `lab-push-${node}-0123456789abcdef\n`, 0o640);
+  chownSync(join(d, 'push.token'), 0, userIds('nagios').gid);
+  write(join(d, 'agent.cfg'), [
+    `# hawatch lab: ${node}, from examples/hosting-cluster/agent/${v.role}.cfg (lab paths, lab checks: keepalived instead of Pacemaker)`,
+    ...keep,
+    `pid_file=${d}/agent.pid`,
+    'hawatch_watch_stat_interval=0.5',
+    `hawatch_push_url=https://${ADMIN_IP}:${SERVER_PORT}/api/v1/results`,
+    `hawatch_push_ca_file=${pki}/ca.crt`,
+    `hawatch_push_token_file=${d}/push.token`,
+    `hawatch_push_host=${node}`,
+    'hawatch_push_retry_max=2',
+    ...cmds,
+  ].join('\n') + '\n');
+}
+
+function inventory() {
+  const pki = join(STATE_DIR, 'pki');
+  const hostLines = [];
+  for (const [tier, a] of Object.entries(TIER_SW)) {
+    hostLines.push(`  ${tier}-sw: { address: ${a}, check: "${MP}/check_ping -H $HOSTADDRESS$ -w 200,50% -c 500,80% -p 1 -t 2", check_interval: 3s, retry_interval: 1s, max_check_attempts: 2, contact_groups: [${tier}-admins] }`);
+  }
+  for (const [node, v] of Object.entries(NODES)) {
+    hostLines.push(`  ${node}: { address: ${v.ip}, check_interval: 3s, retry_interval: 1s, max_check_attempts: 2, timeout: 3s, nrpe: { port: 5666, tls: { ca_file: ${pki}/ca.crt, cert_file: ${pki}/admin.crt, key_file: ${pki}/admin.key } }, parents: [${v.role}-sw], contact_groups: [${v.group}], push_token_file: ${dirOf(node)}/push.token }`);
+  }
+  const confirm = 'confirm: { results: 2, within: 5s }';
+  return `# hawatch lab inventory: examples/hosting-cluster/inventory.yaml with the lab's addresses and checks
+# (keepalived instead of Pacemaker, HAProxy in front of the webs, no storage pair yet), fast timing.
+server:
+  listen: ${ADMIN_IP}:${SERVER_PORT}
+  database: ${STATE_DIR}/admin/hawatch.db
+  tls: { cert_file: ${pki}/admin.crt, key_file: ${pki}/admin.key }
+  max_concurrent_checks: 8
+  title: hawatch lab
+
+defaults:
+  check_interval: 10s
+  retry_interval: 2s
+  # Three attempts for services (hosts have two, checked every 3 s): a node the admin node
+  # cannot reach must be judged DOWN or UNREACHABLE before its services' timeouts go HARD.
+  # Pushed problems do not wait for them: confirm makes 2 results within 5 s enough.
+  max_check_attempts: 3
+  notification_interval: 0
+  # Short: an unreachable node must fail its checks (and be judged UNREACHABLE) within seconds.
+  timeout: 4s
+  # The lab injects fault after fault into the same objects within minutes: that is flapping
+  # by Nagios' definition, and would hold the notifications the run counts.
+  flap_detection: false
+
+notifications:
+  email:
+    smtp: { host: 127.0.0.1, port: ${SMTP_PORT}, security: none, timeout: 5s }
+    from: hawatch@admin.lab.invalid
+  sms:
+    http:
+      url: http://127.0.0.1:${SMS_PORT}/send
+      body: '{"to": {{number}}, "text": {{message}}}'
+  group_window: 0s
+  retry: { initial: 1s, max: 5s }
+
+contacts:
+  oncall: { email: oncall@lab.invalid, sms: "+49 151 0000001", sms_via: http, service_notification_options: [c, r], host_notification_options: [d, r] }
+  webteam: { email: web@lab.invalid }
+  dbteam: { email: dba@lab.invalid }
+contact_groups:
+  lb-admins: [oncall, webteam]
+  web-admins: [webteam]
+  db-admins: [oncall, dbteam]
+
+hosts:
+${hostLines.join('\n')}
+  admin: { local: true, contact_groups: [lb-admins] }
+
+services:
+  - { name: firewall, hosts: [${Object.keys(NODES).join(', ')}], command: check_iptables, ${confirm} }
+  - { name: vip, hosts: [lb1, lb2, db1, db2], command: check_vip, ${confirm} }
+  # One backend down is WARNING (seen on the page); no backend at all pages.
+  - { name: haproxy, hosts: [lb1, lb2], command: check_haproxy, notification_options: [c, r], ${confirm} }
+  - { name: nginx, hosts: [web1, web2], command: check_http, ${confirm} }
+  - { name: mysql, hosts: [db1, db2], command: check_mysql, ${confirm} }
+
+cluster_rules:
+  - { name: one www owner, kind: exactly_one, role: vip_owned, service: vip, hosts: [lb1, lb2], hold_down: { results: 3, time: 6s }, retry_interval: 1s }
+  - { name: one db owner, kind: exactly_one, role: vip_owned, service: vip, hosts: [db1, db2], hold_down: { results: 3, time: 6s }, retry_interval: 1s }
+  # Each node reports its own server's dbN_writable: exactly one writable (active-passive).
+  - { name: one writable mysql, kind: exactly_one, role: "*_writable", service: mysql, hosts: [db1, db2], hold_down: { results: 3, time: 6s }, retry_interval: 1s }
+
+`;
+}
+
+async function curlApi(path) {
+  const out = sh('ip', ['netns', 'exec', ADMIN_NS, 'curl', '-sS', '--max-time', '5', '--cacert', join(STATE_DIR, 'pki', 'ca.crt'), `https://${ADMIN_IP}:${SERVER_PORT}${path}`], { timeoutMs: 10_000 });
+  return JSON.parse(out);
+}
+
+/** Every object's key, state, stateType and whether it was checked, from the server's API. */
+export async function status() {
+  const r = await curlApi('/api/v1/status?limit=1000');
+  return r.objects.map((o) => ({ key: o.key, state: o.state, stateType: o.stateType, checked: o.checked, output: String(o.output ?? '').slice(0, 120) }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// up / down
+
+export async function up() {
+  if (existsSync(STATE_DIR) || labNamespaces().length) throw new Error(`lab: ${STATE_DIR} or namespaces ${PREFIX}-* exist already: run npm run lab -- down first`);
+  if (!existsSync(join(BIN, 'hawatch-server.cjs'))) throw new Error('lab: dist/bin/hawatch-server.cjs is missing: run npm run build first');
+  if (process.getuid?.() !== 0) throw new Error('lab: must run as root (namespaces, iptables, daemons)');
+  for (const p of ['ip', 'iptables', 'keepalived', 'haproxy', 'nginx', '/usr/sbin/mariadbd', 'mariadb-install-db', 'curl', 'openssl', 'sudo', `${MP}/check_http`, `${MP}/check_ping`]) {
+    if (spawnSync('sh', ['-c', `command -v ${p}`]).status !== 0) throw new Error(`lab: ${p} is missing: install it (see .ci/packages/lab.txt)`);
+  }
+  const t0 = Date.now();
+  // The daemons run as mysql, nobody, nagios: what the lab writes must be readable by them,
+  // whatever umask the caller has (a test runner's may be 077).
+  process.umask(0o022);
+  mkdirSync(STATE_DIR, { recursive: true, mode: 0o755 });
+  chmodSync(STATE_DIR, 0o755);
+  for (const d of ['pids', 'logs', 'admin', ...Object.keys(NODES)]) mkdirSync(join(STATE_DIR, d), { recursive: true, mode: 0o755 });
+  chmodSync(join(STATE_DIR, 'logs'), 0o755);
+  writeFileSync(join(STATE_DIR, 'lab.json'), JSON.stringify({ prefix: PREFIX, startedAt: Date.now(), pid: process.pid }) + '\n');
+  // The checks run as nagios; check_ha_iptables reads the ruleset through sudo (the seed's rule).
+  write(SUDOERS, `# hawatch lab ${PREFIX}: removed by npm run lab -- down\nDefaults:nagios !requiretty, !lecture\nnagios ALL=(root) NOPASSWD: /usr/sbin/iptables-save "", /usr/sbin/ip6tables-save "", /usr/sbin/nft -j list ruleset\n`, 0o440);
+  const vs = spawnSync('visudo', ['-c', '-f', SUDOERS], { encoding: 'utf8' });
+  if (vs.status !== 0) throw new Error(`lab: the sudoers rule does not pass visudo -c: ${vs.stderr}`);
+  makeNetwork();
+  makePki();
+  for (const node of Object.keys(NODES)) firewall(node);
+  log('network and firewalls up');
+  await Promise.all(['db1', 'db2'].map(mariadbInit));
+  for (const n of ['db1', 'db2']) mariadb(n);
+  for (const n of ['web1', 'web2']) nginx(n);
+  for (const n of ['lb1', 'lb2']) { haproxy(n); keepalived(n); }
+  for (const n of ['db1', 'db2']) keepalived(n);
+  await mariadbPair();
+  log('MariaDB master-master replicating both ways');
+  // Receivers and server on the admin node.
+  writeFileSync(join(STATE_DIR, 'mail.jsonl'), '');
+  writeFileSync(join(STATE_DIR, 'sms.jsonl'), '');
+  daemon('receivers', ADMIN_NS, process.execPath, [join(ROOT, 'scripts', 'lab', 'receivers.mjs'), String(SMTP_PORT), String(SMS_PORT), join(STATE_DIR, 'mail.jsonl'), join(STATE_DIR, 'sms.jsonl')], { cwd: ROOT });
+  write(paths().inventory, inventory());
+  const chk = spawnSync(process.execPath, [join(BIN, 'hawatch-server.cjs'), 'check', '--config', paths().inventory], { encoding: 'utf8' });
+  if (chk.status !== 0) throw new Error(`lab: the lab inventory does not pass check: ${chk.stderr}${chk.stdout}`);
+  for (const node of Object.keys(NODES)) agentConfig(node);
+  await waitFor('the VIP holders (lb1, db1 MASTER)', () => ['lb1', 'db1'].every((n) => /MASTER/.test(tail(join(dirOf(n), 'vrrp.state')))), 30_000);
+  // Agents first: a server that starts before them would see every node DOWN. Their first
+  // pushes wait in their queues until the server answers.
+  for (const node of Object.keys(NODES)) daemon(`agent-${node}`, node, process.execPath, [join(BIN, 'hawatch-agent.cjs'), '-c', join(dirOf(node), 'agent.cfg')]);
+  await waitFor('every agent to listen on 5666', () => Object.keys(NODES).every((n) => /:5666\b/.test(nsx(n, 'ss', ['-Hltn', 'sport', '=', ':5666'], { ok: true }))), 30_000, 300);
+  daemon('server', ADMIN_NS, process.execPath, [join(BIN, 'hawatch-server.cjs'), '--config', paths().inventory, '--log-level', 'warn'], { env: { HAWATCH_API_TOKEN: API_TOKEN } });
+  await waitFor('hawatch-server to answer over https', () => curlApi('/healthz').then((r) => r.ok === true), 30_000, 500);
+  log(`all daemons started in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return paths();
+}
+
+function tail(file) {
+  try {
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    return lines[lines.length - 1] ?? '';
+  } catch {
+    return '';
+  }
+}
+
+/** Waits until every object is checked and OK, and no notification went out since `since` lines. */
+export async function waitHealthy(timeoutMs = 120_000) {
+  let last = [];
+  try {
+    await waitFor('every object OK', async () => {
+      last = await status();
+      return last.length > 0 && last.every((o) => o.checked && o.state === 0);
+    }, timeoutMs, 1000);
+  } catch (e) {
+    const bad = last.filter((o) => !o.checked || o.state !== 0).map((o) => `${o.key}=${o.checked ? o.state : 'unchecked'} ${o.output}`);
+    throw new Error(`${e.message}; not OK: ${bad.join(' | ')}`);
+  }
+}
+
+export async function down() {
+  const pidDir = join(STATE_DIR, 'pids');
+  if (existsSync(pidDir)) {
+    // Agents and the server first (they would report the others going), then the rest.
+    const names = readdirSync(pidDir).map((f) => f.replace(/\.pid$/, ''));
+    const order = [...names.filter((n) => n.startsWith('agent-') || n === 'server'), ...names.filter((n) => !(n.startsWith('agent-') || n === 'server'))];
+    await Promise.all(order.filter((n) => n.startsWith('agent-') || n === 'server').map((n) => stopDaemon(n, 'SIGTERM', 5000)));
+    await Promise.all(order.filter((n) => !(n.startsWith('agent-') || n === 'server')).map((n) => stopDaemon(n, 'SIGTERM', 8000)));
+  }
+  // Whatever still runs inside a lab namespace (a daemon the pid files missed): those are ours.
+  for (const n of labNamespaces()) {
+    const pids = sh('ip', ['netns', 'pids', n], { ok: true }).split('\n').map(Number).filter((p) => p > 1);
+    for (const p of pids) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+  }
+  for (const n of labNamespaces()) {
+    const end = Date.now() + 5000;
+    while (sh('ip', ['netns', 'pids', n], { ok: true }).trim() && Date.now() < end) await sleep(100);
+    sh('ip', ['netns', 'del', n], { ok: true });
+  }
+  rmSync(SUDOERS, { force: true });
+  rmSync(STATE_DIR, { recursive: true, force: true });
+  const left = labNamespaces();
+  if (left.length) throw new Error(`lab: namespaces left after down: ${left.join(', ')}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// faults
+
+const cutAddrs = {
+  lb: [VIPS.lb, NODES.lb1.ip, NODES.lb2.ip, TIER_SW.lb],
+  web: [NODES.web1.ip, NODES.web2.ip, TIER_SW.web],
+  db: [VIPS.db, NODES.db1.ip, NODES.db2.ip, TIER_SW.db],
+};
+
+/** The object is in a HARD state: 1 DOWN, 2 UNREACHABLE for hosts. */
+const hard = (st, key, state) => st.some((o) => o.key === key && o.state === state && o.stateType === 'HARD');
+
+/**
+ * The faults. expect: notifications by mail (one per contact and problem) and SMS, for the
+ * problem (after inject) and the recovery (after heal). Counted exactly by run().
+ */
+export const FAULTS = {
+  'vip-holder-keepalived': {
+    what: 'keepalived of the www VIP holder (lb1) stopped: lb2 takes the VIP',
+    expect: { mail: 0, sms: 0, recoveryMail: 0, recoverySms: 0 },
+    // No notification is expected: run() waits this long for mail that must not come.
+    quietMs: 15_000,
+    inject: async () => {
+      await stopDaemon('keepalived-lb1', 'SIGTERM', 8000);
+      await waitFor('lb2 to take the VIP', () => /MASTER/.test(tail(join(dirOf('lb2'), 'vrrp.state'))), 15_000);
+    },
+    heal: async () => {
+      keepalived('lb1');
+      await waitFor('lb1 to take the VIP back', () => /MASTER/.test(tail(join(dirOf('lb1'), 'vrrp.state'))) && /BACKUP/.test(tail(join(dirOf('lb2'), 'vrrp.state'))), 20_000);
+    },
+  },
+  'vrrp-split-brain': {
+    what: 'VRRP blocked between lb1 and lb2: both MASTER, both hold the VIP',
+    // cluster/one www owner CRITICAL to lb-admins (oncall, webteam) and its recovery.
+    expect: { mail: 2, sms: 1, recoveryMail: 2, recoverySms: 1 },
+    inject: async () => { nsx('lb2', 'iptables', ['-I', 'INPUT', '1', '-s', NODES.lb1.ip, '-p', 'vrrp', '-j', 'DROP']); },
+    heal: async () => {
+      nsx('lb2', 'iptables', ['-D', 'INPUT', '-s', NODES.lb1.ip, '-p', 'vrrp', '-j', 'DROP']);
+      await waitFor('lb2 back to BACKUP', () => /BACKUP/.test(tail(join(dirOf('lb2'), 'vrrp.state'))), 15_000);
+    },
+  },
+  'web-backend-killed': {
+    what: 'nginx on web1 killed (HAProxy goes on with web2)',
+    // web1/nginx CRITICAL to webteam; the LBs' haproxy WARNING pages nobody.
+    expect: { mail: 1, sms: 0, recoveryMail: 1, recoverySms: 0 },
+    inject: async () => { await stopDaemon('nginx-web1', 'SIGKILL', 3000); },
+    heal: async () => { nginx('web1'); },
+  },
+  'all-backends-killed': {
+    what: 'nginx on web1 and web2 killed: the site is down',
+    // web1/nginx, web2/nginx to webteam; lb1/haproxy, lb2/haproxy CRITICAL to oncall and webteam.
+    expect: { mail: 6, sms: 2, recoveryMail: 6, recoverySms: 2 },
+    inject: async () => { await Promise.all([stopDaemon('nginx-web1', 'SIGKILL', 3000), stopDaemon('nginx-web2', 'SIGKILL', 3000)]); },
+    heal: async () => { nginx('web1'); nginx('web2'); },
+  },
+  'replication-stopped': {
+    what: 'replication db1 to db2 stopped (STOP SLAVE on db2)',
+    // db2/mysql CRITICAL to db-admins (oncall, dbteam).
+    expect: { mail: 2, sms: 1, recoveryMail: 2, recoverySms: 1 },
+    inject: async () => { sql('db2', 'STOP SLAVE'); },
+    heal: async () => { sql('db2', 'START SLAVE'); },
+  },
+  'both-db-writable': {
+    what: 'read_only switched off on db2 too: both servers of the active-passive pair take writes',
+    // cluster/one writable mysql to db-admins (oncall, dbteam).
+    expect: { mail: 2, sms: 1, recoveryMail: 2, recoverySms: 1 },
+    inject: async () => { sql('db2', 'SET GLOBAL read_only = 0'); },
+    heal: async () => { sql('db2', 'SET GLOBAL read_only = 1'); },
+  },
+  'db-firewall-opened': {
+    what: 'MySQL opened to everyone on db1 (iptables ACCEPT for port 3306)',
+    expect: { mail: 2, sms: 1, recoveryMail: 2, recoverySms: 1 },
+    inject: async () => { nsx('db1', 'iptables', ['-I', 'INPUT', '1', '-p', 'tcp', '--dport', '3306', '-j', 'ACCEPT']); },
+    heal: async () => { nsx('db1', 'iptables', ['-D', 'INPUT', '-p', 'tcp', '--dport', '3306', '-j', 'ACCEPT']); },
+  },
+  'node-isolated': {
+    what: 'web2 isolated (its link down): host DOWN, its services suppressed',
+    // web2 DOWN to webteam (host: d, r); the LBs see one backend down: WARNING, not paged.
+    expect: { mail: 1, sms: 0, recoveryMail: 1, recoverySms: 0 },
+    settled: (st) => hard(st, 'web2', 1) && st.filter((o) => o.key.startsWith('web2/')).every((o) => o.state !== 0 && o.stateType === 'HARD'),
+    holdMs: 5000,
+    inject: async () => { nsx('web2', 'ip', ['link', 'set', 'eth0', 'down']); },
+    heal: async () => {
+      nsx('web2', 'ip', ['link', 'set', 'eth0', 'up']);
+      nsx('web2', 'ip', ['route', 'replace', '198.51.100.0/24', 'via', GW_LAN]);
+    },
+  },
+  'admin-cut-from-db-tier': {
+    what: 'the admin node cut off from the db tier at the gateway: db-sw DOWN, db1 and db2 UNREACHABLE',
+    // db-sw DOWN to db-admins (oncall, dbteam); db1, db2 UNREACHABLE notify nobody.
+    expect: { mail: 2, sms: 1, recoveryMail: 2, recoverySms: 1 },
+    settled: (st) => hard(st, 'db-sw', 1) && hard(st, 'db1', 2) && hard(st, 'db2', 2),
+    holdMs: 5000,
+    inject: async () => {
+      for (const a of cutAddrs.db) {
+        nsRaw(GW_NS, 'iptables', ['-A', 'LABCUT', '-d', a, '-j', 'DROP']);
+        nsRaw(GW_NS, 'iptables', ['-A', 'LABCUT', '-s', a, '-j', 'DROP']);
+      }
+    },
+    heal: async () => { nsRaw(GW_NS, 'iptables', ['-F', 'LABCUT']); },
+  },
+};
+
+/** The short form CI runs: the faults that prove the point. */
+export const SHORT = ['vip-holder-keepalived', 'vrrp-split-brain', 'replication-stopped', 'node-isolated'];
+
+export async function fault(name) {
+  const f = FAULTS[name];
+  if (!f) throw new Error(`lab: unknown fault ${name}: one of ${Object.keys(FAULTS).join(', ')}`);
+  await f.inject();
+}
+
+export async function heal(name) {
+  const f = FAULTS[name];
+  if (!f) throw new Error(`lab: unknown fault ${name}: one of ${Object.keys(FAULTS).join(', ')}`);
+  await f.heal();
+}
+
+/** Mails and SMS received so far, as counts and lines. */
+export function received() {
+  return { mail: readLines(paths().mail), sms: readLines(paths().sms) };
+}
+
+/**
+ * Injects one fault, waits for its problem notifications, heals it, waits for the recoveries,
+ * and checks the counts exactly. Returns one row of the table.
+ */
+export async function runFault(name, opts = {}) {
+  const f = FAULTS[name];
+  const settleMs = opts.settleMs ?? 8000;
+  const p = paths();
+  const m0 = lineCount(p.mail);
+  const s0 = lineCount(p.sms);
+  const t0 = Date.now();
+  await f.inject();
+  const want = f.expect;
+  let firstMail = null;
+  if (want.mail > 0) {
+    await waitFor(`${want.mail} problem mails for ${name}`, () => lineCount(p.mail) - m0 >= want.mail, opts.timeoutMs ?? 60_000, 200).catch(() => undefined);
+  } else {
+    await sleep(f.quietMs ?? 15_000);
+  }
+  // The fault must have had its full effect before it is healed (the hosts judged, every
+  // check that was running through the fault finished), else the heal races those results.
+  if (f.settled) await waitFor(`${name} to settle`, async () => f.settled(await status()), 60_000, 1000).catch((e) => log(e.message));
+  // Anything more than expected would arrive in the next seconds: wait a little, then count.
+  await sleep(want.mail > 0 ? (f.holdMs ?? 3000) : 0);
+  const mails = readLines(p.mail).slice(m0);
+  const sms = readLines(p.sms).slice(s0);
+  if (mails.length) firstMail = (mails[0].at - t0) / 1000;
+  const m1 = m0 + mails.length;
+  const s1 = s0 + sms.length;
+  await f.heal();
+  if (want.recoveryMail > 0) {
+    await waitFor(`${want.recoveryMail} recovery mails for ${name}`, () => lineCount(p.mail) - m1 >= want.recoveryMail, opts.timeoutMs ?? 60_000, 200).catch(() => undefined);
+  }
+  // Back to all OK before the next fault (a late recovery would be counted for the wrong one).
+  let healthy = true;
+  await waitHealthy(opts.healthyTimeoutMs ?? 90_000).catch((e) => { healthy = false; log(e.message); });
+  await sleep(settleMs);
+  const recMails = readLines(p.mail).slice(m1);
+  const recSms = readLines(p.sms).slice(s1);
+  const got = { mail: mails.length, sms: sms.length, recoveryMail: recMails.length, recoverySms: recSms.length };
+  const ok = healthy && got.mail === want.mail && got.sms === want.sms && got.recoveryMail === want.recoveryMail && got.recoverySms === want.recoverySms;
+  return { fault: name, expected: want, got, secondsToMail: firstMail, ok, subjects: [...mails, ...recMails].map((m) => `${m.to.join(',')}: ${m.subject}`) };
+}
+
+function table(rows) {
+  const fmt = (c) => `${c.mail}+${c.sms}sms / ${c.recoveryMail}+${c.recoverySms}sms`;
+  const lines = ['| fault | expected (problem / recovery) | got | s to first mail | ok |', '| --- | --- | --- | --- | --- |'];
+  for (const r of rows) lines.push(`| ${r.fault} | ${fmt(r.expected)} | ${fmt(r.got)} | ${r.secondsToMail === null ? '-' : r.secondsToMail.toFixed(1)} | ${r.ok ? 'yes' : 'NO'} |`);
+  return lines.join('\n');
+}
+
+/** up, healthy, each fault, table, down. Returns { ok, rows, table }. */
+export async function run(names = Object.keys(FAULTS), opts = {}) {
+  const t0 = Date.now();
+  const rows = [];
+  let ok = false;
+  try {
+    await up();
+    await waitHealthy(opts.healthyTimeoutMs ?? 180_000);
+    const quiet = received();
+    if (quiet.mail.length || quiet.sms.length) throw new Error(`lab: notifications while healthy: ${quiet.mail.map((m) => m.subject).join(' | ')}`);
+    log(`healthy after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    for (const n of names) {
+      const r = await runFault(n, opts);
+      rows.push(r);
+      log(`${n}: ${r.ok ? 'ok' : 'MISMATCH'} ${JSON.stringify(r.got)} first mail ${r.secondsToMail ?? '-'} s; ${r.subjects.join(' | ')}`);
+    }
+    ok = rows.every((r) => r.ok);
+  } finally {
+    if (!opts.keep) await down();
+  }
+  return { ok, rows, table: table(rows), seconds: (Date.now() - t0) / 1000 };
+}
+
+// ---------------------------------------------------------------------------------------------
+// CLI
+
+async function main(argv) {
+  const [cmd, arg] = argv;
+  switch (cmd) {
+    case 'up':
+      await up();
+      await waitHealthy();
+      process.stdout.write(`lab up: server ${paths().serverUrl} in ${ADMIN_NS}, mail ${paths().mail}, sms ${paths().sms}\n`);
+      return 0;
+    case 'down':
+      await down();
+      process.stdout.write('lab down\n');
+      return 0;
+    case 'fault':
+      await fault(arg);
+      return 0;
+    case 'heal':
+      await heal(arg);
+      return 0;
+    case 'faults':
+      for (const [n, f] of Object.entries(FAULTS)) process.stdout.write(`${n}: ${f.what}\n`);
+      return 0;
+    case 'status': {
+      const s = await status();
+      for (const o of s) process.stdout.write(`${o.key}\t${o.checked ? ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'][o.state] ?? o.state : 'PENDING'}\t${o.stateType}\t${o.output}\n`);
+      const r = received();
+      process.stdout.write(`mail received: ${r.mail.length}, sms received: ${r.sms.length}\n`);
+      return 0;
+    }
+    case 'run': {
+      const names = argv.includes('--short') ? SHORT : argv.slice(1).filter((a) => !a.startsWith('--')).length ? argv.slice(1).filter((a) => !a.startsWith('--')) : Object.keys(FAULTS);
+      const r = await run(names, { keep: argv.includes('--keep') });
+      process.stdout.write(`${r.table}\n\n${r.ok ? 'all faults matched' : 'MISMATCH'} in ${r.seconds.toFixed(0)} s\n`);
+      return r.ok ? 0 : 1;
+    }
+    default:
+      process.stderr.write('usage: npm run lab -- up | fault NAME | heal NAME | down | run [--short] [--keep] [FAULT...] | status | faults\n');
+      return 2;
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then((code) => process.exit(code), (e) => {
+    process.stderr.write(`${e.message}\n`);
+    process.exit(1);
+  });
+}
