@@ -59,16 +59,30 @@ export async function apiRoutes(app0: FastifyInstance): Promise<void> {
   };
 
   app.get('/hosts', {
-    schema: { summary: 'All hosts with their current state', tags: ['state'], response: { 200: Type.Object({ hosts: Type.Array(HostView) }) } },
-  }, async () => {
-    const inv = h.monitor.inventory;
+    schema: {
+      summary: 'Hosts with their current state, in inventory order (paged like /services)',
+      tags: ['state'],
+      querystring: Type.Object({ problems: Type.Optional(Type.Boolean({ description: 'only hosts checked and not UP' })), ...PageQuery }),
+      response: { 200: Type.Object({ hosts: Type.Array(HostView), ...PageAnswer }) },
+    },
+  }, async (req) => {
+    // Inventory order, not problems first: it does not move between two pages, so a walk
+    // with offsets sees every host once (the status of each is current).
+    let list = [...h.monitor.inventory.hosts.values()];
+    if (req.query.problems) list = list.filter((x) => {
+      const s = h.monitor.status(x.name);
+      return s !== undefined && s.checked && s.state !== 0;
+    });
+    const page = pageOf(list, req.query);
     const counts = new Map<string, number>();
     for (const o of h.monitor.objects()) if (o.kind !== 'host') {
       const hn = o.kind === 'service' ? o.service.hostName : o.rule.hostName;
       counts.set(hn, (counts.get(hn) ?? 0) + 1);
     }
     return {
-      hosts: [...inv.hosts.values()].map((x) => ({ name: x.name, address: x.address, transport: x.virtual ? 'virtual' : x.transport.kind, virtual: x.virtual, services: counts.get(x.name) ?? 0, status: status(x.name) })),
+      hosts: page.items.map((x) => ({ name: x.name, address: x.address, transport: x.virtual ? 'virtual' : x.transport.kind, virtual: x.virtual, services: counts.get(x.name) ?? 0, status: status(x.name) })),
+      total: page.total,
+      nextOffset: page.nextOffset,
     };
   });
 
