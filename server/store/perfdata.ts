@@ -121,8 +121,12 @@ export interface PerfdataStore {
   /** Every series' latest value (metrics). */
   latest(): { key: string; series: PerfSeriesInfo }[];
   query(key: string, label: string, from: number, to: number, resolution: PerfResolution): PerfQueryResult | null;
-  /** Deletes rows older than the retention; returns rows deleted per table. */
-  expire(now: number, retention?: PerfRetention): { raw: number; minute: number; hour: number };
+  /**
+   * Deletes rows older than the retention; returns rows deleted per table. With `slice`, only
+   * the series with an id above `after`, at most `limit` of them, and `next` is the `after` of
+   * the next slice (null after the last): the job lets the event loop run between slices.
+   */
+  expire(now: number, retention?: PerfRetention, slice?: { after: number; limit: number }): { raw: number; minute: number; hour: number; next?: number | null };
   /** Forgets the series of objects that left the inventory. */
   forget(keys: readonly string[]): void;
 }
@@ -152,7 +156,7 @@ export function openPerfdataStore(db: Database.Database): PerfdataStore {
   const upsertMinute = upsert('perf_minute');
   const upsertHour = upsert('perf_hour');
   const insertThreshold = db.prepare('INSERT OR REPLACE INTO perf_threshold (series, at, warn, crit) VALUES (?, ?, ?, ?)');
-  const allSeriesIds = db.prepare('SELECT id FROM perf_series');
+  const allSeriesIds = db.prepare('SELECT id FROM perf_series WHERE id > ? ORDER BY id LIMIT ?');
   const deleteOlder = {
     perf_raw: db.prepare('DELETE FROM perf_raw WHERE series = ? AND at < ?'),
     perf_minute: db.prepare('DELETE FROM perf_minute WHERE series = ? AND at < ?'),
@@ -225,10 +229,11 @@ export function openPerfdataStore(db: Database.Database): PerfdataStore {
         .all(row.id, to, row.id, from) as { at: number; warn: string | null; crit: string | null }[];
       return { series: info(row), resolution, points, thresholds };
     },
-    expire(now, retention = DEFAULT_RETENTION) {
+    expire(now, retention = DEFAULT_RETENTION, slice) {
       // Per series on the primary key (series, at): a plain `WHERE at < ?` scanned every row of
       // every table (about 2 GB per 1,000 services) on the event loop each time the job ran.
-      const ids = (allSeriesIds.all() as { id: number }[]).map((r) => r.id);
+      const ids = (allSeriesIds.all(slice?.after ?? -1, slice?.limit ?? -1) as { id: number }[]).map((r) => r.id);
+      const next = slice && ids.length === slice.limit ? ids[ids.length - 1]! : null;
       const del = (table: keyof typeof deleteOlder, ms: number) => {
         const stmt = deleteOlder[table];
         let n = 0;
@@ -237,6 +242,7 @@ export function openPerfdataStore(db: Database.Database): PerfdataStore {
       };
       // One transaction: thousands of small deletes, one commit.
       const { raw, minute, hour } = db.transaction(() => ({ raw: del('perf_raw', retention.rawMs), minute: del('perf_minute', retention.minuteMs), hour: del('perf_hour', retention.hourMs) }))();
+      if (next !== null) return { raw, minute, hour, next };
       // Threshold changes older than the longest retention, except each series' latest one.
       db.prepare('DELETE FROM perf_threshold WHERE at < ? AND at < (SELECT max(t2.at) FROM perf_threshold t2 WHERE t2.series = perf_threshold.series)').run(now - retention.hourMs);
       // A series with no value for the longest retention (its object left the inventory, the
@@ -246,7 +252,7 @@ export function openPerfdataStore(db: Database.Database): PerfdataStore {
         db.prepare('DELETE FROM perf_threshold WHERE series = ?').run(id);
         db.prepare('DELETE FROM perf_series WHERE id = ?').run(id);
       }
-      return { raw, minute, hour };
+      return { raw, minute, hour, next: null };
     },
     forget: db.transaction((keys: readonly string[]) => {
       for (const k of keys) {

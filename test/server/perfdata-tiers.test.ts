@@ -40,8 +40,9 @@ describe('perfdata history tiers over a year', () => {
     clock = new FakeClock(Date.UTC(2024, 0, 1, 0, 0, 0));
     rt = await createRuntime({ inventory: loadInventory(INVENTORY), executorFactory: new FakeExecutors().factory, database: ':memory:', clock, autoStart: false });
     // The runtime's recorder writes (it listens without autoStart); this one only runs the
-    // production expiry job on the fake clock (a source that never reports: nothing recorded twice).
-    expiry = new PerfdataRecorder({ source: { on: () => () => {}, status: () => undefined }, store: () => rt.store.perfdata, clock, expireEveryMs: EXPIRE_EVERY });
+    // production expiry job on the fake clock (a source that never reports: nothing recorded
+    // twice), one series per slice: the two series of the object are pruned in separate slices.
+    expiry = new PerfdataRecorder({ source: { on: () => () => {}, status: () => undefined }, store: () => rt.store.perfdata, clock, expireEveryMs: EXPIRE_EVERY, expireSlice: 1 });
     expiry.start();
     // A counter going up 10 per second, and a gauge alternating 0 and 10.
     let count = 5_000_000;
@@ -133,6 +134,12 @@ describe('perfdata history tiers over a year', () => {
     expect(oldest('minute')).toBeLessThanOrEqual(now - r.minuteMs + HOUR);
     expect(oldest('hour')).toBeGreaterThanOrEqual(now - r.hourMs - EXPIRE_EVERY);
     expect(oldest('hour')).toBeLessThanOrEqual(now - r.hourMs + HOUR);
+    // The job goes slice by slice: each slice says where the next one starts, null after the last.
+    const a = rt.store.perfdata.expire(clock.now(), r, { after: -1, limit: 1 });
+    expect(a.next).toBeGreaterThan(0);
+    const b = rt.store.perfdata.expire(clock.now(), r, { after: a.next!, limit: 1 });
+    expect(b.next).toBeGreaterThan(a.next!);
+    expect(rt.store.perfdata.expire(clock.now(), r, { after: b.next!, limit: 1 }).next).toBeNull();
     // Crossing each boundary by one step: the oldest row of that tier goes, the next stays.
     for (const [step, ms, gap] of [['raw', r.rawMs, 5 * MINUTE], ['minute', r.minuteMs, HOUR], ['hour', r.hourMs, HOUR]] as const) {
       const first = oldest(step);
