@@ -85,6 +85,15 @@ describe('GET /api/v1/hosts paged', () => {
     }
   });
 
+  it('the status counts of a page walk follow a state change between two pages (they are cached between status events)', async () => {
+    const before = (await get('/api/v1/status?limit=5')).body;
+    expect(before.summary.hosts.DOWN).toBe(4);
+    rt.monitor.submitResult('h00', { state: 2, output: 'DOWN', longOutput: '', perfdataText: '', executedAt: Date.now(), durationMs: 1 });
+    expect((await get('/api/v1/status?limit=5&offset=5')).body.summary.hosts.DOWN).toBe(5);
+    rt.monitor.submitResult('h00', { state: 0, output: 'UP', longOutput: '', perfdataText: '', executedAt: Date.now(), durationMs: 1 });
+    expect((await get('/api/v1/status?limit=5&offset=10')).body.summary.hosts.DOWN).toBe(4);
+  });
+
   it('is described in the OpenAPI document: the same paging parameters and answer fields as /services', async () => {
     const doc = (await get('/openapi.json')).body;
     const op = (path: string) => doc.paths[path].get;
