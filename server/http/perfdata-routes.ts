@@ -7,7 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ApiError } from './errors.ts';
 import { ErrorBody } from './schemas.ts';
-import { DAY, pickResolution, type PerfResolution } from '../store/perfdata.ts';
+import { DAY, STEP_MS, consolidate, pickResolution, type PerfResolution } from '../store/perfdata.ts';
 
 const NullableString = () => Type.Unsafe<string | null>({ type: ['string', 'null'] });
 const NullableNumber = () => Type.Unsafe<number | null>({ type: ['number', 'null'] });
@@ -29,6 +29,7 @@ export const PerfdataAnswer = Type.Object({
   from: Type.Number(),
   to: Type.Number(),
   resolution: Type.Unsafe<PerfResolution>({ type: 'string', enum: ['raw', 'minute', 'hour'] }),
+  stepMs: Type.Integer({ description: 'ms between points: 0 for raw, 60000 minute, 3600000 hour, or the wider bucket maxPoints asked for' }),
   series: Type.Array(PerfSeriesView),
 });
 
@@ -45,6 +46,7 @@ export async function perfdataRoutes(app0: FastifyInstance): Promise<void> {
         from: Type.Optional(Type.Integer({ minimum: 0, description: 'epoch ms; default to minus one day' })),
         to: Type.Optional(Type.Integer({ minimum: 0, description: 'epoch ms; default now' })),
         step: Type.Unsafe<'auto' | PerfResolution>({ type: 'string', enum: ['auto', 'raw', 'minute', 'hour'], default: 'auto', description: 'resolution; auto picks by range' }),
+        maxPoints: Type.Optional(Type.Integer({ minimum: 10, maximum: 10_000, description: 'at most this many points per series: wider buckets (avg weighted by count, min of mins, max of maxes), as a graph of that many pixels needs' })),
       }),
       response: { 200: PerfdataAnswer, 400: ErrorBody, 404: ErrorBody },
     },
@@ -60,12 +62,15 @@ export async function perfdataRoutes(app0: FastifyInstance): Promise<void> {
     const store = h.store.perfdata;
     const labels = req.query.label !== undefined ? [req.query.label] : (await store.series(key)).map((s) => s.label);
     const series = [];
+    let stepMs = STEP_MS[resolution];
     for (const label of labels) {
       const q = await store.query(key, label, from, to, resolution);
       if (!q) {
         const known = (await store.series(key)).map((s) => s.label);
         throw new ApiError('NOT_FOUND', `${key} has no perfdata series ${label}: ${known.length ? `known labels are ${known.join(', ')}` : 'none stored yet'}`);
       }
+      const c = req.query.maxPoints !== undefined ? consolidate(q.points, from, to, req.query.maxPoints, STEP_MS[resolution]) : { points: q.points, stepMs: STEP_MS[resolution] };
+      stepMs = Math.max(stepMs, c.stepMs);
       series.push({
         label,
         unit: q.series.unit,
@@ -75,9 +80,9 @@ export async function perfdataRoutes(app0: FastifyInstance): Promise<void> {
         min: q.series.min,
         max: q.series.max,
         thresholds: q.thresholds,
-        points: q.points.map((p) => [p.at, p.avg, p.min, p.max]),
+        points: c.points.map((p) => [p.at, p.avg, p.min, p.max]),
       });
     }
-    return { key, from, to, resolution, series };
+    return { key, from, to, resolution, stepMs, series };
   });
 }

@@ -33,7 +33,11 @@ export interface PerfRetention {
   readonly minuteMs: number;
   readonly hourMs: number;
 }
-export const DEFAULT_RETENTION: PerfRetention = { rawMs: 2 * DAY, minuteMs: 8 * DAY, hourMs: 366 * DAY };
+/**
+ * Hours are kept 400 days, as long as the widest range the API answers (a year and a margin:
+ * last year's same week is still there); minutes 8 days (the 1-week graph), raw 2 days.
+ */
+export const DEFAULT_RETENTION: PerfRetention = { rawMs: 2 * DAY, minuteMs: 8 * DAY, hourMs: 400 * DAY };
 
 export interface PerfSample {
   readonly label: string;
@@ -64,6 +68,43 @@ export interface PerfPoint {
   readonly avg: number;
   readonly min: number;
   readonly max: number;
+  /** Values behind the point (1 for raw), so that merging points weighs their averages. */
+  readonly n?: number;
+}
+
+/** Milliseconds between the points of a resolution (raw: 0, as reported). */
+export const STEP_MS: Record<PerfResolution, number> = { raw: 0, minute: MINUTE, hour: HOUR };
+
+/**
+ * At most `maxPoints` points, RRD consolidation: the range cut into equal buckets (a whole
+ * number of the resolution's step), each one point at its start with the count-weighted
+ * average, the min of the mins and the max of the maxes. Answers the points unchanged when
+ * they fit, and the bucket width used (ms).
+ */
+export function consolidate(points: readonly PerfPoint[], from: number, to: number, maxPoints: number, stepMs: number): { points: PerfPoint[]; stepMs: number } {
+  if (points.length <= maxPoints) return { points: [...points], stepMs };
+  const unit = stepMs > 0 ? stepMs : 1000;
+  const width = Math.max(unit, Math.ceil((to - from + 1) / maxPoints / unit) * unit);
+  const start = from - (((from % width) + width) % width);
+  const out: PerfPoint[] = [];
+  let cur: { at: number; w: number; sum: number; min: number; max: number } | null = null;
+  const flush = () => {
+    if (cur) out.push({ at: cur.at, avg: cur.sum / cur.w, min: cur.min, max: cur.max, n: cur.w });
+  };
+  for (const p of points) {
+    const at = start + Math.floor((p.at - start) / width) * width;
+    const w = p.n ?? 1;
+    if (!cur || cur.at !== at) {
+      flush();
+      cur = { at, w: 0, sum: 0, min: p.min, max: p.max };
+    }
+    cur.w += w;
+    cur.sum += p.avg * w;
+    cur.min = Math.min(cur.min, p.min);
+    cur.max = Math.max(cur.max, p.max);
+  }
+  flush();
+  return { points: out, stepMs: width };
 }
 
 export interface PerfQueryResult {
@@ -80,8 +121,12 @@ export interface PerfdataStore {
   /** Every series' latest value (metrics). */
   latest(): { key: string; series: PerfSeriesInfo }[];
   query(key: string, label: string, from: number, to: number, resolution: PerfResolution): PerfQueryResult | null;
-  /** Deletes rows older than the retention; returns rows deleted per table. */
-  expire(now: number, retention?: PerfRetention): { raw: number; minute: number; hour: number };
+  /**
+   * Deletes rows older than the retention; returns rows deleted per table. With `slice`, only
+   * the series with an id above `after`, at most `limit` of them, and `next` is the `after` of
+   * the next slice (null after the last): the job lets the event loop run between slices.
+   */
+  expire(now: number, retention?: PerfRetention, slice?: { after: number; limit: number }): { raw: number; minute: number; hour: number; next?: number | null };
   /** Forgets the series of objects that left the inventory. */
   forget(keys: readonly string[]): void;
 }
@@ -111,6 +156,12 @@ export function openPerfdataStore(db: Database.Database): PerfdataStore {
   const upsertMinute = upsert('perf_minute');
   const upsertHour = upsert('perf_hour');
   const insertThreshold = db.prepare('INSERT OR REPLACE INTO perf_threshold (series, at, warn, crit) VALUES (?, ?, ?, ?)');
+  const allSeriesIds = db.prepare('SELECT id FROM perf_series WHERE id > ? ORDER BY id LIMIT ?');
+  const deleteOlder = {
+    perf_raw: db.prepare('DELETE FROM perf_raw WHERE series = ? AND at < ?'),
+    perf_minute: db.prepare('DELETE FROM perf_minute WHERE series = ? AND at < ?'),
+    perf_hour: db.prepare('DELETE FROM perf_hour WHERE series = ? AND at < ?'),
+  };
 
   const record = db.transaction((key: string, at: number, samples: readonly PerfSample[]) => {
     for (const s of samples) {
@@ -161,16 +212,16 @@ export function openPerfdataStore(db: Database.Database): PerfdataStore {
           for (const r of raws) {
             if (p && r.value >= p.value && r.at > p.at) {
               const rate = ((r.value - p.value) * 1000) / (r.at - p.at);
-              points.push({ at: r.at, avg: rate, min: rate, max: rate });
+              points.push({ at: r.at, avg: rate, min: rate, max: rate, n: 1 });
             }
             p = r;
           }
-        } else points = raws.map((r) => ({ at: r.at, avg: r.value, min: r.value, max: r.value }));
+        } else points = raws.map((r) => ({ at: r.at, avg: r.value, min: r.value, max: r.value, n: 1 }));
       } else {
         const table = resolution === 'minute' ? 'perf_minute' : 'perf_hour';
         const step = resolution === 'minute' ? MINUTE : HOUR;
         const rows = db.prepare(`SELECT at, n, sum, min, max FROM ${table} WHERE series = ? AND at >= ? AND at <= ? ORDER BY at`).all(row.id, from - (from % step), to) as { at: number; n: number; sum: number; min: number; max: number }[];
-        points = rows.map((r) => ({ at: r.at, avg: r.sum / r.n, min: r.min, max: r.max }));
+        points = rows.map((r) => ({ at: r.at, avg: r.sum / r.n, min: r.min, max: r.max, n: r.n }));
       }
       // The thresholds in force at `from` and every change after it.
       const thresholds = db
@@ -178,11 +229,20 @@ export function openPerfdataStore(db: Database.Database): PerfdataStore {
         .all(row.id, to, row.id, from) as { at: number; warn: string | null; crit: string | null }[];
       return { series: info(row), resolution, points, thresholds };
     },
-    expire(now, retention = DEFAULT_RETENTION) {
-      const del = (table: string, ms: number) => db.prepare(`DELETE FROM ${table} WHERE at < ?`).run(now - ms).changes;
-      const raw = del('perf_raw', retention.rawMs);
-      const minute = del('perf_minute', retention.minuteMs);
-      const hour = del('perf_hour', retention.hourMs);
+    expire(now, retention = DEFAULT_RETENTION, slice) {
+      // Per series on the primary key (series, at): a plain `WHERE at < ?` scanned every row of
+      // every table (about 2 GB per 1,000 services) on the event loop each time the job ran.
+      const ids = (allSeriesIds.all(slice?.after ?? -1, slice?.limit ?? -1) as { id: number }[]).map((r) => r.id);
+      const next = slice && ids.length === slice.limit ? ids[ids.length - 1]! : null;
+      const del = (table: keyof typeof deleteOlder, ms: number) => {
+        const stmt = deleteOlder[table];
+        let n = 0;
+        for (const id of ids) n += stmt.run(id, now - ms).changes;
+        return n;
+      };
+      // One transaction: thousands of small deletes, one commit.
+      const { raw, minute, hour } = db.transaction(() => ({ raw: del('perf_raw', retention.rawMs), minute: del('perf_minute', retention.minuteMs), hour: del('perf_hour', retention.hourMs) }))();
+      if (next !== null) return { raw, minute, hour, next };
       // Threshold changes older than the longest retention, except each series' latest one.
       db.prepare('DELETE FROM perf_threshold WHERE at < ? AND at < (SELECT max(t2.at) FROM perf_threshold t2 WHERE t2.series = perf_threshold.series)').run(now - retention.hourMs);
       // A series with no value for the longest retention (its object left the inventory, the
@@ -192,7 +252,7 @@ export function openPerfdataStore(db: Database.Database): PerfdataStore {
         db.prepare('DELETE FROM perf_threshold WHERE series = ?').run(id);
         db.prepare('DELETE FROM perf_series WHERE id = ?').run(id);
       }
-      return { raw, minute, hour };
+      return { raw, minute, hour, next: null };
     },
     forget: db.transaction((keys: readonly string[]) => {
       for (const k of keys) {
@@ -204,7 +264,10 @@ export function openPerfdataStore(db: Database.Database): PerfdataStore {
   };
 }
 
-/** The resolution for a range: raw up to 6 hours (and within raw retention), minutes up to 8 days, hours beyond. */
+/**
+ * The resolution for a range: raw up to 6 hours (and within raw retention), minutes up to 8
+ * days (and within minute retention), hours beyond: a year is at most 24 x 366 hour points.
+ */
 export function pickResolution(from: number, to: number, now: number, retention: PerfRetention = DEFAULT_RETENTION): PerfResolution {
   const span = to - from;
   if (span <= 6 * HOUR && from >= now - retention.rawMs) return 'raw';

@@ -110,7 +110,7 @@ export function pgPerfdataStore(s: PgSession): AnyStore['perfdata'] {
           const table = resolution === 'minute' ? 'perf_minute' : 'perf_hour';
           const step = resolution === 'minute' ? MINUTE : HOUR;
           const rows = (await c.query(`SELECT at, n, sum, min, max FROM ${table} WHERE series = $1 AND at >= $2 AND at <= $3 ORDER BY at`, [row.id, from - (from % step), to])).rows as { at: number; n: number; sum: number; min: number; max: number }[];
-          points = rows.map((r) => ({ at: r.at, avg: r.sum / r.n, min: r.min, max: r.max }));
+          points = rows.map((r) => ({ at: r.at, avg: r.sum / r.n, min: r.min, max: r.max, n: Number(r.n) }));
         }
         const thresholds = (
           await c.query(

@@ -107,7 +107,7 @@ describe.each(kinds)('store suite on %s', (_name, open) => {
     const raw = await p.query('db1/drbd', 'lag', 0, 100_000, 'raw');
     expect(raw?.points.map((x) => x.avg)).toEqual([1, 3]);
     expect(raw?.thresholds).toEqual([{ at: 60_000, warn: '5', crit: '10' }, { at: 90_000, warn: '6', crit: '10' }]);
-    expect((await p.query('db1/drbd', 'lag', 0, 100_000, 'minute'))?.points).toEqual([{ at: 60_000, avg: 2, min: 1, max: 3 }]);
+    expect((await p.query('db1/drbd', 'lag', 0, 100_000, 'minute'))?.points).toEqual([{ at: 60_000, avg: 2, min: 1, max: 3, n: 2 }]);
     expect((await p.query('db1/drbd', 'bytes', 0, 100_000, 'raw'))?.points.map((x) => x.avg)).toEqual([100]);
     expect((await p.latest()).length).toBe(2);
     await p.forget(['db1/drbd']);
