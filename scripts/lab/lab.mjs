@@ -499,10 +499,10 @@ services:
   - { name: mysql, hosts: [db1, db2], command: check_mysql, ${confirm} }
 
 cluster_rules:
-  - { name: one www owner, kind: exactly_one, role: vip_owned, service: vip, hosts: [lb1, lb2], hold_down: { results: 3, time: 6s }, retry_interval: 1s }
-  - { name: one db owner, kind: exactly_one, role: vip_owned, service: vip, hosts: [db1, db2], hold_down: { results: 3, time: 6s }, retry_interval: 1s }
+  - { name: one www owner, kind: exactly_one, role: vip_owned, service: vip, hosts: [lb1, lb2], hold_down: { results: 2, time: 3s }, retry_interval: 1s }
+  - { name: one db owner, kind: exactly_one, role: vip_owned, service: vip, hosts: [db1, db2], hold_down: { results: 2, time: 3s }, retry_interval: 1s }
   # Each node reports its own server's dbN_writable: exactly one writable (active-passive).
-  - { name: one writable mysql, kind: exactly_one, role: "*_writable", service: mysql, hosts: [db1, db2], hold_down: { results: 3, time: 6s }, retry_interval: 1s }
+  - { name: one writable mysql, kind: exactly_one, role: "*_writable", service: mysql, hosts: [db1, db2], hold_down: { results: 2, time: 3s }, retry_interval: 1s }
 
 `;
 }
