@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { CheckOutcome } from '../executors/types.ts';
 import type { ClusterRuleConfig, ContactConfig, HostConfig, Inventory, ServiceConfig } from '../inventory/types.ts';
 import type { Clock } from '../state/clock.ts';
-import { evaluateClusterRule } from '../state/cluster.ts';
+import { evaluateClusterRule, failoverText } from '../state/cluster.ts';
 import {
   acknowledge as ackStatus,
   advanceDowntimes,
@@ -772,6 +772,7 @@ export class Monitor {
       gate: this.gateFor(key, pol, now),
     });
     this.take(p, t, key);
+    if (o?.kind === 'cluster' && result.holders && t.status.state === 0) this.noteFailover(p, o.rule, result.holders, now);
     this.confirm.settle(key, this.current(p, key));
     if (o?.kind === 'host') for (const k of rechecksAfterHostChange(key, status, t.status, this.parentsOf, this.childrenOf, this.lookup(p))) this.rechecks.add(k);
     for (const rule of this.rulesByMember.get(key) ?? []) {
@@ -780,6 +781,22 @@ export class Monitor {
       if (r) this.applyInto(p, rule.key, r);
     }
   }
+
+  /** The role holders of each rule's last OK judgement (in memory: a restart starts afresh). */
+  private readonly okHolders = new Map<string, readonly string[]>();
+
+  private noteFailover(p: Pending, rule: ClusterRuleConfig, holders: readonly string[], now: number): void {
+    const before = this.okHolders.get(rule.key);
+    this.okHolders.set(rule.key, holders);
+    const text = before ? failoverText(rule, before, holders) : null;
+    if (!text) return;
+    const s = this.current(p, rule.key);
+    p.history.push({ key: rule.key, at: now, type: 'FAILOVER', state: s.state, stateType: s.stateType, attempt: s.attempt, output: text });
+    this.failovers.set(rule.key, (this.failovers.get(rule.key) ?? 0) + 1);
+  }
+
+  /** Failovers seen per rule since start (/metrics). */
+  readonly failovers = new Map<string, number>();
 
   /** Re-evaluates every cluster rule (after a reload or at start). */
   evaluateClusterRules(): void {

@@ -34,6 +34,16 @@ export function registerMetrics(app: FastifyInstance): void {
       this.set(h().monitor.allStatuses().filter((s) => s.checked && s.state !== 0 && s.stateType === 'HARD' && !s.ack && s.downtimeDepth === 0).length);
     },
   });
+  new Gauge({
+    name: 'hawatch_cluster_failovers_total',
+    help: 'Failovers seen per cluster rule since start: the role moved to other members while the rule held (counter semantics)',
+    labelNames: ['rule'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [rule, n] of h().monitor.failovers) this.set({ rule }, n);
+    },
+  });
   const sched = (name: string, help: string, read: () => number) =>
     new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
   sched('hawatch_checks_executed_total', 'Checks executed since start (counter semantics)', () => h().scheduler?.stats.executed ?? 0);

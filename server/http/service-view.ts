@@ -129,7 +129,7 @@ export const VIEW_JS = String.raw`
   }
   function unitText(s) { return s.rate ? 'per second' : s.unit; }
 
-  var MARK_COLORS = { STATE: '#7b1fa2', ACK: '#1565c0', ACK_REMOVED: '#1565c0', DOWNTIME: '#8d6e63' };
+  var MARK_COLORS = { STATE: '#7b1fa2', ACK: '#1565c0', ACK_REMOVED: '#1565c0', DOWNTIME: '#8d6e63', FAILOVER: '#2e7d32' };
   function markPlugin() {
     return {
       hooks: {

@@ -128,6 +128,7 @@ interface Judged {
   readonly state: number;
   readonly detail: string;
   readonly perfdata: string;
+  readonly holders?: readonly string[];
 }
 
 /**
@@ -171,6 +172,8 @@ export function evaluateClusterRule(rule: ClusterRuleConfig, lookup: (key: strin
         state: surelyOk ? 0 : surelyBad ? bad : 3,
         detail: `${glob} held ${sum} times${holders.length ? ` by ${holders.join(', ')}` : ''}, expected ${expected}`,
         perfdata: `role=${sum};;;0 undetermined=${u};;;0;${n}`,
+        // Only a complete answer names the holders: a failover is told from two of them.
+        ...(u === 0 ? { holders } : {}),
       };
       break;
     }
@@ -237,5 +240,20 @@ export function evaluateClusterRule(rule: ClusterRuleConfig, lookup: (key: strin
     perfdata: judged.perfdata,
     executedAt: lastCheck > 0 ? lastCheck : now,
     durationMs: 0,
+    ...(judged.holders ? { holders: judged.holders } : {}),
   };
+}
+
+/**
+ * A failover, told from two OK judgements of a role rule: the role moved to other members
+ * (lb1 to lb2) while the rule held. It is a notice in the history and on the page, never a
+ * notification: the cluster did what it is built for. A transient in between (no holder for
+ * a second, a not-yet-HARD double holder) does not matter: OK judgements are compared.
+ */
+export function failoverText(rule: Pick<ClusterRuleConfig, 'name' | 'description' | 'judge'>, before: readonly string[], after: readonly string[]): string | null {
+  if (rule.judge.kind !== 'role') return null;
+  const a = [...before].sort();
+  const b = [...after].sort();
+  if (a.length === 0 || b.length === 0 || (a.length === b.length && a.every((x, i) => x === b[i]))) return null;
+  return plainText(`FAILOVER - ${rule.description || rule.name}: ${rule.judge.role} moved from ${a.join(', ')} to ${b.join(', ')}`);
 }

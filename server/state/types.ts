@@ -136,6 +136,8 @@ export interface ResultInput {
   readonly durationMs: number;
   readonly latencyMs?: number | undefined;
   readonly stale?: boolean | undefined;
+  /** A role rule's judgement: the members holding the role (who holds the VIP, who is primary). */
+  readonly holders?: readonly string[] | undefined;
 }
 
 export interface NotificationIntent {
@@ -170,7 +172,7 @@ export interface NotificationGate {
   nextAt(sent: number, now: number, status: CheckStatus): number | null;
 }
 
-export type HistoryEventType = 'STATE' | 'NOTIFICATION_SUPPRESSED' | 'ACK' | 'ACK_REMOVED' | 'DOWNTIME' | 'FLAPPING' | 'STALE' | 'CHECK_SKIPPED';
+export type HistoryEventType = 'STATE' | 'NOTIFICATION_SUPPRESSED' | 'ACK' | 'ACK_REMOVED' | 'DOWNTIME' | 'FLAPPING' | 'STALE' | 'CHECK_SKIPPED' | 'FAILOVER';
 
 export interface HistoryEvent {
   readonly key: string;

@@ -192,6 +192,38 @@ describe('hold-down (fake clock)', () => {
     expect(syncStore(b.rt.store).outboxCounts().pending).toBe(1);
     await b.rt.stop();
   });
+
+  it('a failover (the role moves from n1 to n2 while the rule holds) is a FAILOVER notice in the history and /metrics, never a notification', async () => {
+    const { clock, rt, say, st } = await setup(', hold_down: { results: 2, time: 3s }, retry_interval: 1s');
+    say('n1', 1);
+    say('n2', 0);
+    say('n3', 0);
+    expect(st()).toMatchObject({ state: 0 });
+    // n1 gives the VIP up, n2 takes it a moment later: one judgement with nobody holding it.
+    clock.advance(1000);
+    say('n1', 0);
+    expect(st()).toMatchObject({ state: 2, stateType: 'SOFT' });
+    clock.advance(500);
+    say('n2', 1);
+    expect(st()).toMatchObject({ state: 0 });
+    // An OK judgement with the same holder again is no second failover.
+    clock.advance(1000);
+    say('n3', 0);
+    const events = syncStore(rt.store).history({ key: 'cluster/r', limit: 50 });
+    const notices = events.filter((e) => e.type === 'FAILOVER');
+    expect(notices.map((e) => e.output)).toEqual(['FAILOVER - r: vip_owned moved from n1 to n2']);
+    expect(rt.monitor.failovers.get('cluster/r')).toBe(1);
+    expect(syncStore(rt.store).outboxCounts().pending).toBe(0);
+    // Back to n1: the second one.
+    clock.advance(1000);
+    say('n2', 0);
+    say('n1', 1);
+    expect(syncStore(rt.store).history({ key: 'cluster/r', limit: 50 }).filter((e) => e.type === 'FAILOVER')).toHaveLength(2);
+    const metrics = await (await rt.app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(metrics).toMatch(/hawatch_cluster_failovers_total\{rule="cluster\/r"\} 2/);
+    expect(syncStore(rt.store).outboxCounts().pending).toBe(0);
+    await rt.stop();
+  });
 });
 
 /** Two local members running a built plugin on a fixture each; an all_agree rule over a perfdata value. */
