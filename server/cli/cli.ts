@@ -6,6 +6,7 @@
  *   hawatch-server check [--config FILE] [--strict]
  *   hawatch-server export nagios|icinga2|agent ... / test-host NAME / query ... (commands.ts)
  *   hawatch-server demo-check load|disk|memory|dummy ...
+ *   hawatch-server migrate [--config FILE] [--data FILE] (migrate.ts)
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
@@ -20,6 +21,7 @@ import type { Inventory } from '../inventory/types.ts';
 import { semanticWarnings } from './check.ts';
 import { argumentError, isSubcommand, runSubcommand, runtimeMacros, SUBCOMMAND_HELP, USAGE } from './commands.ts';
 import { demoCheck } from './demo-checks.ts';
+import { MIGRATE_HELP, migrateCommand } from './migrate.ts';
 
 export const HELP = `hawatch-server ${VERSION}: the hawatch admin-node server (scheduler, notifier, API, status page)
 
@@ -29,7 +31,7 @@ Usage:
                                              validate the inventory; exit 1 with the problems;
                                              warns once about commands and files that are
                                              missing (--strict: exit 1 on warnings too)
-${SUBCOMMAND_HELP}  hawatch-server demo-check NAME [args]      the small plugins of the embedded demo
+${SUBCOMMAND_HELP}${MIGRATE_HELP}  hawatch-server demo-check NAME [args]      the small plugins of the embedded demo
 
 Options:
   -c, --config FILE      inventory YAML (default: the embedded local demo inventory)
@@ -91,6 +93,7 @@ export async function cli(argv: string[], io: CliIo): Promise<number> {
     return r.exitCode;
   }
   if (isSubcommand(argv)) return runSubcommand(argv, { ...io, readInventory });
+  if (argv[0] === 'migrate') return migrateCommand(argv.slice(1), { ...io, readInventory });
   let opts: ReturnType<typeof parse>;
   try {
     opts = parse(argv);
