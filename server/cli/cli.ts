@@ -22,6 +22,7 @@ import { semanticWarnings } from './check.ts';
 import { argumentError, isSubcommand, runSubcommand, runtimeMacros, SUBCOMMAND_HELP, USAGE } from './commands.ts';
 import { demoCheck } from './demo-checks.ts';
 import { MIGRATE_HELP, migrateCommand } from './migrate.ts';
+import { isPostgresUrl } from '../store/pg-connect.ts';
 
 export const HELP = `hawatch-server ${VERSION}: the hawatch admin-node server (scheduler, notifier, API, status page)
 
@@ -151,7 +152,8 @@ export async function cli(argv: string[], io: CliIo): Promise<number> {
     listenPort = Number(m[3]);
   }
   let database = values.data ?? inventory.server.database;
-  if (database !== ':memory:' && !isAbsolute(database) && values.data === undefined && values.config !== undefined) database = resolve(dirname(values.config), database);
+  // A postgres:// URL is not a path: resolving it against the config's folder made it a SQLite file there.
+  if (database !== ':memory:' && !isPostgresUrl(database) && !isAbsolute(database) && values.data === undefined && values.config !== undefined) database = resolve(dirname(values.config), database);
   let token: () => string | null;
   try {
     const initial = loadApiToken(inventory.server.apiTokenEnv, inventory.server.apiTokenFile);
@@ -200,7 +202,7 @@ export async function cli(argv: string[], io: CliIo): Promise<number> {
     return 1;
   }
   const url = `${address.replace('0.0.0.0', '127.0.0.1')}/`;
-  rt.app.log.info(`hawatch-server ${VERSION} listening on ${url} with ${inventory.hosts.size} hosts, ${inventory.services.size} services (${config ?? 'embedded default inventory'})`);
+  rt.app.log.info(`hawatch-server ${VERSION} listening on ${url} with ${inventory.hosts.size} hosts, ${inventory.services.size} services (${config ?? 'embedded default inventory'}), state in ${rt.store.describe ?? database}`);
   io.out(`hawatch-server: status page at ${url}\n`);
   // SIGHUP comes from root or the server's own user: authorised by definition, no API token.
   const reload = async () => {
