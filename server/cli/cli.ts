@@ -6,6 +6,7 @@
  *   hawatch-server check [--config FILE] [--strict]
  *   hawatch-server export nagios|icinga2|agent ... / test-host NAME / query ... (commands.ts)
  *   hawatch-server demo-check load|disk|memory|dummy ...
+ *   hawatch-server migrate [--config FILE] [--data FILE] (migrate.ts)
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
@@ -20,6 +21,8 @@ import type { Inventory } from '../inventory/types.ts';
 import { semanticWarnings } from './check.ts';
 import { argumentError, isSubcommand, runSubcommand, runtimeMacros, SUBCOMMAND_HELP, USAGE } from './commands.ts';
 import { demoCheck } from './demo-checks.ts';
+import { MIGRATE_HELP, migrateCommand } from './migrate.ts';
+import { isPostgresUrl } from '../store/pg-connect.ts';
 
 export const HELP = `hawatch-server ${VERSION}: the hawatch admin-node server (scheduler, notifier, API, status page)
 
@@ -29,7 +32,7 @@ Usage:
                                              validate the inventory; exit 1 with the problems;
                                              warns once about commands and files that are
                                              missing (--strict: exit 1 on warnings too)
-${SUBCOMMAND_HELP}  hawatch-server demo-check NAME [args]      the small plugins of the embedded demo
+${SUBCOMMAND_HELP}${MIGRATE_HELP}  hawatch-server demo-check NAME [args]      the small plugins of the embedded demo
 
 Options:
   -c, --config FILE      inventory YAML (default: the embedded local demo inventory)
@@ -91,6 +94,7 @@ export async function cli(argv: string[], io: CliIo): Promise<number> {
     return r.exitCode;
   }
   if (isSubcommand(argv)) return runSubcommand(argv, { ...io, readInventory });
+  if (argv[0] === 'migrate') return migrateCommand(argv.slice(1), { ...io, readInventory });
   let opts: ReturnType<typeof parse>;
   try {
     opts = parse(argv);
@@ -148,7 +152,8 @@ export async function cli(argv: string[], io: CliIo): Promise<number> {
     listenPort = Number(m[3]);
   }
   let database = values.data ?? inventory.server.database;
-  if (database !== ':memory:' && !isAbsolute(database) && values.data === undefined && values.config !== undefined) database = resolve(dirname(values.config), database);
+  // A postgres:// URL is not a path: resolving it against the config's folder made it a SQLite file there.
+  if (database !== ':memory:' && !isPostgresUrl(database) && !isAbsolute(database) && values.data === undefined && values.config !== undefined) database = resolve(dirname(values.config), database);
   let token: () => string | null;
   try {
     const initial = loadApiToken(inventory.server.apiTokenEnv, inventory.server.apiTokenFile);
@@ -197,7 +202,7 @@ export async function cli(argv: string[], io: CliIo): Promise<number> {
     return 1;
   }
   const url = `${address.replace('0.0.0.0', '127.0.0.1')}/`; // https:// when server.tls is set (Fastify says so)
-  rt.app.log.info(`hawatch-server ${VERSION} listening on ${url} with ${inventory.hosts.size} hosts, ${inventory.services.size} services (${config ?? 'embedded default inventory'})`);
+  rt.app.log.info(`hawatch-server ${VERSION} listening on ${url} with ${inventory.hosts.size} hosts, ${inventory.services.size} services (${config ?? 'embedded default inventory'}), state in ${rt.store.describe ?? database}`);
   io.out(`hawatch-server: status page at ${url}\n`);
   // SIGHUP comes from root or the server's own user: authorised by definition, no API token.
   const reload = async () => {

@@ -10,7 +10,7 @@ import { InventoryError } from '../inventory/load.ts';
 import type { Inventory } from '../inventory/types.ts';
 import { DEFAULT_PLUGIN_DIR, type ExportSettings } from './export-common.ts';
 
-export const USAGE = 'usage: hawatch-server [--config FILE] [--listen HOST:PORT] [--data FILE] [--log-level LEVEL] | check [--strict] | export nagios|icinga2|agent | test-host NAME | query --url URL --key KEY | demo-check NAME (--help for more)';
+export const USAGE = 'usage: hawatch-server [--config FILE] [--listen HOST:PORT] [--data FILE] [--log-level LEVEL] | check [--strict] | export nagios|icinga2|agent | test-host NAME | query --url URL --key KEY | migrate | demo-check NAME (--help for more)';
 
 export const SUBCOMMAND_HELP = `  hawatch-server export nagios [--config FILE] [--output FILE] [--rules query|passive]
                              [--server-url URL] [--server-command PATH] [--plugin-dir DIR]
