@@ -209,11 +209,13 @@ export const PAGE_JS = String.raw`
     renderDegraded(data);
     var box = document.getElementById('summary');
     box.textContent = '';
-    var order = [['hosts', 'UP'], ['hosts', 'DOWN'], ['services', 'OK'], ['services', 'WARNING'], ['services', 'CRITICAL'], ['services', 'UNKNOWN'], ['services', 'PENDING']];
+    // Every bucket the summary counts: a host never checked (no host check yet, or none at
+    // all) is PENDING, and UNREACHABLE is its own state since parents exist.
+    var order = [['hosts', 'UP'], ['hosts', 'DOWN'], ['hosts', 'UNREACHABLE'], ['hosts', 'PENDING'], ['services', 'OK'], ['services', 'WARNING'], ['services', 'CRITICAL'], ['services', 'UNKNOWN'], ['services', 'PENDING']];
     order.forEach(function (o) {
       var n = (data.summary[o[0]] || {})[o[1]] || 0;
       var b = el('span', 'badge s-' + o[1] + (n ? '' : ' zero'), (o[0] === 'hosts' ? 'hosts ' : '') + o[1] + ' ' + n);
-      b.style.background = getComputedStyle(document.documentElement).getPropertyValue({ UP: '--ok', OK: '--ok', DOWN: '--crit', WARNING: '--warn', CRITICAL: '--crit', UNKNOWN: '--unk', PENDING: '--pend' }[o[1]]);
+      b.style.background = getComputedStyle(document.documentElement).getPropertyValue({ UP: '--ok', OK: '--ok', DOWN: '--crit', UNREACHABLE: '--unk', WARNING: '--warn', CRITICAL: '--crit', UNKNOWN: '--unk', PENDING: '--pend' }[o[1]]);
       box.appendChild(b);
     });
     document.getElementById('title').textContent = data.title;

@@ -182,11 +182,18 @@ describe('the status page', () => {
       expect(await page.locator('tr[data-key="db1"] td.state').innerText()).toContain('UNREACHABLE');
       expect(await page.locator('tr[data-key="db1/mysql"] td.state').innerText()).toContain('host is unreachable');
       expect(await page.locator('tr[data-key="db2/mysql"] td.state').innerText()).toContain('suppressed by dependency on db1/mysql (CRITICAL)');
+      // The counts say what the table shows: UNREACHABLE and never-checked hosts have badges too.
+      const badges = await page.locator('#summary .badge').allInnerTexts();
+      const sum = rt.monitor.summary().hosts;
+      expect(badges).toContain(`hosts UNREACHABLE ${sum.UNREACHABLE}`);
+      expect(badges).toContain(`hosts PENDING ${sum.PENDING}`);
+      expect(sum.UNREACHABLE).toBeGreaterThan(0);
+      expect(sum.PENDING).toBeGreaterThan(0);
     } finally {
       await browser.close();
       await rt.stop();
     }
-  }, 30_000);
+  }, 90_000);
 });
 
 describe('parents in the inventory', () => {
