@@ -7,6 +7,7 @@
  *   hawatch-server export nagios|icinga2|agent ... / test-host NAME / query ... (commands.ts)
  *   hawatch-server demo-check load|disk|memory|dummy ...
  */
+import { isPostgresUrl } from '../store/pg-connect.ts';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -148,7 +149,8 @@ export async function cli(argv: string[], io: CliIo): Promise<number> {
     listenPort = Number(m[3]);
   }
   let database = values.data ?? inventory.server.database;
-  if (database !== ':memory:' && !isAbsolute(database) && values.data === undefined && values.config !== undefined) database = resolve(dirname(values.config), database);
+  // A postgres:// URL is not a path (it was resolved against the config directory before).
+  if (database !== ':memory:' && !isPostgresUrl(database) && !isAbsolute(database) && values.data === undefined && values.config !== undefined) database = resolve(dirname(values.config), database);
   let token: () => string | null;
   try {
     const initial = loadApiToken(inventory.server.apiTokenEnv, inventory.server.apiTokenFile);

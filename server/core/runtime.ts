@@ -18,6 +18,8 @@ import { loadStored, Monitor } from './monitor.ts';
 import { StoreHealth } from './health.ts';
 import { DegradedAlert } from '../notify/degraded.ts';
 import { PerfdataRecorder } from './perfdata-history.ts';
+import { HaCoordinator } from '../ha/coordinator.ts';
+import type { PostgresStore } from '../store/postgres.ts';
 
 export interface RuntimeOptions {
   readonly inventory: Inventory;
@@ -48,6 +50,8 @@ export interface Runtime {
   readonly dispatcher: Dispatcher;
   readonly store: AnyStore;
   readonly health: StoreHealth;
+  /** Several instances (server.ha); null for one. */
+  readonly ha: HaCoordinator | null;
   /** Re-reads and applies the inventory (SIGHUP, POST /reload); null on the embedded inventory. */
   readonly reload: (() => Promise<Inventory>) | null;
   start(): void;
@@ -75,6 +79,14 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     const database = o.database ?? o.inventory.server.database;
     const store = await openStore(database, { passwordFile: o.inventory.server.databasePasswordFile ?? undefined, now: () => clock.now(), log });
     const health = new StoreHealth(clock, log, `the database ${store.describe ?? database}`);
+    const haSettings = o.inventory.server.ha ?? null;
+    const pgStore = 'ha' in store ? (store as PostgresStore) : null;
+    if (haSettings && !pgStore) {
+      await store.close();
+      throw new Error(`server.ha needs a postgres:// database, not ${store.describe ?? database}: the instances share one PostgreSQL`);
+    }
+    // Several instances: nothing is written before this instance holds shards (the coordinator's fence replaces this).
+    if (haSettings && pgStore) pgStore.ha.fence = async (_c, change) => ({ statuses: [], history: [], outbox: [], silences: change.silences });
     const monitor = new Monitor(o.inventory, store, clock, health, await loadStored(store));
     let mail: MailSender | null = o.mailSender !== undefined ? o.mailSender : o.inventory.notifier.email ? await createSmtpSender(o.inventory.notifier.email) : null;
     let channels: Channels = channelsFor(o.inventory, mail);
@@ -91,6 +103,18 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     monitor.on((e) => {
       if (e.type === 'notifications') dispatcher.poke();
     });
+    const ha =
+      haSettings && pgStore
+        ? new HaCoordinator({ settings: haSettings, store: pgStore, monitor, scheduler, passwordFile: o.inventory.server.databasePasswordFile ?? undefined, log, info: { version: o.version ?? '0.0.0', listen: `${o.inventory.server.listenHost}:${o.inventory.server.listenPort}`, pid: process.pid } })
+        : null;
+    if (ha) {
+      try {
+        await ha.prepare();
+      } catch (e) {
+        await store.close();
+        throw e;
+      }
+    }
     const perfdata = new PerfdataRecorder({ source: monitor, store: () => store.perfdata, clock, log });
     perfdata.listen();
     let stopCron: (() => Promise<void>) | null = null;
@@ -115,7 +139,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
       : null;
     const built = await buildApp({
       logger: o.logger,
-      services: { monitor, store, clock, scheduler, dispatcher, health, apiToken: o.apiToken ?? (() => null), reload, version: o.version ?? '0.0.0' },
+      services: { monitor, store, clock, scheduler, dispatcher, health, ha, apiToken: o.apiToken ?? (() => null), reload, version: o.version ?? '0.0.0' },
     });
     app = built;
     for (const [level, msg] of early.splice(0)) built.log[level](msg);
@@ -127,6 +151,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
       dispatcher,
       store,
       health,
+      ha,
       reload,
       start() {
         if (started) return;
@@ -135,6 +160,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
         dispatcher.start();
         perfdata.start();
         stopCron = startCron(monitor, monitor.inventory, (m) => log('info', m));
+        if (ha) void ha.start();
       },
       async stop() {
         await scheduler.stop();
@@ -144,6 +170,8 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
         degradedAlert.close();
         // What a store answering later (PostgreSQL) still has in flight is written first.
         await monitor.flushed();
+        // Shards given back only after the last writes (fenced by the lease still held).
+        await ha?.stop();
         monitor.close();
         await built.close();
         mail?.close();

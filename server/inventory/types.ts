@@ -1,3 +1,4 @@
+import type { HaSettings } from '../ha/config.ts';
 /** The inventory after validation: every default resolved, every reference checked. */
 import type { InhibitTarget } from '../state/inhibition.ts';
 import type { StateCode } from '../../nagios/states.ts';
@@ -220,6 +221,8 @@ export interface ServerSettings {
   readonly passiveTokensFile?: string | null | undefined;
   /** IANA zone in which time periods are read (server.timezone); default the process's. */
   readonly timezone?: string | undefined;
+  /** Several instances on one PostgreSQL (server/ha); null or absent: one instance. */
+  readonly ha?: HaSettings | null | undefined;
 }
 
 export interface Inventory {
