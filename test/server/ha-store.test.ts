@@ -183,9 +183,11 @@ describe('runtime with server.ha on PostgreSQL', () => {
     await slow.query('BEGIN');
     await slow.query(`UPDATE status SET json = $1 WHERE key = 'web1/push'`, [await json('web1/push', 'late')]);
     await client.query(`UPDATE status SET json = $1 WHERE key = 'web2/push'`, [await json('web2/push', 'quick')]);
-    await until('the reader sees the quick one', () => reader.monitor.status('web2/push')?.output === 'quick');
+    await until('the reader sees the quick one', () => reader.monitor.status('web2/push')?.output === 'quick', 3000);
     await reader.ha!.poll();
     await slow.query('COMMIT');
-    await until('the reader sees the late one', () => reader.monitor.status('web1/push')?.output === 'late');
+    // Within a few polls (1 s), long before any shard moves (the writer gives shards back at its renewal, 10 s on).
+    await until('the reader sees the late one', () => reader.monitor.status('web1/push')?.output === 'late', 3000);
+    expect(reader.monitor.mine('web1/push')).toBe(false);
   }, 30_000);
 });
