@@ -99,7 +99,9 @@ export class HaCoordinator {
     this.instanceId = o.settings.instanceId ?? defaultInstanceId();
     const target = o.store.session.target;
     // Own connections: a heartbeat must not wait behind a long commit, nor the read view.
-    this.leaseSession = new PgSession(target, { passwordFile: o.passwordFile, queryTimeoutMs: Math.max(1000, Math.floor(o.settings.leaseMs / 3)) });
+    // Safety does not rest on this timeout (the local monotonic cut-off does): a slow renewal on a
+    // loaded database may still land before the expiry, so it is given the whole lease.
+    this.leaseSession = new PgSession(target, { passwordFile: o.passwordFile, queryTimeoutMs: Math.max(2000, o.settings.leaseMs) });
     this.viewSession = new PgSession(target, { passwordFile: o.passwordFile, queryTimeoutMs: 10_000 });
     const db = {
       query: (sql: string, params?: unknown[]) => this.leaseSession.run((c) => c.query(sql, params)),

@@ -26,7 +26,7 @@ import { waitFor } from '../support/wait.ts';
 
 const BIN = join(process.cwd(), 'dist/bin/hawatch-server.cjs');
 const SHARDS = 8;
-const LEASE_S = 3;
+const LEASE_S = 4;
 const HOSTS = Array.from({ length: 12 }, (_, i) => `h${i}`);
 
 interface Mail { subject: string; messageId: string; text: string }
@@ -66,7 +66,7 @@ async function startInstance(name: string): Promise<Instance> {
       } catch {
         return false;
       }
-    }, 30_000);
+    }, 45_000);
   } catch (e) {
     throw new Error(`${(e as Error).message}: ${log.join('').slice(-2000)}`);
   }
