@@ -297,7 +297,10 @@ describe('three hawatch-server instances on one PostgreSQL', () => {
       const at = runs().filter((r) => r.key === h && r.at >= from && r.at <= to).map((r) => r.at);
       expect(at.length, h).toBeGreaterThan(2);
       const gaps = at.slice(1).map((t, i) => t - at[i]!);
-      expect(Math.max(...gaps), `${h} gaps ${gaps.join(',')}`).toBeLessThan(2000 + (LEASE_S * 1000) / 3 + 1500);
+      // The regular gap on this (loaded) machine, plus the hand-over (one renewal), plus slack: a
+      // check skipped in the hand-over would add a whole interval on top.
+      const median = [...gaps].sort((x, y) => x - y)[Math.floor(gaps.length / 2)]!;
+      expect(Math.max(...gaps), `${h} gaps ${gaps.join(',')}`).toBeLessThan(median + (LEASE_S * 1000) / 3 + 1500);
     }
     // A clean leave is no problem: no new mail at all (no flip, no instance alert).
     expect(mails.slice(before).map((m) => m.subject)).toEqual([]);
