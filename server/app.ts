@@ -7,6 +7,7 @@ import swagger from '@fastify/swagger';
 import domain, { type HawatchServices } from './plugins/domain.ts';
 import { registerErrorHandler } from './http/errors.ts';
 import { registerMetrics } from './http/metrics.ts';
+import { registerHaRoutes } from './ha/http.ts';
 import { PAGE_CSS, PAGE_HTML, PAGE_JS } from './http/page.ts';
 import { apiRoutes } from './http/routes.ts';
 import { perfdataRoutes } from './http/perfdata-routes.ts';
@@ -46,15 +47,22 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(perfdataRoutes, { prefix: '/api/v1' });
   await app.register(nrdpRoutes);
   registerMetrics(app);
+  registerHaRoutes(app);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   // Not OK while the store cannot be written: the process is up but records and sends nothing
   // the normal way, which a load balancer or a monitoring of the monitor must see.
   app.get('/healthz', { schema: { summary: 'Health: 200 when state is stored, 503 with the reason when degraded (store not writable)', tags: ['metrics'] } }, async (_req, reply) => {
     const d = opts.services.health?.degraded;
-    if (!d) return { ok: true };
+    // Several instances: also PostgreSQL reachable, the lease renewed in time, the shards held.
+    const ha = opts.services.ha?.health();
+    if (ha && !ha.ok && !d) {
+      void reply.status(503);
+      return { ok: false, error: 'LEASE', message: ha.ha.lastError ?? 'the lease was not renewed in time', ha: ha.ha };
+    }
+    if (!d) return ha ? { ok: true, ha: ha.ha } : { ok: true };
     void reply.status(503);
-    return { ok: false, error: 'DEGRADED', message: d.message, since: d.since };
+    return { ok: false, error: 'DEGRADED', message: d.message, since: d.since, ...(ha ? { ha: ha.ha } : {}) };
   });
   const page = (type: string, body: string) => async (_req: unknown, reply: { header: (k: string, v: string) => unknown }) => {
     reply.header('content-type', type);

@@ -25,7 +25,8 @@ export function startCron(monitor: Monitor, inv: Inventory, log: (msg: string) =
     tasks.push(cron.schedule(d.cron, () => {
       const now = Date.now();
       for (const key of d.keys) {
-        if (!monitor.object(key)) continue;
+        // Several instances: each object's downtime is scheduled by the instance that runs it.
+        if (!monitor.object(key) || !monitor.mine(key)) continue;
         monitor.scheduleDowntime({ key, includeServices: false, fixed: true, start: now, end: now + d.durationMs, durationMs: d.durationMs, author: 'hawatch (recurring)', comment: `${d.name}: ${d.comment}` });
       }
       log(`recurring downtime '${d.name}' started for ${d.keys.length} object(s)`);

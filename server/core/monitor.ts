@@ -48,6 +48,7 @@ import { activeInhibitor, foldNote, inhibitorsByObject, resolveInhibitions } fro
 import { isActive, matcherProblem, silenceReason, silencesFor, type Silence, type SilenceMatchers, type SilenceTarget } from '../notify/silences.ts';
 import { childrenIndex, problemHostState, rechecksAfterHostChange } from '../state/reachability.ts';
 import { dependencyBlocker, dependencyIndex, type DependencyConfig } from '../state/dependencies.ts';
+import { HA_KEY } from '../ha/config.ts';
 
 export type ObjectConfig =
   | { readonly kind: 'host'; readonly key: string; readonly host: HostConfig }
@@ -150,6 +151,12 @@ export class Monitor {
    * back in front of them (server/README.md, PostgreSQL store).
    */
   private inflight: Promise<void> | null = null;
+  /**
+   * Several instances (server/ha): the objects this instance runs (its shards); the others are
+   * only a read view, kept up to date by observe(). null: one instance, every object is its own.
+   */
+  private owns: ((key: string) => boolean) | null = null;
+  private ownerHint: (key: string) => string = () => 'another instance';
 
   /** `loaded`: the stored state read beforehand (a store that answers later); else read here. */
   constructor(inventory: Inventory, store: AnyStore, clock: Clock, health?: StoreHealth, loaded?: StoredState) {
@@ -216,6 +223,78 @@ export class Monitor {
     this.depsByDependent = dependencyIndex(inv.dependencies ?? []);
     this.holdDown.forget(new Set(inv.clusterRules.keys()));
     this.checkClosedUntil.clear();
+  }
+
+  // --- several instances (server/ha/coordinator.ts) ---
+
+  /** Sets which objects this instance runs; the rest it only reads (null: all its own). */
+  setOwnership(owns: ((key: string) => boolean) | null, hint?: (key: string) => string): void {
+    this.owns = owns;
+    if (hint) this.ownerHint = hint;
+  }
+
+  /** True when this instance runs the object (always without server.ha). */
+  mine(key: string): boolean {
+    return this.owns === null || this.owns(key);
+  }
+
+  /** Operator commands and passive results go to the instance that runs the object: here they would be fenced out. */
+  private assertMine(key: string): void {
+    if (!this.mine(key)) throw new ConflictError(`${key} is run by ${this.ownerHint(key)}: send this to that instance (GET /api/v1/ha lists them)`);
+  }
+
+  /**
+   * The read view: statuses written by the other instances (their objects), shown as they
+   * are, not written again; the cluster rules this instance runs are judged again on them.
+   */
+  observe(statuses: readonly CheckStatus[]): void {
+    const keys: string[] = [];
+    for (const s of statuses) {
+      if (this.mine(s.key) || !this.objectsByKey.has(s.key)) continue;
+      this.statuses.set(s.key, s);
+      keys.push(s.key);
+    }
+    if (!keys.length) return;
+    this.emit({ type: 'status', keys });
+    const rules = new Set<ClusterRuleConfig>();
+    for (const k of keys) for (const r of this.rulesByMember.get(k) ?? []) if (this.mine(r.key)) rules.add(r);
+    if (!rules.size) return;
+    const p = this.begin();
+    const now = this.clock.now();
+    for (const rule of rules) {
+      const r = evaluateClusterRule(rule, (k) => this.current(p, k), now);
+      if (r) this.applyInto(p, rule.key, r);
+    }
+    this.finish(p);
+  }
+
+  /**
+   * A shard taken over: the state its previous owner wrote becomes this instance's (no write:
+   * it is what the database holds). Problems due but held back are found again.
+   */
+  adopt(statuses: readonly CheckStatus[], downtimes: ReadonlyMap<string, readonly Downtime[]>): void {
+    for (const s of statuses) if (this.objectsByKey.has(s.key)) this.statuses.set(s.key, s);
+    for (const [k, list] of downtimes) {
+      if (!this.objectsByKey.has(k)) continue;
+      if (list.length) this.downtimesByKey.set(k, [...list]);
+      else this.downtimesByKey.delete(k);
+    }
+    for (const s of statuses) this.skipping.delete(s.key);
+    this.rebuildHeld();
+    if (statuses.length) this.emit({ type: 'status', keys: statuses.map((s) => s.key) });
+  }
+
+  /** A shard lost: what waits to be written of its objects is dropped (the new owner decides now). */
+  dropQueued(gone: (key: string) => boolean): number {
+    const u = this.unsaved;
+    if (!u) return 0;
+    let n = 0;
+    for (const k of [...u.statuses.keys()]) if (gone(k)) (u.statuses.delete(k), n++);
+    for (const k of [...u.downtimes.keys()]) if (gone(k)) u.downtimes.delete(k);
+    u.history = u.history.filter((h) => !gone(h.key));
+    const before = u.outbox.length;
+    u.outbox = u.outbox.filter((r) => r.notification.key === '' || !gone(r.notification.key));
+    return n + before - u.outbox.length;
   }
 
   reload(inv: Inventory): void {
@@ -525,6 +604,7 @@ export class Monitor {
   private release(p: Pending): void {
     const now = this.clock.now();
     for (const [key, reason] of [...this.held]) {
+      if (!this.mine(key)) continue;
       const s = this.objectsByKey.has(key) ? p.statuses.get(key) ?? this.statuses.get(key) : undefined;
       if (!s || !s.checked || s.state === 0 || s.stateType !== 'HARD') {
         this.held.delete(key); // recovered (never notified: no RECOVERY either) or gone
@@ -566,7 +646,7 @@ export class Monitor {
     const p = this.begin();
     const now = this.clock.now();
     for (const s of this.statuses.values()) {
-      if (!s.checked || s.state === 0 || s.stateType !== 'HARD' || !this.objectsByKey.has(s.key)) continue;
+      if (!s.checked || s.state === 0 || s.stateType !== 'HARD' || !this.objectsByKey.has(s.key) || !this.mine(s.key)) continue;
       const policy = this.policyOf(s.key);
       if (problemNotificationBlocker(s, policy, this.notifyContext(s), now, this.gateFor(s.key, policy, now)) !== null) continue;
       const reason = this.holdReason(p, s, 'PROBLEM', s.state);
@@ -719,6 +799,7 @@ export class Monitor {
     const o = this.objectsByKey.get(key);
     if (!o) throw new NotFoundError(`no host or service '${key}' in the inventory`);
     if (o.kind === 'cluster') throw new ConflictError(`${key} is a cluster rule: it is computed from its members`);
+    this.assertMine(key);
     const hostState = o.kind === 'host' ? hostStateFromPlugin(outcome.state) : 0;
     const result: ResultInput = {
       // A failed host check is DOWN or UNREACHABLE by its parents' states (Nagios reachability).
@@ -751,6 +832,7 @@ export class Monitor {
     if (!o) throw new NotFoundError(`no host or service '${key}' in the inventory`);
     if (o.kind === 'cluster') throw new ConflictError(`${key} is a cluster rule: it is computed from its members`);
     if (o.kind === 'host' && o.host.check === null && !o.host.passive) throw new ConflictError(`host ${key} has no check and is not passive: give it passive: true to feed it results`);
+    this.assertMine(key);
     const p = this.begin();
     this.applyInto(p, key, result, o.kind === 'host' ? { ...o.host.policy, maxCheckAttempts: 1 } : undefined);
     this.finish(p);
@@ -776,6 +858,7 @@ export class Monitor {
     this.confirm.settle(key, this.current(p, key));
     if (o?.kind === 'host') for (const k of rechecksAfterHostChange(key, status, t.status, this.parentsOf, this.childrenOf, this.lookup(p))) this.rechecks.add(k);
     for (const rule of this.rulesByMember.get(key) ?? []) {
+      if (!this.mine(rule.key)) continue; // its owner judges it from the read view
       // Every member result is a judgement, also an unchanged one: the hold-down counts them.
       const r = evaluateClusterRule(rule, (k) => this.current(p, k), now);
       if (r) this.applyInto(p, rule.key, r);
@@ -803,6 +886,7 @@ export class Monitor {
     const p = this.begin();
     const now = this.clock.now();
     for (const rule of this.inv.clusterRules.values()) {
+      if (!this.mine(rule.key)) continue;
       const r = evaluateClusterRule(rule, (k) => this.current(p, k), now);
       const prev = this.current(p, rule.key);
       if (!r || (prev.checked && prev.state === r.state && prev.output === r.output)) continue;
@@ -812,6 +896,7 @@ export class Monitor {
   }
 
   acknowledge(key: string, a: { sticky: boolean; notify: boolean; author: string; comment: string }): CheckStatus {
+    this.assertMine(key);
     const p = this.begin();
     const t = ackStatus(this.current(p, key), { ...a, at: this.clock.now() }, this.policyOf(key));
     this.take(p, t);
@@ -820,6 +905,7 @@ export class Monitor {
   }
 
   removeAcknowledgement(key: string): CheckStatus {
+    this.assertMine(key);
     const p = this.begin();
     const t = removeAcknowledgement(this.current(p, key), this.clock.now());
     this.take(p, t);
@@ -832,6 +918,7 @@ export class Monitor {
     if (!o) throw new NotFoundError(`no host or service '${req.key}' in the inventory`);
     if (req.end <= req.start) throw new ConflictError('the downtime ends before it starts');
     if (!req.fixed && req.durationMs <= 0) throw new ConflictError('a flexible downtime needs a duration');
+    this.assertMine(req.key);
     const keys = [req.key];
     if (o.kind === 'host' && req.includeServices) {
       for (const s of this.objectsByKey.values()) if (s.kind !== 'host' && this.statuses.get(s.key)?.hostName === req.key) keys.push(s.key);
@@ -851,6 +938,7 @@ export class Monitor {
   cancelDowntime(id: string): void {
     const d = this.downtimes().find((x) => x.id === id);
     if (!d) throw new NotFoundError(`no downtime ${id}`);
+    this.assertMine(d.key);
     const p = this.begin();
     this.take(p, cancelDt(this.current(p, d.key), this.currentDowntimes(p, d.key), id, this.policyOf(d.key), this.clock.now()), d.key);
     this.finish(p);
@@ -861,12 +949,13 @@ export class Monitor {
     const now = this.clock.now();
     const p = this.begin();
     for (const [key, list] of this.downtimesByKey) {
-      if (!this.objectsByKey.has(key)) continue;
+      if (!this.objectsByKey.has(key) || !this.mine(key)) continue;
       const t = advanceDowntimes(this.current(p, key), list, this.policyOf(key), now);
       if (t.downtimes.length !== list.length || t.status !== this.current(p, key) || t.downtimes.some((d, i) => d !== list[i])) this.take(p, t, key);
     }
     // Held notifications (notification_period opened) and escalations by time fall due without a result.
     for (const o of this.objectsByKey.values()) {
+      if (!this.mine(o.key)) continue;
       const s = this.current(p, o.key);
       // A held problem is release()'s: proposing it again here only to hold it back again
       // rewrote the same status and sent a status event every tick.
@@ -880,7 +969,7 @@ export class Monitor {
     const stale: string[] = [];
     for (const o of this.objectsByKey.values()) {
       const passive = o.kind === 'host' ? !!o.host.passive : o.kind === 'service' && !!o.service.passive;
-      if (o.kind === 'cluster' || (o.kind === 'host' && o.host.check === null && !passive)) continue;
+      if (o.kind === 'cluster' || (o.kind === 'host' && o.host.check === null && !passive) || !this.mine(o.key)) continue;
       // Checks skipped by an execution dependency keep their last state, not a stale one.
       if (!passive && this.skipping.has(o.key)) continue;
       const s = this.current(p, o.key);
@@ -912,13 +1001,15 @@ export class Monitor {
     if (this.held.size) this.release(p);
     if (p.statuses.size || p.downtimes.size || p.silences.size) this.finish(p);
     // Rules held down re-check their members: the hold-down counts fresh results only.
-    for (const k of this.holdDown.due(this.inv.clusterRules.values(), (x) => this.statuses.get(x), now)) if (!stale.includes(k)) stale.push(k);
+    for (const k of this.holdDown.due(this.inv.clusterRules.values(), (x) => this.statuses.get(x), now)) if (!stale.includes(k) && this.mine(k)) stale.push(k);
     for (const k of this.takeRechecks()) if (!stale.includes(k)) stale.push(k);
     return stale;
   }
 
   /** Sends a free-form notification (daily summary) to contacts. */
   notifyContacts(contacts: readonly string[], subject: string, text: string): void {
+    // Several instances: only the one running the monitoring of the instances sends these (once).
+    if (!this.mine(HA_KEY)) return;
     const n: NotificationIntent = { type: 'CUSTOM', key: '', kind: 'service', hostName: 'hawatch', serviceName: subject, state: 0, stateName: 'OK', output: text, at: this.clock.now(), number: 0 };
     const outbox = this.recipients([n], contacts);
     if (this.write({ statuses: [], history: [], outbox }) && outbox.length) this.emit({ type: 'notifications', count: outbox.length });

@@ -28,6 +28,8 @@ function readPem(file: string, key: string): Buffer {
     throw new Error(`server.tls.${key} ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): fix the path or its permissions`);
   }
 }
+import { HaCoordinator } from '../ha/coordinator.ts';
+import type { PostgresStore } from '../store/postgres.ts';
 
 export interface RuntimeOptions {
   readonly inventory: Inventory;
@@ -58,6 +60,8 @@ export interface Runtime {
   readonly dispatcher: Dispatcher;
   readonly store: AnyStore;
   readonly health: StoreHealth;
+  /** Several instances (server.ha); null for one. */
+  readonly ha: HaCoordinator | null;
   /** Re-reads and applies the inventory (SIGHUP, POST /reload); null on the embedded inventory. */
   readonly reload: (() => Promise<Inventory>) | null;
   start(): void;
@@ -85,6 +89,14 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     const database = o.database ?? o.inventory.server.database;
     const store = await openStore(database, { passwordFile: o.inventory.server.databasePasswordFile ?? undefined, now: () => clock.now(), log });
     const health = new StoreHealth(clock, log, `the database ${store.describe ?? database}`);
+    const haSettings = o.inventory.server.ha ?? null;
+    const pgStore = 'ha' in store ? (store as PostgresStore) : null;
+    if (haSettings && !pgStore) {
+      await store.close();
+      throw new Error(`server.ha needs a postgres:// database, not ${store.describe ?? database}: the instances share one PostgreSQL`);
+    }
+    // Several instances: nothing is written before this instance holds shards (the coordinator's fence replaces this).
+    if (haSettings && pgStore) pgStore.ha.fence = async (_c, change) => ({ statuses: [], history: [], outbox: [], silences: change.silences });
     const monitor = new Monitor(o.inventory, store, clock, health, await loadStored(store));
     let mail: MailSender | null = o.mailSender !== undefined ? o.mailSender : o.inventory.notifier.email ? await createSmtpSender(o.inventory.notifier.email) : null;
     let channels: Channels = channelsFor(o.inventory, mail);
@@ -101,6 +113,18 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     monitor.on((e) => {
       if (e.type === 'notifications') dispatcher.poke();
     });
+    const ha =
+      haSettings && pgStore
+        ? new HaCoordinator({ settings: haSettings, store: pgStore, monitor, scheduler, passwordFile: o.inventory.server.databasePasswordFile ?? undefined, log, info: { version: o.version ?? '0.0.0', listen: `${o.inventory.server.listenHost}:${o.inventory.server.listenPort}`, pid: process.pid } })
+        : null;
+    if (ha) {
+      try {
+        await ha.prepare();
+      } catch (e) {
+        await store.close();
+        throw e;
+      }
+    }
     const perfdata = new PerfdataRecorder({ source: monitor, store: () => store.perfdata, clock, log });
     perfdata.listen();
     let stopCron: (() => Promise<void>) | null = null;
@@ -128,7 +152,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
       logger: o.logger,
       // Read once: a new certificate needs a restart (the listener is made at start).
       https: tls ? { key: readPem(tls.keyFile, 'key_file'), cert: readPem(tls.certFile, 'cert_file') } : null,
-      services: { monitor, store, clock, scheduler, dispatcher, health, apiToken: o.apiToken ?? (() => null), reload, version: o.version ?? '0.0.0' },
+      services: { monitor, store, clock, scheduler, dispatcher, health, ha, apiToken: o.apiToken ?? (() => null), reload, version: o.version ?? '0.0.0' },
     });
     app = built;
     for (const [level, msg] of early.splice(0)) built.log[level](msg);
@@ -140,6 +164,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
       dispatcher,
       store,
       health,
+      ha,
       reload,
       start() {
         if (started) return;
@@ -148,6 +173,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
         dispatcher.start();
         perfdata.start();
         stopCron = startCron(monitor, monitor.inventory, (m) => log('info', m));
+        if (ha) void ha.start();
       },
       async stop() {
         await scheduler.stop();
@@ -157,6 +183,8 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
         degradedAlert.close();
         // What a store answering later (PostgreSQL) still has in flight is written first.
         await monitor.flushed();
+        // Shards given back only after the last writes (fenced by the lease still held).
+        await ha?.stop();
         monitor.close();
         await built.close();
         mail?.close();

@@ -207,6 +207,11 @@ export class ShardLeases {
     return { gained: gained.sort((a, b) => a.shard - b.shard), lost: lost.sort((a, b) => a - b), released, owned: this.ownedShards(), instances: await this.instances() };
   }
 
+  /** Stops acting on a shard at once (a fenced write found it taken); the next tick sees what the database says. */
+  drop(shard: number): void {
+    this.owned.delete(shard);
+  }
+
   /** Every instance known, with its heartbeat age by the database clock and its shard count. */
   async instances(): Promise<InstanceView[]> {
     const r = await this.db.query<{ id: string; age: number; left: boolean; shards: string; info: Record<string, unknown> }>(

@@ -3,6 +3,7 @@ import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { stateLabel } from '../state/types.ts';
 import { perfdataGauges } from './metrics-perfdata.ts';
+import { haGauges } from '../ha/http.ts';
 
 export function registerMetrics(app: FastifyInstance): void {
   const registry = new Registry();
@@ -75,6 +76,7 @@ export function registerMetrics(app: FastifyInstance): void {
 
   // Per object: its state and its latest perfdata values (bounded: server/http/metrics-perfdata.ts).
   perfdataGauges(registry, () => h().monitor);
+  haGauges(registry, () => h().ha);
 
   app.get('/metrics', { schema: { summary: 'Prometheus metrics (text exposition format)', tags: ['metrics'] } }, async (_req, reply) => {
     void reply.header('content-type', registry.contentType);

@@ -13,6 +13,7 @@ import type { CheckPolicy, NotificationOption } from '../state/types.ts';
 import { CommandLineError, splitCommandLine } from '../../nagios/commandline.ts';
 import { readClusterRules, warnNobodyNotified } from './rules.ts';
 import { readDependencies, readParents } from './deps.ts';
+import { injectHaObjects, readHa } from '../ha/config.ts';
 import { defaultHostCheck, noCheckText } from './hostcheck.ts';
 import { CONTACT_PERIOD_KEYS, readContactPeriods, readObjectTiming, readTimePeriods, readTopLevelEscalations, TIMING_KEYS } from './timing.ts';
 import {
@@ -422,12 +423,14 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
       return `${file}:${p?.line ?? 1}:${p?.col ?? 1}: YAML syntax: ${e.message.split('\n')[0]}`;
     }));
   }
-  const top = Section.of(c, [], doc.toJS({ maxAliasCount: 100 }) ?? {}, true) ?? new Section(c, [], {});
+  const rawDoc: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  injectHaObjects(rawDoc, (p, m) => c.fail(p, m));
+  const top = Section.of(c, [], rawDoc as Json, true) ?? new Section(c, [], {});
   top.keys(['server', 'defaults', 'notifications', 'contacts', 'contact_groups', 'hosts', 'services', 'cluster_rules', 'downtimes', 'timeperiods', 'escalations', 'dependencies']);
 
   // server
   const srv = top.sub('server') ?? new Section(c, ['server'], {});
-  srv.keys(['listen', 'database', 'database_password_file', 'api_token_env', 'api_token_file', 'max_concurrent_checks', 'timeout_state', 'macros', 'title', 'degraded_alert_after', 'sse_max_per_source', 'sse_max_total', 'metrics_max_labels_per_service', 'metrics_max_series', 'check_environment', 'passive_tokens', 'passive_tokens_file', 'timezone', 'tls']);
+  srv.keys(['listen', 'database', 'database_password_file', 'api_token_env', 'api_token_file', 'max_concurrent_checks', 'timeout_state', 'macros', 'title', 'degraded_alert_after', 'sse_max_per_source', 'sse_max_total', 'metrics_max_labels_per_service', 'metrics_max_series', 'check_environment', 'passive_tokens', 'passive_tokens_file', 'timezone', 'tls', 'ha']);
   let listenHost = '127.0.0.1';
   let listenPort = 8080;
   const listen = srv.str('listen');
@@ -479,6 +482,7 @@ export function loadInventory(text: string, file = 'inventory.yaml'): Inventory 
     checkEnvironment,
     ...readPassiveTokens(c, srv),
     tls: readServerTls(c, srv),
+    ha: readHa((p, m) => c.fail(p, m), srv, srv.str('database') ?? 'hawatch.db'),
   };
   const macroNames = new Set([...BUILTIN_MACROS, ...Object.keys(macros)]);
 

@@ -1,3 +1,4 @@
+import type { HaSettings } from '../ha/config.ts';
 /** The inventory after validation: every default resolved, every reference checked. */
 import type { InhibitTarget } from '../state/inhibition.ts';
 import type { StateCode } from '../../nagios/states.ts';
@@ -222,6 +223,8 @@ export interface ServerSettings {
   readonly timezone?: string | undefined;
   /** server.tls: the listener speaks HTTPS (PEM files, read once at start). */
   readonly tls?: { readonly certFile: string; readonly keyFile: string } | null | undefined;
+  /** Several instances on one PostgreSQL (server/ha); null or absent: one instance. */
+  readonly ha?: HaSettings | null | undefined;
 }
 
 export interface Inventory {

@@ -16,7 +16,8 @@ export interface MailMessage {
 }
 
 export interface MailSender {
-  sendMail(m: MailMessage): Promise<void>;
+  /** May answer the provider's id of the message (the SMTP server's 250 reply, with its queue id). */
+  sendMail(m: MailMessage): Promise<void | string>;
   close(): void;
 }
 
@@ -67,7 +68,8 @@ export async function createSmtpSender(cfg: SmtpConfig): Promise<MailSender> {
     async sendMail(m) {
       transport ??= await make();
       try {
-        await transport.sendMail({ from: cfg.from, to: m.to, subject: m.subject, text: m.text, messageId: m.messageId });
+        const info = (await transport.sendMail({ from: cfg.from, to: m.to, subject: m.subject, text: m.text, messageId: m.messageId })) as { response?: string };
+        return typeof info?.response === 'string' ? info.response : undefined;
       } catch (e) {
         transport.close();
         transport = null; // the next try starts from a fresh connection (and re-reads the secret)
@@ -83,7 +85,9 @@ export async function createSmtpSender(cfg: SmtpConfig): Promise<MailSender> {
 /** Email-to-SMS: the gateway address pattern "{number}@domain", digits only. */
 export function gatewaySmsSender(mail: MailSender, pattern: string): SmsSender {
   return {
-    sendSms: (number, text, id) => mail.sendMail({ to: pattern.replace('{number}', number.replace(/^\+/, '')), subject: '', text, messageId: id }),
+    sendSms: async (number, text, id) => {
+      await mail.sendMail({ to: pattern.replace('{number}', number.replace(/^\+/, '')), subject: '', text, messageId: id });
+    },
   };
 }
 

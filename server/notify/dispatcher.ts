@@ -66,6 +66,8 @@ export class Dispatcher {
   private readonly heldUntil = new Map<number, number>();
   /** Rows this process attempted itself: an attempt mark on them is not a crash left-over. */
   private readonly attemptedHere = new Set<number>();
+  /** The provider's answer per row sent and not yet recorded. */
+  private readonly providerIds = new Map<number, string>();
   readonly stats: DispatchStats = { sent: 0, failed: 0, digests: 0, byChannel: {}, possibleDuplicates: 0 };
 
   constructor(o: DispatcherOptions) {
@@ -136,12 +138,18 @@ export class Dispatcher {
     const byTime = new Map<number, number[]>();
     for (const [id, at] of this.sentUnrecorded) byTime.set(at, [...(byTime.get(at) ?? []), id]);
     try {
-      for (const [at, ids] of byTime) await this.o.store.markSent(ids, at);
+      for (const [at, ids] of byTime) {
+        // The provider's answer (SMTP queue id) goes with the rows that got it.
+        const byProvider = new Map<string | undefined, number[]>();
+        for (const id of ids) byProvider.set(this.providerIds.get(id), [...(byProvider.get(this.providerIds.get(id)) ?? []), id]);
+        for (const [provider, list] of byProvider) await this.o.store.markSent(list, at, provider);
+      }
     } catch (e) {
       this.health.fail('recording sent notifications', e);
       return false;
     }
     this.sentUnrecorded.clear();
+    this.providerIds.clear();
     return true;
   }
 
@@ -231,13 +239,19 @@ export class Dispatcher {
       try {
         await this.o.store.markAttempt(ids, messageId, this.o.clock.now());
       } catch (e) {
+        // Several instances: another one holds these rows now (this one was paused past its claim).
+        if ((e as Error).name === 'ClaimLost') {
+          this.o.log?.('info', (e as Error).message);
+          return false;
+        }
         this.health.fail('marking notifications as being sent', e);
         return false;
       }
     }
     for (const id of ids) this.attemptedHere.add(id);
+    let provider: string | undefined;
     try {
-      await this.send(inv, contact, first.channel, notes, digest, messageId, possibleDuplicate);
+      provider = await this.send(inv, contact, first.channel, notes, digest, messageId, possibleDuplicate);
     } catch (e) {
       const attempts = Math.max(...rows.map((r) => r.attempts)) + 1;
       const backoff = Math.min(inv.notifier.retryMaxMs, inv.notifier.retryInitialMs * 2 ** (attempts - 1));
@@ -257,6 +271,7 @@ export class Dispatcher {
     for (const id of ids) {
       this.heldUntil.delete(id);
       this.sentUnrecorded.set(id, at);
+      if (provider) this.providerIds.set(id, provider);
     }
     await this.recordSent();
     this.stats.sent += rows.length;
@@ -267,7 +282,7 @@ export class Dispatcher {
     return true;
   }
 
-  private async send(inv: Inventory, contact: ContactConfig, channel: OutboxRow['channel'], notes: NotificationIntent[], digest: boolean, id: string, possibleDuplicate: boolean): Promise<void> {
+  private async send(inv: Inventory, contact: ContactConfig, channel: OutboxRow['channel'], notes: NotificationIntent[], digest: boolean, id: string, possibleDuplicate: boolean): Promise<string | undefined> {
     const ch = this.o.channels();
     const first = notes[0] as NotificationIntent;
     if (channel === 'email') {
@@ -276,8 +291,7 @@ export class Dispatcher {
       const m = digest ? digestEmail(notes) : emailMessage(first, address);
       const subject = possibleDuplicate ? `[possible duplicate] ${m.subject}` : m.subject;
       const text = possibleDuplicate ? `${POSSIBLE_DUPLICATE}\n\n${m.text}` : m.text;
-      await ch.mail.sendMail({ to: contact.email, subject, text, messageId: id });
-      return;
+      return (await ch.mail.sendMail({ to: contact.email, subject, text, messageId: id })) ?? undefined;
     }
     if (!contact.sms || !contact.smsVia) throw new Error(`contact ${contact.name} has no SMS route`);
     const sender = ch.sms[contact.smsVia];
@@ -285,6 +299,7 @@ export class Dispatcher {
     const max = smsBudget(inv.notifier.smsMaxLength, inv.notifier.smsMaxParts ?? 1) - (possibleDuplicate ? 20 : 0);
     const text = digest ? digestSms(notes, max) : smsText(first, max);
     await sender.sendSms(contact.sms, possibleDuplicate ? `possible duplicate: ${text}` : text, id.replace(/[<>]/g, ''));
+    return undefined;
   }
 
   /** How many sends wait to be recorded (degraded store). */

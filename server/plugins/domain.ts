@@ -2,6 +2,7 @@
  * Wires the domain services (plain modules) into Fastify as one decorator, typed here next
  * to the plugin (fastify/demo style). Routes reach them as `app.hawatch.monitor` etc.
  */
+import type { HaCoordinator } from '../ha/coordinator.ts';
 import fp from 'fastify-plugin';
 import type { StoreHealth } from '../core/health.ts';
 import type { Monitor } from '../core/monitor.ts';
@@ -25,6 +26,8 @@ export interface HawatchServices {
   /** Re-reads and validates the inventory, then applies it; throws InventoryError. */
   readonly reload: (() => Promise<Inventory>) | null;
   readonly version: string;
+  /** Several instances (server/ha/coordinator.ts); null or absent for one. */
+  readonly ha?: HaCoordinator | null | undefined;
 }
 
 declare module 'fastify' {

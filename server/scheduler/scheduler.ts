@@ -62,7 +62,8 @@ export class Scheduler {
 
   /** Keys that are actively checked: hosts with a check, and services (not cluster rules, not passive objects). */
   private checkedKeys(): string[] {
-    return this.o.monitor.objects().filter((x) => (x.kind === 'host' ? x.host.check !== null && !x.host.passive : x.kind === 'service' && !x.service.passive)).map((x) => x.key).sort();
+    // Several instances: only the objects of this instance's shards (monitor.mine).
+    return this.o.monitor.objects().filter((x) => (x.kind === 'host' ? x.host.check !== null && !x.host.passive : x.kind === 'service' && !x.service.passive) && this.o.monitor.mine(x.key)).map((x) => x.key).sort();
   }
 
   start(): void {
@@ -81,8 +82,12 @@ export class Scheduler {
     this.tickTimer = this.o.clock.setTimeout(tick, this.o.tickMs ?? 1000);
   }
 
-  /** (Re)plans every object; keeps nothing of objects that left the inventory. */
-  plan(): void {
+  /**
+   * (Re)plans every object; keeps nothing of objects that left the inventory (or this
+   * instance's shards). `overdueNow`: objects taken over from another instance whose next
+   * check is already due run at once instead of being spread over their interval.
+   */
+  plan(o: { overdueNow?: boolean } = {}): void {
     const keys = this.checkedKeys();
     const wanted = new Set(keys);
     for (const [k, e] of this.entries) {
@@ -105,6 +110,7 @@ export class Scheduler {
       const interval = this.o.monitor.policyOf(key).checkIntervalMs;
       let due = now + Math.floor((i / Math.max(1, fresh.length)) * interval);
       if (st?.nextCheck != null && st.nextCheck > now && st.nextCheck - now <= interval) due = st.nextCheck;
+      else if (o.overdueNow && st?.nextCheck != null && st.nextCheck <= now) due = now;
       const e: Entry = { key, due, timer: null, queued: false, running: false, again: false, waiters: [] };
       this.entries.set(key, e);
       this.arm(e, due);

@@ -8,6 +8,7 @@
  */
 import type pg from 'pg';
 import { PG_PERFDATA_SCHEMA } from './pg-perfdata.ts';
+import { HA_SCHEMA } from '../ha/schema.ts';
 
 export interface Migration {
   readonly version: number;
@@ -38,6 +39,7 @@ CREATE TABLE silence (id TEXT PRIMARY KEY, json TEXT NOT NULL);
 `,
   },
   { version: 2, name: 'perfdata history', sql: PG_PERFDATA_SCHEMA },
+  { version: 3, name: 'several instances: leases, status change sequence, outbox once and claims', sql: HA_SCHEMA },
 ];
 
 /** Any 64-bit number that is ours: the lock every instance takes while migrating. */

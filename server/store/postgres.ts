@@ -16,6 +16,7 @@ import { migrate } from './pg-migrations.ts';
 import { pgPerfdataStore } from './pg-perfdata.ts';
 import type { StoreLog } from './sqlite.ts';
 import type { AnyStore, OutboxRow, StoreChange } from './types.ts';
+import { changeIdOf } from '../ha/once.ts';
 
 export interface PostgresStoreOptions {
   readonly passwordFile?: string | undefined;
@@ -24,7 +25,23 @@ export interface PostgresStoreOptions {
   readonly queryTimeoutMs?: number;
 }
 
-export type PostgresStore = AnyStore & { readonly session: PgSession; readonly describe: string };
+/**
+ * Several instances (ha/coordinator.ts): `fence` runs first in every commit's transaction and
+ * returns the part of the change this instance may still write (its shards' leases checked
+ * in the same transaction); `claims` makes the outbox reads claims (FOR UPDATE SKIP LOCKED,
+ * held until an expiry), so every instance may deliver and no row goes out twice.
+ */
+export interface PgHaHooks {
+  fence: ((c: pg.Client, change: StoreChange) => Promise<StoreChange>) | null;
+  claims: { readonly owner: string; readonly ttlS: number } | null;
+}
+
+/** A claimed outbox row that this instance no longer holds (another took it after the claim expired): not sent. */
+export class ClaimLost extends Error {
+  override name = 'ClaimLost';
+}
+
+export type PostgresStore = AnyStore & { readonly session: PgSession; readonly describe: string; readonly ha: PgHaHooks };
 
 interface OutboxDbRow {
   id: number;
@@ -94,14 +111,17 @@ export async function openPostgresStore(url: string, o: PostgresStoreOptions = {
 
   const ids = (list: readonly number[]) => [...list];
 
+  const ha: PgHaHooks = { fence: null, claims: null };
   const store: PostgresStore = {
     session,
+    ha,
     describe: where,
     loadStatuses: () => loadJson<CheckStatus>('status', 'status'),
     loadDowntimes: () => loadJson<Downtime>('downtime', 'downtime'),
     loadSilences: () => loadJson<Silence>('silence', 'silence'),
     commit: (change: StoreChange) =>
       session.tx(async (c: pg.Client) => {
+        if (ha.fence) change = await ha.fence(c, change);
         // One row per key (an upsert may not touch a row twice in one statement).
         const statuses = [...new Map(change.statuses.map((s) => [s.key, s])).values()];
         if (statuses.length) {
@@ -130,10 +150,12 @@ export async function openPostgresStore(url: string, o: PostgresStoreOptions = {
         const ob = change.outbox;
         if (ob.length) {
           // Ids follow the order of the rows (the dispatcher delivers in id order).
+          // The once-rule (ha/schema.ts): a notification of a state change already in the outbox is not created again.
           await c.query(
-            `INSERT INTO outbox (created_at, contact, channel, notification, next_attempt_at)
-             SELECT $1, ct, ch, n, nb FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[]) WITH ORDINALITY AS x(ct, ch, n, nb, o) ORDER BY o`,
-            [now(), ob.map((r) => r.contact), ob.map((r) => r.channel), ob.map((r) => JSON.stringify(r.notification)), ob.map((r) => r.notBefore)],
+            `INSERT INTO outbox (created_at, contact, channel, notification, next_attempt_at, obj_key, change_id)
+             SELECT $1, ct, ch, n, nb, k, ci FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[]) WITH ORDINALITY AS x(ct, ch, n, nb, k, ci, o) ORDER BY o
+             ON CONFLICT DO NOTHING`,
+            [now(), ob.map((r) => r.contact), ob.map((r) => r.channel), ob.map((r) => JSON.stringify(r.notification)), ob.map((r) => r.notBefore), ob.map((r) => r.notification.key), ob.map((r) => changeIdOf(r.notification))],
           );
         }
       }),
@@ -162,7 +184,21 @@ export async function openPostgresStore(url: string, o: PostgresStoreOptions = {
       return rows.map((r): HistoryEvent => ({ key: r.key, at: r.at, type: r.type as HistoryEvent['type'], state: r.state, stateType: r.state_type as HistoryEvent['stateType'], attempt: r.attempt, output: r.output, detail: r.detail ?? undefined }));
     },
     async pendingOutbox(limit) {
-      const rows = (await session.run((c) => c.query(`SELECT * FROM outbox WHERE status = 'pending' ORDER BY id LIMIT $1`, [limit + unreadable.size]))).rows as OutboxDbRow[];
+      const cl = ha.claims;
+      const rows = (
+        cl
+          ? await session.run((c) =>
+              c.query(
+                `UPDATE outbox o SET claimed_by = $1, claim_until = now() + make_interval(secs => $2)
+                 FROM (SELECT id FROM outbox WHERE status = 'pending' AND (claim_until IS NULL OR claim_until < now() OR claimed_by = $1)
+                       ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) f
+                 WHERE o.id = f.id RETURNING o.*`,
+                [cl.owner, cl.ttlS, limit + unreadable.size],
+              ),
+            )
+          : await session.run((c) => c.query(`SELECT * FROM outbox WHERE status = 'pending' ORDER BY id LIMIT $1`, [limit + unreadable.size]))
+      ).rows as OutboxDbRow[];
+      rows.sort((a, b) => a.id - b.id);
       const out: OutboxRow[] = [];
       for (const r of rows) {
         if (unreadable.has(r.id)) continue;
@@ -184,10 +220,20 @@ export async function openPostgresStore(url: string, o: PostgresStoreOptions = {
       return out;
     },
     markAttempt: async (list, messageId, at) => {
-      await session.run((c) => c.query(`UPDATE outbox SET attempt_at = $1, attempt_message_id = $2 WHERE id = ANY($3::bigint[]) AND status = 'pending'`, [at, messageId, ids(list)]));
+      const cl = ha.claims;
+      if (!cl) {
+        await session.run((c) => c.query(`UPDATE outbox SET attempt_at = $1, attempt_message_id = $2 WHERE id = ANY($3::bigint[]) AND status = 'pending'`, [at, messageId, ids(list)]));
+        return;
+      }
+      // Only while this instance still holds the claim: one that was paused past it sends nothing.
+      await session.tx(async (c) => {
+        const r = await c.query(`UPDATE outbox SET attempt_at = $1, attempt_message_id = $2 WHERE id = ANY($3::bigint[]) AND status = 'pending' AND claimed_by = $4 AND claim_until > now()`, [at, messageId, ids(list), cl.owner]);
+        // Rolled back (the throw): nothing of a partly lost claim is marked.
+        if (r.rowCount !== list.length) throw new ClaimLost(`outbox rows ${list.join(', ')} are no longer claimed by ${cl.owner}: left to the instance that holds them`);
+      });
     },
-    markSent: async (list, at) => {
-      await session.run((c) => c.query(`UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = ANY($2::bigint[]) AND status = 'pending'`, [at, ids(list)]));
+    markSent: async (list, at, providerId?: string) => {
+      await session.run((c) => c.query(`UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL, provider_id = coalesce($3, provider_id) WHERE id = ANY($2::bigint[]) AND status = 'pending'`, [at, ids(list), providerId?.slice(0, 500) ?? null]));
     },
     markFailed: async (list, error, next) => {
       await session.run((c) =>

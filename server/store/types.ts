@@ -62,7 +62,8 @@ export interface Store {
   pendingOutbox(limit: number): OutboxRow[];
   /** Records that these rows are being sent now with this Message-ID (before the send). */
   markAttempt(ids: readonly number[], messageId: string, now: number): void;
-  markSent(ids: readonly number[], now: number): void;
+  /** providerId: the channel's answer (SMTP queue id), kept where the store has room for it (PostgreSQL). */
+  markSent(ids: readonly number[], now: number, providerId?: string): void;
   markFailed(ids: readonly number[], error: string, nextAttemptAt: number): void;
   outboxCounts(): { pending: number; sent: number; quarantined: number };
   recentOutbox(limit: number): OutboxRow[];

@@ -125,10 +125,10 @@ describe('postgres specifics', () => {
     await again.close();
     const s3 = await openPostgresStore(`postgres://postgres@127.0.0.1:${pg.port}/${db}`, { passwordFile: pwFile });
     const v = await s3.session.run((c) => c.query('SELECT version FROM schema_migrations ORDER BY version'));
-    expect(v.rows.map((r) => r.version)).toEqual([1, 2]);
+    expect(v.rows.map((r) => r.version)).toEqual([1, 2, 3]);
     await s3.session.run((c) => c.query(`INSERT INTO schema_migrations (version, name) VALUES (99, 'future')`));
     await s3.close();
-    await expect(openPostgresStore(`postgres://postgres@127.0.0.1:${pg.port}/${db}`, { passwordFile: pwFile })).rejects.toThrow('migrated by a newer hawatch (schema 99, this one knows 2)');
+    await expect(openPostgresStore(`postgres://postgres@127.0.0.1:${pg.port}/${db}`, { passwordFile: pwFile })).rejects.toThrow('migrated by a newer hawatch (schema 99, this one knows 3)');
   });
 
   it('multi-host URL: an unreachable first host and a read-only one are skipped for the read-write server', async () => {
