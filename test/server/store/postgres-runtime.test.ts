@@ -79,7 +79,10 @@ services:
     expect(await fromPg(`SELECT status FROM outbox`)).toEqual([{ status: 'sent' }]);
     expect((await fromPg(`SELECT json FROM status WHERE key = 'db1/drbd'`)).map((r) => JSON.parse(r.json as string).state)).toEqual([2]);
 
-    // PostgreSQL goes away: results keep coming, state stays live.
+    // PostgreSQL goes away: results keep coming, state stays live. The test servers run
+    // with synchronous_commit off (speed): flush first, or the immediate stop may lose the
+    // 'sent' mark just read, and the PROBLEM is then rightly sent again as a possible duplicate.
+    await pg.sql('CHECKPOINT');
     pg.stop('immediate');
     fx.set('db1 check_load', 2, 'LOAD CRITICAL - 40');
     await rt.scheduler.recheck('db1/load');
