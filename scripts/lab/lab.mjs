@@ -439,7 +439,7 @@ async function mariadbPair() {
  */
 function glusterd(node) {
   const g = join(dirOf(node), 'gluster');
-  for (const d of ['lib', 'log', 'run', 'brick', 'arbiter']) mkdirSync(join(g, d), { recursive: true, mode: 0o755 });
+  for (const d of ['lib', 'log', 'run', 'brick', 'arbiter', 'mnt']) mkdirSync(join(g, d), { recursive: true, mode: 0o755 });
   // The packaged hooks and groups, without glusterd.info: each peer makes its own UUID.
   sh('cp', ['-a', '/var/lib/glusterd/.', join(g, 'lib')]);
   rmSync(join(g, 'lib', 'glusterd.info'), { force: true });
@@ -508,7 +508,16 @@ async function glusterPool() {
   gluster('nfs1', ['volume', 'create', VOLUME, 'replica', '3', 'arbiter', '1', b('nfs1', 'brick'), b('nfs2', 'brick'), b('nfs1', 'arbiter'), 'force'], { timeoutMs: 60_000 });
   gluster('nfs1', ['volume', 'start', VOLUME], { timeoutMs: 60_000 });
   await waitFor(`volume ${VOLUME} healthy`, volumeHealthy, 60_000, 1000);
+  // A client: the volume mounted (FUSE) on nfs1, in its mount namespace only. The fault writes
+  // through it while nfs2 is cut off, so the heal has real work (and `down` a mount to end:
+  // the namespace goes with its last process, the FUSE client killed by its network namespace).
+  nsHolder('nfs1', ['mount', '-t', 'glusterfs', `${NODES.nfs1.ip}:/${VOLUME}`, mnt('nfs1')]);
+  nsHolder('nfs1', ['sh', '-c', `echo lab > ${mnt('nfs1')}/first`]);
 }
+
+const mnt = (node) => join(dirOf(node), 'gluster', 'mnt');
+/** A program inside a storage node's namespaces (network, mount, UTS). */
+const nsHolder = (node, args, opts = {}) => sh('nsenter', ['-t', String(holderPid(node)), '-n', '-m', '-u', ...args], { timeoutMs: 30_000, ...opts });
 
 /** The agent configuration: the seed's role file (examples/hosting-cluster/agent/ROLE.cfg), adapted. */
 function agentConfig(node) {
@@ -896,12 +905,17 @@ export const FAULTS = {
       // The idle connections between the glusterds carry no keepalive (management ping-timeout
       // is 0): cut them now, as the next packet on a broken link would, and both notice at once.
       nsx('nfs2', 'ss', ['-K', 'dst', peer], { ok: true });
+      // Writes go on on nfs1's side (it keeps the quorum with the arbiter): what nfs2 misses
+      // is healed when it is back.
+      nsHolder('nfs1', ['sh', '-c', `mkdir -p ${mnt('nfs1')}/during && for i in 1 2 3 4 5; do echo $i > ${mnt('nfs1')}/during/f$i; done`], { ok: true });
     },
     heal: async () => {
       const peer = NODES.nfs1.ip;
       nsx('nfs2', 'iptables', ['-D', 'INPUT', '-s', peer, '-p', 'tcp', '-j', 'REJECT', '--reject-with', 'tcp-reset']);
       nsx('nfs2', 'iptables', ['-D', 'OUTPUT', '-d', peer, '-p', 'tcp', '--tcp-flags', 'RST', 'RST', '-j', 'ACCEPT']);
       nsx('nfs2', 'iptables', ['-D', 'OUTPUT', '-d', peer, '-p', 'tcp', '-j', 'REJECT', '--reject-with', 'icmp-port-unreachable']);
+      const pending = [...gluster('nfs1', ['volume', 'heal', VOLUME, 'info', 'summary'], { ok: true }).matchAll(/Total Number of entries: (\d+)/g)].map((m) => m[1]);
+      log(`storage-peer-disconnected healed: heal entries per brick before the heal ${pending.join(', ')}`);
       // glusterd reconnects every 3 s; the volume is healthy again when both see each other,
       // every brick is online and heal info has nothing left.
       await waitFor(`volume ${VOLUME} healthy again`, volumeHealthy, 90_000, 1000);
