@@ -6,7 +6,8 @@
 // Everything the lab makes is named with its prefix (namespaces PREFIX-lb1 ..., default hwl)
 // and kept in its state dir (default /tmp/hawatch-lab-PREFIX): pid files, configs, data, logs,
 // the receivers' files. `down` finds all of it from there and from the namespace names, so it
-// cleans up after a lab process that crashed. Other scripts import up(), fault(), heal(),
+// cleans up after a lab process that crashed (also the storage nodes' glusterd, bricks and FUSE
+// client, which live in mount namespaces of their own inside the network namespaces). Other scripts import up(), fault(), heal(),
 // down(), run(), paths() and the constants below (see scripts/lab/README.md).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
