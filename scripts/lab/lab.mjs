@@ -6,7 +6,8 @@
 // Everything the lab makes is named with its prefix (namespaces PREFIX-lb1 ..., default hwl)
 // and kept in its state dir (default /tmp/hawatch-lab-PREFIX): pid files, configs, data, logs,
 // the receivers' files. `down` finds all of it from there and from the namespace names, so it
-// cleans up after a lab process that crashed. Other scripts import up(), fault(), heal(),
+// cleans up after a lab process that crashed (also the storage nodes' glusterd, bricks and FUSE
+// client, which live in mount namespaces of their own inside the network namespaces). Other scripts import up(), fault(), heal(),
 // down(), run(), paths() and the constants below (see scripts/lab/README.md).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
@@ -30,7 +31,10 @@ const SMTP_PORT = 2525;
 const SMS_PORT = 8025;
 const API_TOKEN = 'lab-api-token-0123456789abcdef';
 
-/** The nodes: role, address, contact group, tier. Storage (nfs1, nfs2) is not in this version. */
+/**
+ * The nodes: role, address, contact group, tier. The storage pair (nfs1, nfs2) is a GlusterFS
+ * pool instead of the seed's DRBD (no DRBD kernel module here): `gpeer` is its peer.
+ */
 export const NODES = {
   lb1: { role: 'lb', ip: '192.0.2.11', peer: '192.0.2.12', prio: 150, group: 'lb-admins' },
   lb2: { role: 'lb', ip: '192.0.2.12', peer: '192.0.2.11', prio: 100, group: 'lb-admins' },
@@ -38,12 +42,18 @@ export const NODES = {
   web2: { role: 'web', ip: '192.0.2.22', group: 'web-admins' },
   db1: { role: 'db', ip: '192.0.2.31', peer: '192.0.2.32', prio: 150, group: 'db-admins', serverId: 1 },
   db2: { role: 'db', ip: '192.0.2.32', peer: '192.0.2.31', prio: 100, group: 'db-admins', serverId: 2 },
+  nfs1: { role: 'nfs', ip: '192.0.2.41', gpeer: '192.0.2.42', group: 'storage-admins' },
+  nfs2: { role: 'nfs', ip: '192.0.2.42', gpeer: '192.0.2.41', group: 'storage-admins' },
 };
 /** Agent addresses by node name (NRPE on 5666, TLS with the lab CA). */
 export const AGENTS = Object.fromEntries(Object.entries(NODES).map(([n, v]) => [n, v.ip]));
 const VIPS = { lb: '192.0.2.10', db: '192.0.2.30' };
 /** Each tier's switch: an address on the lab bridge the admin node pings (the tier's parent host). */
-const TIER_SW = { lb: '192.0.2.19', web: '192.0.2.29', db: '192.0.2.39' };
+const TIER_SW = { lb: '192.0.2.19', web: '192.0.2.29', db: '192.0.2.39', nfs: '192.0.2.49' };
+/** The gluster volume: replica 3 arbiter 1, data bricks on nfs1 and nfs2, the arbiter on nfs1. */
+const VOLUME = 'www';
+/** glusterd (24007) and its RDMA port (24008); bricks listen on random ports in base-port..max-port. */
+const GLUSTER_PORTS = { mgmt: '24007:24008', bricks: '49152:60999' };
 const GW_LAN = '192.0.2.1';
 const GW_ADMIN = '198.51.100.1';
 const SUDOERS = `/etc/sudoers.d/hawatch-lab-${PREFIX}`;
@@ -201,6 +211,36 @@ function makeNetwork() {
   nsRaw(GW_NS, 'iptables', ['-A', 'FORWARD', '-j', 'LABCUT']);
 }
 
+/**
+ * The storage tier's firewall: the seed's nfs.rules with GlusterFS in place of DRBD and
+ * Heartbeat: glusterd and the bricks from the peer, the same for the web servers (native
+ * gluster clients) beside the seed's NFS 2049, SSH 322 and the agent from the admin node.
+ */
+function storageFirewall(rules) {
+  const web = [NODES.web1.ip, NODES.web2.ip];
+  const nfs = [NODES.nfs1.ip, NODES.nfs2.ip];
+  const lines = [];
+  for (const a of [...nfs, ...web]) for (const p of Object.values(GLUSTER_PORTS)) lines.push(`-A INPUT -s ${a}/32 -p tcp -m tcp --dport ${p} -j ACCEPT`);
+  rules = rules.split('\n').filter((l) => !/--dport (7788|694)\b/.test(l)).join('\n')
+    .replace(/^(-A INPUT -s 198\.51\.100\.5\/32 -p tcp -m tcp --dport 322 )/m, `${lines.join('\n')}\n$1`);
+  const yaml = `# the lab's storage tier: GlusterFS between nfs1 and nfs2 and from the web servers, NFS from
+# the web servers and the admin node, SSH and the agent from the admin node.
+families: [ipv4]
+default_policy: { INPUT: DROP, FORWARD: DROP }
+hosts:
+  admin: ${ADMIN_IP}
+  web: [${web.join(', ')}]
+  nfs: [${nfs.join(', ')}]
+allow:
+  - { name: nfs, port: 2049, from: [web, admin] }
+  - { name: glusterd, port: "24007-24008", from: [nfs, web] }
+  - { name: gluster bricks, port: "49152-60999", from: [nfs, web] }
+  - { name: ssh, port: 322, from: admin }
+  - { name: agent, port: 5666, from: admin }
+`;
+  return { rules, yaml };
+}
+
 /** The seed's firewall of a role (examples/hosting-cluster/iptables/ROLE.rules), plus VRRP from the peer. */
 function firewall(node) {
   const v = NODES[node];
@@ -210,9 +250,12 @@ function firewall(node) {
     .join('\n');
   // keepalived instead of Heartbeat in the lab: VRRP (protocol 112) from the peer only.
   if (v.peer) rules = rules.replace(/^COMMIT$/m, `-A INPUT -s ${v.peer}/32 -p vrrp -j ACCEPT\nCOMMIT`);
+  const storage = v.role === 'nfs' ? storageFirewall(rules) : null;
+  if (storage) rules = storage.rules;
   write(join(dirOf(node), 'iptables.rules'), rules);
   nsx(node, 'iptables-restore', [join(dirOf(node), 'iptables.rules')]);
-  copyFileSync(join(EXAMPLE, 'iptables', `${v.role}.yaml`), join(dirOf(node), 'iptables.yaml'));
+  if (storage) write(join(dirOf(node), 'iptables.yaml'), storage.yaml);
+  else copyFileSync(join(EXAMPLE, 'iptables', `${v.role}.yaml`), join(dirOf(node), 'iptables.yaml'));
   chmodSync(join(dirOf(node), 'iptables.yaml'), 0o644);
 }
 
@@ -333,7 +376,9 @@ function mariadbInit(node) {
   const my = userIds('mysql');
   chownSync(d, my.uid, my.gid);
   return new Promise((resolveP, reject) => {
-    const p = spawn('mariadb-install-db', ['--no-defaults', `--datadir=${join(d, 'data')}`, '--user=mysql', '--auth-root-authentication-method=normal', '--skip-test-db', ...MYSQL_FAST], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own tmpdir: the bootstrap's temporary tables in the shared /tmp failed now and then
+    // (Could not remove temporary table, Unknown table mysql.tmp_user_sys) with other jobs running.
+    const p = spawn('mariadb-install-db', ['--no-defaults', `--datadir=${join(d, 'data')}`, '--user=mysql', '--auth-root-authentication-method=normal', '--skip-test-db', `--tmpdir=${d}`, ...MYSQL_FAST], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     p.stdout.on('data', (c) => (out += c));
     p.stderr.on('data', (c) => (out += c));
@@ -381,6 +426,100 @@ async function mariadbPair() {
   sql('db2', 'SET GLOBAL read_only = 1');
 }
 
+// ---------------------------------------------------------------------------------------------
+// storage: a GlusterFS pool of two peers (as test/plugins/gluster/gluster-env.ts does it)
+
+/**
+ * glusterd keeps its state in fixed places (/var/lib/glusterd, /var/log/glusterfs, /run):
+ * each peer gets its own mount and UTS namespace inside its network namespace, with its own
+ * directories bind-mounted there. The holder (sh, then sleep) keeps that mount namespace
+ * while glusterd restarts; its pid is in NODE/gluster/holder.pid, and the node's agent runs
+ * inside the same namespaces (nsenter), so the gluster CLI of its check reaches this glusterd.
+ * glusterd daemonizes out of the holder's process group: `down` finds it, the bricks and the
+ * self-heal daemon by the network namespace (ip netns pids sees every mount namespace).
+ */
+function glusterd(node) {
+  const g = join(dirOf(node), 'gluster');
+  for (const d of ['lib', 'log', 'run', 'brick', 'arbiter', 'mnt']) mkdirSync(join(g, d), { recursive: true, mode: 0o755 });
+  // The packaged hooks and groups, without glusterd.info: each peer makes its own UUID.
+  sh('cp', ['-a', '/var/lib/glusterd/.', join(g, 'lib')]);
+  rmSync(join(g, 'lib', 'glusterd.info'), { force: true });
+  // Its own name resolves (sudo looks it up on every run, and waits for DNS that is not there).
+  write(join(g, 'hosts'), `${readFileSync('/etc/hosts', 'utf8')}\n127.0.1.1 ${node}\n${Object.entries(NODES).map(([n, v]) => `${v.ip} ${n}`).join('\n')}\n`);
+  const binds = [];
+  // Every gluster CLI run first asks gsyncd --version (to offer the geo-replication commands):
+  // a Python start, 0.8 s of CPU measured, 5 per check, 2 checks every 3 s on a shared 2-core
+  // machine. Inside the storage nodes only, that one question is answered from the real
+  // answer taken at up(); anything else goes to the real gsyncd.py. Geo-replication is unused.
+  if (GSYNCD.version) {
+    write(join(g, 'gsyncd'), `#!/bin/sh\n# hawatch lab: the answer of the real gsyncd --version, without starting Python\nif [ "$#" = 1 ] && [ "$1" = --version ]; then echo '${GSYNCD.version}'; exit 0; fi\nexec /usr/bin/python3 ${GSYNCD.py} "$@"\n`, 0o755);
+    binds.push(`mount --bind ${g}/gsyncd ${GSYNCD.bin}`);
+  }
+  write(join(g, 'start.sh'), [
+    'set -e',
+    `hostname ${node}`,
+    `mount --bind ${g}/hosts /etc/hosts`,
+    ...binds,
+    `mount --bind ${g}/lib /var/lib/glusterd`,
+    `mount --bind ${g}/log /var/log/glusterfs`,
+    `mount --bind ${g}/run /run`,
+    `echo $$ > ${g}/holder.pid`,
+    '/usr/sbin/glusterd -p /run/glusterd.pid',
+    'exec sleep infinity',
+  ].join('\n') + '\n');
+  daemon(`gluster-${node}`, node, 'unshare', ['-m', '-u', '--propagation', 'private', '--fork', 'sh', join(g, 'start.sh')]);
+}
+
+/** Where the gluster CLI finds gsyncd, and its answer to --version (read once, at up()). */
+const GSYNCD = { bin: '/usr/lib/x86_64-linux-gnu/glusterfs/gsyncd', py: '/usr/lib/x86_64-linux-gnu/glusterfs/python/syncdaemon/gsyncd.py', version: '' };
+function readGsyncdVersion() {
+  if (!existsSync(GSYNCD.bin) || !existsSync(GSYNCD.py)) return;
+  const v = sh(GSYNCD.bin, ['--version'], { ok: true }).trim();
+  if (/^[\w.\- ]+$/.test(v)) GSYNCD.version = v;
+}
+
+function holderPid(node) {
+  return Number(readFileSync(join(dirOf(node), 'gluster', 'holder.pid'), 'utf8').trim());
+}
+
+/** `gluster --mode=script ARGS` on a storage node, inside its namespaces. */
+const gluster = (node, args, opts = {}) => sh('nsenter', ['-t', String(holderPid(node)), '-n', '-m', '-u', 'gluster', '--mode=script', ...args], { timeoutMs: 30_000, ...opts });
+
+/** Both peers see each other connected, every brick is online and no entry waits for a heal. */
+function volumeHealthy() {
+  for (const n of ['nfs1', 'nfs2']) {
+    if (!/Peer in Cluster \(Connected\)/.test(gluster(n, ['peer', 'status'], { ok: true }))) return false;
+  }
+  const st = gluster('nfs1', ['volume', 'status', VOLUME, '--xml'], { ok: true });
+  const online = [...st.matchAll(/<node>[\s\S]*?<path>(\/[^<]*)<\/path>[\s\S]*?<status>(\d)<\/status>[\s\S]*?<\/node>/g)].filter((m) => m[2] === '1').length;
+  if (online < 3) return false;
+  const heal = gluster('nfs1', ['volume', 'heal', VOLUME, 'info', 'summary'], { ok: true });
+  const totals = [...heal.matchAll(/Total Number of entries: (\d+)/g)].map((m) => Number(m[1]));
+  return totals.length === 3 && totals.every((x) => x === 0);
+}
+
+async function glusterPool() {
+  await waitFor('glusterd on nfs1 and nfs2', () => ['nfs1', 'nfs2'].every((n) => existsSync(join(dirOf(n), 'gluster', 'run', 'glusterd.socket')) && gluster(n, ['peer', 'status'], { ok: true }).includes('Number of Peers')), 60_000, 300);
+  gluster('nfs1', ['peer', 'probe', NODES.nfs2.ip]);
+  await waitFor('the peers connected', () => /Peer in Cluster \(Connected\)/.test(gluster('nfs1', ['peer', 'status'], { ok: true })) && /Peer in Cluster \(Connected\)/.test(gluster('nfs2', ['peer', 'status'], { ok: true })), 60_000, 500);
+  // replica 2 alone splits the brain of / in the first partition (measured: both sides
+  // marked it while cut off); the arbiter on nfs1 keeps the quorum on one side only.
+  // `force`: the bricks are plain directories on the root file system.
+  const b = (n, d) => `${NODES[n].ip}:${join(dirOf(n), 'gluster', d)}`;
+  gluster('nfs1', ['volume', 'create', VOLUME, 'replica', '3', 'arbiter', '1', b('nfs1', 'brick'), b('nfs2', 'brick'), b('nfs1', 'arbiter'), 'force'], { timeoutMs: 60_000 });
+  gluster('nfs1', ['volume', 'start', VOLUME], { timeoutMs: 60_000 });
+  await waitFor(`volume ${VOLUME} healthy`, volumeHealthy, 60_000, 1000);
+  // A client: the volume mounted (FUSE) on nfs1, in its mount namespace only. The fault writes
+  // through it while nfs2 is cut off, so the heal has real work (and `down` a mount to end:
+  // the namespace goes with its last process, the FUSE client killed by its network namespace).
+  nsHolder('nfs1', ['mount', '-t', 'glusterfs', `${NODES.nfs1.ip}:/${VOLUME}`, mnt('nfs1')]);
+  nsHolder('nfs1', ['sh', '-c', `echo lab > ${mnt('nfs1')}/first`]);
+}
+
+const mnt = (node) => join(dirOf(node), 'gluster', 'mnt');
+/** A program inside a storage node's namespaces (network, mount, UTS). */
+const nsHolder = (node, args, opts = {}) => sh('nsenter', ['-t', String(holderPid(node)), '-n', '-m', '-u', ...args], { timeoutMs: 30_000, ...opts });
+
 /** The agent configuration: the seed's role file (examples/hosting-cluster/agent/ROLE.cfg), adapted. */
 function agentConfig(node) {
   const v = NODES[node];
@@ -417,6 +556,17 @@ function agentConfig(node) {
   if (v.role === 'db') {
     add('check_mysql', `${node_} ${P('check_ha_mysql')} -H ${node}=127.0.0.1:3306 --defaults-file ${d}/mysql.cnf -w 30 -c 120 -t 5`, 'mysql', 'poll:2');
   }
+  if (v.role === 'nfs') {
+    // Its own trend file: the default under /tmp would be shared by both peers' agents.
+    const st = join(d, 'gluster-state');
+    mkdirSync(st, { recursive: true });
+    const nagios = userIds('nagios');
+    chownSync(st, nagios.uid, nagios.gid);
+    chmodSync(st, 0o700);
+    // Polled: glusterd announces nothing. Both peers check the volume: each sees the other
+    // go; their volume commands may meet on the cluster lock, which the check waits out.
+    add('check_gluster', `${node_} ${P('check_ha_gluster')} --sudo --volume ${VOLUME} --state-dir ${st} -t 12`, 'gluster', 'poll:3');
+  }
   write(join(d, 'push.token'), `lab-push-${node}-0123456789abcdef\n`, 0o640);
   chownSync(join(d, 'push.token'), 0, userIds('nagios').gid);
   write(join(d, 'agent.cfg'), [
@@ -437,14 +587,14 @@ function inventory() {
   const pki = join(STATE_DIR, 'pki');
   const hostLines = [];
   for (const [tier, a] of Object.entries(TIER_SW)) {
-    hostLines.push(`  ${tier}-sw: { address: ${a}, check: "${MP}/check_ping -H $HOSTADDRESS$ -w 200,50% -c 500,80% -p 1 -t 2", check_interval: 3s, retry_interval: 1s, max_check_attempts: 2, contact_groups: [${tier}-admins] }`);
+    hostLines.push(`  ${tier}-sw: { address: ${a}, check: "${MP}/check_ping -H $HOSTADDRESS$ -w 200,50% -c 500,80% -p 1 -t 2", check_interval: 3s, retry_interval: 1s, max_check_attempts: 2, contact_groups: [${Object.values(NODES).find((v) => v.role === tier).group}] }`);
   }
   for (const [node, v] of Object.entries(NODES)) {
     hostLines.push(`  ${node}: { address: ${v.ip}, check_interval: 3s, retry_interval: 1s, max_check_attempts: 2, timeout: 3s, nrpe: { port: 5666, tls: { ca_file: ${pki}/ca.crt, cert_file: ${pki}/admin.crt, key_file: ${pki}/admin.key } }, parents: [${v.role}-sw], contact_groups: [${v.group}], push_token_file: ${dirOf(node)}/push.token }`);
   }
   const confirm = 'confirm: { results: 2, within: 5s }';
   return `# hawatch lab inventory: examples/hosting-cluster/inventory.yaml with the lab's addresses and checks
-# (keepalived instead of Pacemaker, HAProxy in front of the webs, no storage pair yet), fast timing.
+# (keepalived instead of Pacemaker, HAProxy in front of the webs, GlusterFS instead of DRBD), fast timing.
 server:
   listen: ${ADMIN_IP}:${SERVER_PORT}
   database: ${STATE_DIR}/admin/hawatch.db
@@ -481,10 +631,12 @@ contacts:
   oncall: { email: oncall@lab.invalid, sms: "+49 151 0000001", sms_via: http, service_notification_options: [c, r], host_notification_options: [d, r] }
   webteam: { email: web@lab.invalid }
   dbteam: { email: dba@lab.invalid }
+  storage: { email: storage@lab.invalid }
 contact_groups:
   lb-admins: [oncall, webteam]
   web-admins: [webteam]
   db-admins: [oncall, dbteam]
+  storage-admins: [oncall, storage]
 
 hosts:
 ${hostLines.join('\n')}
@@ -497,12 +649,19 @@ services:
   - { name: haproxy, hosts: [lb1, lb2], command: check_haproxy, notification_options: [c, r], ${confirm} }
   - { name: nginx, hosts: [web1, web2], command: check_http, ${confirm} }
   - { name: mysql, hosts: [db1, db2], command: check_mysql, ${confirm} }
+  # Five gluster commands per check, each taking the cluster lock the other peer's check may hold.
+  - { name: gluster, hosts: [nfs1, nfs2], command: check_gluster, timeout: 15s, ${confirm} }
 
 cluster_rules:
   - { name: one www owner, kind: exactly_one, role: vip_owned, service: vip, hosts: [lb1, lb2], hold_down: { results: 2, time: 3s }, retry_interval: 1s }
   - { name: one db owner, kind: exactly_one, role: vip_owned, service: vip, hosts: [db1, db2], hold_down: { results: 2, time: 3s }, retry_interval: 1s }
   # Each node reports its own server's dbN_writable: exactly one writable (active-passive).
   - { name: one writable mysql, kind: exactly_one, role: "*_writable", service: mysql, hosts: [db1, db2], hold_down: { results: 2, time: 3s }, retry_interval: 1s }
+  # The seed's nfs pair agrees (nodes online as each Pacemaker sees them), for the gluster pool:
+  # both peers count the same connected peers (one that still sees the other while the other
+  # does not is a half-cut link). Not on UNKNOWN: no value known is both members failing, and
+  # each of them pages for itself.
+  - { name: nfs pair agrees, kind: all_agree, value: { perfdata: peers_connected }, service: gluster, hosts: [nfs1, nfs2], hold_down: { results: 2, time: 3s }, retry_interval: 1s, notification_options: [c, r] }
 
 `;
 }
@@ -525,7 +684,7 @@ export async function up() {
   if (existsSync(STATE_DIR) || labNamespaces().length) throw new Error(`lab: ${STATE_DIR} or namespaces ${PREFIX}-* exist already: run npm run lab -- down first`);
   if (!existsSync(join(BIN, 'hawatch-server.cjs'))) throw new Error('lab: dist/bin/hawatch-server.cjs is missing: run npm run build first');
   if (process.getuid?.() !== 0) throw new Error('lab: must run as root (namespaces, iptables, daemons)');
-  for (const p of ['ip', 'iptables', 'keepalived', 'haproxy', 'nginx', '/usr/sbin/mariadbd', 'mariadb-install-db', 'curl', 'openssl', 'sudo', `${MP}/check_http`, `${MP}/check_ping`]) {
+  for (const p of ['ip', 'iptables', 'unshare', 'nsenter', 'ss', '/usr/sbin/glusterd', 'gluster', 'keepalived', 'haproxy', 'nginx', '/usr/sbin/mariadbd', 'mariadb-install-db', 'curl', 'openssl', 'sudo', `${MP}/check_http`, `${MP}/check_ping`]) {
     if (spawnSync('sh', ['-c', `command -v ${p}`]).status !== 0) throw new Error(`lab: ${p} is missing: install it (see .ci/packages/lab.txt)`);
   }
   const t0 = Date.now();
@@ -538,13 +697,17 @@ export async function up() {
   chmodSync(join(STATE_DIR, 'logs'), 0o755);
   writeFileSync(join(STATE_DIR, 'lab.json'), JSON.stringify({ prefix: PREFIX, startedAt: Date.now(), pid: process.pid }) + '\n');
   // The checks run as nagios; check_ha_iptables reads the ruleset through sudo (the seed's rule).
-  write(SUDOERS, `# hawatch lab ${PREFIX}: removed by npm run lab -- down\nDefaults:nagios !requiretty, !lecture\nnagios ALL=(root) NOPASSWD: /usr/sbin/iptables-save "", /usr/sbin/ip6tables-save "", /usr/sbin/nft -j list ruleset\n`, 0o440);
+  // check_ha_gluster --sudo: the gluster commands of its README, pinned to the lab's volume.
+  const gl = ['peer status --xml', 'volume info --xml', `volume status ${VOLUME} --xml`, `volume heal ${VOLUME} info summary --xml`, `volume heal ${VOLUME} statistics heal-count`].map((c) => `nagios ALL=(root) NOPASSWD: /usr/sbin/gluster --mode=script ${c}\n`).join('');
+  write(SUDOERS, `# hawatch lab ${PREFIX}: removed by npm run lab -- down\nDefaults:nagios !requiretty, !lecture\nnagios ALL=(root) NOPASSWD: /usr/sbin/iptables-save "", /usr/sbin/ip6tables-save "", /usr/sbin/nft -j list ruleset\n${gl}`, 0o440);
   const vs = spawnSync('visudo', ['-c', '-f', SUDOERS], { encoding: 'utf8' });
   if (vs.status !== 0) throw new Error(`lab: the sudoers rule does not pass visudo -c: ${vs.stderr}`);
   makeNetwork();
   makePki();
   for (const node of Object.keys(NODES)) firewall(node);
   log('network and firewalls up');
+  readGsyncdVersion();
+  for (const n of ['nfs1', 'nfs2']) glusterd(n);
   await Promise.all(['db1', 'db2'].map(mariadbInit));
   for (const n of ['db1', 'db2']) mariadb(n);
   for (const n of ['web1', 'web2']) nginx(n);
@@ -552,6 +715,8 @@ export async function up() {
   for (const n of ['db1', 'db2']) keepalived(n);
   await mariadbPair();
   log('MariaDB master-master replicating both ways');
+  await glusterPool();
+  log(`GlusterFS volume ${VOLUME} on nfs1 and nfs2 (replica 3 arbiter 1) healthy`);
   // Receivers and server on the admin node.
   writeFileSync(join(STATE_DIR, 'mail.jsonl'), '');
   writeFileSync(join(STATE_DIR, 'sms.jsonl'), '');
@@ -563,7 +728,12 @@ export async function up() {
   await waitFor('the VIP holders (lb1, db1 MASTER)', () => ['lb1', 'db1'].every((n) => /MASTER/.test(tail(join(dirOf(n), 'vrrp.state')))), 30_000);
   // Agents first: a server that starts before them would see every node DOWN. Their first
   // pushes wait in their queues until the server answers.
-  for (const node of Object.keys(NODES)) daemon(`agent-${node}`, node, process.execPath, [join(BIN, 'hawatch-agent.cjs'), '-c', join(dirOf(node), 'agent.cfg')]);
+  for (const node of Object.keys(NODES)) {
+    const agent = [process.execPath, join(BIN, 'hawatch-agent.cjs'), '-c', join(dirOf(node), 'agent.cfg')];
+    // A storage node's agent lives in its glusterd's mount namespace (the CLI's /run/glusterd.socket).
+    if (NODES[node].role === 'nfs') daemon(`agent-${node}`, node, 'nsenter', ['-t', String(holderPid(node)), '-m', '-u', ...agent]);
+    else daemon(`agent-${node}`, node, agent[0], agent.slice(1));
+  }
   await waitFor('every agent to listen on 5666', () => Object.keys(NODES).every((n) => /:5666\b/.test(nsx(n, 'ss', ['-Hltn', 'sport', '=', ':5666'], { ok: true }))), 30_000, 300);
   daemon('server', ADMIN_NS, process.execPath, [join(BIN, 'hawatch-server.cjs'), '--config', paths().inventory, '--log-level', 'warn'], { env: { HAWATCH_API_TOKEN: API_TOKEN } });
   await waitFor('hawatch-server to answer over https', () => curlApi('/healthz').then((r) => r.ok === true), 30_000, 500);
@@ -719,6 +889,38 @@ export const FAULTS = {
       }
     },
     heal: async () => { nsRaw(GW_NS, 'iptables', ['-F', 'LABCUT']); },
+  },
+  'storage-peer-disconnected': {
+    what: 'the gluster peers cut apart: nfs2 rejects and refuses all TCP with nfs1, their open connections cut',
+    // nfs1/gluster and nfs2/gluster CRITICAL (a pool of two without its majority, the peer
+    // Disconnected) and nfs2/firewall CRITICAL (the required gluster ports from the peer are
+    // closed), each to storage-admins (oncall, storage).
+    expect: { mail: 6, sms: 3, recoveryMail: 6, recoverySms: 3 },
+    inject: async () => {
+      const peer = NODES.nfs1.ip;
+      // REJECT, not DROP: with DROP every gluster command of the check waits for connects
+      // that never finish and the check times out (UNKNOWN) instead of seeing the peer gone.
+      nsx('nfs2', 'iptables', ['-I', 'INPUT', '1', '-s', peer, '-p', 'tcp', '-j', 'REJECT', '--reject-with', 'tcp-reset']);
+      nsx('nfs2', 'iptables', ['-I', 'OUTPUT', '1', '-d', peer, '-p', 'tcp', '--tcp-flags', 'RST', 'RST', '-j', 'ACCEPT']);
+      nsx('nfs2', 'iptables', ['-I', 'OUTPUT', '2', '-d', peer, '-p', 'tcp', '-j', 'REJECT', '--reject-with', 'icmp-port-unreachable']);
+      // The idle connections between the glusterds carry no keepalive (management ping-timeout
+      // is 0): cut them now, as the next packet on a broken link would, and both notice at once.
+      nsx('nfs2', 'ss', ['-K', 'dst', peer], { ok: true });
+      // Writes go on on nfs1's side (it keeps the quorum with the arbiter): what nfs2 misses
+      // is healed when it is back.
+      nsHolder('nfs1', ['sh', '-c', `mkdir -p ${mnt('nfs1')}/during && for i in 1 2 3 4 5; do echo $i > ${mnt('nfs1')}/during/f$i; done`], { ok: true });
+    },
+    heal: async () => {
+      const peer = NODES.nfs1.ip;
+      nsx('nfs2', 'iptables', ['-D', 'INPUT', '-s', peer, '-p', 'tcp', '-j', 'REJECT', '--reject-with', 'tcp-reset']);
+      nsx('nfs2', 'iptables', ['-D', 'OUTPUT', '-d', peer, '-p', 'tcp', '--tcp-flags', 'RST', 'RST', '-j', 'ACCEPT']);
+      nsx('nfs2', 'iptables', ['-D', 'OUTPUT', '-d', peer, '-p', 'tcp', '-j', 'REJECT', '--reject-with', 'icmp-port-unreachable']);
+      const pending = [...gluster('nfs1', ['volume', 'heal', VOLUME, 'info', 'summary'], { ok: true }).matchAll(/Total Number of entries: (\d+)/g)].map((m) => m[1]);
+      log(`storage-peer-disconnected healed: heal entries per brick before the heal ${pending.join(', ')}`);
+      // glusterd reconnects every 3 s; the volume is healthy again when both see each other,
+      // every brick is online and heal info has nothing left.
+      await waitFor(`volume ${VOLUME} healthy again`, volumeHealthy, 90_000, 1000);
+    },
   },
 };
 
