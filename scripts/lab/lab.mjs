@@ -809,6 +809,9 @@ export const FAULTS = {
   'vip-holder-keepalived': {
     what: 'keepalived of the www VIP holder (lb1) stopped: lb2 takes the VIP',
     expect: { mail: 0, sms: 0, recoveryMail: 0, recoverySms: 0 },
+    // No notification, but an informational notice: FAILOVER events in the rule's history
+    // (lb1 to lb2 at the fault, back at the heal).
+    notice: { key: 'cluster/one www owner', failovers: 2 },
     // No notification is expected: run() waits this long for mail that must not come.
     quietMs: 15_000,
     inject: async () => {
@@ -984,7 +987,13 @@ export async function runFault(name, opts = {}) {
   const recMails = readLines(p.mail).slice(m1);
   const recSms = readLines(p.sms).slice(s1);
   const got = { mail: mails.length, sms: sms.length, recoveryMail: recMails.length, recoverySms: recSms.length };
-  const ok = healthy && got.mail === want.mail && got.sms === want.sms && got.recoveryMail === want.recoveryMail && got.recoverySms === want.recoverySms;
+  let notices = null;
+  if (f.notice) {
+    const h = await curlApi(`/api/v1/history?key=${encodeURIComponent(f.notice.key)}&limit=100`).catch(() => ({ events: [] }));
+    notices = (h.events ?? []).filter((e) => e.type === 'FAILOVER' && e.at >= t0).length;
+    got.notices = notices;
+  }
+  const ok = healthy && (notices === null || notices === f.notice.failovers) && got.mail === want.mail && got.sms === want.sms && got.recoveryMail === want.recoveryMail && got.recoverySms === want.recoverySms;
   return { fault: name, expected: want, got, secondsToMail: firstMail, ok, subjects: [...mails, ...recMails].map((m) => `${m.to.join(',')}: ${m.subject}`) };
 }
 
