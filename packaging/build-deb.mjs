@@ -234,6 +234,8 @@ const built = [];
 {
   const stage = join(stages, 'hawatch-server');
   put(stage, 'usr/lib/hawatch/bin/hawatch-server.cjs', script(join(dist, 'bin', 'hawatch-server.cjs')), 0o755);
+  // The small program Nagios and Icinga run for the exported cluster rules (export's default).
+  put(stage, 'usr/lib/hawatch/bin/hawatch-query.cjs', script(join(dist, 'bin', 'hawatch-query.cjs')), 0o755);
   cpSync(join(dist, 'lib'), join(stage, 'usr/lib/hawatch/lib'), { recursive: true });
   // Licences are in the copyright file; the native module's mode as Debian wants it (no x on a library).
   for (const f of ['better-sqlite3/LICENSE', 'bindings/LICENSE.md', 'file-uri-to-path/LICENSE', 'uplot/LICENSE']) rmSync(join(stage, 'usr/lib/hawatch/lib/node_modules', f));
@@ -247,6 +249,7 @@ const built = [];
   }
   mkdirSync(join(stage, 'usr/bin'), { recursive: true });
   symlinkSync('../lib/hawatch/bin/hawatch-server.cjs', join(stage, 'usr/bin/hawatch-server'));
+  symlinkSync('../lib/hawatch/bin/hawatch-query.cjs', join(stage, 'usr/bin/hawatch-query'));
   put(stage, 'lib/systemd/system/hawatch-server.service', readFileSync(join(here, 'server', 'hawatch-server.service')));
   put(stage, 'etc/hawatch/inventory.yaml', readFileSync(join(here, 'server', 'inventory.yaml')));
   // The example inventories (one per seed topology, with per-role agent, sudoers and
@@ -292,6 +295,7 @@ const built = [];
   }, { postinst: join(here, 'server', 'postinst'), prerm: join(here, 'server', 'prerm'), postrm: join(here, 'server', 'postrm') }, ['etc/hawatch/inventory.yaml'], [
     '# hawatch-server --help is the reference; /usr/share/doc/hawatch-server/README.server.md the manual. No man page yet.',
     'no-manual-page [usr/bin/hawatch-server]',
+    'no-manual-page [usr/bin/hawatch-query]',
   ]));
 }
 

@@ -93,7 +93,7 @@ const nativeBeside = {
   },
 };
 
-for (const [bin, src] of [['hawatch-agent', 'agent/main.ts'], ['hawatch-server', 'server/main.ts']]) {
+for (const [bin, src] of [['hawatch-agent', 'agent/main.ts'], ['hawatch-server', 'server/main.ts'], ['hawatch-query', 'server/query-bin.ts']]) {
   if (!(await exists(join(root, src)))) continue;
   const outfile = join(outDir, `${bin}.cjs`);
   const result = await build({

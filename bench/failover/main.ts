@@ -164,10 +164,10 @@ async function main(): Promise<number> {
     if (wanted.includes('hawatch')) {
       observers.push({ name: 'hawatch', owns: (m) => !m.from.endsWith('@nagios.lab'), deadlineMs: 60_000, healthy: () => lab.waitHealthy(2000).then(() => true, () => false), runs });
     }
-    // The cluster rules reach Nagios through `hawatch-server query` over the lab's HTTPS: a
+    // The cluster rules reach Nagios through hawatch-query (export's default) over the lab's HTTPS: a
     // wrapper gives it the lab CA (Nagios runs commands with a clean environment).
     const query = join(p.stateDir, 'hawatch-query');
-    writeFileSync(query, `#!/bin/sh\nexec env NODE_EXTRA_CA_CERTS=${p.ca} ${process.execPath} ${join(ROOT, 'dist', 'bin', 'hawatch-server.cjs')} "$@"\n`);
+    writeFileSync(query, `#!/bin/sh\nexec env NODE_EXTRA_CA_CERTS=${p.ca} ${process.execPath} ${join(ROOT, 'dist', 'bin', 'hawatch-query.cjs')} "$@"\n`);
     chmodSync(query, 0o755);
     for (const [name, intervalS, n] of [['nagios10', 10, runs], ['nagios60', 60, Number(argv['nagios60-runs'])]] as const) {
       if (!wanted.includes(name) || n < 1) continue;

@@ -14,8 +14,10 @@ export interface ExportSettings {
   readonly rules: 'query' | 'passive';
   /** Base URL of the hawatch server's API, for `hawatch-server query`. */
   readonly serverUrl: string;
-  /** The hawatch-server program the monitoring host runs for `query`. */
+  /** The hawatch-server program on the monitoring host ($HAWATCH_SERVER$ in commands). */
   readonly serverCommand: string;
+  /** The program the monitoring host runs for the cluster rules: hawatch-query, or hawatch-server (both take `query --url --key`). */
+  readonly queryCommand: string;
   /** Where check_nrpe, check_by_ssh and check_dummy live on the monitoring host. */
   readonly pluginDir: string;
 }

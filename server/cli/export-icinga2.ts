@@ -116,7 +116,7 @@ export function exportIcinga2(inv: Inventory, s: ExportSettings): string {
     }),
     block('object CheckCommand "hawatch-rule"', [
       'import "plugin-check-command"',
-      `command = ${arr([s.serverCommand, 'query'])}`,
+      `command = ${arr([s.queryCommand, 'query'])}`,
       'arguments = {',
       '  "--url" = "$hawatch_url$"',
       '  "--key" = "$host.name$/$service.name$"',

@@ -84,7 +84,7 @@ export function exportNagios(inv: Inventory, s: ExportSettings): NagiosExport {
     // A local check: the whole command line (shell-quoted words) is the argument.
     { name: 'hawatch-local', line: '$ARG1$' },
     { name: 'hawatch-up', line: '$USER1$/check_dummy 0 virtual host of hawatch cluster rules' },
-    { name: 'hawatch-rule', line: `${shellQuote(s.serverCommand)} query --url $_HOSTHAWATCH_URL$ --key "$HOSTNAME$/$SERVICEDESC$"` },
+    { name: 'hawatch-rule', line: `${shellQuote(s.queryCommand)} query --url $_HOSTHAWATCH_URL$ --key "$HOSTNAME$/$SERVICEDESC$"` },
     { name: 'hawatch-rule-stale', line: '$USER1$/check_dummy 3 no passive result from hawatch-server' },
     { name: 'hawatch-passive-stale', line: '$USER1$/check_dummy 3 no passive result in time' },
     {

@@ -138,6 +138,8 @@ describe('Debian packages', () => {
     const server = unitCommand(serverUnit, 'ExecStart');
     expect((await asUser(server.user, [...server.argv, '-V'])).stdout).toBe(`hawatch-server ${VERSION}\n`);
     expect((await run('/usr/bin/hawatch-server', ['-V'])).stdout).toBe(`hawatch-server ${VERSION}\n`);
+    // What Nagios runs for the exported cluster rules (export's default --query-command).
+    expect(await run('/usr/bin/hawatch-query', ['query', '--url', 'http://127.0.0.1:1', '--key', 'cluster/rule'])).toMatchObject({ code: 3, stdout: expect.stringMatching(/^HAWATCH UNKNOWN - cannot reach hawatch-server at http:\/\/127\.0\.0\.1:1 /) });
     // Started as the unit starts it (another port: 8080 may be taken), it opens its store in the StateDirectory.
     const port = await freePort();
     const child = spawn('/usr/sbin/runuser', ['-u', server.user, '--', ...server.argv, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'], { cwd: '/var/lib/hawatch-server', env: ENV, stdio: ['ignore', 'ignore', 'pipe'] });

@@ -479,9 +479,20 @@ cluster_rules:
     expect(exported.code).toBe(0);
     const line = /command_name\s+hawatch-rule\n\s+command_line\s+(.*)\n/.exec(exported.out)?.[1];
     expect(line).toBe(`${wrapper} query --url $_HOSTHAWATCH_URL$ --key "$HOSTNAME$/$SERVICEDESC$"`);
+    // By default the rules run the small hawatch-query (a 4 KB program, not the server's bundle);
+    // --query-command names another.
+    const byDefault = await run(['export', 'nagios', '--config', inv, '--server-url', url]);
+    expect(/command_name\s+hawatch-rule\n\s+command_line\s+(.*)\n/.exec(byDefault.out)?.[1]).toBe('/usr/bin/hawatch-query query --url $_HOSTHAWATCH_URL$ --key "$HOSTNAME$/$SERVICEDESC$"');
+    const small = join(dir, 'hawatch-query');
+    writeFileSync(small, `#!/bin/sh\nexec ${process.execPath} ${SERVER_BIN.replace(/hawatch-server\.cjs$/, 'hawatch-query.cjs')} "$@"\n`);
+    chmodSync(small, 0o755);
+    const icinga = await run(['export', 'icinga2', '--config', inv, '--server-url', url, '--server-command', wrapper, '--query-command', small]);
+    expect(icinga.out).toContain(`command = [ "${small}", "query" ]`);
+    const smallLine = /command_name\s+hawatch-rule\n\s+command_line\s+(.*)\n/.exec((await run(['export', 'nagios', '--config', inv, '--server-url', url, '--server-command', wrapper, '--query-command', small])).out)?.[1];
+    expect(smallLine).toBe(`${small} query --url $_HOSTHAWATCH_URL$ --key "$HOSTNAME$/$SERVICEDESC$"`);
     expect(exported.out).toMatch(new RegExp(`_HAWATCH_URL\\s+${url}\\n`));
     // Nagios expands the macros, then runs a line with quotes through /bin/sh.
-    const nagiosRuns = (service: string) => runProgram('/bin/sh', ['-c', line!.replace('$_HOSTHAWATCH_URL$', url).replace('$HOSTNAME$', 'cluster').replace('$SERVICEDESC$', service)], { timeoutMs: 20_000 });
+    const nagiosRuns = (service: string, commandLine = line!) => runProgram('/bin/sh', ['-c', commandLine.replace('$_HOSTHAWATCH_URL$', url).replace('$HOSTNAME$', 'cluster').replace('$SERVICEDESC$', service)], { timeoutMs: 20_000 });
 
     const down = await nagiosRuns('all up');
     expect({ code: down.code, out: down.stdout }).toEqual({ code: 3, out: expect.stringMatching(/^HAWATCH UNKNOWN - cannot reach hawatch-server at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/) });
@@ -497,6 +508,11 @@ cluster_rules:
       const violated = await nagiosRuns('all up');
       expect(violated.code).toBe(2);
       expect(violated.stdout).toMatch(/^[^\n|]*1 of 2 /);
+      // hawatch-query answers word for word what hawatch-server query answers.
+      for (const service of ['all up', 'one up', 'no such rule']) {
+        const [big, little] = [await nagiosRuns(service), await nagiosRuns(service, smallLine!)];
+        expect({ code: little.code, out: little.stdout }).toEqual({ code: big.code, out: big.stdout });
+      }
       const missing = await nagiosRuns('no such rule');
       expect({ code: missing.code, out: missing.stdout }).toEqual({ code: 3, out: expect.stringMatching(/^HAWATCH UNKNOWN - hawatch-server at .* has no object cluster\/no such rule: export again after inventory changes\n$/) });
     } finally {
