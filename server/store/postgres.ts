@@ -17,6 +17,7 @@ import { pgPerfdataStore } from './pg-perfdata.ts';
 import type { StoreLog } from './sqlite.ts';
 import type { AnyStore, OutboxRow, StoreChange } from './types.ts';
 import { changeIdOf } from '../ha/once.ts';
+import { reason, toRow, type OutboxDbRow } from './outbox-row.ts';
 
 export interface PostgresStoreOptions {
   readonly passwordFile?: string | undefined;
@@ -42,43 +43,6 @@ export class ClaimLost extends Error {
 }
 
 export type PostgresStore = AnyStore & { readonly session: PgSession; readonly describe: string; readonly ha: PgHaHooks };
-
-interface OutboxDbRow {
-  id: number;
-  created_at: number;
-  contact: string;
-  channel: string;
-  notification: string;
-  status: string;
-  attempts: number;
-  next_attempt_at: number;
-  sent_at: number | null;
-  last_error: string | null;
-  attempt_at: number | null;
-  attempt_message_id: string | null;
-}
-
-function toRow(r: OutboxDbRow): OutboxRow {
-  return {
-    id: r.id,
-    createdAt: r.created_at,
-    contact: r.contact,
-    channel: r.channel as OutboxRow['channel'],
-    notification: JSON.parse(r.notification),
-    notBefore: r.next_attempt_at,
-    status: r.status as OutboxRow['status'],
-    attempts: r.attempts,
-    nextAttemptAt: r.next_attempt_at,
-    sentAt: r.sent_at,
-    lastError: r.last_error,
-    attempt: r.attempt_at !== null && r.attempt_message_id !== null ? { at: r.attempt_at, messageId: r.attempt_message_id } : null,
-  };
-}
-
-const reason = (e: unknown): string => {
-  const err = e as { code?: string; message?: string };
-  return `${err.code ? `${err.code} ` : ''}${String(err.message ?? e).split('\n')[0]}`;
-};
 
 /** Connects, applies the migrations, returns the store. Throws with what to do when it cannot. */
 export async function openPostgresStore(url: string, o: PostgresStoreOptions = {}): Promise<PostgresStore> {

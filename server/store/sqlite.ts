@@ -10,6 +10,7 @@ import type { Silence } from '../notify/silences.ts';
 import type { CheckStatus, Downtime, HistoryEvent } from '../state/types.ts';
 import type { HistoryQuery, OutboxRow, Store, StoreChange } from './types.ts';
 import { openPerfdataStore, type PerfdataStore } from './perfdata.ts';
+import { reason, toRow, type OutboxDbRow } from './outbox-row.ts';
 
 const SCHEMA_VERSION = 1;
 
@@ -31,20 +32,6 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS silence (id TEXT PRIMARY KEY, json TEXT NOT NULL);
 `;
 
-interface OutboxDbRow {
-  id: number;
-  created_at: number;
-  contact: string;
-  channel: string;
-  notification: string;
-  status: string;
-  attempts: number;
-  next_attempt_at: number;
-  sent_at: number | null;
-  last_error: string | null;
-  attempt_at: number | null;
-  attempt_message_id: string | null;
-}
 
 /** Thrown for a database file that must not be opened (the message says what to do). */
 export class StoreOpenError extends Error {
@@ -52,28 +39,6 @@ export class StoreOpenError extends Error {
 }
 
 export type StoreLog = (level: 'warn' | 'error', msg: string) => void;
-
-function toRow(r: OutboxDbRow): OutboxRow {
-  return {
-    id: r.id,
-    createdAt: r.created_at,
-    contact: r.contact,
-    channel: r.channel as OutboxRow['channel'],
-    notification: JSON.parse(r.notification),
-    notBefore: r.next_attempt_at,
-    status: r.status as OutboxRow['status'],
-    attempts: r.attempts,
-    nextAttemptAt: r.next_attempt_at,
-    sentAt: r.sent_at,
-    lastError: r.last_error,
-    attempt: r.attempt_at !== null && r.attempt_message_id !== null ? { at: r.attempt_at, messageId: r.attempt_message_id } : null,
-  };
-}
-
-const reason = (e: unknown): string => {
-  const err = e as { code?: string; message?: string };
-  return `${err.code ? `${err.code} ` : ''}${String(err.message ?? e).split('\n')[0]}`;
-};
 
 export function openSqliteStore(file: string, now: () => number = Date.now, log: StoreLog = (_l, m) => process.stderr.write(`hawatch-server: ${m}\n`)): Store {
   if (file !== ':memory:') {
