@@ -153,8 +153,14 @@ export async function openPostgresStore(url: string, o: PostgresStoreOptions = {
         cl
           ? await session.run((c) =>
               c.query(
+                // Per object and contact in order: a row waits while an earlier one of the same
+                // object, contact and channel is still pending under another instance's claim
+                // (that one sends it first, or its claim runs out and the rows come here together),
+                // so a RECOVERY never overtakes its PROBLEM across instances.
                 `UPDATE outbox o SET claimed_by = $1, claim_until = now() + make_interval(secs => $2)
-                 FROM (SELECT id FROM outbox WHERE status = 'pending' AND (claim_until IS NULL OR claim_until < now() OR claimed_by = $1)
+                 FROM (SELECT id FROM outbox p WHERE status = 'pending' AND (claim_until IS NULL OR claim_until < now() OR claimed_by = $1)
+                         AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.status = 'pending' AND e.id < p.id AND e.obj_key = p.obj_key
+                                           AND e.contact = p.contact AND e.channel = p.channel AND e.claimed_by <> $1 AND e.claim_until >= now())
                        ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) f
                  WHERE o.id = f.id RETURNING o.*`,
                 [cl.owner, cl.ttlS, limit + unreadable.size],

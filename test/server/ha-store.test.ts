@@ -133,6 +133,31 @@ describe('outbox on PostgreSQL with several instances', () => {
     // a, back from its pause, cannot mark (and so cannot send) what b holds.
     await expect(a.markAttempt([got[0]!.id], '<again@hawatch>', Date.now())).rejects.toThrow(/no longer claimed by a/);
   });
+
+  it('claims keep the order per object and contact: a RECOVERY waits while its PROBLEM is claimed by another instance', async () => {
+    const { url } = await freshDb();
+    const a = await store(url);
+    const b = await store(url);
+    a.ha.claims = { owner: 'a', ttlS: 30 };
+    b.ha.claims = { owner: 'b', ttlS: 30 };
+    const problem = { ...note('web1/svc', 5000), problemSince: 5000 };
+    const recovery: NotificationIntent = { ...problem, type: 'RECOVERY', state: 0, stateName: 'OK', output: 'fine', at: 6000, problemNumber: 1 };
+    await a.commit({ statuses: [], history: [], outbox: [{ contact: 'ops', channel: 'email', notification: problem, notBefore: 0 }] });
+    const first = await a.pendingOutbox(10);
+    expect(first.map((r) => r.notification.type)).toEqual(['PROBLEM']);
+    // The recovery is written (by whichever instance owns the object now) while a still holds the problem.
+    await b.commit({ statuses: [], history: [], outbox: [
+      { contact: 'ops', channel: 'email', notification: recovery, notBefore: 0 },
+      { contact: 'dba', channel: 'email', notification: recovery, notBefore: 0 },
+      { contact: 'ops', channel: 'email', notification: { ...note('web2/svc', 6000), problemSince: 6000 }, notBefore: 0 },
+    ] });
+    // b takes what is not held back: another contact's recovery, another object's problem; not ops' recovery.
+    const mine = await b.pendingOutbox(10);
+    expect(mine.map((r) => `${r.contact} ${r.notification.key} ${r.notification.type}`)).toEqual(['dba web1/svc RECOVERY', 'ops web2/svc PROBLEM']);
+    // Once a has sent the problem, the recovery is free for anyone.
+    await a.markSent([first[0]!.id], Date.now());
+    expect((await b.pendingOutbox(10)).map((r) => `${r.contact} ${r.notification.key} ${r.notification.type}`)).toEqual(['ops web1/svc RECOVERY', 'dba web1/svc RECOVERY', 'ops web2/svc PROBLEM']);
+  });
 });
 
 describe('runtime with server.ha on PostgreSQL', () => {
