@@ -17,6 +17,7 @@
  *   [--observers hawatch,nagios10,nagios60] [--quiet 60] [--json FILE] [--keep]
  */
 import { existsSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -41,6 +42,7 @@ interface LabModule {
   readonly FAULTS: Record<string, Fault>;
   up(): Promise<{ mail: string; inventory: string; serverUrl: string; ca: string; stateDir: string }>;
   waitHealthy(timeoutMs?: number): Promise<void>;
+  deadDaemons(): string[];
   down(): Promise<void>;
 }
 
@@ -139,6 +141,8 @@ async function main(): Promise<number> {
   const wanted = argv.observers.split(',');
   const samples: Sample[] = [];
   const falseAlerts = new Map<string, number>();
+  const loads: number[] = [];
+  let aborted: string | null = null;
   const started = Date.now();
   const observers: Observer[] = [];
   // Ctrl-C or a kill: stop the nagios instances and take the lab down before leaving.
@@ -183,9 +187,15 @@ async function main(): Promise<number> {
     await sleep(Number(argv.quiet) * 1000);
     for (const m of readMails(p.mail).slice(q0)) for (const o of observers) if (o.owns(m)) falseAlerts.set(o.name, (falseAlerts.get(o.name) ?? 0) + 1);
 
-    for (let run = 1; run <= runs; run++) {
+    runs: for (let run = 1; run <= runs; run++) {
       for (const name of faultNames) {
         const f = lab.FAULTS[name]!;
+        // A dead daemon (the SMTP receiver once) would make every later figure a lie: stop.
+        const dead = lab.deadDaemons();
+        if (dead.length) {
+          aborted = `lab daemons died before run ${run} ${name}: ${dead.join(', ')}; the figures before it are below, the rest was not measured`;
+          break runs;
+        }
         const active = observers.filter((o) => o.runs >= run);
         const m0 = readMails(p.mail).length;
         const t0 = Date.now();
@@ -202,6 +212,7 @@ async function main(): Promise<number> {
           ),
         );
         const healAt = Date.now();
+        loads.push(loadavg()[0]!);
         await f.heal();
         await Promise.all(active.map((o) => waitUntil(`${o.name} to see ${name} healed`, o.healthy, o.deadlineMs * 2, 1000)));
         await sleep(5000);
@@ -221,7 +232,9 @@ async function main(): Promise<number> {
           if (f.expect.mail === 0) falseAlerts.set(o.name, (falseAlerts.get(o.name) ?? 0) + ms.length);
         }
         const got = samples.slice(-active.length).map((s) => `${s.observer} ${s.secondsToMail ?? '-'} s, mails ${s.problemMails}+${s.recoveryMails}`);
-        process.stderr.write(`bench:failover: run ${run} ${name}: ${got.join('; ')}\n`);
+        process.stderr.write(`bench:failover: run ${run} ${name}: ${got.join('; ')} (load ${loads[loads.length - 1]!.toFixed(1)})\n`);
+        // Kept as it goes: a run stopped early still leaves what it measured.
+        if (argv.json) writeFileSync(argv.json, JSON.stringify({ partial: true, samples, falseAlerts: Object.fromEntries(falseAlerts), loads }, null, 2));
       }
     }
   } finally {
@@ -256,10 +269,12 @@ async function main(): Promise<number> {
     ...lines,
     '',
     `false alerts (mails while healthy for ${argv.quiet} s, and for faults whose right answer is none): ${names.map((n) => `${n} ${falseAlerts.get(n) ?? 0}`).join(', ')}`,
+    `load average (1 min) when each fault was healed: median ${fmt(median(loads))}, max ${fmt(loads.length ? Math.max(...loads) : null)} (${cpus().length} CPUs)`,
+    ...(aborted ? ['', `ABORTED: ${aborted}`] : []),
   ].join('\n');
   process.stdout.write(`${report}\n`);
-  if (argv.json) writeFileSync(argv.json, JSON.stringify({ samples, falseAlerts: Object.fromEntries(falseAlerts), report }, null, 2));
-  return 0;
+  if (argv.json) writeFileSync(argv.json, JSON.stringify({ samples, falseAlerts: Object.fromEntries(falseAlerts), loads, aborted, report }, null, 2));
+  return aborted ? 1 : 0;
 }
 
 main().then(

@@ -762,8 +762,26 @@ function tail(file) {
 }
 
 /** Waits until every object is checked and OK, and no notification went out since `since` lines. */
+/** The lab's daemons (pid files) that are no longer running: every one of them lives for the whole lab. */
+export function deadDaemons() {
+  const pidDir = join(STATE_DIR, 'pids');
+  if (!existsSync(pidDir)) return [];
+  return readdirSync(pidDir).filter((f) => f.endsWith('.pid')).map((f) => f.replace(/\.pid$/, '')).filter((n) => {
+    const pid = Number(readFileSync(join(pidDir, `${n}.pid`), 'utf8').trim());
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+}
+
 export async function waitHealthy(timeoutMs = 120_000) {
   let last = [];
+  // A dead daemon (the receivers, a server) makes every later count wrong: say so at once.
+  const dead = deadDaemons();
+  if (dead.length) throw new Error(`lab daemons died: ${dead.join(', ')} (their logs: ${join(STATE_DIR, 'logs')})`);
   try {
     await waitFor('every object OK', async () => {
       last = await status();
