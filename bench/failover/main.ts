@@ -215,7 +215,14 @@ async function main(): Promise<number> {
         loads.push(loadavg()[0]!);
         await f.heal();
         await Promise.all(active.map((o) => waitUntil(`${o.name} to see ${name} healed`, o.healthy, o.deadlineMs * 2, 1000)));
-        await sleep(5000);
+        // Quiet before the next fault: Nagios' notifier runs after the state change, and a slow
+        // one (a loaded machine) delivered its RECOVERY into the next fault's window. Wait until
+        // no mail came for 10 s (at most 60 s).
+        for (let n = readMails(p.mail).length, quietSince = Date.now(), end = Date.now() + 60_000; Date.now() - quietSince < 10_000 && Date.now() < end; ) {
+          await sleep(1000);
+          const now = readMails(p.mail).length;
+          if (now !== n) [n, quietSince] = [now, Date.now()];
+        }
         const all = readMails(p.mail).slice(m0);
         for (const o of active) {
           const ms = all.filter((m) => o.owns(m));

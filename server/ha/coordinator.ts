@@ -65,6 +65,8 @@ export interface HaStatus {
 
 /** Instances that died or left are forgotten after this (their CRITICAL ends then). */
 const FORGET_AFTER_S = 3600;
+/** The instances service refreshes its lag lines this often when nothing else changed. */
+const LAG_REFRESH_MS = 10_000;
 
 export function defaultInstanceId(): string {
   return `${hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 60)}-${randomBytes(3).toString('hex')}`;
@@ -91,6 +93,7 @@ export class HaCoordinator {
   private prevXmin = '0';
   private readonly seqOf = new Map<string, number>();
   private judged: string | null = null;
+  private judgedAt = 0;
   private stopped = false;
   fencedDrops = 0;
 
@@ -369,10 +372,15 @@ export class HaCoordinator {
     }
     const s = this.o.monitor.status(HA_KEY);
     const now = Date.now();
-    if (this.judged !== `${state}\u0000${output}` || !s?.checked || s.state !== state) {
+    // One line per instance with its shards and its lag (seconds since its last heartbeat, by
+    // the database clock), refreshed every LAG_REFRESH_MS even when nothing else changed.
+    const longOutput = [...live, ...gone].map((i) => `${i.id}: ${i.alive ? `${i.shards} shards` : 'gone'}, last heartbeat ${i.heartbeatAgeS.toFixed(1)} s ago`).join('\n');
+    const lag = Math.max(0, ...live.map((i) => i.heartbeatAgeS));
+    if (this.judged !== `${state}\u0000${output}` || !s?.checked || s.state !== state || now - this.judgedAt >= LAG_REFRESH_MS) {
       try {
-        this.o.monitor.submitPassiveResult(HA_KEY, { state, output, longOutput: '', perfdata: `instances=${live.length};;;0 gone=${gone.length};;;0`, executedAt: now, durationMs: 0 });
+        this.o.monitor.submitPassiveResult(HA_KEY, { state, output, longOutput, perfdata: `instances=${live.length};;;0 gone=${gone.length};;;0 heartbeat_age=${lag.toFixed(1)}s;;;0`, executedAt: now, durationMs: 0 });
         this.judged = `${state}\u0000${output}`;
+        this.judgedAt = now;
       } catch (e) {
         this.o.log('warn', `judging the instances failed: ${reason(e)}`);
       }

@@ -200,6 +200,9 @@ describe('three hawatch-server instances on one PostgreSQL', () => {
     // The monitoring of the instances: OK with three; the dead-man service hears every instance.
     const me = await getJson(`${live[0]!.base}/api/v1/objects/hawatch/instances`);
     expect(me.status).toMatchObject({ stateName: 'OK', output: expect.stringMatching(/^3 instances: /) });
+    // The status page shows each instance with its shards and lag (the long output), and the worst lag as perfdata.
+    expect(me.status.longOutput.split('\n')).toEqual([0, 1, 2].map(() => expect.stringMatching(/^\S+: \d+ shards, last heartbeat \d+\.\d s ago$/)));
+    expect(me.status.perfdata).toMatch(/^instances=3;;;0 gone=0;;;0 heartbeat_age=\d+\.\ds;;;0$/);
     const ids = (await getJson(`${live[0]!.base}/api/v1/ha`)).instances.map((i: { id: string }) => i.id);
     for (const id of ids) expect(pings.some((p) => p.includes(id))).toBe(true);
     expect(mails).toEqual([]);
