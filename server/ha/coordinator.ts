@@ -66,6 +66,16 @@ export interface HaStatus {
 /** Instances that died or left are forgotten after this (their CRITICAL ends then). */
 const FORGET_AFTER_S = 3600;
 
+/**
+ * How long PostgreSQL keeps a session of this instance that went quiet inside a transaction
+ * (cut off, paused): its fenced write's shard locks would keep the others' claims off the
+ * shards past the lease. Half the lease, 1 to 5 s: well above a healthy gap between two
+ * statements, so the takeover comes at most this long after the lease ran out.
+ */
+export function idleInTransactionMs(leaseMs: number): number {
+  return Math.min(5000, Math.max(1000, Math.floor(leaseMs / 2)));
+}
+
 export function defaultInstanceId(): string {
   return `${hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 60)}-${randomBytes(3).toString('hex')}`;
 }
@@ -101,8 +111,8 @@ export class HaCoordinator {
     // Own connections: a heartbeat must not wait behind a long commit, nor the read view.
     // Safety does not rest on this timeout (the local monotonic cut-off does): a slow renewal on a
     // loaded database may still land before the expiry, so it is given the whole lease.
-    this.leaseSession = new PgSession(target, { passwordFile: o.passwordFile, queryTimeoutMs: Math.max(2000, o.settings.leaseMs) });
-    this.viewSession = new PgSession(target, { passwordFile: o.passwordFile, queryTimeoutMs: 10_000 });
+    this.leaseSession = new PgSession(target, { passwordFile: o.passwordFile, queryTimeoutMs: Math.max(2000, o.settings.leaseMs), idleInTransactionMs: idleInTransactionMs(o.settings.leaseMs) });
+    this.viewSession = new PgSession(target, { passwordFile: o.passwordFile, queryTimeoutMs: 10_000, idleInTransactionMs: idleInTransactionMs(o.settings.leaseMs) });
     const db = {
       query: (sql: string, params?: unknown[]) => this.leaseSession.run((c) => c.query(sql, params)),
       connect: () => Promise.reject(new Error('fenced writes run in the store transaction here')),
@@ -134,6 +144,8 @@ export class HaCoordinator {
 
   /** Checks the shard table against server.ha.shards; throws (the server does not start) when they differ. */
   async prepare(): Promise<void> {
+    // The store's session holds the fenced writes' shard locks: a cut-off instance must not keep them.
+    await this.o.store.session.limitIdleInTransaction(idleInTransactionMs(this.o.settings.leaseMs));
     await this.leaseSession.run(async (c) => {
       await c.query('INSERT INTO hawatch_shards (shard) SELECT generate_series(0, $1::int - 1) ON CONFLICT (shard) DO NOTHING', [this.o.settings.shards]);
       const r = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM hawatch_shards');
@@ -419,7 +431,8 @@ export class HaCoordinator {
   /** /healthz: PostgreSQL reachable (lease renewed within the lease), shards held or none to hold. */
   health(): { ok: boolean; ha: HaStatus } {
     const st = this.status();
-    return { ok: this.leaseValid() && st.postgres, ha: st };
+    // Unhealthy as soon as the local lease view runs out (when this instance stops acting), not a margin later.
+    return { ok: this.leaseValid() && this.leases.viewValid && st.postgres, ha: st };
   }
 
   /** A clean stop (after the last writes): every shard given back at once, marked as left. */

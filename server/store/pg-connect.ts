@@ -74,8 +74,9 @@ export function parsePgUrl(url: string): PgTarget {
 function connectionLost(e: unknown): boolean {
   const code = String((e as { code?: string })?.code ?? '');
   // SQLSTATE 08 connection exception, 57P0x shutdown/crash, 25006 read-only (a demoted primary),
+  // 25P03 the server ended a session idle in a transaction (a paused instance resumed),
   // and anything without a SQLSTATE (socket errors, timeouts, a client that ended).
-  if (/^[0-9A-Z]{5}$/.test(code)) return code.startsWith('08') || code.startsWith('57P') || code === '25006' || code === '53300';
+  if (/^[0-9A-Z]{5}$/.test(code)) return code.startsWith('08') || code.startsWith('57P') || code === '25006' || code === '25P03' || code === '53300';
   return true;
 }
 
@@ -83,6 +84,13 @@ export interface PgSessionOptions {
   readonly passwordFile?: string | undefined;
   /** Per query; a server that hangs fails the call instead of blocking the store. */
   readonly queryTimeoutMs?: number;
+  /**
+   * PostgreSQL ends a session left idle inside a transaction this long (its locks go with it).
+   * Several instances need it: an instance cut off or paused in the middle of a fenced write
+   * holds its shards' rows FOR SHARE, and the others' claims (SKIP LOCKED) pass over them
+   * until the server drops the session, which without this is the TCP keepalive (hours).
+   */
+  readonly idleInTransactionMs?: number;
 }
 
 /**
@@ -95,10 +103,18 @@ export class PgSession {
   readonly target: PgTarget;
   private readonly o: PgSessionOptions;
   private closed = false;
+  private idleInTransactionMs: number | undefined;
 
   constructor(target: PgTarget, o: PgSessionOptions = {}) {
     this.target = target;
     this.o = o;
+    this.idleInTransactionMs = o.idleInTransactionMs;
+  }
+
+  /** Sets idle_in_transaction_session_timeout for this session from now on (the current connection too). */
+  async limitIdleInTransaction(ms: number): Promise<void> {
+    this.idleInTransactionMs = Math.max(1, Math.round(ms));
+    if (this.client) await this.run((c) => c.query(`SET idle_in_transaction_session_timeout = ${this.idleInTransactionMs}`));
   }
 
   private password(): (() => string) | undefined {
@@ -128,6 +144,7 @@ export class PgSession {
         query_timeout: this.o.queryTimeoutMs ?? 30_000,
         keepAlive: true,
         application_name: this.target.applicationName,
+        ...(this.idleInTransactionMs ? { idle_in_transaction_session_timeout: this.idleInTransactionMs } : {}),
         // BIGINT (epoch ms, ids, counts) as numbers: every value stored fits in 2^53.
         types: { getTypeParser: ((oid: number, format?: string) => (oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text'))) as typeof pg.types.getTypeParser },
       });
