@@ -15,19 +15,16 @@
  *  - A rejoins without a restart (healthz 200, shards again).
  */
 import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrimary, requirePostgres, SUPERUSER_PASSWORD, type PgServer } from '../plugins/pgsql/pgcluster.ts';
 import { Lab, requireNamespaces, sh } from '../netns/harness.ts';
+import { FlipChecks, haInventory, health, killAll, MailSink, problem as P, ready, recovery as R, requireServerBuild, SERVER_BIN, startServer, type ServerInstance } from '../support/ha.ts';
 import { freePort } from '../support/ports.ts';
-import { stopChild } from '../support/process.ts';
 import { requireProgram } from '../support/require.ts';
 import { waitFor } from '../support/wait.ts';
 
-const BIN = join(process.cwd(), 'dist/bin/hawatch-server.cjs');
 const SHARDS = 8;
 const LEASE_MS = 4000;
 const HOSTS = Array.from({ length: 10 }, (_, i) => `h${i}`);
@@ -36,70 +33,26 @@ const K = 16 + Math.floor(Math.random() * 46);
 const HOST_IP = `198.51.100.${4 * K + 1}`;
 const NS_IP = `198.51.100.${4 * K + 2}`;
 
-interface Mail { subject: string; text: string }
-interface Instance { name: string; child: ChildProcess; pid: number; base: string; log: () => string }
-const mails: Mail[] = [];
 const rootChildren: ChildProcess[] = [];
+const sink = new MailSink();
 let lab: Lab;
 let ns: string;
 let pgs: PgServer;
-let smtp: SMTPServer;
+let checks: FlipChecks;
 let inventory: string;
-let dir: string;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const setState = (host: string, state: number) => writeFileSync(join(dir, `${host}.state`), String(state));
-const count = (s: string) => mails.filter((m) => m.subject === s).length;
-const P = (h: string) => `** PROBLEM Service Alert: ${h}/flip is CRITICAL **`;
-const R = (h: string) => `** RECOVERY Service Alert: ${h}/flip is OK **`;
-
-interface Run { at: number; pid: number; key: string }
-function runs(): Run[] {
-  const f = join(dir, 'runs.log');
-  const text = existsSync(f) ? readFileSync(f, 'utf8') : '';
-  return text.split('\n').filter(Boolean).map((l) => {
-    const [ns_, pid, key] = l.split(' ');
-    return { at: Number(BigInt(ns_ as string) / 1_000_000n), pid: Number(pid), key: key as string };
-  });
-}
-const ownerPid = (host: string) => runs().filter((r) => r.key === host).at(-1)?.pid;
-
-/** The health of an instance: status code and body, or null when it does not answer within 1.5 s. */
-async function health(i: Instance): Promise<{ code: number; body: { ok: boolean; error?: string; ha?: { owned: number[]; postgres: boolean; lastError: string | null } } } | null> {
-  try {
-    const r = await fetch(`${i.base}/healthz`, { signal: AbortSignal.timeout(1500) });
-    return { code: r.status, body: await r.json() };
-  } catch {
-    return null;
-  }
-}
-
-async function ready(i: Instance): Promise<Instance> {
-  try {
-    await waitFor(`instance ${i.name} healthy`, async () => (await health(i))?.code === 200, 45_000, { stopWhen: () => (i.child.exitCode !== null ? `it exited ${i.child.exitCode}` : undefined) });
-  } catch (e) {
-    throw new Error(`${(e as Error).message}: ${i.log().slice(-2000)}`);
-  }
-  return i;
-}
-
+const mails = sink.mails;
+const count = (s: string) => sink.count(s);
+const runs = () => checks.runs();
+const ownerPid = (h: string) => checks.ownerPid(h);
+const setState = (h: string, state: number) => checks.set(h, state);
 const env = { ...process.env, PGPASSWORD: SUPERUSER_PASSWORD };
 
-async function startInNamespace(): Promise<Instance> {
+async function startInNamespace(): Promise<ServerInstance> {
   const port = await freePort();
-  const child = lab.spawn(ns, process.execPath, [BIN, '--config', inventory, '--listen', `${NS_IP}:${port}`], { env });
+  const child = lab.spawn(ns, process.execPath, [SERVER_BIN, '--config', inventory, '--listen', `${NS_IP}:${port}`], { env });
   return ready({ name: 'A (namespace)', child, pid: child.pid as number, base: `http://${NS_IP}:${port}`, log: (child as ChildProcess & { log: () => string }).log });
-}
-
-async function startInRoot(): Promise<Instance> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [BIN, '--config', inventory, '--listen', `127.0.0.1:${port}`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  rootChildren.push(child);
-  let log = '';
-  const keep = (d: Buffer) => { log = (log + d.toString()).slice(-20_000); };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  return ready({ name: 'B (root)', child, pid: child.pid as number, base: `http://127.0.0.1:${port}`, log: () => log });
 }
 
 const block = () => lab.exec(ns, 'iptables', ['-A', 'OUTPUT', '-p', 'tcp', '-d', HOST_IP, '--dport', String(pgs.port), '-j', 'DROP']);
@@ -109,9 +62,8 @@ beforeAll(async () => {
   requireNamespaces();
   requirePostgres();
   requireProgram('iptables', 'iptables');
-  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run npm run build first (npm test does)`);
+  requireServerBuild();
   lab = new Lab('hafw');
-  dir = lab.dir;
   ns = lab.netns('A');
   // The root end stays in the root namespace: deleting the namespace deletes the pair.
   const a = `v${lab.id}fr`;
@@ -127,45 +79,10 @@ beforeAll(async () => {
   appendFileSync(join(pgs.dataDir, 'pg_hba.conf'), `host all all ${NS_IP}/32 scram-sha-256\nhost all all ${HOST_IP}/32 scram-sha-256\n`);
   pgs.stop();
   pgs.start();
-  smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    logger: false,
-    onData(stream, _s, cb) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        const raw = Buffer.concat(chunks).toString('utf8');
-        const head = raw.split(/\r?\n\r?\n/)[0]?.replace(/\r?\n[ \t]+/g, ' ') ?? '';
-        mails.push({ subject: /^Subject:\s*(.*)$/im.exec(head)?.[1]?.trim() ?? '', text: raw });
-        cb(null, `queued as Q${mails.length}`);
-      });
-    },
-  });
-  const smtpPort = await freePort();
-  await new Promise<void>((r) => smtp.listen(smtpPort, HOST_IP, () => r()));
-  const script = join(dir, 'check.sh');
-  writeFileSync(script, `#!/bin/sh\necho "$(date +%s%N) $PPID $2" >> ${join(dir, 'runs.log')}\nexit "$(cat "$1")"\n`, { mode: 0o755 });
-  for (const h of HOSTS) setState(h, 0);
-  inventory = join(dir, 'inventory.yaml');
-  writeFileSync(inventory, `
-server:
-  database: postgres://postgres@${HOST_IP}:${pgs.port}/postgres
-  ha: { shards: ${SHARDS}, lease: ${LEASE_MS / 1000}s, contacts: [admin] }
-defaults: { check_interval: 2s, retry_interval: 1s, max_check_attempts: 2, notification_interval: 0, timeout: 5s }
-notifications:
-  email: { smtp: { host: ${HOST_IP}, port: ${smtpPort}, security: none, timeout: 3s }, from: hawatch@test.invalid }
-  group_window: 0s
-  group_threshold: 50
-  retry: { initial: 500ms, max: 2s }
-contacts:
-  ops: { email: ops@test.invalid }
-  admin: { email: admin@test.invalid }
-hosts:
-${HOSTS.map((h) => `  ${h}: { address: 127.0.0.1, local: true, check: none, contacts: [ops] }`).join('\n')}
-services:
-${HOSTS.map((h) => `  - { name: flip, host: ${h}, command: /bin/sh ${script} ${join(dir, `${h}.state`)} ${h} }`).join('\n')}
-`);
+  await sink.start(HOST_IP);
+  checks = new FlipChecks(lab.dir, HOSTS);
+  inventory = join(lab.dir, 'inventory.yaml');
+  writeFileSync(inventory, haInventory({ database: `postgres://postgres@${HOST_IP}:${pgs.port}/postgres`, shards: SHARDS, leaseMs: LEASE_MS, smtpHost: HOST_IP, smtpPort: sink.port, checks }));
 }, 90_000);
 
 afterAll(async () => {
@@ -174,8 +91,8 @@ afterAll(async () => {
   } catch {
     /* not blocked */
   }
-  await Promise.all(rootChildren.map((c) => stopChild(c, 3000, 'SIGKILL')));
-  await new Promise<void>((r) => (smtp ? smtp.close(() => r()) : r()));
+  await killAll(rootChildren);
+  await sink.close();
   pgs?.cleanup();
   await lab?.cleanup();
 });
@@ -183,7 +100,7 @@ afterAll(async () => {
 describe('one instance blocked from PostgreSQL by a firewall rule in its namespace', () => {
   it('stops acting within the lease, the other takes over (each problem mailed once), and it rejoins without a restart', async () => {
     const a = await startInNamespace();
-    const b = await startInRoot();
+    const b = await startServer('B (root)', inventory, env, rootChildren);
     await waitFor('both instances holding shards', async () => {
       const [ha, hb] = [await health(a), await health(b)];
       return (ha?.body.ha?.owned.length ?? 0) >= 2 && (hb?.body.ha?.owned.length ?? 0) >= 2 && ha!.body.ha!.owned.length + hb!.body.ha!.owned.length === SHARDS;
@@ -192,7 +109,7 @@ describe('one instance blocked from PostgreSQL by a firewall rule in its namespa
     const mine = HOSTS.filter((h) => ownerPid(h) === a.pid);
     expect(mine.length, `hosts run by A: ${HOSTS.map((h) => `${h}=${ownerPid(h)}`).join(' ')} (A ${a.pid}, B ${b.pid})`).toBeGreaterThan(0);
     expect(HOSTS.some((h) => ownerPid(h) === b.pid)).toBe(true);
-    expect(mails).toEqual([]);
+    expect(mails.map((m) => m.subject)).toEqual([]);
 
     // Problems in flight: at most the first (SOFT) result of each is in when the rule comes.
     for (const h of mine) setState(h, 2);
@@ -268,7 +185,7 @@ describe('one instance blocked from PostgreSQL by a firewall rule in its namespa
     }
     expect(count('** PROBLEM Service Alert: hawatch/instances is CRITICAL **')).toBe(1);
     expect(count('** RECOVERY Service Alert: hawatch/instances is OK **')).toBe(1);
-    expect(mails.filter((m) => /possible duplicate/i.test(m.subject))).toEqual([]);
+    expect(sink.possibleDuplicates()).toEqual([]);
     expect(a.log()).toMatch(/lease renewal failed/);
     expect(a.log()).toMatch(/no longer running shards|fenced/);
     const fig = `ha firewall: rule to A 503 ${((unhealthyAt - ruleAt) / 1000).toFixed(2)} s, to A reporting PostgreSQL unreachable ${((reportedAt - ruleAt) / 1000).toFixed(2)} s, to A's last check ${((lastA - ruleAt) / 1000).toFixed(2)} s, to the first takeover check on B ${((takeoverAt - ruleAt) / 1000).toFixed(2)} s; rule removed to A healthy with shards ${((rejoinedAt - unblockedAt) / 1000).toFixed(2)} s (lease ${LEASE_MS / 1000} s), ${mails.length} mails for ${mine.length} blocked hosts`;
