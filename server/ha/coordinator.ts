@@ -30,6 +30,7 @@ import type pg from 'pg';
 import type { Monitor } from '../core/monitor.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import type { CheckStatus, Downtime } from '../state/types.ts';
+import { within } from '../core/bounded.ts';
 import { PgSession } from '../store/pg-connect.ts';
 import type { PostgresStore } from '../store/postgres.ts';
 import type { StoreChange } from '../store/types.ts';
@@ -440,15 +441,13 @@ export class HaCoordinator {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    await this.ticking;
-    await this.polling;
+    // Each wait is bounded: with PostgreSQL unreachable a stop still ends (the lease runs out by itself).
+    await within(1000, Promise.all([this.ticking, this.polling]), () => undefined);
     this.active.clear();
-    try {
-      await this.leases.release();
-    } catch (e) {
+    const late = () => this.o.log('warn', 'giving the shards back got no answer in 2 s: the others take them when the lease runs out');
+    await within(2000, this.leases.release().catch((e: unknown) => {
       this.o.log('warn', `giving the shards back failed (${reason(e)}): the others take them when the lease runs out`);
-    }
-    await this.leaseSession.close();
-    await this.viewSession.close();
+    }), late);
+    await Promise.all([this.leaseSession.close(500), this.viewSession.close(500)]);
   }
 }

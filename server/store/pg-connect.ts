@@ -12,6 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
+import { within } from '../core/bounded.ts';
 
 export interface PgTarget {
   readonly hosts: readonly { readonly host: string; readonly port: number }[];
@@ -68,6 +69,11 @@ export function parsePgUrl(url: string): PgTarget {
     connectTimeoutMs: Number(params.get('connect_timeout') ?? 5) * 1000,
     applicationName: params.get('application_name') ?? 'hawatch-server',
   };
+}
+
+/** Cuts a client's socket without the goodbye exchange. */
+function destroy(c: pg.Client): void {
+  (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
 }
 
 /** Errors after which the connection is not trusted any more (it is dropped and made again). */
@@ -208,11 +214,21 @@ export class PgSession {
     });
   }
 
-  async close(): Promise<void> {
-    await this.tail;
+  /**
+   * Waits for the callers in line, at most `graceMs` (default: as long as they take); past
+   * that the connection is cut (its socket destroyed: a server behind a firewall never
+   * answers the goodbye either), and what was still running fails.
+   */
+  async close(graceMs?: number): Promise<void> {
+    const done = graceMs === undefined ? (await this.tail, true) : await within(graceMs, this.tail, () => undefined);
     this.closed = true;
     const c = this.client;
     this.client = null;
-    await c?.end().catch(() => {});
+    if (!c) return;
+    if (done) {
+      await within(graceMs ?? 5000, c.end().catch(() => {}), () => destroy(c));
+      return;
+    }
+    destroy(c);
   }
 }

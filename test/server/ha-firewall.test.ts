@@ -40,6 +40,7 @@ let ns: string;
 let pgs: PgServer;
 let checks: FlipChecks;
 let inventory: string;
+let instA: ServerInstance | undefined;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mails = sink.mails;
@@ -100,6 +101,7 @@ afterAll(async () => {
 describe('one instance blocked from PostgreSQL by a firewall rule in its namespace', () => {
   it('stops acting within the lease, the other takes over (each problem mailed once), and it rejoins without a restart', async () => {
     const a = await startInNamespace();
+    instA = a;
     const b = await startServer('B (root)', inventory, env, rootChildren);
     await waitFor('both instances holding shards', async () => {
       const [ha, hb] = [await health(a), await health(b)];
@@ -191,4 +193,25 @@ describe('one instance blocked from PostgreSQL by a firewall rule in its namespa
     const fig = `ha firewall: rule to A 503 ${((unhealthyAt - ruleAt) / 1000).toFixed(2)} s, to A reporting PostgreSQL unreachable ${((reportedAt - ruleAt) / 1000).toFixed(2)} s, to A's last check ${((lastA - ruleAt) / 1000).toFixed(2)} s, to the first takeover check on B ${((takeoverAt - ruleAt) / 1000).toFixed(2)} s; rule removed to A healthy with shards ${((rejoinedAt - unblockedAt) / 1000).toFixed(2)} s (lease ${LEASE_MS / 1000} s), ${mails.length} mails for ${mine.length} blocked hosts`;
     process.stdout.write(`${fig}\n`);
   }, 90_000);
+
+  it('a stop (SIGTERM) while PostgreSQL is unreachable ends within 10 s', async () => {
+    const a = instA!;
+    block();
+    await sleep(1500); // writes and a renewal in flight, none answered
+    const from = Date.now();
+    a.child.kill('SIGTERM');
+    const code = await new Promise<number | null | 'running'>((resolve) => {
+      if (a.child.exitCode !== null) return resolve(a.child.exitCode);
+      const t = setTimeout(() => resolve('running'), 20_000);
+      a.child.once('exit', (c) => {
+        clearTimeout(t);
+        resolve(c);
+      });
+    });
+    const stopS = (Date.now() - from) / 1000;
+    process.stdout.write(`ha firewall: SIGTERM to exit with PostgreSQL unreachable ${stopS.toFixed(2)} s (exit ${code})\n`);
+    // The 15 s last resort of main.ts exits 1: a 0 within 10 s is the bounded graceful stop.
+    expect(code, a.log().slice(-1500)).toBe(0);
+    expect(stopS).toBeLessThan(10);
+  }, 30_000);
 });
