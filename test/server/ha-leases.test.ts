@@ -198,7 +198,8 @@ describe('shard leases in PostgreSQL', () => {
     // The fenced write's first statement, then nothing more: the client went silent (a firewall
     // rule, SIGSTOP), the server holds the row FOR SHARE with the transaction idle.
     const quiet = async (limitMs: number | undefined): Promise<PgSession> => {
-      const s = new PgSession(parsePgUrl(`postgres://postgres@127.0.0.1:${server.port}/postgres`), limitMs ? { idleInTransactionMs: limitMs } : {});
+      // Over the unix socket (trust): no password needed.
+      const s = new PgSession(parsePgUrl(`postgres://postgres@${encodeURIComponent(server.dir)}:${server.port}/postgres`), limitMs ? { idleInTransactionMs: limitMs } : {});
       await s.run(async (c) => {
         await c.query('BEGIN');
         const ok = await c.query('SELECT 1 FROM hawatch_shards WHERE shard = $1 AND owner = $2 AND epoch = $3 FOR SHARE', [shard, 'a', epoch]);
