@@ -41,7 +41,9 @@ cli(process.argv.slice(2), {
 }).then(
   (code) => {
     process.exitCode = code;
-    if (code !== 0) setTimeout(() => process.exit(code), 100).unref();
+    // After a clean stop too: a connection to an unreachable database (a connect still
+    // timing out) must not keep the process alive; 1 s lets the last log lines out.
+    setTimeout(() => process.exit(code), code !== 0 ? 100 : 1000).unref();
   },
   (e: unknown) => {
     process.stderr.write(`hawatch-server: internal error: ${(e as Error).message}\n`);

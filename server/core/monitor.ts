@@ -485,8 +485,12 @@ export class Monitor {
     for (;;) {
       if (this.inflight) await this.inflight;
       if (this.unsaved === null) return true;
+      // Closed (a bounded stop gave up waiting): no more retries.
+      if (this.flushStopped) return false;
       this.retryUnsaved();
       if (!this.inflight) return this.unsaved === null;
+      // A store that fails at once (closed, unreachable) must not starve the timers: one loop turn per retry.
+      await new Promise((r) => setImmediate(r));
     }
   }
 
@@ -499,6 +503,8 @@ export class Monitor {
   }
 
   /** Writes the changes kept in memory; true when nothing is left. */
+  private flushStopped = false;
+
   retryUnsaved(): boolean {
     const u = this.unsaved;
     if (u === null) return true;
@@ -534,6 +540,8 @@ export class Monitor {
 
   /** Stops the retry timer (shutdown), after one last try. */
   close(): void {
+    if (this.flushStopped) return;
+    this.flushStopped = true;
     this.retryUnsaved();
     if (this.retryTimer) this.clock.clearTimeout(this.retryTimer);
     this.retryTimer = null;

@@ -30,6 +30,7 @@ function readPem(file: string, key: string): Buffer {
 }
 import { HaCoordinator } from '../ha/coordinator.ts';
 import type { PostgresStore } from '../store/postgres.ts';
+import { within } from './bounded.ts';
 
 export interface RuntimeOptions {
   readonly inventory: Inventory;
@@ -178,11 +179,15 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
       async stop() {
         await scheduler.stop();
         if (stopCron) await stopCron();
-        await dispatcher.stop();
+        await within(2000, dispatcher.stop(), () => log('warn', 'stopping without waiting for the delivery in progress: it did not end within 2 s'));
         perfdata.stop();
         degradedAlert.close();
-        // What a store answering later (PostgreSQL) still has in flight is written first.
-        await monitor.flushed();
+        // What a store answering later (PostgreSQL) still has in flight is written first, within
+        // 3 s: an unreachable database must not hold the stop (the checks run again after it).
+        await within(3000, monitor.flushed(), () => {
+          log('warn', 'stopping without the last writes: the store did not take them within 3 s');
+          monitor.close();
+        });
         // Shards given back only after the last writes (fenced by the lease still held).
         await ha?.stop();
         monitor.close();

@@ -30,6 +30,7 @@ import type pg from 'pg';
 import type { Monitor } from '../core/monitor.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import type { CheckStatus, Downtime } from '../state/types.ts';
+import { within } from '../core/bounded.ts';
 import { PgSession } from '../store/pg-connect.ts';
 import type { PostgresStore } from '../store/postgres.ts';
 import type { StoreChange } from '../store/types.ts';
@@ -68,6 +69,16 @@ const FORGET_AFTER_S = 3600;
 /** The instances service refreshes its lag lines this often when nothing else changed. */
 const LAG_REFRESH_MS = 10_000;
 
+/**
+ * How long PostgreSQL keeps a session of this instance that went quiet inside a transaction
+ * (cut off, paused): its fenced write's shard locks would keep the others' claims off the
+ * shards past the lease. Half the lease, 1 to 5 s: well above a healthy gap between two
+ * statements, so the takeover comes at most this long after the lease ran out.
+ */
+export function idleInTransactionMs(leaseMs: number): number {
+  return Math.min(5000, Math.max(1000, Math.floor(leaseMs / 2)));
+}
+
 export function defaultInstanceId(): string {
   return `${hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 60)}-${randomBytes(3).toString('hex')}`;
 }
@@ -104,8 +115,8 @@ export class HaCoordinator {
     // Own connections: a heartbeat must not wait behind a long commit, nor the read view.
     // Safety does not rest on this timeout (the local monotonic cut-off does): a slow renewal on a
     // loaded database may still land before the expiry, so it is given the whole lease.
-    this.leaseSession = new PgSession(target, { passwordFile: o.passwordFile, queryTimeoutMs: Math.max(2000, o.settings.leaseMs) });
-    this.viewSession = new PgSession(target, { passwordFile: o.passwordFile, queryTimeoutMs: 10_000 });
+    this.leaseSession = new PgSession(target, { passwordFile: o.passwordFile, queryTimeoutMs: Math.max(2000, o.settings.leaseMs), idleInTransactionMs: idleInTransactionMs(o.settings.leaseMs) });
+    this.viewSession = new PgSession(target, { passwordFile: o.passwordFile, queryTimeoutMs: 10_000, idleInTransactionMs: idleInTransactionMs(o.settings.leaseMs) });
     const db = {
       query: (sql: string, params?: unknown[]) => this.leaseSession.run((c) => c.query(sql, params)),
       connect: () => Promise.reject(new Error('fenced writes run in the store transaction here')),
@@ -137,6 +148,8 @@ export class HaCoordinator {
 
   /** Checks the shard table against server.ha.shards; throws (the server does not start) when they differ. */
   async prepare(): Promise<void> {
+    // The store's session holds the fenced writes' shard locks: a cut-off instance must not keep them.
+    await this.o.store.session.limitIdleInTransaction(idleInTransactionMs(this.o.settings.leaseMs));
     await this.leaseSession.run(async (c) => {
       await c.query('INSERT INTO hawatch_shards (shard) SELECT generate_series(0, $1::int - 1) ON CONFLICT (shard) DO NOTHING', [this.o.settings.shards]);
       const r = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM hawatch_shards');
@@ -427,7 +440,8 @@ export class HaCoordinator {
   /** /healthz: PostgreSQL reachable (lease renewed within the lease), shards held or none to hold. */
   health(): { ok: boolean; ha: HaStatus } {
     const st = this.status();
-    return { ok: this.leaseValid() && st.postgres, ha: st };
+    // Unhealthy as soon as the local lease view runs out (when this instance stops acting), not a margin later.
+    return { ok: this.leaseValid() && this.leases.viewValid && st.postgres, ha: st };
   }
 
   /** A clean stop (after the last writes): every shard given back at once, marked as left. */
@@ -435,15 +449,13 @@ export class HaCoordinator {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    await this.ticking;
-    await this.polling;
+    // Each wait is bounded: with PostgreSQL unreachable a stop still ends (the lease runs out by itself).
+    await within(1000, Promise.all([this.ticking, this.polling]), () => undefined);
     this.active.clear();
-    try {
-      await this.leases.release();
-    } catch (e) {
+    const late = () => this.o.log('warn', 'giving the shards back got no answer in 2 s: the others take them when the lease runs out');
+    await within(2000, this.leases.release().catch((e: unknown) => {
       this.o.log('warn', `giving the shards back failed (${reason(e)}): the others take them when the lease runs out`);
-    }
-    await this.leaseSession.close();
-    await this.viewSession.close();
+    }), late);
+    await Promise.all([this.leaseSession.close(500), this.viewSession.close(500)]);
   }
 }

@@ -151,6 +151,11 @@ export class ShardLeases {
     return epoch === undefined ? undefined : { shard, epoch };
   }
 
+  /** Whether the local lease view (monotonic, ttl - margin from the last renewal's start) still holds. */
+  get viewValid(): boolean {
+    return this.mono() < this.validUntil;
+  }
+
   ownedShards(): OwnedShard[] {
     if (this.mono() >= this.validUntil) return [];
     return [...this.owned].map(([shard, epoch]) => ({ shard, epoch })).sort((a, b) => a.shard - b.shard);

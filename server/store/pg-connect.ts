@@ -12,6 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
+import { within } from '../core/bounded.ts';
 
 export interface PgTarget {
   readonly hosts: readonly { readonly host: string; readonly port: number }[];
@@ -70,12 +71,18 @@ export function parsePgUrl(url: string): PgTarget {
   };
 }
 
+/** Cuts a client's socket without the goodbye exchange. */
+function destroy(c: pg.Client): void {
+  (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+}
+
 /** Errors after which the connection is not trusted any more (it is dropped and made again). */
 function connectionLost(e: unknown): boolean {
   const code = String((e as { code?: string })?.code ?? '');
   // SQLSTATE 08 connection exception, 57P0x shutdown/crash, 25006 read-only (a demoted primary),
+  // 25P03 the server ended a session idle in a transaction (a paused instance resumed),
   // and anything without a SQLSTATE (socket errors, timeouts, a client that ended).
-  if (/^[0-9A-Z]{5}$/.test(code)) return code.startsWith('08') || code.startsWith('57P') || code === '25006' || code === '53300';
+  if (/^[0-9A-Z]{5}$/.test(code)) return code.startsWith('08') || code.startsWith('57P') || code === '25006' || code === '25P03' || code === '53300';
   return true;
 }
 
@@ -83,6 +90,13 @@ export interface PgSessionOptions {
   readonly passwordFile?: string | undefined;
   /** Per query; a server that hangs fails the call instead of blocking the store. */
   readonly queryTimeoutMs?: number;
+  /**
+   * PostgreSQL ends a session left idle inside a transaction this long (its locks go with it).
+   * Several instances need it: an instance cut off or paused in the middle of a fenced write
+   * holds its shards' rows FOR SHARE, and the others' claims (SKIP LOCKED) pass over them
+   * until the server drops the session, which without this is the TCP keepalive (hours).
+   */
+  readonly idleInTransactionMs?: number;
 }
 
 /**
@@ -95,10 +109,18 @@ export class PgSession {
   readonly target: PgTarget;
   private readonly o: PgSessionOptions;
   private closed = false;
+  private idleInTransactionMs: number | undefined;
 
   constructor(target: PgTarget, o: PgSessionOptions = {}) {
     this.target = target;
     this.o = o;
+    this.idleInTransactionMs = o.idleInTransactionMs;
+  }
+
+  /** Sets idle_in_transaction_session_timeout for this session from now on (the current connection too). */
+  async limitIdleInTransaction(ms: number): Promise<void> {
+    this.idleInTransactionMs = Math.max(1, Math.round(ms));
+    if (this.client) await this.run((c) => c.query(`SET idle_in_transaction_session_timeout = ${this.idleInTransactionMs}`));
   }
 
   private password(): (() => string) | undefined {
@@ -128,6 +150,7 @@ export class PgSession {
         query_timeout: this.o.queryTimeoutMs ?? 30_000,
         keepAlive: true,
         application_name: this.target.applicationName,
+        ...(this.idleInTransactionMs ? { idle_in_transaction_session_timeout: this.idleInTransactionMs } : {}),
         // BIGINT (epoch ms, ids, counts) as numbers: every value stored fits in 2^53.
         types: { getTypeParser: ((oid: number, format?: string) => (oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text'))) as typeof pg.types.getTypeParser },
       });
@@ -191,11 +214,21 @@ export class PgSession {
     });
   }
 
-  async close(): Promise<void> {
-    await this.tail;
+  /**
+   * Waits for the callers in line, at most `graceMs` (default: as long as they take); past
+   * that the connection is cut (its socket destroyed: a server behind a firewall never
+   * answers the goodbye either), and what was still running fails.
+   */
+  async close(graceMs?: number): Promise<void> {
+    const done = graceMs === undefined ? (await this.tail, true) : await within(graceMs, this.tail, () => undefined);
     this.closed = true;
     const c = this.client;
     this.client = null;
-    await c?.end().catch(() => {});
+    if (!c) return;
+    if (done) {
+      await within(graceMs ?? 5000, c.end().catch(() => {}), () => destroy(c));
+      return;
+    }
+    destroy(c);
   }
 }

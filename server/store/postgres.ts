@@ -228,7 +228,8 @@ export async function openPostgresStore(url: string, o: PostgresStoreOptions = {
       await session.run((c) => c.query('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, value]));
     },
     perfdata: pgPerfdataStore(session),
-    close: () => session.close(),
+    // Bounded: a stop must not wait minutes for a server that does not answer (the caller waited for the writes).
+    close: () => session.close(1000),
   };
   return store;
 }

@@ -6,6 +6,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FencedOut, shardOf, ShardLeases } from '../../server/ha/leases.ts';
+import { parsePgUrl, PgSession } from '../../server/store/pg-connect.ts';
 import { createPrimary, requirePostgres, SUPERUSER_PASSWORD, type PgServer } from '../plugins/pgsql/pgcluster.ts';
 
 const SHARDS = 16;
@@ -184,6 +185,53 @@ describe('shard leases in PostgreSQL', () => {
     }
     expectPartition(all);
     for (const l of all) expect(l.ownedShards()).toHaveLength(4);
+  });
+
+  it('a session gone quiet inside a fenced write (cut off, paused) loses its shard lock to the idle limit, and the shard is taken over', async () => {
+    await reset();
+    const a = leases('a', 1000);
+    const b = leases('b', 1000);
+    await a.migrate();
+    await rounds([a, b], 2);
+    const shard = a.ownedShards()[0]!.shard;
+    const epoch = a.epochOf(shard)!;
+    // The fenced write's first statement, then nothing more: the client went silent (a firewall
+    // rule, SIGSTOP), the server holds the row FOR SHARE with the transaction idle.
+    const quiet = async (limitMs: number | undefined): Promise<PgSession> => {
+      // Over the unix socket (trust): no password needed.
+      const s = new PgSession(parsePgUrl(`postgres://postgres@${encodeURIComponent(server.dir)}:${server.port}/postgres`), limitMs ? { idleInTransactionMs: limitMs } : {});
+      await s.run(async (c) => {
+        await c.query('BEGIN');
+        const ok = await c.query('SELECT 1 FROM hawatch_shards WHERE shard = $1 AND owner = $2 AND epoch = $3 FOR SHARE', [shard, 'a', epoch]);
+        expect(ok.rowCount).toBe(1);
+      });
+      return s;
+    };
+    const takenBy = async (ms: number): Promise<boolean> => {
+      const until = Date.now() + ms;
+      while (Date.now() < until) {
+        await b.tick();
+        if (b.epochOf(shard) !== undefined) return true;
+        await sleep(200);
+      }
+      return false;
+    };
+    // Without a limit the lock outlives the lease: the claim passes over the row (SKIP LOCKED).
+    const held = await quiet(undefined);
+    await sleep(1200); // a's lease (1 s) has run out in the database
+    expect(await takenBy(2500)).toBe(false);
+    await held.close().catch(() => undefined);
+    await pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE state = 'idle in transaction' AND pid <> pg_backend_pid()`);
+    await reset();
+    await a.migrate();
+    await rounds([a, b], 2);
+    // With the limit (what the coordinator sets on every session), the server ends the quiet session and the shard moves.
+    const limited = await quiet(700);
+    const from = Date.now();
+    await sleep(1200);
+    expect(await takenBy(3000)).toBe(true);
+    expect(Date.now() - from).toBeLessThan(3500);
+    await limited.close().catch(() => undefined);
   });
 
   it('hosts map to shards stably and spread', () => {
