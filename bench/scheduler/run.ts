@@ -104,7 +104,19 @@ export async function startAgent(dir: string, o: { target: string; agentBin: str
   const useAgent = o.target === 'agent' || (o.target === 'auto' && existsSync(o.agentBin));
   if (o.target === 'agent' && !existsSync(o.agentBin)) throw new Error(`${o.agentBin} is not built (npm run build)`);
   if (!useAgent) requireFile('/usr/sbin/nrpe', 'nagios-nrpe-server');
-  const port = await freePort();
+  // Another program may take the free port before the agent binds it (a busy machine):
+  // a new port then, a few times.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const started = startAgentOn(dir, port, useAgent, o);
+    const exited = new Promise<'exited'>((r) => started.child.once('exit', () => r('exited')));
+    const up = await Promise.race([waitForPort(port, 15_000).then(() => 'up' as const), exited]);
+    if (up === 'up') return { ...started, kind: useAgent ? 'hawatch-agent' : 'nrpe', port, meter: new TreeMeter(started.child.pid!), machine: new MachineMeter() };
+    if (attempt >= 3) throw new Error(`the agent exited at start three times: see ${join(dir, 'agent.log')}`);
+  }
+}
+
+function startAgentOn(dir: string, port: number, useAgent: boolean, o: { agentBin: string; commands: Record<string, string> }): Started {
   const cfg = join(dir, 'agent.cfg');
   writeFileSync(
     cfg,
@@ -124,11 +136,9 @@ export async function startAgent(dir: string, o: { target: string; agentBin: str
     }),
   );
   chmodSync(cfg, 0o644);
-  const started = useAgent
+  return useAgent
     ? startDetached(process.execPath, [o.agentBin, '-c', cfg], join(dir, 'agent.log'))
     : startDetached('/usr/sbin/nrpe', ['-c', cfg, '-f'], join(dir, 'agent.log'));
-  await waitForPort(port, 15_000);
-  return { ...started, kind: useAgent ? 'hawatch-agent' : 'nrpe', port, meter: new TreeMeter(started.child.pid!), machine: new MachineMeter() };
 }
 
 /** One sample of a Prometheus text exposition (the first series of that name). */
