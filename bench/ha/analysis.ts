@@ -96,7 +96,11 @@ export interface MailReport {
   readonly received: number;
   /** Expected subjects that never arrived. */
   readonly lost: string[];
-  /** Subjects that arrived more than once (a second copy marked possible duplicate included). */
+  /**
+   * The same notification twice: a PROBLEM or RECOVERY of a service in the same state as the
+   * one before it with nothing between (a second PROBLEM after a real change, e.g. CRITICAL to
+   * UNKNOWN and back, is a new problem, not a duplicate); a possible duplicate copy included.
+   */
   readonly duplicated: string[];
   /** Message-IDs seen on more than one mail. */
   readonly duplicateMessageIds: string[];
@@ -107,24 +111,33 @@ export interface MailReport {
 }
 
 const MARK = '[possible duplicate] ';
+/** hawatch's email subject of a state notification: type, object, state. */
+const ALERT = /^\*\* (PROBLEM|RECOVERY) (?:Service|Host) Alert: (\S+) is (\S+) \*\*$/;
 
 /** Each expected subject exactly once: what is missing, what came twice, what came unasked. */
 export function analyseMails(mails: readonly Mail[], expectedSubjects: readonly string[]): MailReport {
   const bySubject = new Map<string, number>();
   const byId = new Map<string, number>();
+  const previous = new Map<string, string>();
+  const duplicated = new Set<string>();
   let marked = 0;
   for (const m of mails) {
     const subject = m.subject.startsWith(MARK) ? m.subject.slice(MARK.length) : m.subject;
     if (subject !== m.subject) marked++;
     bySubject.set(subject, (bySubject.get(subject) ?? 0) + 1);
     if (m.messageId) byId.set(m.messageId, (byId.get(m.messageId) ?? 0) + 1);
+    const alert = ALERT.exec(subject);
+    if (alert) {
+      if (previous.get(alert[2]!) === subject) duplicated.add(subject);
+      previous.set(alert[2]!, subject);
+    }
   }
   const expected = new Set(expectedSubjects);
   return {
     expected: expected.size,
     received: mails.length,
     lost: [...expected].filter((s) => !bySubject.has(s)),
-    duplicated: [...bySubject].filter(([, n]) => n > 1).map(([s]) => s),
+    duplicated: [...duplicated],
     duplicateMessageIds: [...byId].filter(([, n]) => n > 1).map(([id]) => id),
     markedPossibleDuplicate: marked,
     unexpected: [...bySubject.keys()].filter((s) => !expected.has(s)),

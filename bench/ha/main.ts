@@ -368,8 +368,8 @@ async function failover(cluster: Instance[], poller: Poller, flipFile: string, m
     await waitUntil('a moved service checked on another instance', settle, () => firstCheckAfter(poller.timeline, movedKeys, killedAt) !== null);
     const subjects = FLIP_KEYS.map((k) => serviceSubjects(k));
     const got = (s: string): boolean => mails.some((m) => m.subject === s || m.subject === `[possible duplicate] ${s}`);
-    await waitUntil('every switched service HARD CRITICAL and notified', settle, () => subjects.every((s) => got(s.problem)));
-    log('failover: every PROBLEM received; switching the services back to OK');
+    const problems = await waitUntil('every switched service HARD CRITICAL and notified', settle, () => subjects.every((s) => got(s.problem)));
+    log(`failover: ${problems ? 'every PROBLEM received' : 'PROBLEMs missing'}; switching the services back to OK`);
     writeFileSync(flipFile, '0');
     await waitUntil('every RECOVERY received', settle, () => subjects.every((s) => got(s.recovery)));
     // Long enough after the kill for a missed check to show as a gap, plus one poll cycle.
@@ -597,17 +597,17 @@ async function main(): Promise<void> {
       '',
       `Failover: kill -9 of instance ${fo.victim} holding ${fo.movedShards} of ${SHARDS} shards (${fo.movedServices} services), ${fo.flipped} services switched to CRITICAL half an interval before`,
       renderTable(
-        ['kill to first check elsewhere s', 'kill to all moved checked s', `checks missed (gap above ${fo.maxGapAllowedS} s)`, 'notifications expected', 'received', 'lost', 'duplicated', 'marked possible duplicate', 'unexpected', 'instance PROBLEM mails'],
-        [[f(fo.failoverS, 2), f(fo.allMovedCheckedS, 1), String(fo.missedServices), String(fo.mails.expected), String(fo.mails.received), String(fo.mails.lost.length), String(fo.mails.duplicated.length + fo.mails.duplicateMessageIds.length + fo.instanceMails.duplicated.length), String(fo.mails.markedPossibleDuplicate), String(fo.mails.unexpected.length), String(fo.instanceMails.problems)]],
+        ['kill to first check elsewhere s', 'kill to all moved checked s', `checks missed (gap above ${fo.maxGapAllowedS} s)`, 'notifications expected', 'received', 'lost', 'duplicated', 'same Message-ID twice', 'marked possible duplicate', 'unexpected', 'instance PROBLEM mails'],
+        [[f(fo.failoverS, 2), f(fo.allMovedCheckedS, 1), String(fo.missedServices), String(fo.mails.expected), String(fo.mails.received), String(fo.mails.lost.length), String(fo.mails.duplicated.length + fo.instanceMails.duplicated.length), String(fo.mails.duplicateMessageIds.length), String(fo.mails.markedPossibleDuplicate), String(fo.mails.unexpected.length), String(fo.instanceMails.problems)]],
       ),
       ...fo.missed.slice(0, 5).map((g) => `  missed: ${g.key} no check for ${f(g.gapMs / 1000)} s after ${new Date(g.after).toISOString().slice(11, 23)}`),
       ...fo.mails.lost.slice(0, 5).map((s) => `  lost: ${s}`),
       ...fo.mails.duplicated.slice(0, 5).map((s) => `  duplicated: ${s}`),
-      ...fo.mails.unexpected.slice(0, 5).map((s) => `  unexpected: ${s}`),
+      ...fo.mails.unexpected.slice(0, 5).map((s) => `  unexpected (a state change the bench did not make, e.g. the agent timing out under load): ${s}`),
     );
     const goals = [
       `failover under 15 s: ${fo.failoverS !== null && fo.failoverS < 15 ? 'met' : 'NOT met'}`,
-      `notifications lost 0 and duplicated 0: ${fo.mails.lost.length === 0 && fo.mails.duplicated.length + fo.mails.duplicateMessageIds.length === 0 ? 'met' : 'NOT met'}`,
+      `notifications lost 0 and duplicated 0: ${fo.mails.lost.length === 0 && fo.mails.duplicated.length + fo.mails.duplicateMessageIds.length + fo.instanceMails.duplicated.length === 0 ? 'met' : 'NOT met'}`,
       `no check missed: ${fo.missedServices === 0 ? 'met' : 'NOT met'}`,
     ];
     out.push(`  goals: ${goals.join('; ')}`);

@@ -75,6 +75,9 @@ describe('bench:ha analysis', () => {
         { subject: b.problem, messageId: '<5@x>' },
         { subject: a.recovery, messageId: '<3@x>' },
         { subject: '** PROBLEM Service Alert: n3/c is CRITICAL **', messageId: '<6@x>' },
+        // A real change between two PROBLEMs of n3/c: a new problem, not a duplicate.
+        { subject: '** PROBLEM Service Alert: n3/c is UNKNOWN **', messageId: '<7@x>' },
+        { subject: '** PROBLEM Service Alert: n3/c is CRITICAL **', messageId: '<8@x>' },
       ],
       expected,
     );
@@ -82,6 +85,6 @@ describe('bench:ha analysis', () => {
     expect(bad.duplicated.sort()).toEqual([a.problem, b.problem].sort());
     expect(bad.duplicateMessageIds).toEqual(['<1@x>']);
     expect(bad.markedPossibleDuplicate).toBe(1);
-    expect(bad.unexpected).toEqual(['** PROBLEM Service Alert: n3/c is CRITICAL **']);
+    expect(bad.unexpected).toEqual(['** PROBLEM Service Alert: n3/c is CRITICAL **', '** PROBLEM Service Alert: n3/c is UNKNOWN **']);
   });
 });
