@@ -493,9 +493,11 @@ async function main(): Promise<void> {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
-        const head = Buffer.concat(chunks).toString('utf8').split(/\r?\n\r?\n/)[0]?.replace(/\r?\n[ \t]+/g, ' ') ?? '';
+        const raw = Buffer.concat(chunks).toString('utf8');
+        const head = raw.split(/\r?\n\r?\n/)[0]?.replace(/\r?\n[ \t]+/g, ' ') ?? '';
         const header = (name: string): string => new RegExp(`^${name}:\\s*(.*)$`, 'im').exec(head)?.[1]?.trim() ?? '';
-        mails.push({ subject: header('Subject'), messageId: header('Message-ID'), to: session.envelope.rcptTo.map((a) => a.address).join(',') });
+        const when = /^Date\/Time: (\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) UTC\r?$/m.exec(raw);
+        mails.push({ subject: header('Subject'), messageId: header('Message-ID'), to: session.envelope.rcptTo.map((a) => a.address).join(','), ...(when ? { at: Date.parse(`${when[1]}T${when[2]}Z`) } : {}) });
         cb(null, `queued as Q${mails.length}`);
       });
     },

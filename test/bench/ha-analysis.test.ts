@@ -86,5 +86,16 @@ describe('bench:ha analysis', () => {
     expect(bad.duplicateMessageIds).toEqual(['<1@x>']);
     expect(bad.markedPossibleDuplicate).toBe(1);
     expect(bad.unexpected).toEqual(['** PROBLEM Service Alert: n3/c is CRITICAL **', '** PROBLEM Service Alert: n3/c is UNKNOWN **']);
+    // Delivered out of order (another instance, a retry): ordered by the notification's time,
+    // PROBLEM, RECOVERY, PROBLEM is two problems, not a duplicate.
+    const reordered = analyseMails(
+      [
+        { subject: a.problem, messageId: '<1@x>', at: 1000 },
+        { subject: '** PROBLEM Service Alert: n1/a is CRITICAL **', messageId: '<9@x>', at: 9000 },
+        { subject: a.recovery, messageId: '<3@x>', at: 5000 },
+      ],
+      [a.problem, a.recovery],
+    );
+    expect(reordered.duplicated).toEqual([]);
   });
 });
