@@ -63,8 +63,8 @@ const WINDOW_S = Number(argv.window);
 const COUNTS = argv.instances!.split(',').map(Number).filter((n) => n >= 1);
 const SHARDS = Number(argv.shards);
 const LEASE_S = Number(argv.lease);
-/** Services switched to CRITICAL for the failover: 1 % by default, spread over the hosts. */
-const FLIP = Math.max(1, Math.min(N, argv.flip ? Number(argv.flip) : Math.round(N / 100)));
+/** Services switched to CRITICAL for the failover: one per host by default (so the killed instance has some), at least 1 %. */
+const FLIP = Math.max(1, Math.min(N, argv.flip ? Number(argv.flip) : Math.max(HOSTS, Math.round(N / 100))));
 const FLIP_STEP = Math.max(1, Math.floor(N / FLIP));
 /** The j-th switched service is j * step + (j mod hosts): a different host each (service i is on host i mod hosts). */
 const FLIP_SET = new Set(Array.from({ length: FLIP }, (_, j) => Math.min(N - 1, j * FLIP_STEP + (j % HOSTS))));
