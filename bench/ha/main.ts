@@ -607,9 +607,13 @@ async function main(): Promise<void> {
       ...fo.mails.duplicated.slice(0, 5).map((s) => `  duplicated: ${s}`),
       ...fo.mails.unexpected.slice(0, 5).map((s) => `  unexpected (a state change the bench did not make, e.g. the agent timing out under load): ${s}`),
     );
+    // The subject rule (same state twice with nothing between) holds only when the bench made
+    // every state change: a change the server did not notify (flapping) makes two real problems
+    // look like one sent twice. Then only the Message-ID (one per outbox row) tells.
+    if (fo.mails.unexpected.length) out.push('  state changes the bench did not make: the duplicated column is not reliable in this run, read same Message-ID twice');
     const goals = [
       `failover under 15 s: ${fo.failoverS !== null && fo.failoverS < 15 ? 'met' : 'NOT met'}`,
-      `notifications lost 0 and duplicated 0: ${fo.mails.lost.length === 0 && fo.mails.duplicated.length + fo.mails.duplicateMessageIds.length + fo.instanceMails.duplicated.length === 0 ? 'met' : 'NOT met'}`,
+      `notifications lost 0 and duplicated 0: ${fo.mails.lost.length === 0 && (fo.mails.unexpected.length ? 0 : fo.mails.duplicated.length + fo.instanceMails.duplicated.length) + fo.mails.duplicateMessageIds.length === 0 ? 'met' : 'NOT met'}`,
       `no check missed: ${fo.missedServices === 0 ? 'met' : 'NOT met'}`,
     ];
     out.push(`  goals: ${goals.join('; ')}`);
