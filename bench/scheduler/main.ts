@@ -21,17 +21,17 @@
  *          [--target auto|agent|nrpe] [--concurrency 64] [--json FILE] [--keep]
  *          [--server-bin dist/bin/hawatch-server.cjs] [--nagios-max-concurrent 0]
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { baseObjects, renderNagiosMainConfig, renderNagiosObjects, renderNrpeConfig } from '../../nagios/config.ts';
+import { baseObjects, renderNagiosMainConfig, renderNagiosObjects } from '../../nagios/config.ts';
 import { State } from '../../nagios/states.ts';
 import { ExecutorPool } from '../../server/executors/index.ts';
 import type { CheckRequest } from '../../server/executors/types.ts';
-import { MachineMeter, percentile, TreeMeter } from './proc.ts';
+import { TreeMeter } from './proc.ts';
+import { freePort, killAllStarted, log, metric, PLUGINS, requireFile, sleep, startAgent as startNrpeAgent, startDetached, summarize, waitForPort, type Agent, type ServiceView } from './run.ts';
 
 // Bundled to dist/bench/scheduler.cjs: the repository is two levels up.
 const root = resolve(__dirname, '..', '..');
@@ -60,136 +60,15 @@ const MEASURE_S = Number(argv.measure);
 const CONCURRENCY = Number(argv.concurrency);
 const PHASES = argv.phases!.split(',').map((s) => s.trim()).filter(Boolean);
 
-const PLUGINS = '/usr/lib/nagios/plugins';
 const AGENT_BIN = join(root, 'dist', 'bin', 'hawatch-agent.cjs');
 const SERVER_BIN = argv['server-bin'] ? resolve(argv['server-bin']) : join(root, 'dist', 'bin', 'hawatch-server.cjs');
 const BENCH_COMMAND = 'check_bench';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const log = (msg: string): void => {
-  process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-};
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => res(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
-
-async function waitForPort(port: number, ms: number): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    const ok = await new Promise<boolean>((res) => {
-      const s = createServer();
-      s.once('error', () => res(true));
-      s.listen(port, '127.0.0.1', () => s.close(() => res(false)));
-    });
-    if (ok) return;
-    await sleep(100);
-  }
-  throw new Error(`nothing listens on 127.0.0.1:${port} after ${ms} ms`);
-}
 
 function nagiosIds(): { uid: number; gid: number } {
   const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('nagios:'));
   if (!line) throw new Error('no nagios user: install nagios4-core');
   const f = line.split(':');
   return { uid: Number(f[2]), gid: Number(f[3]) };
-}
-
-function requireFile(path: string, pkg: string): void {
-  if (!existsSync(path)) throw new Error(`${path} is missing: install the Debian package ${pkg}`);
-}
-
-interface Started {
-  readonly child: ChildProcess;
-  stop(): Promise<void>;
-}
-
-/** Everything this run started, stopped on exit whatever happens. */
-const startedProcesses = new Set<Started>();
-
-function startDetached(cmd: string, args: string[], logFile: string, env?: NodeJS.ProcessEnv): Started {
-  const out = openSync(logFile, 'a');
-  const child = spawn(cmd, args, { detached: true, stdio: ['ignore', out, out], env: env ?? process.env });
-  const started: Started = {
-    child,
-    stop: async () => {
-      startedProcesses.delete(started);
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const gone = new Promise<void>((r) => child.once('exit', () => r()));
-      try {
-        process.kill(-child.pid!, 'SIGTERM');
-      } catch {
-        /* gone */
-      }
-      await Promise.race([gone, sleep(10_000)]);
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    },
-  };
-  startedProcesses.add(started);
-  return started;
-}
-
-function killAllStarted(): void {
-  for (const s of startedProcesses) {
-    try {
-      process.kill(-s.child.pid!, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------------------
-// The agent
-
-interface Agent extends Started {
-  readonly kind: 'hawatch-agent' | 'nrpe';
-  readonly port: number;
-  readonly meter: TreeMeter;
-  /** Started with the agent's meter: the same window. */
-  readonly machine: MachineMeter;
-}
-
-async function startAgent(dir: string): Promise<Agent> {
-  const useAgent = argv.target === 'agent' || (argv.target === 'auto' && existsSync(AGENT_BIN));
-  if (argv.target === 'agent' && !existsSync(AGENT_BIN)) throw new Error(`${AGENT_BIN} is not built (npm run build)`);
-  if (!useAgent) requireFile('/usr/sbin/nrpe', 'nagios-nrpe-server');
-  const port = await freePort();
-  const cfg = join(dir, 'agent.cfg');
-  writeFileSync(
-    cfg,
-    renderNrpeConfig({
-      serverPort: port,
-      serverAddress: '127.0.0.1',
-      allowedHosts: ['127.0.0.1'],
-      nrpeUser: 'nagios',
-      nrpeGroup: 'nagios',
-      pidFile: join(dir, 'agent.pid'),
-      debug: false,
-      commandTimeout: 60,
-      connectionTimeout: 300,
-      // nrpe's default backlog of 5 drops SYNs under a burst of checks (1 s retransmits).
-      listenQueueSize: 256,
-      commands: { [BENCH_COMMAND]: `${PLUGINS}/check_dummy 0 "bench OK"` },
-    }),
-  );
-  chmodSync(cfg, 0o644);
-  const started = useAgent
-    ? startDetached(process.execPath, [AGENT_BIN, '-c', cfg], join(dir, 'agent.log'))
-    : startDetached('/usr/sbin/nrpe', ['-c', cfg, '-f'], join(dir, 'agent.log'));
-  await waitForPort(port, 15_000);
-  return { ...started, kind: useAgent ? 'hawatch-agent' : 'nrpe', port, meter: new TreeMeter(started.child.pid!), machine: new MachineMeter() };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -253,10 +132,6 @@ function phaseResult(o: {
   };
 }
 
-function summarize(latenciesMs: number[]): PhaseResult['latencyMs'] {
-  const s = [...latenciesMs].sort((a, b) => a - b);
-  return { p50: percentile(s, 50), p99: percentile(s, 99), max: s.length ? s[s.length - 1]! : NaN, samples: s.length };
-}
 
 const targetRate = N / INTERVAL_S;
 const windowStartDelayMs = (INTERVAL_S + WARMUP_S) * 1000;
@@ -523,20 +398,7 @@ function inventoryYaml(agent: Agent, listenPort: number): string {
   return lines.join('\n') + '\n';
 }
 
-function metric(text: string, name: string): number {
-  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : NaN;
-}
 
-interface ServiceView {
-  readonly key: string;
-  readonly kind: string;
-  readonly lastCheck: number | null;
-  readonly nextCheck: number | null;
-  readonly state: number;
-  readonly checked: boolean;
-  readonly output: string;
-}
 
 async function serverPhase(agent: Agent, base: string): Promise<PhaseResult> {
   if (!existsSync(SERVER_BIN)) throw new Error(`${SERVER_BIN} is not built: the server has not landed on this branch yet (npm run build)`);
@@ -655,7 +517,7 @@ async function main(): Promise<void> {
   const base = mkdtempSync(join(tmpdir(), 'hawatch-bench-'));
   chmodSync(base, 0o755);
   log(`${N} services on ${HOSTS} hosts every ${INTERVAL_S} s (${targetRate.toFixed(1)} checks/s planned); window ${MEASURE_S} s after ${INTERVAL_S + WARMUP_S} s of spread and warm-up; work dir ${base}`);
-  const agent = await startAgent(base);
+  const agent = await startNrpeAgent(base, { target: argv.target!, agentBin: AGENT_BIN, commands: { [BENCH_COMMAND]: `${PLUGINS}/check_dummy 0 "bench OK"` } });
   log(`agent: ${agent.kind} on 127.0.0.1:${agent.port}`);
   const results: PhaseResult[] = [];
   const skipped: string[] = [];
