@@ -249,6 +249,13 @@ export class Dispatcher {
       }
     }
     for (const id of ids) this.attemptedHere.add(id);
+    // Several instances: paused between the mark and here past the claim, another instance
+    // may be sending these rows already (flagged). Not sent from here then; the row stays
+    // marked, so whoever sends it says possible duplicate. Checked with no await before the send.
+    if (this.o.store.holdsClaim && !this.o.store.holdsClaim(ids)) {
+      this.o.log?.('info', `outbox rows ${ids.join(', ')}: the claim ran out before sending (this instance was paused): left to the instance that takes them`);
+      return false;
+    }
     let provider: string | undefined;
     try {
       provider = await this.send(inv, contact, first.channel, notes, digest, messageId, possibleDuplicate);

@@ -76,6 +76,8 @@ export async function openPostgresStore(url: string, o: PostgresStoreOptions = {
   const ids = (list: readonly number[]) => [...list];
 
   const ha: PgHaHooks = { fence: null, claims: null };
+  /** When (performance.now()) this instance last claimed each outbox row it holds. */
+  const claimedAt = new Map<number, number>();
   const store: PostgresStore = {
     session,
     ha,
@@ -168,6 +170,11 @@ export async function openPostgresStore(url: string, o: PostgresStoreOptions = {
             )
           : await session.run((c) => c.query(`SELECT * FROM outbox WHERE status = 'pending' ORDER BY id LIMIT $1`, [limit + unreadable.size]))
       ).rows as OutboxDbRow[];
+      if (cl) {
+        const t = performance.now();
+        claimedAt.clear();
+        for (const r of rows) claimedAt.set(Number(r.id), t);
+      }
       rows.sort((a, b) => a.id - b.id);
       const out: OutboxRow[] = [];
       for (const r of rows) {
@@ -188,6 +195,17 @@ export async function openPostgresStore(url: string, o: PostgresStoreOptions = {
         if (out.length >= limit) break;
       }
       return out;
+    },
+    holdsClaim(list) {
+      const cl = ha.claims;
+      if (!cl) return true;
+      // The claim runs out at claim_until by the database clock; by ours, a margin before it.
+      const usable = cl.ttlS * 1000 - Math.min(5000, (cl.ttlS * 1000) / 3);
+      const now = performance.now();
+      return list.every((id) => {
+        const t = claimedAt.get(id);
+        return t !== undefined && now - t < usable;
+      });
     },
     markAttempt: async (list, messageId, at) => {
       const cl = ha.claims;

@@ -88,4 +88,10 @@ export type AnyStore = Asyncify<Omit<Store, 'perfdata' | 'close'>> & {
   close(): Awaitable<void>;
   /** Where the data lives, for log lines (a file, or a URL without its password). */
   readonly describe?: string;
+  /**
+   * Several instances: whether this instance still holds its claims on these outbox rows by
+   * its own monotonic clock (claimed less than the claim time minus a margin ago). Asked right
+   * before a send, after the attempt mark: an instance paused between the two sends nothing.
+   */
+  holdsClaim?(ids: readonly number[]): boolean;
 };

@@ -7,7 +7,7 @@
  * lower change sequence number.
  */
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Runtime } from '../../server/core/runtime.ts';
 import { shardOf } from '../../server/ha/leases.ts';
 import { InventoryError, loadInventory } from '../../server/inventory/load.ts';
@@ -32,6 +32,11 @@ beforeAll(async () => {
   admin = new pg.Client({ host: '127.0.0.1', port: server.port, user: 'postgres', password: SUPERUSER_PASSWORD, database: 'postgres' });
   await admin.connect();
 }, 120_000);
+
+// Each test's connections end with it: the test cluster allows 20 clients in all.
+afterEach(async () => {
+  for (const s of opened.splice(0)) await s.close();
+});
 
 afterAll(async () => {
   for (const rt of runtimes) await rt.stop().catch(() => undefined);
@@ -132,6 +137,29 @@ describe('outbox on PostgreSQL with several instances', () => {
     expect(r).toEqual({ status: 'sent', provider_id: '250 queued as ABC123', claimed_by: 'b' });
     // a, back from its pause, cannot mark (and so cannot send) what b holds.
     await expect(a.markAttempt([got[0]!.id], '<again@hawatch>', Date.now())).rejects.toThrow(/no longer claimed by a/);
+  });
+
+  it('an instance paused between its attempt mark and the send sends nothing; the instance that takes the row sends it flagged', async () => {
+    const { url } = await freshDb();
+    const a = await store(url);
+    const b = await store(url);
+    a.ha.claims = { owner: 'a', ttlS: 1 };
+    b.ha.claims = { owner: 'b', ttlS: 1 };
+    await a.commit({ statuses: [], history: [], outbox: [{ contact: 'ops', channel: 'email', notification: note('web1/pause', 1), notBefore: 0 }] });
+    const inv = loadInventory(INV(url));
+    const mailer = (list: MailMessage[]): MailSender => ({ sendMail: async (m) => (list.push(m), '250 queued'), close: () => undefined });
+    const via = (list: MailMessage[]): Channels => ({ mail: mailer(list), sms: { gateway: null, http: null, smstools: null } });
+    // a marks its attempt, then stops (SIGSTOP, a long GC) past its claim before it sends.
+    const paused: typeof a = { ...a, markAttempt: async (...args: Parameters<typeof a.markAttempt>) => {
+      await a.markAttempt(...args);
+      await new Promise((r) => setTimeout(r, 1100));
+    } };
+    const fromA: MailMessage[] = [];
+    await new Dispatcher({ store: paused, clock: systemClock(), inventory: () => inv, channels: () => via(fromA) }).flush();
+    expect(fromA).toEqual([]);
+    const fromB: MailMessage[] = [];
+    await new Dispatcher({ store: b, clock: systemClock(), inventory: () => inv, channels: () => via(fromB) }).flush();
+    expect(fromB.map((m) => m.subject)).toEqual([expect.stringMatching(/^\[possible duplicate\] /)]);
   });
 
   it('claims keep the order per object and contact: a RECOVERY waits while its PROBLEM is claimed by another instance', async () => {
