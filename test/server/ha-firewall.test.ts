@@ -210,8 +210,9 @@ describe('one instance blocked from PostgreSQL by a firewall rule in its namespa
     });
     const stopS = (Date.now() - from) / 1000;
     process.stdout.write(`ha firewall: SIGTERM to exit with PostgreSQL unreachable ${stopS.toFixed(2)} s (exit ${code})\n`);
-    // The 15 s last resort of main.ts exits 1: a 0 within 10 s is the bounded graceful stop.
+    // The 15 s last resort of main.ts exits 1: exit 0 is the bounded graceful stop (its bounds
+    // add up to about 8 s; 10.6 s measured with other test files beside it), and before 14 s.
     expect(code, a.log().slice(-1500)).toBe(0);
-    expect(stopS).toBeLessThan(10);
+    expect(stopS).toBeLessThan(14);
   }, 30_000);
 });
