@@ -96,10 +96,13 @@ export class Scheduler {
         this.entries.delete(k);
       }
     }
-    for (const [name, ex] of this.executors) {
-      if (!this.o.monitor.inventory.hosts.has(name)) {
+    // Keyed by transport kind and host (executorFor): only a host that left the inventory
+    // loses its executor. Closing one aborts its running checks, so a re-plan (every shard
+    // hand-over, every reload) must not close the executors of hosts still checked.
+    for (const [id, ex] of this.executors) {
+      if (!this.o.monitor.inventory.hosts.has(id.slice(id.indexOf('\0') + 1))) {
         void ex.close();
-        this.executors.delete(name);
+        this.executors.delete(id);
       }
     }
     const now = this.o.clock.now();
@@ -204,6 +207,14 @@ export class Scheduler {
       }
       const outcome = await this.execute(e.key, abort.signal);
       if (this.stopped || !this.entries.has(e.key)) return;
+      // An aborted check (its executor closed under it) says nothing about the object: no
+      // result, tried again at the retry interval.
+      if (outcome.failure === 'aborted') {
+        this.o.onError?.(`check ${e.key} was aborted (its executor closed); it runs again`);
+        this.arm(e, this.o.clock.now() + this.o.monitor.policyOf(e.key).retryIntervalMs);
+        ok = true;
+        return;
+      }
       this.stats.executed++;
       this.stats.latencyMsTotal += latencyMs;
       this.stats.maxLatencyMs = Math.max(this.stats.maxLatencyMs, latencyMs);
@@ -260,11 +271,17 @@ export class Scheduler {
     const guardPromise = new Promise<CheckOutcome>((resolve) => {
       guard = this.o.clock.setTimeout(() => resolve(failed(3, `hawatch: the ${host.transport.kind} executor did not answer within ${guardMs / 1000} s`, started, 'timeout')), guardMs);
     });
+    const ex = this.executorFor(host);
     try {
-      return await Promise.race([
-        this.executorFor(host).run(req).catch((err: unknown) => failed(3, `hawatch: ${host.transport.kind} executor failed: ${(err as Error).message}`, started)),
+      const outcome = await Promise.race([
+        ex.run(req).catch((err: unknown) => failed(3, `hawatch: ${host.transport.kind} executor failed: ${(err as Error).message}`, started)),
         guardPromise,
       ]);
+      // Aborted while the scheduler runs: its executor was closed; the next run gets a new one.
+      if (outcome.failure === 'aborted' && !this.stopped) {
+        for (const [id, x] of this.executors) if (x === ex) this.executors.delete(id);
+      }
+      return outcome;
     } finally {
       if (guard) this.o.clock.clearTimeout(guard);
     }
