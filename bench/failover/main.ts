@@ -15,6 +15,7 @@
  *
  * Usage (root): npm run bench:failover -- [--runs 3] [--nagios60-runs 1] [--faults a,b]
  *   [--observers hawatch,nagios10,nagios60] [--quiet 60] [--json FILE] [--keep]
+ *        npm run bench:failover -- --report A.json,B.json   (the table over saved runs)
  */
 import { existsSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -68,6 +69,7 @@ const { values: argv } = parseArgs({
     quiet: { type: 'string', default: '60' },
     json: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    report: { type: 'string' },
   },
 });
 
@@ -132,7 +134,71 @@ interface Sample {
   expectedMails: number;
 }
 
+/** The per-fault table: median and worst seconds to the first mail, mails seen, ratios. */
+function table(samples: readonly Sample[], faultNames: readonly string[], names: readonly string[], faults: Record<string, Fault>): string[] {
+  const lines = [
+    `| fault | ${names.map((n) => `${n} median / worst s`).join(' | ')} | ${names.map((n) => `${n} mails (problem+recovery)`).join(' | ')} | hawatch / nagios60 | hawatch / nagios10 |`,
+    `| --- | ${names.map(() => '---').join(' | ')} | ${names.map(() => '---').join(' | ')} | --- | --- |`,
+  ];
+  const fmt = (x: number | null): string => (x === null ? '-' : x.toFixed(1));
+  for (const fault of faultNames) {
+    const per = (o: string): Sample[] => samples.filter((s) => s.fault === fault && s.observer === o);
+    const times = (o: string): number[] => per(o).map((s) => s.secondsToMail).filter((x): x is number => x !== null);
+    const cell = (o: string): string => {
+      const t = times(o);
+      const missing = per(o).length - t.length;
+      const n = per(o).length;
+      return t.length ? `${fmt(median(t))} / ${fmt(Math.max(...t))} (n=${n})${missing && (per(o)[0]?.expectedMails ?? 0) > 0 ? ` (${missing} missed)` : ''}` : n ? `- (n=${n})` : '-';
+    };
+    const mails = (o: string): string => [...new Set(per(o).map((s) => `${s.problemMails}+${s.recoveryMails}`))].join(', ') || '-';
+    const ratio = (b: string): string => {
+      const h = median(times('hawatch'));
+      const n = median(times(b));
+      return h !== null && n !== null && n > 0 ? (h / n).toPrecision(2) : '-';
+    };
+    lines.push(`| ${fault} (expected ${faults[fault]!.expect.mail}+${faults[fault]!.expect.recoveryMail}) | ${names.map(cell).join(' | ')} | ${names.map(mails).join(' | ')} | ${ratio('nagios60')} | ${ratio('nagios10')} |`);
+  }
+  return lines;
+}
+
+/**
+ * --report A.json,B.json: the table over the samples of several runs of this script (same
+ * lab, same machine), without running anything; for medians over runs that did not fit one
+ * sitting. Each file's runs are kept apart (file index and run).
+ */
+async function reportFiles(files: readonly string[]): Promise<number> {
+  const lab = (await import(pathToFileURL(join(ROOT, 'scripts', 'lab', 'lab.mjs')).href)) as LabModule;
+  const samples: Sample[] = [];
+  const falseAlerts = new Map<string, number>();
+  const loads: number[] = [];
+  const notes: string[] = [];
+  files.forEach((file, i) => {
+    const d = JSON.parse(readFileSync(file, 'utf8')) as { samples: Sample[]; falseAlerts: Record<string, number>; loads: number[]; aborted?: string | null; partial?: boolean };
+    for (const s of d.samples) samples.push({ ...s, run: (i + 1) * 100 + s.run });
+    for (const [k, v] of Object.entries(d.falseAlerts)) falseAlerts.set(k, (falseAlerts.get(k) ?? 0) + v);
+    loads.push(...d.loads);
+    const runs = new Set(d.samples.map((s) => s.run)).size;
+    notes.push(`${file}: ${d.samples.length} samples, ${runs} run(s)${d.partial ? ', stopped early (partial)' : ''}${d.aborted ? `, aborted: ${d.aborted}` : ''}`);
+  });
+  const faultNames = Object.keys(lab.FAULTS).filter((f) => samples.some((s) => s.fault === f));
+  const names = ['hawatch', 'nagios10', 'nagios60'].filter((n) => samples.some((s) => s.observer === n));
+  const fmt = (x: number | null): string => (x === null ? '-' : x.toFixed(1));
+  process.stdout.write(
+    [
+      `bench:failover report over ${files.length} file(s):`,
+      ...notes.map((n) => `  ${n}`),
+      '',
+      ...table(samples, faultNames, names, lab.FAULTS),
+      '',
+      `false alerts: ${names.map((n) => `${n} ${falseAlerts.get(n) ?? 0}`).join(', ')}`,
+      `load average (1 min) when each fault was healed: median ${fmt(median(loads))}, max ${fmt(loads.length ? Math.max(...loads) : null)}`,
+    ].join('\n') + '\n',
+  );
+  return 0;
+}
+
 async function main(): Promise<number> {
+  if (argv.report) return reportFiles(argv.report.split(','));
   if (process.getuid?.() !== 0) throw new Error('run as root: the lab needs namespaces and nagios4 drops to the nagios user');
   const lab = (await import(pathToFileURL(join(ROOT, 'scripts', 'lab', 'lab.mjs')).href)) as LabModule;
   const faultNames = argv.faults ? argv.faults.split(',') : Object.keys(lab.FAULTS);
@@ -249,27 +315,8 @@ async function main(): Promise<number> {
   }
 
   const names = observers.map((o) => o.name);
-  const lines = [
-    `| fault | ${names.map((n) => `${n} median / worst s`).join(' | ')} | ${names.map((n) => `${n} mails (problem+recovery)`).join(' | ')} | hawatch / nagios60 | hawatch / nagios10 |`,
-    `| --- | ${names.map(() => '---').join(' | ')} | ${names.map(() => '---').join(' | ')} | --- | --- |`,
-  ];
+  const lines = table(samples, faultNames, names, lab.FAULTS);
   const fmt = (x: number | null): string => (x === null ? '-' : x.toFixed(1));
-  for (const fault of faultNames) {
-    const per = (o: string): Sample[] => samples.filter((s) => s.fault === fault && s.observer === o);
-    const times = (o: string): number[] => per(o).map((s) => s.secondsToMail).filter((x): x is number => x !== null);
-    const cell = (o: string): string => {
-      const t = times(o);
-      const missing = per(o).length - t.length;
-      return t.length ? `${fmt(median(t))} / ${fmt(Math.max(...t))}${missing && (per(o)[0]?.expectedMails ?? 0) > 0 ? ` (${missing} missed)` : ''}` : '-';
-    };
-    const mails = (o: string): string => [...new Set(per(o).map((s) => `${s.problemMails}+${s.recoveryMails}`))].join(', ') || '-';
-    const ratio = (b: string): string => {
-      const h = median(times('hawatch'));
-      const n = median(times(b));
-      return h !== null && n !== null && n > 0 ? (h / n).toFixed(2) : '-';
-    };
-    lines.push(`| ${fault} (expected ${lab.FAULTS[fault]!.expect.mail}+${lab.FAULTS[fault]!.expect.recoveryMail}) | ${names.map(cell).join(' | ')} | ${names.map(mails).join(' | ')} | ${ratio('nagios60')} | ${ratio('nagios10')} |`);
-  }
   const report = [
     `bench:failover: ${runs} run(s) (nagios60: ${argv['nagios60-runs']}), ${faultNames.length} faults, ${((Date.now() - started) / 60000).toFixed(1)} min`,
     '',
