@@ -9,13 +9,13 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { join } from 'node:path';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Runtime } from '../../server/core/runtime.ts';
 import { createExecutor } from '../../server/executors/index.ts';
 import { loadInventory } from '../../server/inventory/load.ts';
 import { makePki, type Pki } from '../server/executors/daemons.ts';
 import { freePort } from '../support/ports.ts';
+import { startSmtpSink, type SmtpSink } from '../support/smtp.ts';
 import { requireRoot } from '../support/require.ts';
 import { waitFor } from '../support/wait.ts';
 import { cleanup, startAgent, tempDir, type Daemon } from './helpers.ts';
@@ -27,7 +27,7 @@ let pki: Pki;
 let agent: Daemon;
 let rt: Runtime | undefined;
 let https: Server | undefined;
-let smtp: SMTPServer;
+let smtp: SmtpSink | undefined;
 let httpsPort = 0;
 const TOKEN = 'push-token-db1-0123456789abcdef';
 const mails: { at: number; subject: string }[] = [];
@@ -46,7 +46,7 @@ const setState = (text: string): number => {
 };
 
 async function startServer(agentPort: number): Promise<void> {
-  const smtpPort = (smtp.server.address() as { port: number }).port;
+  const smtpPort = smtp!.port;
   rt = await createRuntime({
     inventory: loadInventory(`
 defaults: { check_interval: 1h, retry_interval: 1h, max_check_attempts: 3, notification_interval: 0, timeout: 10s }
@@ -103,20 +103,7 @@ beforeAll(async () => {
   chmodSync(join(dir, 'check_vrrp.sh'), 0o755);
   chmodSync(dir, 0o777); // the check (as nagios) leaves its markers here
   setState('MASTER 0');
-  smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    logger: false,
-    onData(stream, _s, cb) {
-      let raw = '';
-      stream.on('data', (c: Buffer) => (raw += c.toString()));
-      stream.on('end', () => {
-        mails.push({ at: Date.now(), subject: /^Subject:\s*(.*)$/im.exec(raw)?.[1]?.trim() ?? '' });
-        cb();
-      });
-    },
-  });
-  await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', r));
+  smtp = await startSmtpSink({ port: 0, onMail: (m) => mails.push({ at: m.at, subject: m.subject }) });
   httpsPort = await freePort();
   agent = await startAgent({
     config: [
@@ -138,7 +125,7 @@ afterAll(async () => {
   await cleanup();
   await rt?.stop();
   await new Promise<void>((r) => (https ? https.close(() => r()) : r()));
-  await new Promise<void>((r) => smtp?.close(() => r()));
+  await smtp?.close();
 });
 
 describe('push from a watcher to the server', () => {

@@ -11,12 +11,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { dirname, join } from 'node:path';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runProgram, type RunResult } from '../support/bin.ts';
 import { ROOT } from '../support/paths.ts';
 import { freePort } from '../support/ports.ts';
 import { stopChild } from '../support/process.ts';
+import { startSmtpSink } from '../support/smtp.ts';
 import { requireFile } from '../support/require.ts';
 import { removeDir, tempDir } from '../support/tmp.ts';
 import { waitFor } from '../support/wait.ts';
@@ -148,21 +148,8 @@ describe('hawatch-server copied with dist/lib', () => {
   it('runs: store in a file, /healthz, an email through nodemailer and a check through ssh2', async () => {
     const server = join(dir, 'server', 'bin', 'hawatch-server.cjs');
     const mails: string[] = [];
-    const smtp = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS', 'AUTH'],
-      logger: false,
-      onData(stream, _s, cb) {
-        let raw = '';
-        stream.on('data', (c: Buffer) => (raw += c.toString()));
-        stream.on('end', () => {
-          mails.push(raw);
-          cb();
-        });
-      },
-    });
-    const smtpPort = await freePort();
-    await new Promise<void>((resolve) => smtp.listen(smtpPort, '127.0.0.1', () => resolve()));
+    const smtp = await startSmtpSink({ onMail: (m) => mails.push(m.raw) });
+    const smtpPort = smtp.port;
     try {
       const closedPort = await freePort();
       const key = join(dir, 'id_ed25519');
@@ -211,7 +198,7 @@ services:
       expect(child.exitCode).toBe(0);
       expect(statSync(join(dir, 'state', 'hawatch.db')).size).toBeGreaterThan(0);
     } finally {
-      await new Promise<void>((resolve) => smtp.close(() => resolve()));
+      await smtp.close();
     }
   });
 });

@@ -9,7 +9,6 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Runtime } from '../../server/core/runtime.ts';
 import { createExecutor } from '../../server/executors/index.ts';
@@ -19,6 +18,7 @@ import { FORBIDDEN } from '../../server/core/text.ts';
 import { binPath } from '../support/bin.ts';
 import { fixturePath } from '../support/paths.ts';
 import { freePort } from '../support/ports.ts';
+import { startSmtpSink, type SmtpSink } from '../support/smtp.ts';
 import { removeDir, tempDir } from '../support/tmp.ts';
 import { settle } from './helpers.ts';
 
@@ -26,32 +26,7 @@ const dir = tempDir('hawatch-seed-');
 interface Mail { subject: string; to: string[]; body: string }
 const mails: Mail[] = [];
 
-function startSmtp(port: number): Promise<SMTPServer> {
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    logger: false,
-    onData(stream, session, cb) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        const raw = Buffer.concat(chunks).toString('utf8');
-        const head = raw.split(/\r?\n\r?\n/)[0]?.replace(/\r?\n[ \t]+/g, ' ') ?? '';
-        mails.push({
-          subject: /^Subject:\s*(.*)$/im.exec(head)?.[1]?.trim() ?? '',
-          to: session.envelope.rcptTo.map((r) => r.address),
-          // quoted-printable: soft line breaks and =XX escapes
-          body: raw.slice(head.length).replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))),
-        });
-        cb();
-      });
-    },
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve(server));
-  });
-}
+const startSmtp = (port: number): Promise<SmtpSink> => startSmtpSink({ port, onMail: (m) => mails.push({ subject: m.subject, to: [...m.rcptTo], body: m.text }) });
 
 /** What a member check prints (and its exit code): the plugin line with role perfdata. */
 function set(host: string, service: string, line: string, code = 0): void {
@@ -115,7 +90,7 @@ cluster_rules:
 `;
 }
 
-let smtp: SMTPServer;
+let smtp: SmtpSink | undefined;
 let rt: Runtime;
 const clock = new FakeClock();
 const MEMBERS = ['lb1/vip', 'lb2/vip', 'nfs1/drbd', 'nfs2/drbd', 'db1/pgsql', 'db2/pgsql', 'db1/mysql', 'db2/mysql'];
@@ -145,7 +120,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await rt?.stop();
-  await new Promise<void>((r) => (smtp ? smtp.close(() => r()) : r()));
+  await smtp?.close();
   removeDir(dir);
 });
 

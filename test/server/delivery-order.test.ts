@@ -1,34 +1,15 @@
 // Issue 9 item 14: after an SMTP outage the backlog of one object arrives in the order it
 // happened. A real SMTP server (smtp-server) is down (port closed), then up; the server runs
 // with a fake clock so the 35 s outage takes a few real seconds.
-import { SMTPServer } from 'smtp-server';
 import { describe, expect, it } from 'vitest';
 import { createRuntime } from '../../server/core/runtime.ts';
 import { loadInventory } from '../../server/inventory/load.ts';
 import { FakeClock } from '../../server/state/clock.ts';
 import { freePort } from '../support/ports.ts';
+import { startSmtpSink, type SmtpSink } from '../support/smtp.ts';
 import { FakeExecutors, settle , syncStore } from './helpers.ts';
 
-function startSmtp(port: number, subjects: string[]): Promise<SMTPServer> {
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    logger: false,
-    onData(stream, _session, cb) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        const raw = Buffer.concat(chunks).toString('utf8');
-        subjects.push(/^Subject:\s*(.*)$/im.exec(raw)?.[1]?.trim() ?? '');
-        cb();
-      });
-    },
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve(server));
-  });
-}
+const startSmtp = (port: number, subjects: string[]): Promise<SmtpSink> => startSmtpSink({ port, onMail: (m) => subjects.push(m.subject) });
 
 describe('delivery order after an outage', () => {
   it('PROBLEM, RECOVERY, PROBLEM, RECOVERY after 35 s without SMTP arrive in that order', async () => {
@@ -92,7 +73,7 @@ services:
       ]);
     } finally {
       await rt.stop();
-      await new Promise<void>((r) => smtp.close(() => r()));
+      await smtp.close();
     }
   }, 60_000);
 });

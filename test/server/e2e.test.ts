@@ -8,10 +8,10 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/ports.ts';
 import { waitFor } from '../support/wait.ts';
+import { startSmtpSink, type SmtpSink } from '../support/smtp.ts';
 
 const BIN = join(process.cwd(), 'dist/bin/hawatch-server.cjs');
 const dir = mkdtempSync(join(tmpdir(), 'hawatch-e2e-'));
@@ -21,33 +21,8 @@ interface Mail { subject: string; to: string; messageId: string }
 const mails: Mail[] = [];
 const sms: { auth: string | undefined; body: { to: string; text: string } }[] = [];
 
-function header(raw: string, name: string): string {
-  const head = raw.split(/\r?\n\r?\n/)[0]?.replace(/\r?\n[ \t]+/g, ' ') ?? '';
-  return new RegExp(`^${name}:\\s*(.*)$`, 'im').exec(head)?.[1]?.trim() ?? '';
-}
+const startSmtp = (port: number): Promise<SmtpSink> => startSmtpSink({ port, onMail: (m) => mails.push(m) });
 
-function startSmtp(port: number): Promise<SMTPServer> {
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    logger: false,
-    onData(stream, _session, cb) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        const raw = Buffer.concat(chunks).toString('utf8');
-        mails.push({ subject: header(raw, 'Subject'), to: header(raw, 'To'), messageId: header(raw, 'Message-ID') });
-        cb();
-      });
-    },
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve(server));
-  });
-}
-
-const stopSmtp = (s: SMTPServer) => new Promise<void>((resolve) => s.close(() => resolve()));
 
 interface Server { child: ChildProcess; log: string[]; base: string; exited: Promise<number | null> }
 
@@ -144,7 +119,7 @@ services:
     expect(sms[0]).toMatchObject({ auth: 'Bearer sms-secret', body: { to: '+15550001' } });
 
     // SMTP dies; the fault is removed and another one appears: mail queues, SMS still flows.
-    await stopSmtp(smtp);
+    await smtp.close();
     writeFileSync(flip, '0');
     writeFileSync(flop, '1');
     await waitFor('recovery and second problem by SMS', () => sms.length === 3, 20_000);
@@ -177,7 +152,7 @@ services:
 
     srv.child.kill('SIGTERM');
     expect(await srv.exited).toBe(0);
-    await stopSmtp(smtp);
+    await smtp.close();
   }, 90_000); // real processes, an SMTP outage and a restart: 16 s alone, past 30 s on a loaded 2-core machine
 
   it('runs the embedded default inventory: demo checks as real processes, status page served', async () => {

@@ -16,11 +16,11 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { join } from 'node:path';
 import pg from 'pg';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shardOf } from '../../server/ha/leases.ts';
 import { createPrimary, requirePostgres, SUPERUSER_PASSWORD, type PgServer } from '../plugins/pgsql/pgcluster.ts';
 import { freePort } from '../support/ports.ts';
+import { startSmtpSink, type SmtpSink } from '../support/smtp.ts';
 import { tempDir } from '../support/tmp.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -35,15 +35,10 @@ const pings: string[] = [];
 const children = new Set<ChildProcess>();
 let pgs: PgServer;
 let dir: string;
-let smtp: SMTPServer;
+let smtp: SmtpSink | undefined;
 let http: HttpServer;
 let db: pg.Client;
 let inventory: string;
-
-function header(raw: string, name: string): string {
-  const head = raw.split(/\r?\n\r?\n/)[0]?.replace(/\r?\n[ \t]+/g, ' ') ?? '';
-  return new RegExp(`^${name}:\\s*(.*)$`, 'im').exec(head)?.[1]?.trim() ?? '';
-}
 
 interface Instance { name: string; child: ChildProcess; pid: number; log: string[]; base: string; exited: Promise<number | null> }
 
@@ -103,22 +98,8 @@ beforeAll(async () => {
   pgs = await createPrimary('ha-instances');
   db = new pg.Client({ host: '127.0.0.1', port: pgs.port, user: 'postgres', password: SUPERUSER_PASSWORD, database: 'postgres' });
   await db.connect();
-  smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    logger: false,
-    onData(stream, _s, cb) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        const raw = Buffer.concat(chunks).toString('utf8');
-        mails.push({ subject: header(raw, 'Subject'), messageId: header(raw, 'Message-ID'), text: raw });
-        cb(null, `queued as Q${mails.length}`);
-      });
-    },
-  });
   const smtpPort = await freePort();
-  await new Promise<void>((r) => smtp.listen(smtpPort, '127.0.0.1', () => r()));
+  smtp = await startSmtpSink({ port: smtpPort, onMail: (m) => mails.push({ subject: m.subject, messageId: m.messageId, text: m.raw }) });
   http = createHttpServer((req, res) => {
     pings.push(String(req.headers['user-agent'] ?? ''));
     res.writeHead(200).end('ok');
@@ -158,7 +139,7 @@ afterAll(async () => {
     c.kill('SIGKILL');
   }
   await db?.end().catch(() => undefined);
-  await new Promise<void>((r) => (smtp ? smtp.close(() => r()) : r()));
+  await smtp?.close();
   await new Promise<void>((r) => (http ? http.close(() => r()) : r()));
   pgs?.cleanup();
 });

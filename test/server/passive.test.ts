@@ -13,12 +13,12 @@
 import { execFile } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Runtime } from '../../server/core/runtime.ts';
 import { loadInventory } from '../../server/inventory/load.ts';
 import { FakeClock } from '../../server/state/clock.ts';
 import { freePort } from '../support/ports.ts';
+import { startSmtpSink, type SmtpSink } from '../support/smtp.ts';
 import { removeDir, tempDir } from '../support/tmp.ts';
 import { FakeExecutors, settle , syncStore } from './helpers.ts';
 
@@ -27,7 +27,7 @@ const TOKEN = 'nrdp-0123456789abcdef';
 const API = 'api-token-fedcba9876543210';
 const mails: { to: string; subject: string; body: string }[] = [];
 const logs: string[] = [];
-let smtp: SMTPServer;
+let smtp: SmtpSink | undefined;
 let rt: Runtime;
 let clock: FakeClock;
 let base = '';
@@ -101,21 +101,7 @@ beforeAll(async () => {
   chmodSync(shellClient, 0o755);
   writeFileSync(join(dir, 'tokens'), `# NRDP senders\n${TOKEN}\n`);
   const smtpPort = await freePort();
-  smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    logger: false,
-    onData(stream, session, cb) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        const raw = Buffer.concat(chunks).toString('utf8');
-        mails.push({ to: session.envelope.rcptTo.map((r) => r.address).join(','), subject: /^Subject:\s*(.*)$/im.exec(raw)?.[1]?.trim() ?? '', body: raw });
-        cb();
-      });
-    },
-  });
-  await new Promise<void>((r) => smtp.listen(smtpPort, '127.0.0.1', r));
+  smtp = await startSmtpSink({ port: smtpPort, onMail: (m) => mails.push({ to: m.rcptTo.join(','), subject: m.subject, body: m.raw }) });
   clock = new FakeClock();
   rt = await createRuntime({
     inventory: loadInventory(`
@@ -151,7 +137,7 @@ services:
 
 afterAll(async () => {
   await rt?.stop();
-  await new Promise<void>((r) => smtp?.close(() => r()));
+  await smtp?.close();
   removeDir(dir);
 });
 

@@ -4,12 +4,12 @@
 // page. Fake clock, fake executors for the re-check, a real SMTP server for the pages.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createRuntime, type Runtime } from '../../server/core/runtime.ts';
 import { InventoryError, loadInventory } from '../../server/inventory/load.ts';
 import { FakeClock } from '../../server/state/clock.ts';
 import { freePort } from '../support/ports.ts';
+import { startSmtpSink, type SmtpSink } from '../support/smtp.ts';
 import { removeDir, tempDir } from '../support/tmp.ts';
 import { FakeExecutors, settle , syncStore } from './helpers.ts';
 
@@ -17,7 +17,7 @@ const dir = tempDir('hawatch-pushconfirm-');
 const DB1 = 'push-db1-0123456789abcdef';
 const DB2 = 'push-db2-0123456789abcdef';
 const mails: string[] = [];
-let smtp: SMTPServer;
+let smtp: SmtpSink | undefined;
 let rt: Runtime;
 let clock: FakeClock;
 const fx = new FakeExecutors();
@@ -50,20 +50,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'db1.token'), `# the push token of db1\n${DB1}\n`);
   writeFileSync(join(dir, 'db2.token'), `${DB2}\n`);
   const smtpPort = await freePort();
-  smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    logger: false,
-    onData(stream, _session, cb) {
-      let raw = '';
-      stream.on('data', (c: Buffer) => (raw += c.toString()));
-      stream.on('end', () => {
-        mails.push(/^Subject:\s*(.*)$/im.exec(raw)?.[1]?.trim() ?? '');
-        cb();
-      });
-    },
-  });
-  await new Promise<void>((r) => smtp.listen(smtpPort, '127.0.0.1', r));
+  smtp = await startSmtpSink({ port: smtpPort, onMail: (m) => mails.push(m.subject) });
   clock = new FakeClock(Date.now());
   rt = await createRuntime({
     inventory: loadInventory(`
@@ -96,7 +83,7 @@ services:
 
 afterAll(async () => {
   await rt?.stop();
-  await new Promise<void>((r) => smtp?.close(() => r()));
+  await smtp?.close();
   removeDir(dir);
 });
 

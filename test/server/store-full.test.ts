@@ -6,9 +6,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/ports.ts';
+import { startSmtpSink, type SmtpSink } from '../support/smtp.ts';
 import { requireRoot } from '../support/require.ts';
 import { tempDir } from '../support/tmp.ts';
 import { waitFor } from '../support/wait.ts';
@@ -22,11 +22,6 @@ const children = new Set<ChildProcess>();
 interface Mail { subject: string; messageId: string; text: string }
 const mails: Mail[] = [];
 let fillOnNextMail = false;
-
-function header(raw: string, name: string): string {
-  const head = raw.split(/\r?\n\r?\n/)[0]?.replace(/\r?\n[ \t]+/g, ' ') ?? '';
-  return new RegExp(`^${name}:\\s*(.*)$`, 'im').exec(head)?.[1]?.trim() ?? '';
-}
 
 /** Writes zeros until the tmpfs has no free page left (ENOSPC). */
 function fillDisk(): void {
@@ -48,33 +43,17 @@ function fillDisk(): void {
   }
 }
 
-function startSmtp(port: number): Promise<SMTPServer> {
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    logger: false,
-    onData(stream, _session, cb) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        const raw = Buffer.concat(chunks).toString('utf8');
-        let text = raw.replace(/^[\s\S]*?\r?\n\r?\n/, '');
-        if (/quoted-printable/i.test(header(raw, 'Content-Transfer-Encoding'))) {
-          text = text.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
-        }
-        mails.push({ subject: header(raw, 'Subject'), messageId: header(raw, 'Message-ID'), text });
-        // The disk fills between hawatch's send and its "sent" mark.
-        if (fillOnNextMail) {
-          fillOnNextMail = false;
-          fillDisk();
-        }
-        cb();
-      });
+function startSmtp(port: number): Promise<SmtpSink> {
+  return startSmtpSink({
+    port,
+    onMail: (m) => {
+      mails.push({ subject: m.subject, messageId: m.messageId, text: m.text });
+      // The disk fills between hawatch's send and its "sent" mark.
+      if (fillOnNextMail) {
+        fillOnNextMail = false;
+        fillDisk();
+      }
     },
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve(server));
   });
 }
 
@@ -207,6 +186,6 @@ services:
     expect(count(/possible duplicate/)).toBe(1);
     srv.child.kill('SIGTERM');
     expect(await srv.exited).toBe(0);
-    await new Promise<void>((r) => smtp.close(() => r()));
+    await smtp.close();
   }, 120_000);
 });

@@ -7,8 +7,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SMTPServer } from 'smtp-server';
 import { freePort } from './ports.ts';
+import { startSmtpSink, type SmtpSink } from './smtp.ts';
 import { stopChild } from './process.ts';
 import { waitFor } from './wait.ts';
 
@@ -23,27 +23,12 @@ export interface Mail { readonly subject: string; readonly text: string }
 /** An SMTP server that keeps every message and answers with a queue id. */
 export class MailSink {
   readonly mails: Mail[] = [];
-  private server: SMTPServer | null = null;
+  private sink: SmtpSink | null = null;
   port = 0;
 
   async start(host = '127.0.0.1'): Promise<this> {
-    this.server = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS', 'AUTH'],
-      logger: false,
-      onData: (stream, _s, cb) => {
-        const chunks: Buffer[] = [];
-        stream.on('data', (c: Buffer) => chunks.push(c));
-        stream.on('end', () => {
-          const raw = Buffer.concat(chunks).toString('utf8');
-          const head = raw.split(/\r?\n\r?\n/)[0]?.replace(/\r?\n[ \t]+/g, ' ') ?? '';
-          this.mails.push({ subject: /^Subject:\s*(.*)$/im.exec(head)?.[1]?.trim() ?? '', text: raw });
-          cb(null, `queued as Q${this.mails.length}`);
-        });
-      },
-    });
-    this.port = await freePort();
-    await new Promise<void>((r) => this.server!.listen(this.port, host, () => r()));
+    this.sink = await startSmtpSink({ host, onMail: (m) => this.mails.push({ subject: m.subject, text: m.raw }) });
+    this.port = this.sink.port;
     return this;
   }
 
@@ -56,7 +41,7 @@ export class MailSink {
   }
 
   close(): Promise<void> {
-    return new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    return this.sink?.close() ?? Promise.resolve();
   }
 }
 

@@ -7,11 +7,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createPrimary, type PgServer } from '../../plugins/pgsql/pgcluster.ts';
 import { binPath } from '../../support/bin.ts';
 import { freePort } from '../../support/ports.ts';
+import { startSmtpSink, type SmtpSink } from '../../support/smtp.ts';
 import { stopChild } from '../../support/process.ts';
 import { removeDir, tempDir } from '../../support/tmp.ts';
 import { waitFor } from '../../support/wait.ts';
@@ -20,43 +20,21 @@ const PASSWORD = 'e2e-pg-pw-Zq81x';
 const dir = tempDir('hawatch-pge2e-');
 const children = new Set<ChildProcess>();
 let db: PgServer;
-let smtp: SMTPServer;
+let smtp: SmtpSink | undefined;
 let smtpPort: number;
 const mails: { subject: string; messageId: string }[] = [];
-
-function header(raw: string, name: string): string {
-  const head = raw.split(/\r?\n\r?\n/)[0]?.replace(/\r?\n[ \t]+/g, ' ') ?? '';
-  return new RegExp(`^${name}:\\s*(.*)$`, 'im').exec(head)?.[1]?.trim() ?? '';
-}
 
 beforeAll(async () => {
   db = await createPrimary('pge2e');
   await db.sql(`CREATE ROLE hawatch LOGIN PASSWORD '${PASSWORD}'`);
   await db.sql('CREATE DATABASE hawatch OWNER hawatch');
   smtpPort = await freePort();
-  smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    logger: false,
-    onData(stream, _s, cb) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        const raw = Buffer.concat(chunks).toString('utf8');
-        mails.push({ subject: header(raw, 'Subject'), messageId: header(raw, 'Message-ID') });
-        cb();
-      });
-    },
-  });
-  await new Promise<void>((resolve, reject) => {
-    smtp.once('error', reject);
-    smtp.listen(smtpPort, '127.0.0.1', () => resolve());
-  });
+  smtp = await startSmtpSink({ port: smtpPort, onMail: (m) => mails.push({ subject: m.subject, messageId: m.messageId }) });
 }, 120_000);
 
 afterAll(async () => {
   for (const c of children) await stopChild(c, 3000, 'SIGKILL');
-  await new Promise<void>((r) => (smtp ? smtp.close(() => r()) : r()));
+  await smtp?.close();
   db?.cleanup();
   removeDir(dir);
 });
