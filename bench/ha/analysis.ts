@@ -34,6 +34,18 @@ export class Timeline {
     return [...this.checks.keys()];
   }
 
+  /**
+   * Checks known from elsewhere (the server's history: a state change is written at a check's
+   * result): the poll sees one lastCheck per cycle, so a retry 10 s after a check hides that
+   * check. Added in time order, without latency, once each.
+   */
+  addChecks(key: string, times: readonly number[]): void {
+    const list = this.checks.get(key) ?? [];
+    if (!this.checks.has(key)) this.checks.set(key, list);
+    for (const at of times) if (!list.some((c) => Math.abs(c.at - at) < 1000)) list.push({ at, latencyMs: null });
+    list.sort((a, b) => a.at - b.at);
+  }
+
   checkTimes(key: string): number[] {
     return (this.checks.get(key) ?? []).map((c) => c.at);
   }

@@ -393,7 +393,18 @@ async function failover(cluster: Instance[], poller: Poller, flipFile: string, m
     await sleep(3000); // late copies
     const end = Date.now() - CYCLE_MS;
     const allKeys = poller.timeline.keys().filter((k) => !k.startsWith('hawatch/') && k.includes('/'));
+    // A gap may hide checks the 30 s poll could not see (a SOFT result and its retry 10 s
+    // later show as one lastCheck): the server's history has a STATE event at each state
+    // change, i.e. at a check; those are added and the gaps judged again.
+    const seen = missedChecks(poller.timeline, allKeys, killedAt, end, maxGapMs);
+    const reader = cluster.find((i) => i.alive);
+    for (const key of new Set(seen.map((g) => g.key))) {
+      if (!reader) break;
+      const h = await getJson<{ events: { at: number; type: string }[] }>(`${reader.url}/api/v1/history?key=${encodeURIComponent(key)}&limit=100`).catch(() => ({ events: [] }));
+      poller.timeline.addChecks(key, h.events.filter((e) => e.type === 'STATE').map((e) => e.at));
+    }
     const missed = missedChecks(poller.timeline, allKeys, killedAt, end, maxGapMs);
+    if (seen.length !== missed.length) log(`failover: ${seen.length - missed.length} of ${seen.length} gaps seen by the poll had checks between them in the servers' history (state changes)`);
     const first = firstCheckAfter(poller.timeline, movedKeys, killedAt);
     const lastFirst = Math.max(...movedKeys.map((k) => poller.timeline.checkTimes(k).find((t) => t > killedAt) ?? Infinity));
     const split = splitMails(mails);

@@ -53,6 +53,24 @@ describe('bench:ha analysis', () => {
     expect(firstCheckAfter(tl, ['h/stopped'], kill)).toBeNull();
   });
 
+  it('a SOFT result hidden by its retry between two polls is not a missed check once the history adds it', () => {
+    const tl = new Timeline();
+    const kill = 100 * S;
+    // Checked at 56 s; the next check (a SOFT CRITICAL) at 125 s and its retry at 135 s: the
+    // 30 s poll sees 56 and 135 only, a gap of 79 s above the 75 s limit.
+    polled(tl, 'h/flip', [56, 135, 195, 255].map((x) => x * S), 60 * S, 30 * S, 300 * S);
+    const limit = (60 + 10 + 5) * S;
+    expect(missedChecks(tl, tl.keys(), kill, 290 * S, limit).map((g) => g.gapMs)).toEqual([79 * S]);
+    // The server's history: STATE events at 125 s (soft change) and 135 s (hard change; the poll saw it already).
+    tl.addChecks('h/flip', [125 * S, 135 * S + 200]);
+    expect(tl.checkTimes('h/flip')).toEqual([56, 125, 135, 195, 255].map((x) => x * S));
+    expect(missedChecks(tl, tl.keys(), kill, 290 * S, limit)).toEqual([]);
+    // A real gap stays one: history with nothing in it changes nothing.
+    polled(tl, 'h/lost', [56, 200, 260].map((x) => x * S), 60 * S, 30 * S, 300 * S);
+    tl.addChecks('h/lost', [30 * S]);
+    expect(missedChecks(tl, ['h/lost'], kill, 290 * S, limit)).toMatchObject([{ key: 'h/lost', after: 56 * S, until: 200 * S }]);
+  });
+
   it('reports lost, duplicated (same subject or same Message-ID) and unexpected mails', () => {
     const a = serviceSubjects('n1/a');
     const b = serviceSubjects('n2/b');
