@@ -21,7 +21,7 @@
  * Usage: npm run bench:ha -- [--services 10000] [--hosts 100] [--interval 60] [--warmup 20]
  *          [--window 180] [--instances 1,2,3] [--shards 64] [--lease 10] [--flip 100]
  *          [--phases sqlite,pg,failover] [--concurrency 64] [--target auto|agent|nrpe]
- *          [--check inproc|spawn]
+ *          [--check inproc|spawn] [--server-node-args='--cpu-prof --cpu-prof-dir=DIR']
  *          [--json FILE] [--keep]
  */
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -54,6 +54,7 @@ const { values: argv } = parseArgs({
     check: { type: 'string', default: 'inproc' },
     json: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    'server-node-args': { type: 'string' },
   },
   strict: true,
 });
@@ -80,6 +81,8 @@ const TARGET_RATE = N / INTERVAL_S;
 const CYCLE_MS = Math.min(30_000, (INTERVAL_S * 1000) / 2);
 
 const SERVER_BIN = join(root, 'dist', 'bin', 'hawatch-server.cjs');
+/** Node options for the servers only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (written when a server stops cleanly). */
+const SERVER_NODE_ARGS = argv['server-node-args'] ? argv['server-node-args'].split(' ').filter(Boolean) : [];
 /**
  * What the agent runs per check. `inproc` (default): hawatch's check_ha_load in the agent's
  * process (no fork); `spawn`: monitoring-plugins' check_dummy, a fork and exec per check as
@@ -163,7 +166,7 @@ async function getText(url: string): Promise<string> {
 async function startServer(name: string, inventory: string, base: string): Promise<Instance> {
   const port = await freePort();
   const logFile = join(base, `${name}.log`);
-  const started = startDetached(process.execPath, [SERVER_BIN, '--config', inventory, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'], logFile, { ...process.env, PGPASSWORD: SUPERUSER_PASSWORD });
+  const started = startDetached(process.execPath, [...SERVER_NODE_ARGS, SERVER_BIN, '--config', inventory, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'], logFile, { ...process.env, PGPASSWORD: SUPERUSER_PASSWORD });
   const url = `http://127.0.0.1:${port}`;
   await waitForPort(port, 120_000);
   const until = Date.now() + 120_000;

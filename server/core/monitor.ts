@@ -426,7 +426,8 @@ export class Monitor {
    * status per object, not one per result) and retried with backoff.
    */
   private write(change: StoreChange, forget: readonly string[] = []): boolean {
-    if (this.unsaved === null && this.inflight === null) {
+    const group = this.store.groupCommitMs ?? 0;
+    if (this.unsaved === null && this.inflight === null && group <= 0) {
       try {
         const pending = commitTo(this.store, change, forget);
         if (pending) {
@@ -454,10 +455,21 @@ export class Monitor {
     u.history.push(...change.history.slice(0, room));
     u.droppedHistory += Math.max(0, change.history.length - room);
     u.outbox.push(...change.outbox);
-    // While a commit is in flight, its end writes these (no timer).
-    if (this.inflight === null) this.scheduleRetry();
+    // While a commit is in flight, its end writes these (no timer). Gathering (a store that
+    // answers later, nothing failed): written together after groupCommitMs, on the real clock
+    // (it gathers I/O; a fake clock in tests must not hold writes back).
+    if (this.inflight === null) {
+      if (group > 0 && !this.retryTimer) {
+        this.groupTimer ??= setTimeout(() => {
+          this.groupTimer = null;
+          this.retryUnsaved();
+        }, group);
+      } else this.scheduleRetry();
+    }
     return false;
   }
+
+  private groupTimer: ReturnType<typeof setTimeout> | null = null;
 
   /** Follows a commit that answers later: success as a synchronous write, failure kept and retried. */
   private track(pending: Promise<void>, change: StoreChange, forget: readonly string[]): void {
@@ -509,6 +521,8 @@ export class Monitor {
     const u = this.unsaved;
     if (u === null) return true;
     if (this.inflight) return false; // its end retries
+    if (this.groupTimer) clearTimeout(this.groupTimer);
+    this.groupTimer = null;
     const change: StoreChange = { statuses: [...u.statuses.values()], downtimes: u.downtimes, silences: u.silences, history: u.history, outbox: u.outbox };
     try {
       const pending = commitTo(this.store, change, [...u.forget]);

@@ -94,4 +94,9 @@ export type AnyStore = Asyncify<Omit<Store, 'perfdata' | 'close'>> & {
    * before a send, after the attempt mark: an instance paused between the two sends nothing.
    */
   holdsClaim?(ids: readonly number[]): boolean;
+  /**
+   * A store that answers later (over the network): the monitor gathers the changes of this
+   * many milliseconds into one transaction instead of one per check result.
+   */
+  readonly groupCommitMs?: number;
 };
