@@ -510,14 +510,20 @@ async function main(): Promise<void> {
   writeFileSync(flipFile, '0', { mode: 0o644 });
   const flipScript = join(base, 'flip.sh');
   writeFileSync(flipScript, `#!/bin/sh\ns=$(cat ${flipFile})\necho "bench flip state $s"\nexit "$s"\n`, { mode: 0o755 });
-  const agent = await startAgent(base, { target: argv.target!, agentBin: AGENT_BIN, commands: { check_bench: BENCH_CHECK, check_bench_flip: `/bin/sh ${flipScript}` } });
+  const agent = await startAgent(base, { target: argv.target!, agentBin: AGENT_BIN, commands: { check_bench: BENCH_CHECK, check_bench_flip: `/bin/sh ${flipScript}` },
+    // Every instance connects from 127.0.0.1 (on real hosts each has its own address): the
+    // agent's per-source limit (64) must hold all instances' concurrent checks, or a take-over's
+    // burst is refused (seen: an UNKNOWN in a failover run).
+    agentExtra: { hawatch_max_connections_per_host: String(Math.max(64, CONCURRENCY * Math.max(...COUNTS, 1) + 16)) } });
   log(`agent: ${agent.kind} on 127.0.0.1:${agent.port}`);
   if (agent.kind !== 'hawatch-agent' && argv.check !== 'spawn') throw new Error('--check inproc needs hawatch-agent (stock nrpe runs no in-process checks): add --check spawn');
-  const mails: (Mail & { to: string })[] = [];
+  const mails: (Mail & { to: string; info?: string })[] = [];
   smtp = await startSmtpSink({
     onMail: (m) => {
       const when = /^Date\/Time: (\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) UTC\r?$/m.exec(m.raw);
-      mails.push({ subject: m.subject, messageId: m.messageId, to: m.rcptTo.join(','), ...(when ? { at: Date.parse(`${when[1]}T${when[2]}Z`) } : {}) });
+      // The plugin output (after Additional Info), to say why a mail nobody expected came.
+      const info = /Additional Info:\r?\n\r?\n(.*)/.exec(m.text)?.[1]?.trim() ?? '';
+      mails.push({ subject: m.subject, messageId: m.messageId, to: m.rcptTo.join(','), info, ...(when ? { at: Date.parse(`${when[1]}T${when[2]}Z`) } : {}) });
     },
   });
   const smtpPort = smtp.port;
@@ -622,7 +628,7 @@ async function main(): Promise<void> {
       ...fo.missed.slice(0, 5).map((g) => `  missed: ${g.key} no check for ${f(g.gapMs / 1000)} s after ${new Date(g.after).toISOString().slice(11, 23)}`),
       ...fo.mails.lost.slice(0, 5).map((s) => `  lost: ${s}`),
       ...fo.mails.duplicated.slice(0, 5).map((s) => `  duplicated: ${s}`),
-      ...fo.mails.unexpected.slice(0, 5).map((s) => `  unexpected (a state change the bench did not make, e.g. the agent timing out under load): ${s}`),
+      ...fo.mails.unexpected.slice(0, 5).map((s) => `  unexpected (a state change the bench did not make, e.g. the agent timing out under load): ${s}: ${mails.find((m) => m.subject === s)?.info ?? ''}`),
     );
     // The subject rule (same state twice with nothing between) holds only when the bench made
     // every state change: a change the server did not notify (flapping) makes two real problems

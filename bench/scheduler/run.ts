@@ -100,7 +100,7 @@ export interface Agent extends Started {
 }
 
 /** hawatch-agent (agentBin) or stock nrpe on a free loopback port, running `commands`. */
-export async function startAgent(dir: string, o: { target: string; agentBin: string; commands: Record<string, string> }): Promise<Agent> {
+export async function startAgent(dir: string, o: { target: string; agentBin: string; commands: Record<string, string>; agentExtra?: Record<string, string> }): Promise<Agent> {
   const useAgent = o.target === 'agent' || (o.target === 'auto' && existsSync(o.agentBin));
   if (o.target === 'agent' && !existsSync(o.agentBin)) throw new Error(`${o.agentBin} is not built (npm run build)`);
   if (!useAgent) requireFile('/usr/sbin/nrpe', 'nagios-nrpe-server');
@@ -116,7 +116,7 @@ export async function startAgent(dir: string, o: { target: string; agentBin: str
   }
 }
 
-function startAgentOn(dir: string, port: number, useAgent: boolean, o: { agentBin: string; commands: Record<string, string> }): Started {
+function startAgentOn(dir: string, port: number, useAgent: boolean, o: { agentBin: string; commands: Record<string, string>; agentExtra?: Record<string, string> }): Started {
   const cfg = join(dir, 'agent.cfg');
   writeFileSync(
     cfg,
@@ -133,6 +133,8 @@ function startAgentOn(dir: string, port: number, useAgent: boolean, o: { agentBi
       // nrpe's default backlog of 5 drops SYNs under a burst of checks (1 s retransmits).
       listenQueueSize: 256,
       commands: o.commands,
+      // hawatch-agent's own keys (stock nrpe would warn about them).
+      ...(useAgent && o.agentExtra ? { extra: o.agentExtra } : {}),
     }),
   );
   chmodSync(cfg, 0o644);
