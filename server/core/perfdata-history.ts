@@ -16,6 +16,12 @@ import type { AnyStore } from '../store/types.ts';
 export interface PerfdataSource {
   on(listener: (e: { type: string; keys?: readonly string[] }) => void): () => void;
   status(key: string): CheckStatus | undefined;
+  /**
+   * Several instances: whether this instance runs the object. The others' results reach this
+   * instance too (the read view) and are theirs to record: recording them here wrote every
+   * value once per instance.
+   */
+  mine?(key: string): boolean;
 }
 
 export interface PerfdataRecorderOptions {
@@ -81,6 +87,7 @@ export class PerfdataRecorder {
 
   /** Records the status of `key` if it carries a result not recorded yet. */
   observe(key: string): void {
+    if (this.o.source.mine && !this.o.source.mine(key)) return;
     const s = this.o.source.status(key);
     if (!s || s.lastCheck === null || !s.perfdata) return;
     if (this.lastSeen.get(key) === s.lastCheck) return;

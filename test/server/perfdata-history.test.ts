@@ -132,6 +132,21 @@ describe('perfdata history', () => {
     await rt.stop();
   });
 
+  it('several instances: an object another instance runs is not recorded here (its owner records it once)', () => {
+    const clock = new FakeClock(Date.UTC(2025, 0, 6, 0, 0, 0));
+    const store = openSqliteStore(':memory:', () => clock.now());
+    const monitor = new Monitor(loadInventory(INVENTORY), store, clock);
+    const recorded: string[] = [];
+    const others = new Set(['db1/net']);
+    const source = { on: monitor.on.bind(monitor), status: monitor.status.bind(monitor), mine: (k: string) => !others.has(k) };
+    const rec = new PerfdataRecorder({ source, store: () => ({ ...store.perfdata, record: (key: string) => void recorded.push(key) }), clock });
+    rec.start();
+    monitor.submitResult('db1/drbd', { state: 0, output: 'OK', longOutput: '', perfdataText: 'lag=1s', executedAt: clock.now(), durationMs: 1 });
+    monitor.submitResult('db1/net', { state: 0, output: 'OK', longOutput: '', perfdataText: 'rx=10c', executedAt: clock.now(), durationMs: 1 });
+    expect(recorded).toEqual(['db1/drbd']);
+    rec.stop();
+  });
+
   it('deletes rows past their retention on the server clock: raw after 2 days, minutes after 8, hours after 400', async () => {
     const clock = new FakeClock(Date.UTC(2025, 0, 6, 0, 0, 0));
     const store = openSqliteStore(':memory:', () => clock.now());
