@@ -37,14 +37,19 @@ ${Array.from({ length: 20 }, (_, i) => `  - { name: s${i}, host: h, command: /bi
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** 20 CRITICAL results 5 ms apart, then everything written. */
+async function spacedResults(t: ReturnType<typeof setup>): Promise<void> {
+  for (let i = 0; i < 20; i++) {
+    t.result(i, 2);
+    await sleep(5);
+  }
+  expect(await t.monitor.flushed()).toBe(true);
+}
+
 describe('group commit on a store that answers later', () => {
   it('results 5 ms apart go in a few transactions, not one each; every status is written', async () => {
     const t = setup(20);
-    for (let i = 0; i < 20; i++) {
-      t.result(i, 2);
-      await sleep(5);
-    }
-    expect(await t.monitor.flushed()).toBe(true);
+    await spacedResults(t);
     const written = t.commits.reduce((n, c) => n + c.statuses.length, 0);
     expect(written).toBeGreaterThanOrEqual(20);
     // About 100 ms of results in 20 ms groups (the commit in flight gathers too): far fewer than 20.
@@ -54,11 +59,7 @@ describe('group commit on a store that answers later', () => {
 
   it('without grouping each result spaced out is a transaction of its own (the comparison)', async () => {
     const t = setup(0);
-    for (let i = 0; i < 20; i++) {
-      t.result(i, 2);
-      await sleep(5);
-    }
-    expect(await t.monitor.flushed()).toBe(true);
+    await spacedResults(t);
     expect(t.commits.length).toBeGreaterThanOrEqual(15);
   });
 
