@@ -194,11 +194,14 @@ export function createAgent(opts: AgentOptions): Agent {
   let serving = false;
 
   function record(command: string, code: number, output: string, why: string): void {
+    // When the result was seen: before the log line (a reader of the log must never see a
+    // result whose observation time is later than the line announcing it; CI once did, by 1 ms).
+    const observedAt = Date.now();
     const key = `${code}\n${output}`;
     if (lastResult.get(command) === key) return;
     lastResult.set(command, key);
     log.info('watched result changed', { command, code, why, output: output.split('\n')[0]!.slice(0, 200) });
-    pusher.enqueue({ command, state: code, output, observedAt: Date.now() });
+    pusher.enqueue({ command, state: code, output, observedAt });
   }
 
   function startWatching(g: Generation): void {
