@@ -196,9 +196,18 @@ describe('check_ha_procs against check_procs', () => {
 
   it('the total count (stock -w 150 -c 200) and states agree within what starts and ends between the runs', async () => {
     for (const args of [['-w', '150', '-c', '200'], ['-s', 'S'], ['-s', 'R'], ['-k'], ['-s', 'Ss'], ['-s', 'sS'], ['-s', 's'], ['-s', 'Sl']]) {
-      const theirs = perf((await mp('check_procs', args)).stdout).get('procs')!;
-      const ours = perf((await runBin('check_ha_procs', args)).stdout).get('procs')!;
-      expect({ args, diff: Math.abs(theirs - ours) <= Math.max(6, theirs * 0.1) }).toEqual({ args, diff: true });
+      // The whole machine's processes change between the two runs (in CI, other test files
+      // start and end dozens at once): up to three tries, each pair run back to back; a count
+      // that really differs differs every time.
+      const tries: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const theirs = perf((await mp('check_procs', args)).stdout).get('procs')!;
+        const ours = perf((await runBin('check_ha_procs', args)).stdout).get('procs')!;
+        tries.push(`${theirs} vs ${ours}`);
+        if (Math.abs(theirs - ours) <= Math.max(6, theirs * 0.1)) break;
+      }
+      const last = tries.at(-1)!.split(' vs ').map(Number);
+      expect({ args, diff: Math.abs(last[0]! - last[1]!) <= Math.max(6, last[0]! * 0.1) }, tries.join('; ')).toEqual({ args, diff: true });
     }
   });
 });
