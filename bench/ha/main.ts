@@ -22,7 +22,7 @@
  *          [--window 180] [--instances 1,2,3] [--shards 64] [--lease 10] [--flip 100]
  *          [--phases sqlite,pg,failover] [--concurrency 64] [--target auto|agent|nrpe]
  *          [--check inproc|spawn] [--server-node-args='--cpu-prof --cpu-prof-dir=DIR']
- *          [--json FILE] [--keep]
+ *          [--rounds 1] [--json FILE] [--keep]
  */
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -55,6 +55,7 @@ const { values: argv } = parseArgs({
     json: { type: 'string' },
     keep: { type: 'boolean', default: false },
     'server-node-args': { type: 'string' },
+    rounds: { type: 'string', default: '1' },
   },
   strict: true,
 });
@@ -73,6 +74,14 @@ const FLIP_STEP = Math.max(1, Math.floor(N / FLIP));
 const FLIP_SET = new Set(Array.from({ length: FLIP }, (_, j) => Math.min(N - 1, j * FLIP_STEP + (j % HOSTS))));
 const RETRY_S = Math.max(2, Math.min(10, Math.round(INTERVAL_S / 6)));
 const PHASES = new Set(argv.phases!.split(',').map((s) => s.trim()));
+/**
+ * Rounds of the steady phases (SQLite, then PostgreSQL with each instance count), run
+ * alternately: round r runs `sqlite` then `pg` or `pg` then `sqlite` (the last round always
+ * ends with `pg`, whose cluster the failover uses), so a drift of the machine over the run
+ * falls on both sides. With several rounds the CPU goal is judged on the median over the
+ * rounds of the ratio busiest instance / SQLite server of the same round.
+ */
+const ROUNDS = Number(argv.rounds);
 const CONCURRENCY = Number(argv.concurrency);
 /** Beyond interval + lease: a check's own time, the scheduler's spread and the take-over's reads. */
 const SLACK_S = 5;
@@ -266,6 +275,8 @@ interface ProcessFigures {
 
 interface PhaseResult {
   readonly phase: string;
+  /** 1-based round (--rounds). */
+  readonly round: number;
   readonly instances: number;
   readonly windowS: number;
   readonly checksPerSecond: number;
@@ -284,7 +295,7 @@ async function executed(i: Instance): Promise<number> {
 }
 
 /** One window of WINDOW_S from `from`: per instance checks and CPU, PostgreSQL's CPU. */
-async function measureWindow(phase: string, list: readonly Instance[], pg: TreeMeter | null, agent: Agent, from: number, timeline: Timeline): Promise<PhaseResult> {
+async function measureWindow(phase: string, round: number, list: readonly Instance[], pg: TreeMeter | null, agent: Agent, from: number, timeline: Timeline): Promise<PhaseResult> {
   const live = list.filter((i) => i.alive);
   if (from > Date.now()) await sleep(from - Date.now());
   const machine = new MachineMeter();
@@ -317,6 +328,7 @@ async function measureWindow(phase: string, list: readonly Instance[], pg: TreeM
   if (pgUsage) processes.push({ process: 'postgresql (all backends)', checks: total, cpuPercent: (pgUsage.cpuSeconds / windowS) * 100, cpuMsPerCheck: (pgUsage.cpuSeconds * 1000) / Math.max(1, total), rssMB: pgUsage.rssBytes / 2 ** 20 });
   return {
     phase,
+    round,
     instances: live.length,
     windowS,
     checksPerSecond: total / windowS,
@@ -445,10 +457,63 @@ function renderTable(head: readonly string[], rows: readonly (readonly string[])
 function phaseTable(results: readonly PhaseResult[]): string {
   const rows: string[][] = [];
   for (const r of results) {
-    rows.push([r.phase, 'all', `${f(r.checksPerSecond)} / ${f(r.targetPerSecond)}`, f(r.latencyMs.p50), f(r.latencyMs.p99), f(r.latencyMs.max), '', '', '', `${f(r.agentCpuPercent, 0)}`, `${f(r.machineBusyPercent, 0)} / ${f(r.loadAverage, 1)}`]);
+    rows.push([ROUNDS > 1 ? `${r.phase} #${r.round}` : r.phase, 'all', `${f(r.checksPerSecond)} / ${f(r.targetPerSecond)}`, f(r.latencyMs.p50), f(r.latencyMs.p99), f(r.latencyMs.max), '', '', '', `${f(r.agentCpuPercent, 0)}`, `${f(r.machineBusyPercent, 0)} / ${f(r.loadAverage, 1)}`]);
     for (const p of r.processes) rows.push(['', p.process, f(p.checks / r.windowS), '', '', '', f(p.cpuPercent, 0), f(p.cpuMsPerCheck, 2), f(p.rssMB, 0), '', '']);
   }
   return renderTable(['phase', 'process', 'checks/s (achieved / planned)', 'p50 ms', 'p99 ms', 'max ms', 'CPU %', 'CPU ms/check', 'RSS MB', 'agent CPU %', 'machine busy % / load'], rows);
+}
+
+const median = (xs: readonly number[]): number => {
+  const v = [...xs].sort((a, b) => a - b);
+  return v.length ? (v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2) : NaN;
+};
+const busiest = (r: PhaseResult): number => Math.max(...r.processes.filter((p) => p.process.startsWith('instance')).map((p) => p.cpuMsPerCheck));
+const sqliteOf = (results: readonly PhaseResult[], r: PhaseResult): PhaseResult | undefined => results.find((b) => b.phase.startsWith('sqlite') && b.round === r.round) ?? results.find((b) => b.phase.startsWith('sqlite'));
+
+/**
+ * Per instance count over the rounds: the SQLite server's and the busiest instance's CPU ms
+ * per check, and the ratio of the two within each round (paired: the same stretch of the
+ * machine's time), as medians with their range.
+ */
+interface RoundSummary {
+  readonly instances: number;
+  readonly rounds: number;
+  readonly sqliteMs: number;
+  readonly busiestMs: number;
+  readonly ratioMedian: number;
+  readonly ratioMin: number;
+  readonly ratioMax: number;
+  readonly checksPerSecond: number;
+}
+
+function roundSummaries(results: readonly PhaseResult[]): RoundSummary[] {
+  const pg = results.filter((r) => r.phase.startsWith('postgresql'));
+  const out: RoundSummary[] = [];
+  for (const k of [...new Set(pg.map((r) => r.instances))].sort((a, b) => a - b)) {
+    const rs = pg.filter((r) => r.instances === k);
+    const pairs = rs.flatMap((r) => {
+      const b = results.find((x) => x.phase.startsWith('sqlite') && x.round === r.round);
+      return b ? [{ r, b }] : [];
+    });
+    const ratios = pairs.map(({ r, b }) => busiest(r) / b.processes[0]!.cpuMsPerCheck);
+    out.push({
+      instances: k,
+      rounds: rs.length,
+      sqliteMs: median(pairs.map(({ b }) => b.processes[0]!.cpuMsPerCheck)),
+      busiestMs: median(rs.map(busiest)),
+      ratioMedian: median(ratios),
+      ratioMin: ratios.length ? Math.min(...ratios) : NaN,
+      ratioMax: ratios.length ? Math.max(...ratios) : NaN,
+      checksPerSecond: median(rs.map((r) => r.checksPerSecond)),
+    });
+  }
+  return out;
+}
+
+function roundsTable(results: readonly PhaseResult[]): string[] {
+  if (ROUNDS <= 1) return [];
+  const rows = roundSummaries(results).map((s) => [String(s.instances), String(s.rounds), f(s.sqliteMs, 2), f(s.busiestMs, 2), `${f(s.ratioMedian, 2)}x`, `${f(s.ratioMin, 2)}x to ${f(s.ratioMax, 2)}x`, f(s.checksPerSecond)]);
+  return ['', `Over ${ROUNDS} rounds (SQLite and PostgreSQL phases alternately; medians):`, renderTable(['instances', 'rounds', 'SQLite ms/check', 'busiest instance ms/check', 'busiest / SQLite, same round', 'range', 'checks/s'], rows)];
 }
 
 /** The issue's goals for the steady phases: CPU per check per instance, throughput as instances are added. */
@@ -457,8 +522,17 @@ function goalLines(results: readonly PhaseResult[]): string[] {
   const pg = results.filter((r) => r.phase.startsWith('postgresql'));
   if (!pg.length) return [];
   const out: string[] = [];
+  if (ROUNDS > 1 && base) {
+    const sums = roundSummaries(results);
+    const worst = Math.max(...sums.map((s) => s.ratioMedian));
+    out.push(`CPU per check per instance not above the SQLite server (median over ${ROUNDS} rounds of busiest / SQLite in the same round): ${worst <= 1 ? 'met' : 'NOT met'} (${sums.map((s) => `${s.instances}: ${f(s.ratioMedian, 2)}x`).join(', ')})`);
+    const tp = sums.map((s) => s.checksPerSecond);
+    const falls = tp.some((v, k) => k > 0 && v < Math.min(tp[k - 1]!, TARGET_RATE) * 0.99);
+    out.push(`throughput does not fall as instances are added: ${falls ? 'NOT met' : 'met'} (medians ${sums.map((s) => `${s.instances}: ${f(s.checksPerSecond)}`).join(', ')} checks/s)`);
+    return [`  goals: ${out.join('; ')}`];
+  }
   if (base) {
-    const worst = Math.max(...pg.flatMap((r) => r.processes.filter((p) => p.process.startsWith('instance')).map((p) => p.cpuMsPerCheck)));
+    const worst = Math.max(...pg.map(busiest));
     out.push(`CPU per check per instance not above the SQLite server: ${worst <= base.processes[0]!.cpuMsPerCheck ? 'met' : 'NOT met'} (worst ${f(worst, 2)} ms, SQLite ${f(base.processes[0]!.cpuMsPerCheck, 2)} ms)`);
   }
   // Achieved against planned: 1 % below plan is the window's edge effects, not a fall.
@@ -468,17 +542,16 @@ function goalLines(results: readonly PhaseResult[]): string[] {
 }
 
 function ratioLines(results: readonly PhaseResult[]): string[] {
-  const base = results.find((r) => r.phase.startsWith('sqlite'));
-  if (!base) return [];
-  const baseMs = base.processes[0]!.cpuMsPerCheck;
   return results
-    .filter((r) => r !== base)
-    .map((r) => {
+    .filter((r) => r.phase.startsWith('postgresql'))
+    .flatMap((r) => {
+      const base = sqliteOf(results, r);
+      if (!base) return [];
+      const baseMs = base.processes[0]!.cpuMsPerCheck;
       const inst = r.processes.filter((p) => p.process.startsWith('instance'));
-      const worst = Math.max(...inst.map((p) => p.cpuMsPerCheck));
       const pg = r.processes.find((p) => p.process.startsWith('postgresql'));
       const all = (inst.reduce((a, p) => a + p.cpuPercent, 0) + (pg?.cpuPercent ?? 0)) / 100 * r.windowS * 1000 / Math.max(1, r.checksPerSecond * r.windowS);
-      return `  ${r.phase} vs SQLite: checks/s ${f(r.checksPerSecond / base.checksPerSecond, 2)}x, p99 ${f(r.latencyMs.p99 / base.latencyMs.p99, 2)}x, CPU per check of the busiest instance ${f(worst / baseMs, 2)}x, of instances plus PostgreSQL ${f(all / baseMs, 2)}x (below 1 = lower than SQLite)`;
+      return [`  ${r.phase}${ROUNDS > 1 ? ` #${r.round}` : ''} vs SQLite${ROUNDS > 1 ? ` #${base.round}` : ''}: checks/s ${f(r.checksPerSecond / base.checksPerSecond, 2)}x, p99 ${f(r.latencyMs.p99 / base.latencyMs.p99, 2)}x, CPU per check of the busiest instance ${f(busiest(r) / baseMs, 2)}x, of instances plus PostgreSQL ${f(all / baseMs, 2)}x (below 1 = lower than SQLite)`];
     });
 }
 
@@ -486,13 +559,13 @@ function ratioLines(results: readonly PhaseResult[]): string[] {
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('run as root: the agent drops to the nagios user and PostgreSQL runs as the postgres user');
-  if (!COUNTS.length || ![N, HOSTS, INTERVAL_S, WINDOW_S, SHARDS, LEASE_S].every((n) => Number.isFinite(n) && n > 0)) throw new Error('--services, --hosts, --interval, --window, --shards, --lease must be positive numbers and --instances a list like 1,2,3');
+  if (!COUNTS.length || ![N, HOSTS, INTERVAL_S, WINDOW_S, SHARDS, LEASE_S, ROUNDS].every((n) => Number.isFinite(n) && n > 0) || !Number.isInteger(ROUNDS)) throw new Error('--services, --hosts, --interval, --window, --shards, --lease, --rounds must be positive numbers and --instances a list like 1,2,3');
   const base = mkdtempSync(join(tmpdir(), 'hawatch-bench-ha-'));
   chmodSync(base, 0o755);
   const cluster: Instance[] = [];
   let pgs: PgServer | null = null;
   let smtp: SmtpSink | null = null;
-  let poller: Poller | null = null;
+  let poller = null as Poller | null;
   const emergency = (): void => {
     killAllStarted();
     pgs?.cleanup();
@@ -530,75 +603,103 @@ async function main(): Promise<void> {
   const results: PhaseResult[] = [];
   let fo: FailoverResult | null = null;
   const notes: string[] = [];
-  try {
-    if (PHASES.has('sqlite')) {
-      log('phase sqlite: one server, SQLite file database');
-      const inv = join(base, 'sqlite.yaml');
-      writeFileSync(inv, inventoryYaml({ database: join(base, 'hawatch.db'), ha: false, agentPort: agent.port, smtpPort, flipScript }));
-      const server = await startServer('sqlite', inv, base);
-      const list = [server];
-      const p = new Poller(() => list);
-      p.start();
-      try {
-        const r = await measureWindow('sqlite, 1 server', list, null, agent, Date.now() + (INTERVAL_S + WARMUP_S) * 1000, p.timeline);
-        results.push(r);
-        await sleep(CYCLE_MS); // the window's last checks are polled after it
-      } finally {
-        await p.stop();
-        await server.started.stop();
-      }
-      log(`phase sqlite: ${results.at(-1)!.checksPerSecond.toFixed(1)} checks/s`);
+  const sqliteDb = join(base, 'hawatch.db');
+  const runSqlite = async (round: number): Promise<void> => {
+    log(`round ${round}, phase sqlite: one server, SQLite file database`);
+    const inv = join(base, 'sqlite.yaml');
+    writeFileSync(inv, inventoryYaml({ database: sqliteDb, ha: false, agentPort: agent.port, smtpPort, flipScript }));
+    const server = await startServer('sqlite', inv, base);
+    const list = [server];
+    const p = new Poller(() => list);
+    p.start();
+    try {
+      const r = await measureWindow('sqlite, 1 server', round, list, null, agent, Date.now() + (INTERVAL_S + WARMUP_S) * 1000, p.timeline);
+      results.push(r);
+      await sleep(CYCLE_MS); // the window's last checks are polled after it
+    } finally {
+      await p.stop();
+      await server.started.stop();
     }
-    if (PHASES.has('pg') || PHASES.has('failover')) {
+    log(`round ${round}, phase sqlite: ${results.at(-1)!.checksPerSecond.toFixed(1)} checks/s, ${results.at(-1)!.processes[0]!.cpuMsPerCheck.toFixed(2)} ms/check`);
+  };
+  /** Instances added one at a time up to each count, measured at each; left running when `keep` (the failover's cluster). */
+  const runPg = async (round: number, inv: string, pgMeter: TreeMeter, keep: boolean): Promise<void> => {
+    const p = new Poller(() => cluster);
+    poller = p;
+    const counts = PHASES.has('pg') ? COUNTS : [Math.max(...COUNTS)];
+    try {
+      for (const k of counts) {
+        while (cluster.filter((i) => i.alive).length < k) {
+          const name = String.fromCharCode(97 + cluster.length);
+          cluster.push(await startServer(name, inv, base));
+          log(`instance ${name} started`);
+        }
+        if (!p.timeline.keys().length) p.start();
+        const first = k === counts[0];
+        // A new instance claims its share; the others give theirs up: wait until every
+        // instance holds about SHARDS/k and each shard is held once.
+        await waitUntil(`${k} instances sharing the shards`, 120_000, async () => {
+          await refreshOwners(cluster);
+          const live = cluster.filter((i) => i.alive);
+          const held = live.flatMap((i) => i.owned);
+          return held.length === SHARDS && new Set(held).size === SHARDS && live.every((i) => i.owned.length >= Math.floor(SHARDS / k) - 1);
+        });
+        const from = Date.now() + (first ? INTERVAL_S + WARMUP_S : WARMUP_S) * 1000;
+        if (!PHASES.has('pg')) {
+          await sleep(from - Date.now());
+          continue;
+        }
+        log(`round ${round}, phase pg x${k}: measuring from ${new Date(from).toISOString().slice(11, 19)}`);
+        const r = await measureWindow(`postgresql, ${k} instance${k > 1 ? 's' : ''}`, round, cluster, pgMeter, agent, from, p.timeline);
+        results.push(r);
+        log(`round ${round}, phase pg x${k}: ${r.checksPerSecond.toFixed(1)} checks/s; ${r.processes.map((q) => `${q.process} ${q.cpuMsPerCheck.toFixed(2)} ms/check`).join(', ')}`);
+      }
+    } finally {
+      if (!keep) {
+        await sleep(CYCLE_MS); // the last window's checks are polled after it
+        await p.stop();
+        // A clean stop hands the shards back: the next round's instances start as after a rolling restart.
+        for (const i of cluster.filter((x) => x.alive)) {
+          await i.started.stop();
+          i.alive = false;
+        }
+      }
+    }
+  };
+  try {
+    const wantPg = PHASES.has('pg') || PHASES.has('failover');
+    let pgMeter: TreeMeter | null = null;
+    const inv = join(base, 'ha.yaml');
+    if (wantPg) {
       pgs = await createPrimary('bench-ha');
       // Durable as in production (the test helper turns fsync off), room for the instances' sessions.
       writeFileSync(join(pgs.dataDir, 'postgresql.conf'), '\n# bench:ha\nfsync = on\nsynchronous_commit = on\nfull_page_writes = on\nshared_buffers = 128MB\nmax_connections = 100\n', { flag: 'a' });
       pgs.stop();
       pgs.start();
-      const pgMeter = new TreeMeter(pgs.postmasterPid());
+      pgMeter = new TreeMeter(pgs.postmasterPid());
       log(`postgresql on 127.0.0.1:${pgs.port} (${pgs.dir})`);
-      const inv = join(base, 'ha.yaml');
       writeFileSync(inv, inventoryYaml({ database: `postgres://postgres@127.0.0.1:${pgs.port}/postgres`, ha: true, agentPort: agent.port, smtpPort, flipScript }));
-      mails.length = 0;
-      poller = new Poller(() => cluster);
-      const refresher = setInterval(() => void refreshOwners(cluster), 2000);
-      try {
-        const counts = PHASES.has('pg') ? COUNTS : [Math.max(...COUNTS)];
-        for (const k of counts) {
-          while (cluster.filter((i) => i.alive).length < k) {
-            const name = String.fromCharCode(97 + cluster.length);
-            cluster.push(await startServer(name, inv, base));
-            log(`instance ${name} started`);
-          }
-          if (!poller.timeline.keys().length) poller.start();
-          const first = k === counts[0];
-          // A new instance claims its share; the others give theirs up: wait until every
-          // instance holds about SHARDS/k and each shard is held once.
-          await waitUntil(`${k} instances sharing the shards`, 120_000, async () => {
-            await refreshOwners(cluster);
-            const live = cluster.filter((i) => i.alive);
-            const held = live.flatMap((i) => i.owned);
-            return held.length === SHARDS && new Set(held).size === SHARDS && live.every((i) => i.owned.length >= Math.floor(SHARDS / k) - 1);
-          });
-          const from = Date.now() + (first ? INTERVAL_S + WARMUP_S : WARMUP_S) * 1000;
-          if (!PHASES.has('pg')) {
-            await sleep(from - Date.now());
-            continue;
-          }
-          log(`phase pg x${k}: measuring from ${new Date(from).toISOString().slice(11, 19)}`);
-          const r = await measureWindow(`postgresql, ${k} instance${k > 1 ? 's' : ''}`, cluster, pgMeter, agent, from, poller.timeline);
-          results.push(r);
-          log(`phase pg x${k}: ${r.checksPerSecond.toFixed(1)} checks/s; ${r.processes.map((p) => `${p.process} ${p.cpuMsPerCheck.toFixed(2)} ms/check`).join(', ')}`);
+    }
+    mails.length = 0;
+    const refresher = setInterval(() => void refreshOwners(cluster), 2000);
+    try {
+      for (let round = 1; round <= ROUNDS; round++) {
+        const last = round === ROUNDS;
+        // The last round ends with pg (the failover needs its cluster); the rounds before alternate.
+        const order = (ROUNDS - round) % 2 === 0 ? ['sqlite', 'pg'] : ['pg', 'sqlite'];
+        for (const step of order) {
+          if (step === 'sqlite' && PHASES.has('sqlite')) await runSqlite(round);
+          if (step === 'pg' && wantPg && (last || PHASES.has('pg'))) await runPg(round, inv, pgMeter!, last);
         }
-        if (mails.length) notes.push(`${mails.length} mails before the failover (none expected): ${[...new Set(mails.map((m) => m.subject))].slice(0, 3).join(' / ')}`);
-        if (PHASES.has('failover')) {
-          if (cluster.filter((i) => i.alive).length < 2) throw new Error('the failover needs at least 2 instances (--instances ...,3)');
-          fo = await failover(cluster, poller, flipFile, mails);
-        }
-      } finally {
-        clearInterval(refresher);
-        await poller.stop();
       }
+      if (mails.length) notes.push(`${mails.length} mails before the failover (none expected): ${[...new Set(mails.map((m) => m.subject))].slice(0, 3).join(' / ')}`);
+      if (PHASES.has('failover')) {
+        if (cluster.filter((i) => i.alive).length < 2) throw new Error('the failover needs at least 2 instances (--instances ...,3)');
+        fo = await failover(cluster, poller!, flipFile, mails);
+      }
+    } finally {
+      clearInterval(refresher);
+      await poller?.stop();
     }
   } finally {
     for (const i of cluster) await i.started.stop();
@@ -613,6 +714,7 @@ async function main(): Promise<void> {
     `HA benchmark: ${N} services on ${HOSTS} hosts every ${INTERVAL_S} s, agent ${agent.kind} (${argv.check === 'spawn' ? 'check_dummy spawned per check' : 'check_ha_load in-process'}), window ${WINDOW_S} s, ${SHARDS} shards, lease ${LEASE_S} s, ${cpus().length} CPUs`,
     phaseTable(results),
     ...ratioLines(results),
+    ...roundsTable(results),
     ...goalLines(results),
     '  CPU % is of one CPU (100 = one core busy); CPU ms/check: the process CPU over the window divided by the checks it ran (PostgreSQL: by all checks); latency polled from the owner of each host (its polling is in the instance CPU, as in bench:scheduler).',
     ...notes.map((n) => `  ${n}`),
@@ -644,7 +746,7 @@ async function main(): Promise<void> {
   process.stdout.write(out.join('\n') + '\n');
   if (argv.json) {
     const plain = results.map(({ latencyRange: _l, ...r }) => r);
-    writeFileSync(argv.json, JSON.stringify({ services: N, hosts: HOSTS, intervalS: INTERVAL_S, windowS: WINDOW_S, shards: SHARDS, leaseS: LEASE_S, agent: agent.kind, results: plain, failover: fo, notes }, null, 2));
+    writeFileSync(argv.json, JSON.stringify({ services: N, hosts: HOSTS, intervalS: INTERVAL_S, windowS: WINDOW_S, shards: SHARDS, leaseS: LEASE_S, agent: agent.kind, rounds: ROUNDS, results: plain, roundSummaries: roundSummaries(results), failover: fo, notes }, null, 2));
   }
   if (argv.keep) log(`work dir kept: ${base}`);
   else rmSync(base, { recursive: true, force: true });
