@@ -8,9 +8,10 @@
  *  - Gaining a shard: its objects' latest state is read from PostgreSQL (what the previous
  *    owner wrote), taken into the state machine, and scheduled (overdue checks at once).
  *    Losing one: it is no longer scheduled and its writes still queued are dropped.
- *  - Fenced writes: every commit's transaction first locks the rows of the shards it writes
- *    FOR SHARE at this instance's epochs (the lease SQL of leases.fenced); the part of the
- *    change whose shard is no longer held is dropped, not retried, and the shard dropped.
+ *  - Fenced writes: every commit is one statement (store/postgres.ts commitStatement) that
+ *    first locks the rows of the shards it writes FOR SHARE at this instance's epochs (the
+ *    lease SQL of leases.fenced) and writes only the rows of those it found held; the part of
+ *    the change whose shard is no longer held is dropped, not retried, and the shard dropped.
  *  - Read view: every instance keeps the status of ALL objects, to judge cluster rules whose
  *    members run elsewhere and to serve the API and page. It polls the status rows changed
  *    since its last poll once a second (ha/schema.ts: change sequence plus writer transaction
@@ -32,7 +33,7 @@ import type { Scheduler } from '../scheduler/scheduler.ts';
 import type { CheckStatus, Downtime } from '../state/types.ts';
 import { within } from '../core/bounded.ts';
 import { PgSession } from '../store/pg-connect.ts';
-import type { PostgresStore } from '../store/postgres.ts';
+import type { FencePlan, PostgresStore } from '../store/postgres.ts';
 import type { StoreChange } from '../store/types.ts';
 import { HA_KEY, type HaSettings } from './config.ts';
 import { shardOf, ShardLeases, type InstanceView } from './leases.ts';
@@ -126,7 +127,7 @@ export class HaCoordinator {
       (key) => this.acts(key),
       (key) => `another instance (shard ${this.shardOfKey(key) ?? '?'})`,
     );
-    o.store.ha.fence = (c, change) => this.fence(c, change);
+    o.store.ha.fence = (change) => this.fence(change);
     // A claim outlasts a send (SMTP timeouts) and a few lease renewals.
     o.store.ha.claims = { owner: this.instanceId, ttlS: Math.max(15, (3 * o.settings.leaseMs) / 1000) };
   }
@@ -275,8 +276,12 @@ export class HaCoordinator {
       .catch(() => undefined);
   }
 
-  /** Runs first in every commit's transaction: keeps what this instance may still write. */
-  private async fence(c: pg.Client, change: StoreChange): Promise<StoreChange> {
+  /**
+   * Plans every commit (store/postgres.ts FencePlan): the shards of the change's keys that this
+   * instance acts on at the epoch it holds are asked for; the commit's statement writes only
+   * the rows of those found held, and `done` gives up the others.
+   */
+  private fence(change: StoreChange): FencePlan | null {
     const wanted = new Map<number, number | undefined>();
     const note = (key: string) => {
       if (key === '') return; // free-form messages (daily summary): not an object's
@@ -287,36 +292,29 @@ export class HaCoordinator {
     for (const k of change.downtimes?.keys() ?? []) note(k);
     for (const h of change.history) note(h.key);
     for (const r of change.outbox) note(r.notification.key);
-    if (!wanted.size) return change;
+    if (!wanted.size) return null;
     const asked = [...wanted].filter((e): e is [number, number] => e[1] !== undefined);
-    const held = new Set<number>();
-    if (asked.length) {
-      const r = await c.query<{ shard: number }>(
-        `SELECT s.shard FROM hawatch_shards s JOIN unnest($2::int[], $3::bigint[]) AS w(shard, epoch) ON s.shard = w.shard AND s.epoch = w.epoch
-         WHERE s.owner = $1 AND s.expires_at > now() FOR SHARE OF s`,
-        [this.instanceId, asked.map(([s]) => s), asked.map(([, e]) => e)],
-      );
-      for (const row of r.rows) held.add(row.shard);
-    }
-    const denied = new Set([...wanted.keys()].filter((s) => !held.has(s)));
-    if (!denied.size) return change;
-    const ok = (key: string) => key === '' || !denied.has(this.shardOfKey(key) ?? -1);
-    const kept: StoreChange = {
-      statuses: change.statuses.filter((s) => ok(s.key)),
-      downtimes: change.downtimes ? new Map([...change.downtimes].filter(([k]) => ok(k))) : undefined,
-      silences: change.silences,
-      history: change.history.filter((h) => ok(h.key)),
-      outbox: change.outbox.filter((r) => ok(r.notification.key)),
+    return {
+      owner: this.instanceId,
+      asked,
+      shardOf: (key) => (key === '' ? -1 : (this.shardOfKey(key) ?? -1)),
+      done: (held, ch) => this.fenced(wanted, held, ch),
     };
-    const n = change.statuses.length - kept.statuses.length + change.outbox.length - kept.outbox.length;
+  }
+
+  /** After a commit: the shards it wanted but did not find held are given up; what it dropped of them is counted. */
+  private fenced(wanted: ReadonlyMap<number, number | undefined>, held: ReadonlySet<number>, change: StoreChange): void {
+    const denied = new Set([...wanted.keys()].filter((s) => !held.has(s)));
+    if (!denied.size) return;
+    const gone = (key: string) => key !== '' && denied.has(this.shardOfKey(key) ?? -1);
+    const n = change.statuses.filter((s) => gone(s.key)).length + change.outbox.filter((r) => gone(r.notification.key)).length;
     this.fencedDrops += n;
     for (const s of denied) {
       this.leases.drop(s);
     }
     this.o.log('warn', `fenced: shards ${[...denied].join(', ')} are no longer held by ${this.instanceId}: ${n} statuses and notifications of them dropped, not written`);
-    // After this transaction: stop scheduling them.
+    // After this commit: stop scheduling them.
     setImmediate(() => this.reconcile());
-    return kept;
   }
 
   /** The read view: statuses the other instances wrote since the last poll. Never rejects. */

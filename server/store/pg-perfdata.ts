@@ -1,7 +1,7 @@
 /**
  * Perfdata history in the PostgreSQL store: the same tables, retention and answers as the
- * SQLite one (store/perfdata.ts, whose comment explains the model). One check result is one
- * round trip: the per-value logic (series lookup, threshold change log, counter rates,
+ * SQLite one (store/perfdata.ts, whose comment explains the model). The results of 100 ms are
+ * one round trip (PERF_BATCH_MS): the per-value logic (series lookup, threshold change log, counter rates,
  * minute and hour aggregates) runs in the database as hawatch_perf_record().
  *
  * Kept apart from store/perfdata.ts on purpose: a change of the tiers or retention there
@@ -73,23 +73,57 @@ interface SeriesRow {
 }
 const info = (r: SeriesRow): PerfSeriesInfo => ({ label: r.label, unit: r.unit, warn: r.warn, crit: r.crit, min: r.min, max: r.max, lastAt: r.last_at, lastValue: r.last_value });
 
-export function pgPerfdataStore(s: PgSession): AnyStore['perfdata'] {
+/** Results gathered into one statement: at 170 checks/s a round trip per result cost more CPU in the server than the rows. */
+export const PERF_BATCH_MS = 100;
+
+export function pgPerfdataStore(s: PgSession, o: { batchMs?: number } = {}): AnyStore['perfdata'] & { flushPending(): Promise<void> } {
+  const batchMs = o.batchMs ?? PERF_BATCH_MS;
+  interface Row { key: string; at: number; label: string; value: number; unit: string; warn: string | null; crit: string | null; min: number | null; max: number | null }
+  let rows: Row[] = [];
+  let waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  let timer: NodeJS.Timeout | null = null;
+  /** Writes what was gathered as one statement, in the order recorded; every caller of the batch hears its outcome. */
+  const flush = (): Promise<void> => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    const batch = rows;
+    const told = waiters;
+    rows = [];
+    waiters = [];
+    if (!batch.length) return Promise.resolve();
+    const col = <K extends keyof Row>(k: K) => batch.map((r) => r[k]);
+    const done = s.run((c) =>
+      c.query(
+        `SELECT hawatch_perf_record(k, a, l, v, u, w, cr, mi, ma) FROM unnest($1::text[], $2::bigint[], $3::text[], $4::float8[], $5::text[], $6::text[], $7::text[], $8::float8[], $9::float8[]) WITH ORDINALITY AS t(k, a, l, v, u, w, cr, mi, ma, o) ORDER BY o`,
+        [col('key'), col('at'), col('label'), col('value'), col('unit'), col('warn'), col('crit'), col('min'), col('max')],
+      ),
+    );
+    return done.then(
+      () => told.forEach((w) => w.resolve()),
+      (e: unknown) => told.forEach((w) => w.reject(e)),
+    );
+  };
+  const flushThen = <T>(read: () => Promise<T>): Promise<T> => {
+    void flush();
+    return read();
+  };
   return {
-    async record(key, at, samples) {
+    flushPending: flush,
+    record(key, at, samples) {
       const ok = samples.filter((x) => Number.isFinite(x.value));
-      if (!ok.length) return;
-      await s.run((c) =>
-        c.query(
-          `SELECT hawatch_perf_record($1, $2, l, v, u, w, cr, mi, ma) FROM unnest($3::text[], $4::float8[], $5::text[], $6::text[], $7::text[], $8::float8[], $9::float8[]) WITH ORDINALITY AS t(l, v, u, w, cr, mi, ma, o) ORDER BY o`,
-          [key, at, ok.map((x) => x.label), ok.map((x) => x.value), ok.map((x) => x.unit), ok.map((x) => x.warn ?? null), ok.map((x) => x.crit ?? null), ok.map((x) => x.min ?? null), ok.map((x) => x.max ?? null)],
-        ),
-      );
+      if (!ok.length) return Promise.resolve();
+      for (const x of ok) rows.push({ key, at, label: x.label, value: x.value, unit: x.unit, warn: x.warn ?? null, crit: x.crit ?? null, min: x.min ?? null, max: x.max ?? null });
+      const p = new Promise<void>((resolve, reject) => waiters.push({ resolve, reject }));
+      if (batchMs <= 0) void flush();
+      else timer ??= setTimeout(() => void flush(), batchMs);
+      return p;
     },
-    series: async (key) => (await s.run((c) => c.query('SELECT * FROM perf_series WHERE key = $1 ORDER BY label', [key]))).rows.map((r) => info(r as SeriesRow)),
+    // A read sees what was recorded before it: the gathered rows go first (one connection, in order).
+    series: async (key) => (void flush(), await s.run((c) => c.query('SELECT * FROM perf_series WHERE key = $1 ORDER BY label', [key]))).rows.map((r) => info(r as SeriesRow)),
     latest: async () =>
-      (await s.run((c) => c.query('SELECT * FROM perf_series WHERE last_at IS NOT NULL ORDER BY key, label'))).rows.map((r) => ({ key: (r as SeriesRow).key, series: info(r as SeriesRow) })),
+      (void flush(), await s.run((c) => c.query('SELECT * FROM perf_series WHERE last_at IS NOT NULL ORDER BY key, label'))).rows.map((r) => ({ key: (r as SeriesRow).key, series: info(r as SeriesRow) })),
     query: (key, label, from, to, resolution) =>
-      s.run(async (c): Promise<PerfQueryResult | null> => {
+      flushThen(() => s.run(async (c): Promise<PerfQueryResult | null> => {
         const row = (await c.query('SELECT * FROM perf_series WHERE key = $1 AND label = $2', [key, label])).rows[0] as SeriesRow | undefined;
         if (!row) return null;
         let points: PerfPoint[];
@@ -119,9 +153,9 @@ export function pgPerfdataStore(s: PgSession): AnyStore['perfdata'] {
           )
         ).rows as { at: number; warn: string | null; crit: string | null }[];
         return { series: info(row), resolution, points, thresholds };
-      }),
+      })),
     expire: (now, retention = DEFAULT_RETENTION) =>
-      s.tx(async (c) => {
+      flushThen(() => s.tx(async (c) => {
         const del = async (table: string, ms: number) => (await c.query(`DELETE FROM ${table} WHERE at < $1`, [now - ms])).rowCount ?? 0;
         const raw = await del('perf_raw', retention.rawMs);
         const minute = await del('perf_minute', retention.minuteMs);
@@ -131,12 +165,12 @@ export function pgPerfdataStore(s: PgSession): AnyStore['perfdata'] {
         await c.query(`DELETE FROM perf_threshold WHERE series IN (${gone})`, [now - retention.hourMs]);
         await c.query(`DELETE FROM perf_series WHERE id IN (${gone})`, [now - retention.hourMs]);
         return { raw, minute, hour };
-      }),
+      })),
     forget: (keys) =>
-      s.tx(async (c) => {
+      flushThen(() => s.tx(async (c) => {
         const ids = `SELECT id FROM perf_series WHERE key = ANY($1::text[])`;
         for (const t of ['perf_raw', 'perf_minute', 'perf_hour', 'perf_threshold']) await c.query(`DELETE FROM ${t} WHERE series IN (${ids})`, [keys]);
         await c.query('DELETE FROM perf_series WHERE key = ANY($1::text[])', [keys]);
-      }),
+      })),
   };
 }

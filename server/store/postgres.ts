@@ -29,14 +29,28 @@ export interface PostgresStoreOptions {
 }
 
 /**
- * Several instances (ha/coordinator.ts): `fence` runs first in every commit's transaction and
- * returns the part of the change this instance may still write (its shards' leases checked
- * in the same transaction); `claims` makes the outbox reads claims (FOR UPDATE SKIP LOCKED,
+ * Several instances (ha/coordinator.ts): `fence` plans every commit: the commit's one statement
+ * checks (and locks FOR SHARE) this instance's shard leases and writes only the rows of the
+ * shards it still holds; `claims` makes the outbox reads claims (FOR UPDATE SKIP LOCKED,
  * held until an expiry), so every instance may deliver and no row goes out twice.
  */
 export interface PgHaHooks {
-  fence: ((c: pg.Client, change: StoreChange) => Promise<StoreChange>) | null;
+  fence: ((change: StoreChange) => FencePlan | null) | null;
   claims: { readonly owner: string; readonly ttlS: number } | null;
+}
+
+/**
+ * What a commit may write, decided in its own statement: the shards `asked` (with this
+ * instance's epochs) are locked FOR SHARE where `owner` still holds them unexpired, and only
+ * rows of those shards (or of no shard: `shardOf` gives -1) are written; `done` hears which
+ * shards were held and gives up the others. A row whose shard is not asked is never written
+ * (-2: nothing may be written yet).
+ */
+export interface FencePlan {
+  readonly owner: string;
+  readonly asked: readonly (readonly [number, number])[];
+  shardOf(key: string): number;
+  done(held: ReadonlySet<number>, change: StoreChange): void;
 }
 
 /** A claimed outbox row that this instance no longer holds (another took it after the claim expired): not sent. */
@@ -78,6 +92,7 @@ export async function openPostgresStore(url: string, o: PostgresStoreOptions = {
   const ids = (list: readonly number[]) => [...list];
 
   const ha: PgHaHooks = { fence: null, claims: null };
+  const perf = pgPerfdataStore(session);
   /** When (performance.now()) this instance last claimed each outbox row it holds. */
   const claimedAt = new Map<number, number>();
   const store: PostgresStore = {
@@ -91,46 +106,23 @@ export async function openPostgresStore(url: string, o: PostgresStoreOptions = {
     loadStatuses: () => loadJson<CheckStatus>('status', 'status'),
     loadDowntimes: () => loadJson<Downtime>('downtime', 'downtime'),
     loadSilences: () => loadJson<Silence>('silence', 'silence'),
-    commit: (change: StoreChange) =>
-      session.tx(async (c: pg.Client) => {
-        if (ha.fence) change = await ha.fence(c, change);
-        // One row per key (an upsert may not touch a row twice in one statement).
-        const statuses = [...new Map(change.statuses.map((s) => [s.key, s])).values()];
-        if (statuses.length) {
-          await c.query('INSERT INTO status (key, json) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (key) DO UPDATE SET json = excluded.json', [statuses.map((s) => s.key), statuses.map((s) => JSON.stringify(s))]);
-        }
-        if (change.downtimes?.size) {
-          const keys = [...change.downtimes.keys()];
-          await c.query('DELETE FROM downtime WHERE key = ANY($1::text[])', [keys]);
-          const all = [...new Map([...change.downtimes.values()].flat().map((d) => [d.id, d])).values()];
-          if (all.length) await c.query('INSERT INTO downtime (id, key, json) SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT (id) DO UPDATE SET key = excluded.key, json = excluded.json', [all.map((d) => d.id), all.map((d) => d.key), all.map((d) => JSON.stringify(d))]);
-        }
-        if (change.silences?.size) {
-          const del = [...change.silences].filter(([, s]) => s === null).map(([id]) => id);
-          const put = [...change.silences].filter((e): e is [string, Silence] => e[1] !== null);
-          if (del.length) await c.query('DELETE FROM silence WHERE id = ANY($1::text[])', [del]);
-          if (put.length) await c.query('INSERT INTO silence (id, json) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (id) DO UPDATE SET json = excluded.json', [put.map(([id]) => id), put.map(([, s]) => JSON.stringify(s))]);
-        }
-        const h = change.history;
-        if (h.length) {
-          await c.query(
-            `INSERT INTO history (key, at, type, state, state_type, attempt, output, detail)
-             SELECT k, a, t, s, st, at2, o, d FROM unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::int[], $7::text[], $8::text[]) WITH ORDINALITY AS x(k, a, t, s, st, at2, o, d, n) ORDER BY n`,
-            [h.map((e) => e.key), h.map((e) => e.at), h.map((e) => e.type), h.map((e) => e.state), h.map((e) => e.stateType), h.map((e) => e.attempt), h.map((e) => e.output), h.map((e) => e.detail ?? null)],
-          );
-        }
-        const ob = change.outbox;
-        if (ob.length) {
-          // Ids follow the order of the rows (the dispatcher delivers in id order).
-          // The once-rule (ha/schema.ts): a notification of a state change already in the outbox is not created again.
-          await c.query(
-            `INSERT INTO outbox (created_at, contact, channel, notification, next_attempt_at, obj_key, change_id)
-             SELECT $1, ct, ch, n, nb, k, ci FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[]) WITH ORDINALITY AS x(ct, ch, n, nb, k, ci, o) ORDER BY o
-             ON CONFLICT DO NOTHING`,
-            [now(), ob.map((r) => r.contact), ob.map((r) => r.channel), ob.map((r) => JSON.stringify(r.notification)), ob.map((r) => r.notBefore), ob.map((r) => r.notification.key), ob.map((r) => changeIdOf(r.notification))],
-          );
-        }
-      }),
+    commit: async (change: StoreChange) => {
+      const plan = ha.fence ? ha.fence(change) : null;
+      const { sql, params } = commitStatement(change, plan, now());
+      const extra = (change.downtimes?.size ?? 0) + (change.silences?.size ?? 0);
+      // The usual change (results, their history and notifications) is one statement: its own
+      // transaction, one round trip, where BEGIN, fence, upserts and COMMIT were four or more.
+      const held = extra
+        ? await session.tx(async (c) => {
+            const h = heldOf(sql ? (await c.query(sql, params)).rows : [], plan);
+            await writeDowntimesAndSilences(c, change, plan, h);
+            return h;
+          })
+        : sql
+          ? heldOf((await session.run((c) => c.query(sql, params))).rows, plan)
+          : new Set<number>();
+      plan?.done(held, change);
+    },
     forget: (keys) =>
       session.tx(async (c) => {
         await c.query('DELETE FROM status WHERE key = ANY($1::text[])', [[...keys]]);
@@ -251,9 +243,98 @@ export async function openPostgresStore(url: string, o: PostgresStoreOptions = {
     setMeta: async (key, value) => {
       await session.run((c) => c.query('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, value]));
     },
-    perfdata: pgPerfdataStore(session),
+    perfdata: perf,
     // Bounded: a stop must not wait minutes for a server that does not answer (the caller waited for the writes).
-    close: () => session.close(1000),
+    close: async () => {
+      // the perfdata gathered for the next batch go first (bounded like the rest)
+      void perf.flushPending().catch(() => {});
+      await session.close(1000);
+    },
   };
   return store;
+}
+
+/** The shards the commit found held (its statement's answer); every shard without a plan. */
+function heldOf(rows: readonly unknown[], plan: FencePlan | null): Set<number> {
+  if (!plan) return new Set();
+  const r = rows[0] as { held?: number[] | null } | undefined;
+  return new Set(r?.held ?? []);
+}
+
+/**
+ * One statement for the statuses, history events and notifications of a change (data-modifying
+ * CTEs share one snapshot and one implicit transaction): with a fence plan it first locks the
+ * asked shards still held (`held`) and each INSERT keeps only the rows of those shards (or of
+ * none). Answers one row, `held`, the shards found held. Null when there is nothing to write
+ * and nothing to check.
+ */
+export function commitStatement(change: StoreChange, plan: FencePlan | null, createdAt: number): { sql: string | null; params: unknown[] } {
+  const params: unknown[] = [];
+  const p = (v: unknown): string => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  const ctes: string[] = [];
+  const fenced = plan !== null;
+  if (plan) {
+    ctes.push(
+      `held AS (SELECT s.shard FROM hawatch_shards s JOIN unnest(${p(plan.asked.map(([sh]) => sh))}::int[], ${p(plan.asked.map(([, e]) => e))}::bigint[]) AS w(shard, epoch) ON s.shard = w.shard AND s.epoch = w.epoch
+        WHERE s.owner = ${p(plan.owner)} AND s.expires_at > now() FOR SHARE OF s)`,
+    );
+  }
+  const shards = (keys: readonly string[]): string => p(keys.map((k) => plan!.shardOf(k)));
+  const keep = fenced ? ' WHERE sh = -1 OR sh IN (SELECT shard FROM held)' : '';
+  // One row per key (an upsert may not touch a row twice in one statement).
+  const statuses = [...new Map(change.statuses.map((s) => [s.key, s])).values()];
+  if (statuses.length) {
+    const keys = statuses.map((s) => s.key);
+    ctes.push(
+      `st AS (INSERT INTO status (key, json) SELECT k, j FROM unnest(${p(keys)}::text[], ${p(statuses.map((s) => JSON.stringify(s)))}::text[]${fenced ? `, ${shards(keys)}::int[]` : ''}) AS x(k, j${fenced ? ', sh' : ''})${keep}
+        ON CONFLICT (key) DO UPDATE SET json = excluded.json RETURNING 1)`,
+    );
+  }
+  const h = change.history;
+  if (h.length) {
+    ctes.push(
+      `hi AS (INSERT INTO history (key, at, type, state, state_type, attempt, output, detail)
+        SELECT k, a, t, s, st, at2, o, d FROM unnest(${p(h.map((e) => e.key))}::text[], ${p(h.map((e) => e.at))}::bigint[], ${p(h.map((e) => e.type))}::text[], ${p(h.map((e) => e.state))}::int[], ${p(h.map((e) => e.stateType))}::text[], ${p(h.map((e) => e.attempt))}::int[], ${p(h.map((e) => e.output))}::text[], ${p(h.map((e) => e.detail ?? null))}::text[]${fenced ? `, ${shards(h.map((e) => e.key))}::int[]` : ''})
+        WITH ORDINALITY AS x(k, a, t, s, st, at2, o, d${fenced ? ', sh' : ''}, n)${keep} ORDER BY n RETURNING 1)`,
+    );
+  }
+  const ob = change.outbox;
+  if (ob.length) {
+    // Ids follow the order of the rows (the dispatcher delivers in id order).
+    // The once-rule (ha/schema.ts): a notification of a state change already in the outbox is not created again.
+    ctes.push(
+      `ob AS (INSERT INTO outbox (created_at, contact, channel, notification, next_attempt_at, obj_key, change_id)
+        SELECT ${p(createdAt)}::bigint, ct, ch, n, nb, k, ci FROM unnest(${p(ob.map((r) => r.contact))}::text[], ${p(ob.map((r) => r.channel))}::text[], ${p(ob.map((r) => JSON.stringify(r.notification)))}::text[], ${p(ob.map((r) => r.notBefore))}::bigint[], ${p(ob.map((r) => r.notification.key))}::text[], ${p(ob.map((r) => changeIdOf(r.notification)))}::text[]${fenced ? `, ${shards(ob.map((r) => r.notification.key))}::int[]` : ''})
+        WITH ORDINALITY AS x(ct, ch, n, nb, k, ci${fenced ? ', sh' : ''}, o)${keep} ORDER BY o
+        ON CONFLICT DO NOTHING RETURNING 1)`,
+    );
+  }
+  if (!ctes.length) return { sql: null, params };
+  return { sql: `WITH ${ctes.join(',\n')}\nSELECT ${fenced ? 'ARRAY(SELECT shard FROM held)' : 'NULL::int[]'} AS held`, params };
+}
+
+/** Downtimes and silences (rare: operator actions), in the commit's transaction after its statement, fenced like its rows. */
+async function writeDowntimesAndSilences(c: pg.Client, change: StoreChange, plan: FencePlan | null, held: ReadonlySet<number>): Promise<void> {
+  const ok = (key: string): boolean => {
+    if (!plan) return true;
+    const sh = plan.shardOf(key);
+    return sh === -1 || held.has(sh);
+  };
+  if (change.downtimes?.size) {
+    const keys = [...change.downtimes.keys()].filter(ok);
+    if (keys.length) {
+      await c.query('DELETE FROM downtime WHERE key = ANY($1::text[])', [keys]);
+      const all = [...new Map(keys.flatMap((k) => change.downtimes!.get(k) ?? []).map((d) => [d.id, d])).values()];
+      if (all.length) await c.query('INSERT INTO downtime (id, key, json) SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT (id) DO UPDATE SET key = excluded.key, json = excluded.json', [all.map((d) => d.id), all.map((d) => d.key), all.map((d) => JSON.stringify(d))]);
+    }
+  }
+  if (change.silences?.size) {
+    const del = [...change.silences].filter(([, s]) => s === null).map(([id]) => id);
+    const put = [...change.silences].filter((e): e is [string, Silence] => e[1] !== null);
+    if (del.length) await c.query('DELETE FROM silence WHERE id = ANY($1::text[])', [del]);
+    if (put.length) await c.query('INSERT INTO silence (id, json) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (id) DO UPDATE SET json = excluded.json', [put.map(([id]) => id), put.map(([, s]) => JSON.stringify(s))]);
+  }
 }

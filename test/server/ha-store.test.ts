@@ -7,14 +7,14 @@
  * lower change sequence number.
  */
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createRuntime, type Runtime } from '../../server/core/runtime.ts';
 import { shardOf } from '../../server/ha/leases.ts';
 import { InventoryError, loadInventory } from '../../server/inventory/load.ts';
 import type { MailMessage, MailSender } from '../../server/notify/channels.ts';
 import { Dispatcher, type Channels } from '../../server/notify/dispatcher.ts';
 import { systemClock } from '../../server/state/clock.ts';
-import type { NotificationIntent } from '../../server/state/types.ts';
+import type { CheckStatus, Downtime, HistoryEvent, NotificationIntent } from '../../server/state/types.ts';
 import { openPostgresStore, type PostgresStore } from '../../server/store/postgres.ts';
 import { createPrimary, requirePostgres, SUPERUSER_PASSWORD, type PgServer } from '../plugins/pgsql/pgcluster.ts';
 import { FakeExecutors } from './helpers.ts';
@@ -160,6 +160,43 @@ describe('outbox on PostgreSQL with several instances', () => {
     const fromB: MailMessage[] = [];
     await new Dispatcher({ store: b, clock: systemClock(), inventory: () => inv, channels: () => via(fromB) }).flush();
     expect(fromB.map((m) => m.subject)).toEqual([expect.stringMatching(/^\[possible duplicate\] /)]);
+  });
+
+  it('a commit is one statement that writes only the rows of the shards still held (and of no shard), and says which were held', async () => {
+    const { url, client } = await freshDb();
+    const a = await store(url);
+    await client.query(`INSERT INTO hawatch_shards (shard, owner, epoch, expires_at) VALUES (0, 'a', 7, now() + interval '1 hour'), (1, 'thief', 8, now() + interval '1 hour'), (2, 'a', 3, now() - interval '1 second') ON CONFLICT (shard) DO UPDATE SET owner = excluded.owner, epoch = excluded.epoch, expires_at = excluded.expires_at`);
+    const shardOfHost: Record<string, number> = { web1: 0, web2: 1, web3: 2, web4: 0 };
+    let heard: number[] | null = null;
+    // web1 and web4: shard 0, held at epoch 7; web2: shard 1, taken by another; web3: shard 2, its lease expired.
+    a.ha.fence = () => ({ owner: 'a', asked: [[0, 7], [1, 7], [2, 3]], shardOf: (key) => (key === '' ? -1 : shardOfHost[key.split('/')[0]!]!), done: (held) => { heard = [...held].sort(); } });
+    const status = (key: string) => ({ key, kind: 'service', hostName: key.split('/')[0], serviceName: 'svc', output: 'x' }) as unknown as CheckStatus;
+    const ev = (key: string): HistoryEvent => ({ key, at: 1000, type: 'STATE', state: 2, stateType: 'HARD', attempt: 1, output: 'broken' });
+    const keys = ['web1/svc', 'web2/svc', 'web3/svc', 'web4/svc'];
+    let round = 0;
+    const pgQuery = pg.Client.prototype.query;
+    const counted = vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (this: pg.Client, ...args: unknown[]) {
+      round++;
+      return (pgQuery as (...x: unknown[]) => unknown).apply(this, args);
+    } as typeof pgQuery);
+    try {
+      // a free-form message (key '', the daily summary) belongs to no shard: always written
+      const summary: NotificationIntent = { ...note('', 2000), type: 'CUSTOM', hostName: 'hawatch' };
+      await a.commit({ statuses: keys.map(status), history: keys.map(ev), outbox: [...keys.map((k) => ({ contact: 'ops', channel: 'email' as const, notification: note(k, 2000), notBefore: 0 })), { contact: 'ops', channel: 'email' as const, notification: summary, notBefore: 0 }] });
+    } finally {
+      counted.mockRestore();
+    }
+    expect(round).toBe(1);
+    expect(heard).toEqual([0]);
+    const rows = async (sql: string) => (await client.query(sql)).rows.map((r) => Object.values(r)[0]).sort();
+    expect(await rows('SELECT key FROM status')).toEqual(['web1/svc', 'web4/svc']);
+    expect(await rows('SELECT key FROM history')).toEqual(['web1/svc', 'web4/svc']);
+    expect(await rows('SELECT obj_key FROM outbox')).toEqual(['', 'web1/svc', 'web4/svc']);
+    // Downtimes go in the same transaction, fenced alike.
+    const dt = (key: string): Downtime => ({ id: `d-${key}`, key, start: 0, end: 10, durationMs: 10, fixed: true, author: 'x', comment: 'y', triggeredBy: null, startedAt: null } as unknown as Downtime);
+    await a.commit({ statuses: [], history: [], outbox: [], downtimes: new Map([['web1/svc', [dt('web1/svc')]], ['web2/svc', [dt('web2/svc')]]]) });
+    expect(await rows('SELECT key FROM downtime')).toEqual(['web1/svc']);
+    expect(heard).toEqual([0]);
   });
 
   it('claims keep the order per object and contact: a RECOVERY waits while its PROBLEM is claimed by another instance', async () => {
