@@ -117,7 +117,7 @@ export function clusterViewHtml(m: Monitor, rule: ClusterRuleConfig, title: stri
     : '';
   return shell(`${rule.key} - ${title}`, `<header><a href="/" class="home">hawatch</a><h1>${esc(rule.name)}</h1>${pill(rs)}${LIVE}</header>
 <main data-watch="${esc(JSON.stringify([rule.key, ...rule.members.flatMap((x) => [x.key, x.hostName])]))}">
-  <p id="judgement" class="judgement">${esc(rs?.output ?? 'not judged yet')}</p>
+  <p id="judgement" class="judgement j-${esc(stateName(rs))}">${esc(rs?.output ?? 'not judged yet')}</p>
   <p class="meta">${esc(rule.description || rule.kindName)} - ${rule.members.length} members</p>
   <div id="members" class="members">${cards.join('\n')}</div>
   ${lag}
@@ -137,7 +137,8 @@ h2 { font-size: 1.02em; margin: 1em 0 .4em; }
 a { color: #1565c0; }
 .pill { display: inline-block; padding: .05em .5em; border-radius: .3em; color: #fff; font-weight: 700; font-size: .85em; background: var(--pend); }
 .st-OK, .st-UP { background: var(--ok); } .st-WARNING { background: var(--warn); } .st-CRITICAL, .st-DOWN, .st-UNREACHABLE { background: var(--crit); } .st-UNKNOWN { background: var(--unk); }
-.judgement { font-size: 1.05em; font-weight: 600; background: #fff; padding: .6em .8em; border-left: .4em solid #1565c0; overflow-wrap: anywhere; }
+.judgement { font-size: 1.05em; font-weight: 600; background: #fff; padding: .6em .8em; border-left: .4em solid var(--pend); overflow-wrap: anywhere; }
+.judgement.j-OK { border-left-color: var(--ok); } .judgement.j-WARNING { border-left-color: var(--warn); } .judgement.j-CRITICAL { border-left-color: var(--crit); background: #fdecec; } .judgement.j-UNKNOWN { border-left-color: var(--unk); }
 .meta { color: #555; overflow-wrap: anywhere; }
 .members { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 18em), 1fr)); gap: .8em; }
 .member, .cards > li { background: #fff; box-shadow: 0 1px 2px rgba(0,0,0,.08); padding: .6em .8em; overflow-wrap: anywhere; min-width: 0; }
@@ -159,7 +160,12 @@ ul.perf { margin: .3em 0 0; padding-left: 1.1em; font-size: .85em; color: #333; 
 .live.on { background: var(--ok); } .live.off { background: var(--crit); } .live.poll { background: var(--warn); }
 `;
 
-/** The lag graph: every member's *_lag series over the last day, joined on one time axis. */
+/**
+ * The lag graph: every member's *_lag series over the last day, joined on one time axis. Live:
+ * live-view.js fires `hawatch:update` when a watched object changed (and after a reconnect or
+ * a sleeping phone), and the graph is fetched again and its data replaced (one fetch at a time,
+ * at most one every 2 s), the time axis ending at the server's time now.
+ */
 export const CLUSTER_JS = String.raw`
 'use strict';
 (function () {
@@ -167,34 +173,65 @@ export const CLUSTER_JS = String.raw`
   if (!box || !window.uPlot) return;
   var series = JSON.parse(box.dataset.series);
   var COLORS = ['#1565c0', '#c62828', '#2e7d32', '#6a1b9a', '#ef6c00'];
-  // the server's time (a test's clock may differ from the browser's)
-  var to = Number(box.dataset.now) || Date.now(), from = to - 86400e3;
-  Promise.all(series.map(function (s) {
-    return fetch('/api/v1/objects/' + encodeURIComponent(s.key) + '/perfdata?label=' + encodeURIComponent(s.label) + '&from=' + Math.round(from) + '&to=' + Math.round(to))
-      .then(function (r) { return r.json(); });
-  })).then(function (answers) {
-    var tables = answers.map(function (a) {
-      var pts = (a.series && a.series[0] && a.series[0].points) || [];
-      return [pts.map(function (p) { return p[0] / 1000; }), pts.map(function (p) { return p[1]; })];
+  // the server's time (a test's clock may differ from the browser's), moved on by the browser's
+  var serverNow = Number(box.dataset.now) || Date.now(), loadedAt = Date.now();
+  function now() { return serverNow + (Date.now() - loadedAt); }
+  var plot = null, busy = false, again = false, lastAt = 0, timer = null;
+  function fetchLag() {
+    var to = now(), from = to - 86400e3;
+    return Promise.all(series.map(function (s) {
+      return fetch('/api/v1/objects/' + encodeURIComponent(s.key) + '/perfdata?label=' + encodeURIComponent(s.label) + '&from=' + Math.round(from) + '&to=' + Math.round(to))
+        .then(function (r) { if (!r.ok) throw new Error('HTTP ' + r.status); return r.json(); });
+    })).then(function (answers) {
+      var tables = answers.map(function (a) {
+        var pts = (a.series && a.series[0] && a.series[0].points) || [];
+        return [pts.map(function (p) { return p[0] / 1000; }), pts.map(function (p) { return p[1]; })];
+      });
+      var data = uPlot.join(tables);
+      // from the first stored point when there is less than a day: the lag is what matters, not an empty axis
+      var first = data[0].length ? Math.max(from / 1000, data[0][0]) : from / 1000;
+      return { data: data, min: first, max: to / 1000 };
     });
-    var data = uPlot.join(tables);
-    // from the first stored point when there is less than a day: the lag is what matters, not an empty axis
-    var first = data[0].length ? Math.max(from / 1000, data[0][0]) : from / 1000;
-    var width = Math.max(200, box.clientWidth - 16);
-    var opts = {
-      width: width,
-      height: width < 500 ? 180 : 240,
-      scales: { x: { time: true, min: first, max: to / 1000 } },
-      // room for labels such as 10:45am: the default spacing let them run together
-      axes: [{ space: 90 }, { size: 60, values: function (u, vals) { return vals.map(function (v) { return v + ' s'; }); } }],
-      series: [{}].concat(series.map(function (s, i) { return { label: s.host + ' ' + s.label, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true }; })),
-    };
-    new uPlot(opts, data, box);
+  }
+  function draw(d) {
+    var had = !!plot;
+    if (had) {
+      plot.setData(d.data, false);
+      plot.setScale('x', { min: d.min, max: d.max });
+    } else {
+      var width = Math.max(200, box.clientWidth - 16);
+      plot = new uPlot({
+        width: width,
+        height: width < 500 ? 180 : 240,
+        scales: { x: { time: true, min: d.min, max: d.max } },
+        // room for labels such as 10:45am: the default spacing let them run together
+        axes: [{ space: 90 }, { size: 60, values: function (u, vals) { return vals.map(function (v) { return v + ' s'; }); } }],
+        series: [{}].concat(series.map(function (s, i) { return { label: s.host + ' ' + s.label, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true }; })),
+      }, d.data, box);
+    }
     box.dataset.drawn = String(series.length);
-  }).catch(function (e) {
-    var m = document.getElementById('message');
-    m.textContent = 'Loading the lag graph failed: ' + e.message;
-    m.className = 'error';
+    box.dataset.points = String(d.data[0].length);
+    // each member's newest value (for tests and people reading the DOM)
+    box.dataset.last = JSON.stringify(d.data.slice(1).map(function (ys) { for (var i = ys.length - 1; i >= 0; i--) if (ys[i] !== null && ys[i] !== undefined) return ys[i]; return null; }));
+    if (had) box.dataset.redrawn = String(Number(box.dataset.redrawn || 0) + 1);
+  }
+  function update() {
+    if (busy) { again = true; return; }
+    var wait = lastAt + 2000 - Date.now();
+    if (wait > 0) { if (!timer) timer = setTimeout(function () { timer = null; update(); }, wait); return; }
+    busy = true; lastAt = Date.now();
+    fetchLag().then(draw).catch(function (e) {
+      var m = document.getElementById('message');
+      m.textContent = 'Loading the lag graph failed: ' + e.message;
+      m.className = 'error';
+    }).then(function () { busy = false; if (again) { again = false; update(); } });
+  }
+  update();
+  document.addEventListener('hawatch:update', update);
+  var resizeTimer = null;
+  window.addEventListener('resize', function () {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(function () { if (plot) { var w = Math.max(200, box.clientWidth - 16); plot.setSize({ width: w, height: w < 500 ? 180 : 240 }); } }, 150);
   });
 })();
 `;

@@ -4,8 +4,10 @@
  * host's services) makes the script fetch the same page again and patch it in place: the
  * header's state, the judgement and the counts, and the keyed cards (li[data-key] of the host
  * view, section.member[data-key] of the cluster view): a card whose HTML is unchanged keeps its
- * DOM node, a changed one is replaced, the order follows the server's (problems first). The lag
- * graph is left as drawn. The server renders the HTML (every text escaped) and DOMParser runs no
+ * DOM node, a changed one is replaced, the order follows the server's (problems first). Each
+ * refresh also fires `hawatch:update` on the document, on which the graphs (the cluster view's
+ * lag graph, the service view) fetch their data again; a view whose main has data-patch="none"
+ * (the service view: its shell carries no data) is not fetched itself. The server renders the HTML (every text escaped) and DOMParser runs no
  * script, so the CSP stays script-src 'self'. Like the overview: reconnect with a growing pause
  * when EventSource gives up (a refused reconnect, a phone back from sleep), catch up on every
  * (re)connect, poll while the stream is down.
@@ -50,6 +52,11 @@ export const LIVE_VIEW_JS = String.raw`
   var pending = null, again = false;
   function refresh() {
     if (pending) { again = true; return pending; }
+    document.dispatchEvent(new CustomEvent('hawatch:update'));
+    if (main.dataset.patch === 'none') {
+      main.dataset.updates = String(Number(main.dataset.updates || 0) + 1);
+      return Promise.resolve();
+    }
     pending = fetch(location.href, { cache: 'no-store' })
       .then(function (r) { if (!r.ok) throw new Error('HTTP ' + r.status); return r.text(); })
       .then(function (html) {

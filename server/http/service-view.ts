@@ -23,8 +23,8 @@ export function viewHtml(key: string, now: number, title: string): string {
 <link rel="icon" href="data:,">
 </head>
 <body data-key="${escapeHtml(key)}" data-now="${now}">
-<header><a href="/" class="home">hawatch</a><h1>${escapeHtml(key)}</h1><span id="state" class="pill"></span></header>
-<main>
+<header><a href="/" class="home">hawatch</a><h1>${escapeHtml(key)}</h1><span id="state" class="pill"></span><span id="live" class="live off" title="live updates">offline</span></header>
+<main data-watch="${escapeHtml(JSON.stringify([key]))}" data-patch="none">
   <p id="output"></p>
   <nav id="ranges" aria-label="time range"><button data-range="1h">1 hour</button><button data-range="1d">1 day</button><button data-range="1w">1 week</button><button data-range="1y">1 year</button><span id="resolution"></span></nav>
   <div id="charts"></div>
@@ -35,6 +35,7 @@ export function viewHtml(key: string, now: number, title: string): string {
 </main>
 <script src="/vendor/uPlot.iife.min.js"></script>
 <script src="/view.js"></script>
+<script src="/live-view.js"></script>
 </body>
 </html>
 `;
@@ -68,6 +69,8 @@ main { padding: .8em; max-width: 1400px; }
 #events .type { font-weight: 700; font-size: .8em; margin-right: .4em; }
 #message.error { color: var(--crit); }
 .u-legend { font-size: .8em; }
+.live { margin-left: auto; font-size: .85em; padding: .1em .5em; border-radius: .8em; color: #fff; }
+.live.on { background: var(--ok); } .live.off { background: var(--crit); } .live.poll { background: var(--warn); }
 `;
 
 export const VIEW_JS = String.raw`
@@ -85,6 +88,8 @@ export const VIEW_JS = String.raw`
   var step = params.get('step') || 'auto';
   var plots = [];
   var marks = [];
+  // a graph the user zoomed into (drag) is not redrawn by live updates until a double-click or a range button
+  var zoomed = false;
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -167,6 +172,7 @@ export const VIEW_JS = String.raw`
       charts.appendChild(box);
       if (!s.points.length) { box.appendChild(el('p', 'empty', 'No values in this range.')); return; }
       points += s.points.length;
+      box.dataset.last = String(s.points[s.points.length - 1][1]);
       var xs = s.points.map(function (p) { return p[0] / 1000; });
       var data = [xs, s.points.map(function (p) { return p[1]; })];
       var series = [{}, { label: answer.resolution === 'raw' ? 'value' : 'average', stroke: '#1565c0', width: 1.5 }];
@@ -191,7 +197,7 @@ export const VIEW_JS = String.raw`
         scales: { x: { time: true, min: answer.from / 1000, max: answer.to / 1000 } },
         axes: [{}, { size: 60 }],
         legend: { live: width >= 500 },
-        plugins: [markPlugin()],
+        plugins: [markPlugin(), { hooks: { setSelect: [function (u) { if (u.select.width > 0) zoomed = true; }] } }],
       };
       plots.push(new uPlot(opts, data, box));
     });
@@ -206,7 +212,7 @@ export const VIEW_JS = String.raw`
     var from = to - RANGES[range];
     Array.prototype.forEach.call(document.querySelectorAll('#ranges button'), function (b) { b.classList.toggle('on', b.dataset.range === range); });
     var k = encodeURIComponent(key);
-    Promise.all([
+    return Promise.all([
       get('/api/v1/objects/' + k + '/perfdata?from=' + from + '&to=' + to + '&step=' + encodeURIComponent(step)),
       get('/api/v1/history?key=' + k + '&limit=500'),
     ]).then(function (r) {
@@ -233,7 +239,7 @@ export const VIEW_JS = String.raw`
   }
 
   function status() {
-    get('/api/v1/objects/' + encodeURIComponent(key)).then(function (r) {
+    return get('/api/v1/objects/' + encodeURIComponent(key)).then(function (r) {
       var s = document.getElementById('state');
       s.textContent = r.status.stateName;
       s.className = 'pill' + (r.status.checked ? ' s' + r.status.state : '');
@@ -247,8 +253,29 @@ export const VIEW_JS = String.raw`
     range = b.dataset.range;
     params.set('range', range);
     history.replaceState(null, '', '?' + params.toString());
+    zoomed = false;
     load();
   });
+  charts.addEventListener('dblclick', function () { zoomed = false; });
+  // Live (live-view.js fires hawatch:update when this object changed, after a reconnect and when
+  // a sleeping phone shows the page again): the state, the graphs over the range ending now and
+  // the events, one refresh at a time, at most one every 2 s (10 s for a week or a year).
+  var busy = false, again = false, lastAt = Date.now(), timer = null;
+  function refresh() {
+    if (busy) { again = true; return; }
+    var wait = lastAt + (range === '1h' || range === '1d' ? 2000 : 10000) - Date.now();
+    if (wait > 0) { if (!timer) timer = setTimeout(function () { timer = null; refresh(); }, wait); return; }
+    busy = true; lastAt = Date.now();
+    var work = [status()];
+    if (!zoomed) work.push(load());
+    else work.push(get('/api/v1/history?key=' + encodeURIComponent(key) + '&limit=500').then(function (r) { events(r.events); }));
+    Promise.all(work).catch(function () {}).then(function () {
+      busy = false;
+      document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
+      if (again) { again = false; refresh(); }
+    });
+  }
+  document.addEventListener('hawatch:update', refresh);
   var resizeTimer = null;
   window.addEventListener('resize', function () {
     clearTimeout(resizeTimer);

@@ -152,6 +152,34 @@ describe('overview of 10,000 services and live views', () => {
     await page.close();
   }, 60_000);
 
+  it('acknowledging from the page fetches that one object again, not the 10,000', async () => {
+    const { page, errors } = await open('/', 1400);
+    await page.waitForSelector('#objects[data-complete]', { timeout: 30_000 });
+    await page.waitForSelector('#live.on');
+    const full: string[] = [];
+    page.on('request', (r) => {
+      if (/\/api\/v1\/status\?limit=/.test(r.url())) full.push(r.url());
+    });
+    const marks = await markNodes(page, '#objects tbody tr');
+    await page.fill('#token', 't');
+    await page.dispatchEvent('#token', 'change');
+    const row = page.locator(`tr[data-key="${FAR}"]`);
+    await row.locator('button', { hasText: 'Ack' }).click();
+    await page.fill('#ackDialog input[name=comment]', 'looking');
+    await page.click('#ackDialog button[value=ok]');
+    await row.locator('.flag.ack').waitFor({ timeout: 10_000 });
+    expect(rt.monitor.status(FAR)?.ack).toMatchObject({ comment: 'looking' });
+    // and back: Unack from the same row
+    await row.locator('button', { hasText: 'Unack' }).click();
+    await row.locator('button', { hasText: 'Ack' }).waitFor({ timeout: 10_000 });
+    expect(rt.monitor.status(FAR)?.ack).toBeNull();
+    expect(full).toEqual([]);
+    // every other row kept its DOM node
+    expect((await marks()).filter((r) => r.mark === null).map((r) => r.key)).toEqual([FAR]);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
+
   it('host view: a state change updates the service in place, problems first, the others keep their nodes', async () => {
     const { page, errors } = await open('/host?name=db1', 1400);
     await page.waitForSelector('#live.on', { timeout: 10_000 });
@@ -181,9 +209,19 @@ describe('overview of 10,000 services and live views', () => {
     await page.waitForSelector('#live.on', { timeout: 10_000 });
     const marks = await markNodes(page, '#members > section.member');
     expect(await page.locator('header .pill').innerText()).toBe('OK');
-    submit('db2/pgsql', 0, 'PGSQL OK - promoted', 'is_primary=1;;;0;1 vip_owned=0;;;0;1 repl_lag=0s;5;30;0');
+    expect(await page.locator('#judgement').getAttribute('class')).toContain('j-OK');
+    await page.waitForSelector('#lag[data-drawn]', { timeout: 10_000 });
+    // series: db1 repl_lag, db2 repl_lag (a day in minute averages: the newest is this minute's)
+    const lastLag = async () => JSON.parse((await page.locator('#lag').getAttribute('data-last'))!) as (number | null)[];
+    const before = await lastLag();
+    expect(before[1]).toBeLessThan(40);
+    submit('db2/pgsql', 0, 'PGSQL OK - promoted', 'is_primary=1;;;0;1 vip_owned=0;;;0;1 repl_lag=40s;5;30;0');
     await page.locator('header .pill', { hasText: 'CRITICAL' }).waitFor({ timeout: 10_000 });
     expect(await page.locator('#judgement').innerText()).toBe(rt.monitor.status('cluster/one primary')!.output);
+    // the judgement's bar takes the state's colour; the lag graph takes the new value in place
+    expect(await page.locator('#judgement').getAttribute('class')).toContain('j-CRITICAL');
+    await page.waitForSelector('#lag[data-redrawn]', { timeout: 10_000 });
+    await expect.poll(async () => (await lastLag())[1], { timeout: 10_000 }).toBeGreaterThan(before[1]!);
     expect(await page.locator('section.member[data-key="db2/pgsql"] .roles').innerText()).toContain('primary');
     const after = await marks();
     expect(after.find((r) => r.key === 'db1/pgsql')!.mark).toBe(0);

@@ -147,7 +147,7 @@ describe('service view in headless Chromium', () => {
     // Page weight (HTML + JS + CSS as sent) and render time for 10,000 points per chart.
     const weight = await page.evaluate(async () => {
       let total = 0;
-      for (const u of [location.href, '/view.js', '/view.css', '/vendor/uPlot.iife.min.js', '/vendor/uPlot.min.css']) total += (await (await fetch(u)).arrayBuffer()).byteLength;
+      for (const u of [location.href, '/view.js', '/view.css', '/live-view.js', '/vendor/uPlot.iife.min.js', '/vendor/uPlot.min.css']) total += (await (await fetch(u)).arrayBuffer()).byteLength;
       return total;
     });
     const renderMs = Number(await page.getAttribute('body', 'data-render-ms'));
@@ -207,4 +207,38 @@ describe('service view in headless Chromium', () => {
     expect(bad.status).toBe(404);
     expect(await bad.text()).toBe('no host or service db9/nope in the inventory\n');
   });
+
+  it('follows the object live: a new result changes the state, the graphs and the events without a reload; a zoomed graph is left alone', async () => {
+    const { page, errors } = await open(1400);
+    await page.waitForSelector('#live.on', { timeout: 15_000 });
+    const before = { drawn: await page.getAttribute('body', 'data-drawn'), state: await page.locator('#state').innerText() };
+    expect(before.state).toBe('OK');
+    // Only a live refresh moves these: a reload would reset the marker set here.
+    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 1));
+    rt.monitor.submitResult(key, { state: 2, output: 'PGSQL CRITICAL - replay lag 44.0 s', longOutput: '', perfdataText: 'lag=44s;12;30;0 connections=90;80;95;0', executedAt: clock.now(), durationMs: 1 });
+    await page.waitForFunction(() => document.getElementById('state')!.textContent === 'CRITICAL', null, { timeout: 15_000 });
+    await page.waitForFunction((d) => document.body.dataset.drawn !== d, before.drawn, { timeout: 15_000 });
+    expect(await page.locator('#output').innerText()).toBe('PGSQL CRITICAL - replay lag 44.0 s');
+    // the new point is the last of each series (the range ends at the server's time now)
+    expect(await page.getAttribute('section.chart[data-label="lag"]', 'data-last')).toBe('44');
+    expect(await page.getAttribute('section.chart[data-label="connections"]', 'data-last')).toBe('90');
+    await page.waitForFunction(() => /CRITICAL - replay lag 44/.test(document.querySelector('#events li')?.textContent ?? ''), null, { timeout: 15_000 });
+    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(1);
+
+    // Zoom the lag graph (drag across it): the next change updates the state and events, not the graphs.
+    const box = (await page.locator('section.chart[data-label="lag"] .u-over').boundingBox())!;
+    await page.mouse.move(box.x + box.width * 0.3, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2, { steps: 5 });
+    await page.mouse.up();
+    const drawn = await page.getAttribute('body', 'data-drawn');
+    const refreshed = Number(await page.getAttribute('body', 'data-refreshed'));
+    rt.monitor.submitResult(key, { state: 0, output: 'PGSQL OK - replay lag 3.0 s', longOutput: '', perfdataText: 'lag=3s;12;30;0 connections=41;80;95;0', executedAt: clock.now(), durationMs: 1 });
+    await page.waitForFunction(() => document.getElementById('state')!.textContent === 'OK', null, { timeout: 15_000 });
+    await page.waitForFunction((n) => Number(document.body.dataset.refreshed) > n, refreshed, { timeout: 15_000 });
+    expect(await page.getAttribute('body', 'data-drawn')).toBe(drawn);
+    await page.screenshot({ path: join(OUT, 'service-view-live-1400.png'), fullPage: true });
+    keep('service-view-live-1400.png');
+    expect(errors).toEqual([]);
+  }, 60_000);
 });
