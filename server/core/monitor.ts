@@ -156,6 +156,14 @@ export class Monitor {
    * only a read view, kept up to date by observe(). null: one instance, every object is its own.
    */
   private owns: ((key: string) => boolean) | null = null;
+  /**
+   * Several instances: `maybe(key)` is true for every object this instance may run (a superset
+   * of owns, cheap to keep), and `version()` changes whenever that set may have grown. The
+   * tick walks only those (re-checking owns): walking all objects twice a second on every
+   * instance cost more per own check the more instances there were (bench:ha).
+   */
+  private scope: { readonly version: () => number; readonly maybe: (key: string) => boolean } | null = null;
+  private scoped: { version: number; objects: Map<string, ObjectConfig>; list: ObjectConfig[] } | null = null;
   private ownerHint: (key: string) => string = () => 'another instance';
 
   /** `loaded`: the stored state read beforehand (a store that answers later); else read here. */
@@ -228,14 +236,28 @@ export class Monitor {
   // --- several instances (server/ha/coordinator.ts) ---
 
   /** Sets which objects this instance runs; the rest it only reads (null: all its own). */
-  setOwnership(owns: ((key: string) => boolean) | null, hint?: (key: string) => string): void {
+  setOwnership(owns: ((key: string) => boolean) | null, hint?: (key: string) => string, scope?: { readonly version: () => number; readonly maybe: (key: string) => boolean }): void {
     this.owns = owns;
+    this.scope = owns ? (scope ?? null) : null;
+    this.scoped = null;
     if (hint) this.ownerHint = hint;
   }
 
   /** True when this instance runs the object (always without server.ha). */
   mine(key: string): boolean {
     return this.owns === null || this.owns(key);
+  }
+
+  /** The objects this instance may run (all without a scope); callers still ask mine(). */
+  private mayRun(): Iterable<ObjectConfig> {
+    const sc = this.scope;
+    // re-iterable: the tick walks it twice
+    if (!sc) return { [Symbol.iterator]: () => this.objectsByKey.values() };
+    const v = sc.version();
+    if (this.scoped?.version !== v || this.scoped.objects !== this.objectsByKey) {
+      this.scoped = { version: v, objects: this.objectsByKey, list: [...this.objectsByKey.values()].filter((o) => sc.maybe(o.key)) };
+    }
+    return this.scoped.list;
   }
 
   /** Operator commands and passive results go to the instance that runs the object: here they would be fenced out. */
@@ -406,7 +428,13 @@ export class Monitor {
 
   private take(p: Pending, t: Transition, dtKey?: string): void {
     p.statuses.set(t.status.key, t.status);
-    if (dtKey !== undefined) p.downtimes.set(dtKey, [...t.downtimes]);
+    // Only downtimes that changed are written: every result passes its object's list through
+    // (applyResult), and an unchanged one cost the PostgreSQL store a transaction with a
+    // DELETE per commit instead of its one statement.
+    if (dtKey !== undefined) {
+      const was = this.currentDowntimes(p, dtKey);
+      if (was.length !== t.downtimes.length || t.downtimes.some((d, i) => d !== was[i])) p.downtimes.set(dtKey, [...t.downtimes]);
+    }
     p.history.push(...t.history);
     p.notifications.push(...t.notifications);
   }
@@ -976,7 +1004,8 @@ export class Monitor {
       if (t.downtimes.length !== list.length || t.status !== this.current(p, key) || t.downtimes.some((d, i) => d !== list[i])) this.take(p, t, key);
     }
     // Held notifications (notification_period opened) and escalations by time fall due without a result.
-    for (const o of this.objectsByKey.values()) {
+    const may = this.mayRun();
+    for (const o of may) {
       if (!this.mine(o.key)) continue;
       const s = this.current(p, o.key);
       // A held problem is release()'s: proposing it again here only to hold it back again
@@ -989,7 +1018,7 @@ export class Monitor {
       if (t.notifications.length) this.take(p, t);
     }
     const stale: string[] = [];
-    for (const o of this.objectsByKey.values()) {
+    for (const o of may) {
       const passive = o.kind === 'host' ? !!o.host.passive : o.kind === 'service' && !!o.service.passive;
       if (o.kind === 'cluster' || (o.kind === 'host' && o.host.check === null && !passive) || !this.mine(o.key)) continue;
       // Checks skipped by an execution dependency keep their last state, not a stale one.

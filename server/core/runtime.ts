@@ -97,7 +97,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
       throw new Error(`server.ha needs a postgres:// database, not ${store.describe ?? database}: the instances share one PostgreSQL`);
     }
     // Several instances: nothing is written before this instance holds shards (the coordinator's fence replaces this).
-    if (haSettings && pgStore) pgStore.ha.fence = () => ({ owner: '', asked: [], shardOf: (key) => (key === '' ? -1 : -2), done: () => {} });
+    if (haSettings && pgStore) pgStore.ha.fence = () => ({ owner: '', asked: [], shardOf: () => -2, done: () => {} });
     const monitor = new Monitor(o.inventory, store, clock, health, await loadStored(store));
     let mail: MailSender | null = o.mailSender !== undefined ? o.mailSender : o.inventory.notifier.email ? await createSmtpSender(o.inventory.notifier.email) : null;
     let channels: Channels = channelsFor(o.inventory, mail);

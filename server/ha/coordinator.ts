@@ -108,6 +108,8 @@ export class HaCoordinator {
   private judgedAt = 0;
   private stopped = false;
   fencedDrops = 0;
+  /** Steps whenever `active` changes (monitor.setOwnership's scope). */
+  private activeVersion = 0;
 
   constructor(o: HaCoordinatorOptions) {
     this.o = o;
@@ -126,6 +128,8 @@ export class HaCoordinator {
     o.monitor.setOwnership(
       (key) => this.acts(key),
       (key) => `another instance (shard ${this.shardOfKey(key) ?? '?'})`,
+      // acts() needs the shard in `active`, which grows only with a version step
+      { version: () => this.activeVersion, maybe: (key) => this.active.has(this.shardOfKey(key) ?? -1) },
     );
     o.store.ha.fence = (change) => this.fence(change);
     // A claim outlasts a send (SMTP timeouts) and a few lease renewals.
@@ -241,6 +245,7 @@ export class HaCoordinator {
       return;
     }
     for (const s of fresh) this.active.set(s.shard, s.epoch);
+    this.activeVersion++;
     this.o.monitor.adopt(statuses, downtimes);
     this.o.log('info', `took over shards ${[...shards].join(', ')} (${keys.length} objects)`);
     this.o.scheduler.plan({ overdueNow: true });
@@ -253,6 +258,7 @@ export class HaCoordinator {
     for (const [shard, epoch] of this.active) if (this.leases.epochOf(shard) !== epoch) gone.push(shard);
     if (!gone.length) return;
     for (const s of gone) this.active.delete(s);
+    this.activeVersion++;
     const set = new Set(gone);
     const dropped = this.o.monitor.dropQueued((k) => set.has(this.shardOfKey(k) ?? -1));
     this.o.scheduler.plan();
@@ -453,6 +459,7 @@ export class HaCoordinator {
     // Each wait is bounded: with PostgreSQL unreachable a stop still ends (the lease runs out by itself).
     await within(1000, Promise.all([this.ticking, this.polling]), () => undefined);
     this.active.clear();
+    this.activeVersion++;
     const late = () => this.o.log('warn', 'giving the shards back got no answer in 2 s: the others take them when the lease runs out');
     await within(2000, this.leases.release().catch((e: unknown) => {
       this.o.log('warn', `giving the shards back failed (${reason(e)}): the others take them when the lease runs out`);
