@@ -90,3 +90,31 @@ describe('scheduler re-plan with a check running', () => {
     }
   });
 });
+
+describe('taking over overdue objects', () => {
+  it('runs at once what fell due less than an interval ago, and spreads what is overdue by more (all instances were down)', () => {
+    const services = Array.from({ length: 12 }, (_, i) => `  - { name: s${String(i).padStart(2, '0')}, host: h, command: "/bin/true" }`).join('\n');
+    const inv = loadInventory(`
+server: { timezone: UTC }
+defaults: { freshness: false, flap_detection: false, max_check_attempts: 1, check_interval: 1m }
+hosts: { h: { local: true, check: none } }
+services:
+${services}
+`);
+    const clock = new FakeClock(Date.parse('2026-01-08T10:00:00Z'));
+    const monitor = new Monitor(inv, openSqliteStore(':memory:', () => clock.now()), clock);
+    const now = clock.now();
+    const keys = Array.from({ length: 12 }, (_, i) => `h/s${String(i).padStart(2, '0')}`);
+    // the first six fell due 5 s ago (a lease ran out), the others 5 minutes ago
+    monitor.adopt(keys.map((k, i) => ({ ...monitor.status(k)!, checked: true, lastCheck: now - 65_000, nextCheck: i < 6 ? now - 5_000 : now - 300_000 })), new Map());
+    const sched = new Scheduler({ monitor, clock, executorFactory: () => new LocalExecutor(), tickMs: 60_000 });
+    sched.plan({ overdueNow: true });
+    const due = keys.map((k) => sched.nextRun(k)!);
+    expect(due.slice(0, 6)).toEqual(Array(6).fill(now));
+    const spread = due.slice(6);
+    expect(new Set(spread).size).toBe(6);
+    expect(Math.max(...spread) - Math.min(...spread)).toBeGreaterThan(20_000);
+    expect(spread.every((t) => t >= now && t < now + 60_000)).toBe(true);
+    void sched.stop();
+  });
+});
