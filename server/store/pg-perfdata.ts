@@ -119,9 +119,9 @@ export function pgPerfdataStore(s: PgSession, o: { batchMs?: number } = {}): Any
       return p;
     },
     // A read sees what was recorded before it: the gathered rows go first (one connection, in order).
-    series: async (key) => (void flush(), await s.run((c) => c.query('SELECT * FROM perf_series WHERE key = $1 ORDER BY label', [key]))).rows.map((r) => info(r as SeriesRow)),
+    series: async (key) => (await flushThen(() => s.run((c) => c.query('SELECT * FROM perf_series WHERE key = $1 ORDER BY label', [key])))).rows.map((r) => info(r as SeriesRow)),
     latest: async () =>
-      (void flush(), await s.run((c) => c.query('SELECT * FROM perf_series WHERE last_at IS NOT NULL ORDER BY key, label'))).rows.map((r) => ({ key: (r as SeriesRow).key, series: info(r as SeriesRow) })),
+      (await flushThen(() => s.run((c) => c.query('SELECT * FROM perf_series WHERE last_at IS NOT NULL ORDER BY key, label')))).rows.map((r) => ({ key: (r as SeriesRow).key, series: info(r as SeriesRow) })),
     query: (key, label, from, to, resolution) =>
       flushThen(() => s.run(async (c): Promise<PerfQueryResult | null> => {
         const row = (await c.query('SELECT * FROM perf_series WHERE key = $1 AND label = $2', [key, label])).rows[0] as SeriesRow | undefined;
